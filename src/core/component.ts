@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import type { Context, RecordBatch } from './record.js';
+import type { ComponentMetrics } from './telemetry.js';
+
+export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension' | 'connector';
+export const KINDS: readonly Kind[] = ['receiver', 'processor', 'exporter', 'extension', 'connector'];
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable' | 'deprecated';
+
+/** A JSON Schema object (draft 2020-12 subset that ajv understands). Defaults live in the schema. */
+export type JSONSchema = { [key: string]: unknown };
+
+/** The next stage of a pipeline. `consume` resolves only once that stage has accepted the batch. */
+export interface Consumer {
+  consume(batch: RecordBatch, ctx: Context): Promise<void>;
+}
+
+export interface Component {
+  start(host: Host): Promise<void>;
+  /** Stop taking data and drain what was accepted; give up when `deadline` aborts. */
+  shutdown(deadline: AbortSignal): Promise<void>;
+}
+
+/** A receiver that can end by itself (a file read once, a rehydration window). */
+export interface FiniteReceiver extends Component {
+  /** Resolves when the receiver has delivered everything it will ever deliver. */
+  done(): Promise<void>;
+}
+
+export type ComponentStatus = 'starting' | 'ok' | 'recoverable_error' | 'permanent_error' | 'stopping' | 'stopped';
+
+/** What the service offers components while they run. */
+export interface Host {
+  /** A started extension by id, e.g. "file_storage/queue". */
+  getExtension<T = Component>(id: string): T | undefined;
+  /** A started exporter by id, for dead-letter routing. */
+  getExporter(id: string): Consumer | undefined;
+  /** Report a component's health; the health_check extension reads it. */
+  reportStatus(id: string, status: ComponentStatus, error?: Error): void;
+  /** The status of every pipeline and component. */
+  status(): ServiceStatus;
+  /** Directory for a component's own state (checkpoints, queues). */
+  dataDir: string;
+  /** True when running as a one-shot job. */
+  oneShot: boolean;
+}
+
+export interface ServiceStatus {
+  running: boolean;
+  pipelines: Record<string, ComponentStatus>;
+  components: Record<string, { status: ComponentStatus; error?: string }>;
+}
+
+export interface CreateSettings<C> {
+  /** Component id as written in the config: "type" or "type/name". */
+  id: string;
+  kind: Kind;
+  config: C;
+  logger: Logger;
+  metrics: ComponentMetrics;
+  /** Pipeline id, for processors (one instance per pipeline). */
+  pipeline?: string;
+  /** Directory of the config file, for resolving relative paths. */
+  configDir: string;
+}
+
+interface FactoryBase<C> {
+  type: string;
+  /** Older or alternative type names that resolve to this factory. */
+  aliases?: string[];
+  stability: Stability;
+  /** One line for `rrpipe components`. */
+  description: string;
+  /** JSON Schema of the config, with defaults. `additionalProperties: false` is enforced at every object level. */
+  schema: JSONSchema;
+  /** Extra checks ajv cannot express; return messages, each with an optional config path. */
+  validate?(config: C): ConfigProblem[];
+}
+
+export interface ConfigProblem {
+  /** Path inside the component's config, e.g. ["s3uploader", "s3_bucket"]. */
+  path?: (string | number)[];
+  message: string;
+}
+
+export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+  kind: 'receiver';
+  create(settings: CreateSettings<C>, next: Consumer): Component | Promise<Component>;
+}
+
+export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+  kind: 'processor';
+  /** True when the processor changes records in place; fan-out then hands it a copy. */
+  mutatesData: boolean;
+  create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
+}
+
+export interface ExporterFactory<C = any> extends FactoryBase<C> {
+  kind: 'exporter';
+  create(settings: CreateSettings<C>): (Component & Consumer) | Promise<Component & Consumer>;
+}
+
+export interface ExtensionFactory<C = any> extends FactoryBase<C> {
+  kind: 'extension';
+  create(settings: CreateSettings<C>): Component | Promise<Component>;
+}
+
+/** An exporter in one pipeline and a receiver in another. */
+export interface ConnectorFactory<C = any> extends FactoryBase<C> {
+  kind: 'connector';
+  create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
+}
+
+export type Factory<C = any> =
+  | ReceiverFactory<C>
+  | ProcessorFactory<C>
+  | ExporterFactory<C>
+  | ExtensionFactory<C>
+  | ConnectorFactory<C>;
+
+/** What a plugin module exports: `factories` (or a default export of a factory or an array of them). */
+export interface PluginModule {
+  factories?: Factory[];
+  default?: Factory | Factory[] | { factories: Factory[] };
+}
+
+export function isFiniteReceiver(c: Component): c is FiniteReceiver {
+  return typeof (c as Partial<FiniteReceiver>).done === 'function';
+}
+
+/** Split "type/name" into its parts. */
+export function parseId(id: string): { type: string; name?: string } {
+  const i = id.indexOf('/');
+  return i < 0 ? { type: id } : { type: id.slice(0, i), name: id.slice(i + 1) };
+}

@@ -1,0 +1,32 @@
+import type { Consumer } from './component.js';
+import { errorMessage, RetryableError } from './errors.js';
+import { cloneRecord, type Context, type RecordBatch } from './record.js';
+
+export interface FanoutTarget {
+  consumer: Consumer;
+  /** The target changes records in place; it gets its own copy when others share the batch. */
+  mutates: boolean;
+}
+
+/**
+ * Hands one batch to several consumers and resolves once all have accepted it. A target that
+ * mutates gets a deep copy whenever another target sees the same batch, so one pipeline's
+ * processors never change another pipeline's records.
+ */
+export function fanout(targets: FanoutTarget[]): Consumer {
+  if (targets.length === 1) return targets[0]!.consumer;
+  return {
+    async consume(batch: RecordBatch, ctx: Context): Promise<void> {
+      const results = await Promise.allSettled(
+        targets.map((t) => t.consumer.consume(t.mutates ? batch.map(cloneRecord) : batch, ctx)),
+      );
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length === 0) return;
+      if (failed.length === 1) throw failed[0]!.reason;
+      // Prefer a retryable error, so the sender retries rather than gives up.
+      const retryable = failed.find((f) => f.reason instanceof RetryableError);
+      if (retryable) throw retryable.reason;
+      throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => errorMessage(f.reason)).join('; '));
+    },
+  };
+}
