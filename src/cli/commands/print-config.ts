@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig } from '../../config/load.js';
+import { builtinRegistry } from '../../components.js';
+import { defaultConfigPath, type CliCommand } from '../command.js';
+
+const SECRET_KEY = /(password|passwd|secret|token|api_?key|access_?key|account_?key|connection_string|^key$|_key$|credentials?)$/i;
+const NOT_SECRET = /(_file|_path|_id|_name|key_prefix|sort_key)$/i;
+
+/** A copy with every value under a secret-looking key replaced by "[REDACTED]". */
+export function maskSecrets(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => maskSecrets(x, key));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x, k)]));
+  }
+  if (key && SECRET_KEY.test(key) && !NOT_SECRET.test(key) && v !== '' && v !== null && v !== undefined) return '[REDACTED]';
+  return v;
+}
+
+export const printConfig: CliCommand = {
+  name: 'print-config',
+  summary: 'print the resolved config (env expanded, defaults applied) with secrets masked',
+  usage: 'rrpipe print-config -c FILE [-c FILE]... [--json]',
+  async run(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true }, json: { type: 'boolean' } } });
+    const files = values.config?.length ? values.config : [defaultConfigPath()];
+    try {
+      const cfg = await loadConfig(files, { registry: await builtinRegistry() });
+      const masked = maskSecrets(cfg.resolved);
+      process.stdout.write(values.json ? JSON.stringify(masked, null, 2) + '\n' : stringify(masked));
+      return 0;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        return 1;
+      }
+      throw err;
+    }
+  },
+};

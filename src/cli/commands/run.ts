@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../../config/load.js';
+import { builtinRegistry } from '../../components.js';
+import { Service } from '../../core/service.js';
+import { defaultConfigPath, type CliCommand } from '../command.js';
+
+export const run: CliCommand = {
+  name: 'run',
+  summary: 'run the pipelines of a config (the embedded default when no -c is given)',
+  usage: `rrpipe run [-c FILE]... [--once]
+
+  -c, --config FILE   config file; repeat to merge several (later files win)
+  --once              exit once every finite receiver (a file read once, a rehydration) is done
+
+Signals: SIGTERM/SIGINT drain every queue within service.grace_period and exit 0;
+SIGHUP re-reads the config (an invalid one is refused and the running one kept).`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true }, once: { type: 'boolean' } } });
+    const files = values.config?.length ? values.config : [defaultConfigPath()];
+    const service = new Service({ files, registry: await builtinRegistry(), oneShot: values.once ?? false });
+    try {
+      await service.start();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        return 1;
+      }
+      console.error(`rrpipe: failed to start: ${(err as Error).message}`);
+      await service.shutdown().catch(() => undefined);
+      return 1;
+    }
+    return new Promise<number>((resolveExit) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          console.error(`rrpipe: second ${signal}, exiting without draining`);
+          process.exit(1);
+        }
+        stopping = true;
+        service.shutdown().then(
+          () => resolveExit(0),
+          (err) => {
+            console.error(`rrpipe: shutdown failed: ${(err as Error).message}`);
+            resolveExit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => void service.reload());
+      if (values.once) service.receiversDone().then(() => stop('done'));
+    });
+  },
+};

@@ -1,0 +1,45 @@
+import { UsageError } from './command.js';
+import { commands } from './commands/index.js';
+
+function help(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'rrpipe: a collector for Speedscale RRPairs (capture, clean, index, archive, rehydrate)',
+    '',
+    'usage: rrpipe <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'rrpipe <command> --help shows a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === 'version') {
+    console.log('rrpipe 0.1.0');
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`rrpipe: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(cmd.usage);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`rrpipe ${name}: ${(err as Error).message}\n\n${cmd.usage}`);
+      return 2;
+    }
+    throw err;
+  }
+}

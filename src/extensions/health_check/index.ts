@@ -1,0 +1,56 @@
+import { createServer, type Server } from 'node:http';
+import type { Component, ExtensionFactory, Host } from '../../core/component.js';
+import { obj, str } from '../../config/fragments.js';
+import { splitHostPort } from '../../core/service.js';
+
+export interface HealthCheckConfig {
+  endpoint: string;
+  path: string;
+}
+
+/** GET <path> answers 200 when every pipeline is running, 503 otherwise, with the status as JSON. */
+export function createHealthCheck(config: HealthCheckConfig, onListening?: (port: number) => void): Component & { port?: number } {
+  let server: Server | undefined;
+  const ext: Component & { port?: number } = {
+    async start(host: Host) {
+      const { host: h, port } = splitHostPort(config.endpoint, 13133);
+      server = createServer((req, res) => {
+        const path = req.url?.split('?')[0];
+        if (path !== config.path) {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end(`not found: health is at ${config.path}\n`);
+          return;
+        }
+        const st = host.status();
+        res.writeHead(st.running ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: st.running ? 'Server available' : 'Server not available', pipelines: st.pipelines, components: st.components }));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, h, () => resolve());
+      });
+      ext.port = (server.address() as { port: number }).port;
+      onListening?.(ext.port);
+    },
+    async shutdown() {
+      const s = server;
+      server = undefined;
+      if (!s) return;
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    },
+  };
+  return ext;
+}
+
+export const factory: ExtensionFactory<HealthCheckConfig> = {
+  kind: 'extension',
+  type: 'health_check',
+  stability: 'stable',
+  description: 'HTTP health endpoint: 200 when every pipeline is running, 503 otherwise.',
+  schema: obj({
+    endpoint: str('localhost:13133', 'host:port to listen on.'),
+    path: str('/', 'Path that answers the health check.'),
+  }),
+  create: (s) => createHealthCheck(s.config, (port) => s.logger.info({ port }, 'health check listening')),
+};

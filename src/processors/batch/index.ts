@@ -1,0 +1,139 @@
+import type { Component, Consumer, ProcessorFactory } from '../../core/component.js';
+import { bytes, duration, int, obj } from '../../config/fragments.js';
+import { ShutdownError } from '../../core/errors.js';
+import { recordSize, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
+
+export interface BatchConfig {
+  send_batch_size: number;
+  send_batch_max_size: number;
+  send_batch_bytes: number;
+  timeout: number;
+  max_in_flight: number;
+}
+
+/** One consume() call waiting for all the batches its records went into. */
+interface Ticket {
+  parts: number;
+  settled: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Groups records into batches by count, bytes and time. Unlike a fire-and-forget batcher, a
+ * caller's consume() resolves only when every batch holding its records has been accepted
+ * downstream, so acknowledgement and backpressure pass through it.
+ */
+export class BatchProcessor implements Component, Consumer {
+  private pending: RRRecord[] = [];
+  private pendingTickets: Ticket[] = [];
+  private pendingBytes = 0;
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly flushes = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly cfg: BatchConfig, private readonly next: Consumer) {}
+
+  async start(): Promise<void> {}
+
+  consume(batch: RecordBatch, ctx: Context): Promise<void> {
+    if (this.stopped) return Promise.reject(new ShutdownError('batch processor is shutting down'));
+    if (batch.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const ticket: Ticket = { parts: 0, settled: false, resolve, reject };
+      let i = 0;
+      while (i < batch.length) {
+        const room = this.cfg.send_batch_max_size > 0 ? this.cfg.send_batch_max_size - this.pending.length : batch.length - i;
+        const take = Math.max(1, Math.min(room, batch.length - i));
+        for (let j = 0; j < take; j++) {
+          const r = batch[i + j]!;
+          this.pending.push(r);
+          if (this.cfg.send_batch_bytes > 0) this.pendingBytes += recordSize(r);
+        }
+        i += take;
+        if (this.pendingTickets[this.pendingTickets.length - 1] !== ticket) {
+          this.pendingTickets.push(ticket);
+          ticket.parts++;
+        }
+        if (this.full()) this.flush(ctx);
+      }
+      if (this.pending.length > 0 && !this.timer) {
+        this.timer = setTimeout(() => this.flush({}), this.cfg.timeout);
+      }
+    });
+  }
+
+  private full(): boolean {
+    if (this.pending.length >= this.cfg.send_batch_size) return true;
+    if (this.cfg.send_batch_max_size > 0 && this.pending.length >= this.cfg.send_batch_max_size) return true;
+    return this.cfg.send_batch_bytes > 0 && this.pendingBytes >= this.cfg.send_batch_bytes;
+  }
+
+  private flush(ctx: Context): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.length === 0) return;
+    const records = this.pending;
+    const tickets = this.pendingTickets;
+    this.pending = [];
+    this.pendingTickets = [];
+    this.pendingBytes = 0;
+    const p = this.send(records, tickets, ctx);
+    this.flushes.add(p);
+    void p.finally(() => this.flushes.delete(p));
+  }
+
+  private async send(records: RRRecord[], tickets: Ticket[], ctx: Context): Promise<void> {
+    while (this.inFlight >= this.cfg.max_in_flight) await new Promise<void>((r) => this.slotWaiters.push(r));
+    this.inFlight++;
+    try {
+      await this.next.consume(records, { metadata: ctx.metadata, receiver: ctx.receiver });
+      for (const t of tickets) {
+        if (--t.parts === 0 && !t.settled) {
+          t.settled = true;
+          t.resolve();
+        }
+      }
+    } catch (err) {
+      for (const t of tickets) {
+        if (!t.settled) {
+          t.settled = true;
+          t.reject(err);
+        }
+      }
+    } finally {
+      this.inFlight--;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    this.flush({});
+    while (this.flushes.size) await Promise.all([...this.flushes]);
+  }
+}
+
+export const factory: ProcessorFactory<BatchConfig> = {
+  kind: 'processor',
+  type: 'batch',
+  stability: 'stable',
+  mutatesData: false,
+  description: 'Groups records into batches by count, bytes and time; acknowledges only what downstream accepted.',
+  schema: obj({
+    send_batch_size: int(8192, 'Send a batch once it holds this many records.', { minimum: 1 }),
+    send_batch_max_size: int(0, 'Never send more records than this in one batch (0: no cap).', { minimum: 0 }),
+    send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
+    timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
+    max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
+  }),
+  validate: (c) =>
+    c.send_batch_max_size > 0 && c.send_batch_max_size < c.send_batch_size
+      ? [{ path: ['send_batch_max_size'], message: 'send_batch_max_size must be 0 or at least send_batch_size' }]
+      : [],
+  create: (s, next) => new BatchProcessor(s.config, next),
+};

@@ -1,0 +1,198 @@
+import type { Attrs, RRRecord } from '../core/record.js';
+import { newRecord } from '../core/record.js';
+import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
+
+/**
+ * OTLP AnyValue in its JSON form (the protobuf-JSON mapping: int64 as string). The same
+ * shape comes out of @opentelemetry/otlp-transformer's protobuf decoding.
+ */
+export type AnyValue =
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { intValue: number | string | bigint | { low: number; high: number } }
+  | { doubleValue: number }
+  | { arrayValue: { values?: AnyValue[] } }
+  | { kvlistValue: { values?: KeyValue[] } }
+  | { bytesValue: string | Uint8Array }
+  | Record<string, never>;
+
+export interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+
+/** Nesting limit when decoding bodies: deeper values are refused, not recursed into. */
+export const MAX_DEPTH = 64;
+
+export class OtlpMappingError extends Error {
+  override name = 'OtlpMappingError';
+}
+
+/** AnyValue → plain JSON. Integral doubles become integers again (statusCode stays 200). */
+export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown {
+  if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
+  if (!v || typeof v !== 'object') return null;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) return intOf(v.intValue);
+  if ('doubleValue' in v) return Number(v.doubleValue);
+  if ('arrayValue' in v) return (v.arrayValue?.values ?? []).map((x) => fromAnyValue(x, depth + 1));
+  if ('kvlistValue' in v) return fromKeyValues(v.kvlistValue?.values ?? [], depth + 1);
+  if ('bytesValue' in v) return typeof v.bytesValue === 'string' ? v.bytesValue : Buffer.from(v.bytesValue).toString('base64');
+  return null;
+}
+
+export function fromKeyValues(kvs: KeyValue[], depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const kv of kvs) out[kv.key] = fromAnyValue(kv.value, depth);
+  return out;
+}
+
+function intOf(v: number | string | bigint | { low: number; high: number }): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') return Number(v);
+  return v.high * 2 ** 32 + (v.low >>> 0);
+}
+
+/** Plain JSON → AnyValue, as the Speedscale forwarder encodes it (numbers as doubles). */
+export function toAnyValue(v: unknown): AnyValue {
+  if (v === null || v === undefined) return {};
+  switch (typeof v) {
+    case 'string':
+      return { stringValue: v };
+    case 'boolean':
+      return { boolValue: v };
+    case 'number':
+      return { doubleValue: v };
+    case 'bigint':
+      return { intValue: v.toString() };
+    case 'object':
+      if (Array.isArray(v)) return { arrayValue: { values: v.map(toAnyValue) } };
+      return { kvlistValue: { values: toKeyValues(v as Record<string, unknown>) } };
+    default:
+      return { stringValue: String(v) };
+  }
+}
+
+export function toKeyValues(o: Record<string, unknown>): KeyValue[] {
+  return Object.entries(o)
+    .filter(([, x]) => x !== undefined)
+    .map(([key, x]) => ({ key, value: toAnyValue(x) }));
+}
+
+function attrsOf(kvs: KeyValue[] | undefined): Attrs {
+  const out: Attrs = {};
+  for (const kv of kvs ?? []) {
+    const v = fromAnyValue(kv.value);
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[kv.key] = v;
+  }
+  return out;
+}
+
+/**
+ * One LogRecord → one record. The body holds the RRPair (a kvlist, or a string of RRPair JSON).
+ * Where the body leaves cluster, namespace or service unset (or "undefined"), the log attribute
+ * (service, namespace) or resource attribute (cluster) wins. Returns undefined when the body is not an RRPair.
+ */
+export function logRecordToRecord(
+  log: { body?: AnyValue; attributes?: KeyValue[]; observedTimeUnixNano?: unknown; timeUnixNano?: unknown },
+  resourceAttrs: KeyValue[] | undefined,
+): RRRecord | undefined {
+  let body = fromAnyValue(log.body);
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isRRPairBody(body)) return undefined;
+  const rr = body as RRPair;
+  const attributes = attrsOf(log.attributes);
+  const resource = attrsOf(resourceAttrs);
+  const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
+  for (const f of IDENTITY_FIELDS) {
+    const v = from[f][f] ?? attributes[f] ?? resource[f];
+    if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
+  }
+  return newRecord(rr, { resource, attributes });
+}
+
+/** An object that looks like an RRPair: it says so, or carries the fields every RRPair has. */
+export function isRRPairBody(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  if (o.msgType === 'rrpair') return true;
+  return typeof o.ts === 'string' && (typeof o.l7protocol === 'string' || typeof o.uuid === 'string' || typeof o.http === 'object');
+}
+
+/** Resource attributes of a record for OTLP output: cluster from the RRPair when the record has none. */
+export function resourceAttrsOf(r: RRRecord): Attrs {
+  const out: Attrs = { ...r.resource };
+  if (out.cluster === undefined && !isUnset(r.rrpair.cluster)) out.cluster = r.rrpair.cluster!;
+  return out;
+}
+
+/** Log attributes of a record for OTLP output: service and namespace as the forwarder sets them. */
+export function logAttrsOf(r: RRRecord): Attrs {
+  const out: Attrs = { ...r.attributes };
+  if (out.service === undefined && !isUnset(r.rrpair.service)) out.service = r.rrpair.service!;
+  if (out.namespace === undefined && !isUnset(r.rrpair.namespace)) out.namespace = r.rrpair.namespace!;
+  return out;
+}
+
+/** Event time of an RRPair in unix nanoseconds (as a decimal string), or undefined. */
+export function tsNanos(ts: string | undefined): string | undefined {
+  if (!ts) return undefined;
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$/.exec(ts);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return (BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0')).toString();
+}
+
+/**
+ * A batch as one OTLP JSON ExportLogsServiceRequest document (what the OTel awss3 and azure_blob
+ * exporters write with the otlp_json marshaler): records grouped by resource.
+ */
+export function recordsToOtlpJson(batch: RRRecord[], scopeName = 'rrpipe'): object {
+  const byResource = new Map<string, { attrs: Attrs; logs: object[] }>();
+  for (const r of batch) {
+    const attrs = resourceAttrsOf(r);
+    const key = JSON.stringify(attrs);
+    let g = byResource.get(key);
+    if (!g) byResource.set(key, (g = { attrs, logs: [] }));
+    const t = tsNanos(r.rrpair.ts);
+    g.logs.push({
+      ...(t ? { timeUnixNano: t } : {}),
+      observedTimeUnixNano: r.observedNs.toString(),
+      body: toAnyValue(r.rrpair),
+      attributes: toKeyValues(logAttrsOf(r)),
+    });
+  }
+  return {
+    resourceLogs: [...byResource.values()].map((g) => ({
+      resource: { attributes: toKeyValues(g.attrs) },
+      scopeLogs: [{ scope: { name: scopeName }, logRecords: g.logs }],
+    })),
+  };
+}
+
+/** The inverse of recordsToOtlpJson; records whose body is not an RRPair are counted in `skipped`. */
+export function otlpJsonToRecords(doc: unknown): { records: RRRecord[]; skipped: number } {
+  const records: RRRecord[] = [];
+  let skipped = 0;
+  const rls = (doc as { resourceLogs?: unknown[] })?.resourceLogs;
+  if (!Array.isArray(rls)) throw new OtlpMappingError('not an OTLP logs document (no resourceLogs)');
+  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: object[] }[] }[]) {
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const lr of sl.logRecords ?? []) {
+        const rec = logRecordToRecord(lr as Parameters<typeof logRecordToRecord>[0], rl.resource?.attributes);
+        if (rec) records.push(rec);
+        else skipped++;
+      }
+    }
+  }
+  return { records, skipped };
+}
