@@ -1,0 +1,86 @@
+// Shared helpers for benchmark cases. A case is a script in bench/cases/ that prints one JSON
+// line per result row: { case, records, bytes, seconds, cpu_seconds, peak_rss_mb }.
+import { readFileSync, writeFileSync, mkdtempSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SAMPLES = resolve(ROOT, '..', 'shared', 'samples');
+
+export function tmp() {
+  return mkdtempSync(join(tmpdir(), 'rrpipe-bench-'));
+}
+
+/** A sample-shaped RRPair template (real headers), from ../shared/samples when present. */
+function template() {
+  try {
+    const line = readFileSync(join(SAMPLES, 'openai-chat-completion-tool-calling.raw.jsonl'), 'utf8').split('\n')[0];
+    return JSON.parse(line);
+  } catch {
+    return {
+      msgType: 'rrpair', l7protocol: 'https', direction: 'OUT', cluster: 'undefined', namespace: 'undefined', service: 'undefined',
+      http: { req: { method: 'POST', uri: '/v1/chat/completions', host: 'api.openai.com', headers: { 'Content-Type': ['application/json'] } },
+        res: { statusCode: 200, statusMessage: '200 OK', headers: { 'Content-Type': ['application/json'] } } },
+    };
+  }
+}
+
+/** Deterministic pseudo-random, so every run benchmarks the same data. */
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** Write n RRPairs (JSON bodies of 0.5–20 KB) to a raw.jsonl file, in chunks; returns its size. */
+export function writeJsonl(path, n, seed = 42) {
+  const fd = openSync(path, 'w');
+  const chunk = 1000;
+  for (let i = 0; i < n; i += chunk) writeSync(fd, generateJsonl(Math.min(chunk, n - i), seed + i, i));
+  closeSync(fd);
+  return statSync(path).size;
+}
+
+/** n RRPairs with JSON bodies of 0.5–20 KB, as raw.jsonl text, numbered from `first`. */
+export function generateJsonl(n, seed = 42, first = 0) {
+  const base = template();
+  const rand = rng(seed);
+  const services = ['orders', 'payments', 'users', 'search', 'inventory'];
+  const lines = [];
+  const start = Date.parse('2025-03-18T00:00:00Z');
+  for (let i = first; i < first + n; i++) {
+    const rr = structuredClone(base);
+    const size = 500 + Math.floor(rand() * 19_500);
+    const body = { id: i, items: [], note: '' };
+    while (JSON.stringify(body).length < size) body.items.push({ sku: `SKU-${Math.floor(rand() * 1e6)}`, qty: Math.floor(rand() * 10), price: Math.round(rand() * 10000) / 100 });
+    rr.uuid = Buffer.from(i.toString(16).padStart(32, '0'), 'hex').toString('base64');
+    rr.ts = new Date(start + i * 37).toISOString();
+    rr.service = services[i % services.length];
+    rr.http.res.bodyBase64 = Buffer.from(JSON.stringify(body)).toString('base64');
+    rr.http.req.bodyBase64 = Buffer.from(JSON.stringify({ q: i })).toString('base64');
+    lines.push(JSON.stringify(rr));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Measure fn(): wall seconds, CPU seconds and peak RSS of this process while it runs. */
+export async function measure(fn) {
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  return { result, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, peak_rss_mb: peak / 2 ** 20 };
+}
+
+export function emit(row) {
+  process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+export function writeFile(path, text) {
+  writeFileSync(path, text);
+}

@@ -1,0 +1,42 @@
+// npm run bench: runs each case in bench/cases/ in its own process (so peak RSS is its own)
+// and prints one table. BENCH_RECORDS sets the record count; BENCH_CASES filters by file name.
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './lib.mjs';
+
+const filter = process.env.BENCH_CASES ? new RegExp(process.env.BENCH_CASES) : undefined;
+const cases = readdirSync(join(ROOT, 'bench/cases')).filter((f) => f.endsWith('.mjs') && (!filter || filter.test(f))).sort();
+const rows = [];
+for (const c of cases) {
+  process.stderr.write(`running ${c}...\n`);
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', join(ROOT, 'bench/cases', c)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    for (const line of out.split('\n')) if (line.startsWith('{')) rows.push(JSON.parse(line));
+  } catch (err) {
+    rows.push({ case: `${c}: FAILED (${err.message.split('\n')[0]})` });
+  }
+}
+
+const fmt = (n, d = 0) => (n === undefined ? '' : Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const table = [['case', 'records', 'records/s', 'MB/s', 'CPU s', 'wall s', 'peak RSS MB', 'extra']];
+for (const r of rows) {
+  table.push([
+    r.case,
+    fmt(r.records),
+    r.records && r.seconds ? fmt(r.records / r.seconds) : '',
+    r.bytes && r.seconds ? fmt(r.bytes / 2 ** 20 / r.seconds, 1) : '',
+    fmt(r.cpu_seconds, 2),
+    fmt(r.seconds, 2),
+    fmt(r.peak_rss_mb, 0),
+    r.extra ?? '',
+  ]);
+}
+const widths = table[0].map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
+const line = (row) => '| ' + row.map((c, i) => (i === 0 || i === 7 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ') + ' |';
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+console.log(line(table[0]));
+console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+for (const row of table.slice(1)) console.log(line(row));
+if (rows.some((r) => /FAILED/.test(r.case))) process.exitCode = 1;
