@@ -47,6 +47,7 @@ export class MemoryQueue implements BatchQueue {
       // A batch larger than the whole queue is let in when the queue is empty, so it cannot wait forever.
       if (this.used + size <= this.capacity || this.used === 0) break;
       if (!this.block) throw new BackpressureError(`sending queue is full (${this.used}/${this.capacity} ${this.sizer})`, { retryAfterMs: 1000 });
+      if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => reject(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -88,8 +89,13 @@ export class MemoryQueue implements BatchQueue {
     this.spaceWaiters.splice(0).forEach((w) => w());
   }
 
-  /** Batches still queued, for shutdown accounting. */
+  /** Remove and return the batches not yet taken (shutdown deadline: they go to the dead-letter destination). */
   drainRemaining(): RecordBatch[] {
-    return this.q.splice(0).map((e) => e.batch);
+    const rest = this.q.splice(0);
+    for (const e of rest) {
+      this.used -= e.size;
+      this.items -= e.batch.length;
+    }
+    return rest.map((e) => e.batch);
   }
 }
