@@ -94,9 +94,18 @@ class HelperExporter implements Component, Consumer {
 
   async consume(batch: RecordBatch, ctx: Context): Promise<void> {
     if (batch.length === 0) return;
-    if (this.stopping) throw new ShutdownError(`exporter ${this.s.id} is shutting down`);
+    if (this.stopping) {
+      this.s.metrics.refused(batch.length, 'ShutdownError');
+      throw new ShutdownError(`exporter ${this.s.id} is shutting down`);
+    }
     if (this.queue) {
-      await this.queue.offer(batch, ctx.signal);
+      try {
+        await this.queue.offer(batch, ctx.signal);
+      } catch (err) {
+        // Refused back to the sender (queue full, write error, caller gave up): not lost, not ours.
+        this.s.metrics.refused(batch.length, (err as Error)?.name ?? 'error');
+        throw err;
+      }
       this.s.metrics.queueSize(this.queue.items);
       return;
     }
