@@ -72,7 +72,12 @@ describe('delivery under real process failures', () => {
   }, 150_000);
 
   it('backend down for 10 s under load: the sender sees backpressure, nothing is lost', async () => {
-    const { sink, daemon } = await setup({ queueSize: 400, block: false });
+    const { sink, daemon } = await setup({
+      queueSize: 400,
+      block: false,
+      processors: '  memory_limiter:\n    check_interval: 100ms\n    limit_mib: 400\n    spike_limit_mib: 100\n',
+      processorNames: ['memory_limiter', 'batch'],
+    });
     await daemon.start();
     const port = sink.port;
     await sink.stop();
@@ -83,6 +88,8 @@ describe('delivery under real process failures', () => {
     const m = await daemon.metrics();
     expect(m.sum('rrpipe_queue_size', { component: 'httpsink' })).toBeLessThanOrEqual(400);
     expect(m.sum('rrpipe_records_refused_total', { component: 'httpingest' })).toBeGreaterThan(0);
+    // Memory stays under the limiter's soft bound (heap + buffers < 300 MiB).
+    expect(m.sum('nodejs_heap_size_used_bytes') + m.sum('nodejs_external_memory_bytes')).toBeLessThan(300 * 1024 * 1024);
     await sink.start(port);
     await feeder.finished();
     await waitFor(() => missingAcked(feeder, sink).length === 0, 30_000, 'delivery after the outage');
