@@ -62,7 +62,7 @@ export function createExporter(settings: CreateSettings<ExporterHelperConfig>, t
 }
 
 class HelperExporter implements Component, Consumer {
-  private queue?: BatchQueue & { persistent?: boolean; drainRemaining?(): RecordBatch[] };
+  private queue?: BatchQueue & { drainRemaining?(): RecordBatch[] };
   private workers: Promise<void>[] = [];
   private deadLetter!: DeadLetter;
   private stopping = false;

@@ -15,8 +15,13 @@ export interface BatchQueue {
   offer(batch: RecordBatch, signal?: AbortSignal): Promise<void>;
   /** The next batch, or undefined once closed and empty. */
   take(): Promise<QueuedBatch | undefined>;
-  /** Stop taking offers; take() drains what is left. */
+  /**
+   * Stop taking offers. An in-memory queue's take() then drains what is left; a persistent queue's
+   * take() returns undefined at once (what is left stays on disk for the next start).
+   */
   close(): void;
+  /** True when queued batches survive a restart (file_storage): the helper then leaves undelivered batches unacknowledged at the shutdown deadline. */
+  readonly persistent?: boolean;
   /** Items currently queued (records). */
   readonly items: number;
   readonly capacity: number;

@@ -71,6 +71,25 @@ describe('delivery under real process failures', () => {
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
   }, 150_000);
 
+  it('SIGHUP during a steady stream swaps the pipelines without losing acknowledged records', async () => {
+    const { sink, daemon } = await setup();
+    sink.mode = { kind: 'slow', ms: 20 };
+    await daemon.start();
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 2);
+    feeder.start(600);
+    for (let i = 0; i < 3; i++) {
+      await sleep(400);
+      daemon.proc!.kill('SIGHUP');
+      await waitFor(() => daemon.logs.some((l) => l.msg === 'reloaded' && !l.seen && (l.seen = true)), 15_000, 'the reload');
+    }
+    await feeder.finished();
+    sink.mode = { kind: 'ok' };
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 20_000, 'delivery after the reloads');
+    expect(feeder.acked.size).toBe(600);
+    expect(daemon.running).toBe(true);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
   it('backend down for 10 s under load: the sender sees backpressure, nothing is lost', async () => {
     const { sink, daemon } = await setup({
       queueSize: 400,
