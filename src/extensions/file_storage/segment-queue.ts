@@ -425,6 +425,15 @@ export class SegmentQueue implements BatchQueue {
     header.writeBigUInt64BE(this.cum, 4);
     header.writeUInt32BE(crc32(header.subarray(0, 12)), 12);
     await fh.write(header, 0, SEG_HEADER);
+    if (this.o.fsync === 'write') {
+      // The new file's directory entry must be on disk too, or a power loss could forget the whole segment.
+      const d = await open(this.o.dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    }
     seg.bytes = SEG_HEADER;
     this.diskBytes += SEG_HEADER;
     this.segments.push(seg);
