@@ -9,8 +9,10 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./receivers/file/index.js'),
   import('./processors/batch/index.js'),
   import('./exporters/file/index.js'),
+  import('./processors/memory_limiter/index.js'),
   import('./exporters/debug/index.js'),
   import('./extensions/health_check/index.js'),
+  import('./extensions/file_storage/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

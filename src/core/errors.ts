@@ -55,9 +55,13 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableError) return true;
   if (err instanceof PermanentError) return false;
   if (err instanceof PartialFailureError) return err.retryable;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ABORT_ERR)$/.test(code)) {
-    return true;
+  // fetch() reports connection failures as `TypeError: fetch failed` with the system error as its cause.
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|ABORT_ERR)$/.test(code)) {
+      return true;
+    }
+    if ((e as { name?: unknown }).name === 'AbortError' || (e as { name?: unknown }).name === 'TimeoutError') return true;
   }
   const status = (err as { statusCode?: unknown; status?: unknown } | null);
   const s = typeof status?.statusCode === 'number' ? status.statusCode : typeof status?.status === 'number' ? status.status : undefined;

@@ -81,7 +81,8 @@ export class Graph {
       const c = components.exporters.get(id)!;
       const comp = await (c.factory as ExporterFactory).create(this.settings(c));
       n = this.addNode(key, id, 'exporter', comp, countingIn(comp, this.telemetry.forComponent(id, 'exporter')));
-      this.exporters.set(id, comp);
+      // Dead-letter routing goes through the counting consumer too, so that exporter's loss equation holds.
+      this.exporters.set(id, (n as Node & { consumer: Consumer }).consumer);
       return n;
     };
 

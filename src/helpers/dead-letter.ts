@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Consumer, Host } from '../core/component.js';
@@ -22,12 +23,19 @@ export interface DeadLetterEntry {
 
 /**
  * Where records go that can never be delivered. A directory gets one raw.jsonl-like file per
- * component and day, each line carrying the reason; an exporter id forwards the records there.
+ * component and day, each line carrying the reason; an exporter id forwards the records there
+ * (falling back to the directory if that exporter refuses).
+ *
+ * A write to the directory is synced to disk before `records` resolves, so a batch a persistent
+ * queue forgets after dead-lettering is really kept. A write that fails is counted as dropped
+ * (reason dead_letter_failed) instead of dead-lettered, so the loss equation stays true.
  */
 export class DeadLetter {
-  private fd?: number;
-  private fdDay = '';
+  private file?: { day: string; fh: FileHandle };
   private readonly dir: string;
+  private readonly exporter?: string;
+  /** Writes run one after the other (raw() does not wait). */
+  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly component: string,
@@ -40,54 +48,78 @@ export class DeadLetter {
     this.dir = cfg?.path ?? defaultDir;
     this.exporter = cfg?.exporter;
   }
-  private readonly exporter?: string;
 
   get destination(): string {
     return this.exporter ? `exporter ${this.exporter}` : this.dir;
   }
 
+  /** The file that lines written now go to. */
+  fileFor(day = new Date().toISOString().slice(0, 10)): string {
+    return join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`);
+  }
+
   async records(batch: RecordBatch, reason: string): Promise<void> {
     if (batch.length === 0) return;
-    this.metrics.deadLettered(batch.length, shortReason(reason));
-    this.logger.warn({ records: batch.length, reason, destination: this.destination }, 'records dead-lettered');
+    const label = shortReason(reason);
     if (this.exporter) {
-      const target = this.host?.getExporter(this.exporter);
+      const target: Consumer | undefined = this.host?.getExporter(this.exporter);
       if (target) {
         try {
           await target.consume(batch, {});
+          this.metrics.deadLettered(batch.length, label);
+          this.logger.warn({ records: batch.length, reason, destination: this.destination }, 'records dead-lettered');
           return;
         } catch (err) {
           this.logger.error({ err, exporter: this.exporter }, 'dead-letter exporter refused; writing to the dead-letter directory instead');
         }
+      } else {
+        this.logger.error({ exporter: this.exporter }, 'dead-letter exporter is not running; writing to the dead-letter directory instead');
       }
     }
     const time = new Date().toISOString();
-    this.write(batch.map((r) => ({ reason, component: this.component, time, rrpair: r.rrpair })));
-  }
-
-  /** A line that never became a record (malformed input). */
-  raw(raw: string, reason: string, source?: string): void {
-    this.metrics.deadLettered(1, shortReason(reason));
-    this.write([{ reason, component: this.component, time: new Date().toISOString(), raw, ...(source ? { source } : {}) }]);
-  }
-
-  /** Synchronous and fsynced: dead letters are rare, and must be on disk before anyone is told they were handled. */
-  private write(entries: DeadLetterEntry[]): void {
-    if (entries.length === 0) return;
-    const day = entries[0]!.time.slice(0, 10);
-    if (this.fd === undefined || day !== this.fdDay) {
-      if (this.fd !== undefined) closeSync(this.fd);
-      mkdirSync(this.dir, { recursive: true });
-      this.fd = openSync(join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`), 'a');
-      this.fdDay = day;
+    const lines = batch.map((r) => JSON.stringify({ reason, component: this.component, time, rrpair: r.rrpair } satisfies DeadLetterEntry)).join('\n') + '\n';
+    try {
+      await this.write(time.slice(0, 10), lines);
+      this.metrics.deadLettered(batch.length, label);
+      this.logger.warn({ records: batch.length, reason, destination: this.dir }, 'records dead-lettered');
+    } catch (err) {
+      this.metrics.dropped(batch.length, 'dead_letter_failed');
+      this.logger.error({ err, records: batch.length, reason, destination: this.dir }, 'dead-letter write failed: records lost');
     }
-    writeSync(this.fd, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    fsyncSync(this.fd);
+  }
+
+  /** A line that never became a record (malformed input). The promise resolves once it is written (it never rejects). */
+  raw(raw: string, reason: string, source?: string): Promise<void> {
+    const e: DeadLetterEntry = { reason, component: this.component, time: new Date().toISOString(), raw, ...(source ? { source } : {}) };
+    return this.write(e.time.slice(0, 10), JSON.stringify(e) + '\n').then(
+      () => this.metrics.deadLettered(1, shortReason(reason)),
+      (err) => {
+        this.metrics.dropped(1, 'dead_letter_failed');
+        this.logger.error({ err, reason }, 'dead-letter write failed: line lost');
+      },
+    );
+  }
+
+  private write(day: string, text: string): Promise<void> {
+    const next = this.chain.then(async () => {
+      if (!this.file || this.file.day !== day) {
+        await this.file?.fh.close().catch(() => undefined);
+        this.file = undefined;
+        mkdirSync(this.dir, { recursive: true });
+        this.file = { day, fh: await open(this.fileFor(day), 'a') };
+      }
+      await this.file.fh.appendFile(text);
+      await this.file.fh.datasync();
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
   }
 
   async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    await this.chain;
+    const f = this.file;
+    this.file = undefined;
+    await f?.fh.close().catch(() => undefined);
   }
 }
 

@@ -15,8 +15,13 @@ export interface BatchQueue {
   offer(batch: RecordBatch, signal?: AbortSignal): Promise<void>;
   /** The next batch, or undefined once closed and empty. */
   take(): Promise<QueuedBatch | undefined>;
-  /** Stop taking offers; take() drains what is left. */
+  /**
+   * Stop taking offers. An in-memory queue's take() then drains what is left; a persistent queue's
+   * take() returns undefined at once (what is left stays on disk for the next start).
+   */
   close(): void;
+  /** True when queued batches survive a restart (file_storage): the helper then leaves undelivered batches unacknowledged at the shutdown deadline. */
+  readonly persistent?: boolean;
   /** Items currently queued (records). */
   readonly items: number;
   readonly capacity: number;
@@ -47,6 +52,7 @@ export class MemoryQueue implements BatchQueue {
       // A batch larger than the whole queue is let in when the queue is empty, so it cannot wait forever.
       if (this.used + size <= this.capacity || this.used === 0) break;
       if (!this.block) throw new BackpressureError(`sending queue is full (${this.used}/${this.capacity} ${this.sizer})`, { retryAfterMs: 1000 });
+      if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => reject(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -88,8 +94,13 @@ export class MemoryQueue implements BatchQueue {
     this.spaceWaiters.splice(0).forEach((w) => w());
   }
 
-  /** Batches still queued, for shutdown accounting. */
+  /** Remove and return the batches not yet taken (shutdown deadline: they go to the dead-letter destination). */
   drainRemaining(): RecordBatch[] {
-    return this.q.splice(0).map((e) => e.batch);
+    const rest = this.q.splice(0);
+    for (const e of rest) {
+      this.used -= e.size;
+      this.items -= e.batch.length;
+    }
+    return rest.map((e) => e.batch);
   }
 }

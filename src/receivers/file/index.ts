@@ -49,6 +49,7 @@ export class FileReceiver implements FiniteReceiver {
   private readonly donePromise = new Promise<void>((r) => (this.doneResolve = r));
   private firstPoll = true;
   private malformedLogged = 0;
+  private readonly deadLettering: Promise<void>[] = [];
   private readonly log;
   private readonly m;
 
@@ -165,7 +166,7 @@ export class FileReceiver implements FiniteReceiver {
       await take(split.push(Buffer.alloc(0)));
       if (batch.length) await this.emit(batch, state, batchEnd);
       batch = [];
-      this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
+      await this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
       this.log.error({ file: state.path, err: errorMessage(err) }, 'corrupt gzip file; delivered what could be read');
       state.done = true;
       this.store.save(this.cp);
@@ -208,7 +209,7 @@ export class FileReceiver implements FiniteReceiver {
 
   private rejectLine(text: string, reason: string, path: string, line: number): void {
     this.m.received(1);
-    this.dl.raw(text, reason, `${path}:${line}`);
+    this.deadLettering.push(this.dl.raw(text, reason, `${path}:${line}`));
     if (this.malformedLogged++ < MAX_LOGGED_MALFORMED) {
       this.log.warn({ file: path, line, reason, dead_letter: this.dl.destination }, 'refused a line');
     } else if (this.malformedLogged === MAX_LOGGED_MALFORMED + 1) {
@@ -238,6 +239,8 @@ export class FileReceiver implements FiniteReceiver {
         wait = Math.min(wait * 2, 5000);
       }
     }
+    // Refused lines must be in the dead-letter file before the offset moves past them.
+    await Promise.all(this.deadLettering.splice(0));
     state.offset = end.offset;
     state.line = end.line;
     this.store.save(this.cp);

@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Host } from '../../src/core/component.js';
+import { isRetryable, PartialFailureError, RetryableError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { newRecord, type RecordBatch } from '../../src/core/record.js';
+import { Telemetry } from '../../src/core/telemetry.js';
+import { createExporter, type ExporterHelperConfig, type PushTarget } from '../../src/helpers/exporter.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function host(): Host {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rrpipe-helper-'));
+  dirs.push(dataDir);
+  return { getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => {}, status: () => ({ running: true, pipelines: {}, components: {} }), dataDir, oneShot: false };
+}
+
+function config(o: Partial<ExporterHelperConfig> = {}): ExporterHelperConfig {
+  return {
+    timeout: 200,
+    sending_queue: { enabled: false, num_consumers: 1, queue_size: 100, sizer: 'requests', block_on_overflow: true },
+    retry_on_failure: { enabled: true, initial_interval: 10, max_interval: 20, max_elapsed_time: 0, multiplier: 1.5, randomization_factor: 0 },
+    ...o,
+  };
+}
+
+const recs = (n: number): RecordBatch => Array.from({ length: n }, (_, i) => newRecord({ uuid: `u${i}` } as never));
+
+function make(target: PushTarget, cfg = config()) {
+  const t = new Telemetry({ processMetrics: false });
+  const exp = createExporter({ id: 'x', kind: 'exporter', config: cfg, logger: silentLogger(), metrics: t.forComponent('x', 'exporter'), configDir: '.' }, target);
+  return { exp, t };
+}
+
+describe('exporter helper', () => {
+  it('a push that never answers and ignores its signal is timed out and retried', async () => {
+    let calls = 0;
+    const { exp, t } = make({
+      push: () => (++calls === 1 ? new Promise<void>(() => {}) : Promise.resolve()),
+    });
+    const h = host();
+    await exp.start(h);
+    const t0 = Date.now();
+    await exp.consume(recs(3), {});
+    expect(calls).toBe(2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(await t.total('failed', { reason: 'timeout after Nms' })).toBe(3);
+    expect(await t.total('sent')).toBe(3);
+    await exp.shutdown(AbortSignal.timeout(1000));
+  });
+
+  it('retries only the records that failed; permanent ones go to the dead-letter directory with their reason', async () => {
+    const pushed: string[][] = [];
+    const { exp, t } = make({
+      async push(batch) {
+        pushed.push(batch.map((r) => r.rrpair.uuid as string));
+        if (pushed.length === 1) {
+          throw new PartialFailureError([
+            { index: 1, reason: 'es_rejected_execution_exception', retryable: true },
+            { index: 3, reason: 'mapper_parsing_exception: bad field', retryable: false },
+            { index: 99, reason: 'out of range', retryable: true },
+          ]);
+        }
+      },
+    });
+    const h = host();
+    await exp.start(h);
+    await exp.consume(recs(5), {});
+    expect(pushed).toEqual([['u0', 'u1', 'u2', 'u3', 'u4'], ['u1']]);
+    expect(await t.total('sent')).toBe(4);
+    expect(await t.total('dead_lettered', { reason: 'mapper_parsing_exception' })).toBe(1);
+    await exp.shutdown(AbortSignal.timeout(1000));
+    const dl = join(h.dataDir, 'dead_letter');
+    const lines = readdirSync(dl).flatMap((f) => readFileSync(join(dl, f), 'utf8').trim().split('\n')).map((l) => JSON.parse(l));
+    expect(lines).toEqual([expect.objectContaining({ reason: 'mapper_parsing_exception: bad field', component: 'x', rrpair: { uuid: 'u3' } })]);
+  });
+
+  it('in-memory queue at the shutdown deadline: what is left is dead-lettered, and the loss equation holds', async () => {
+    const { exp, t } = make(
+      { push: async () => { throw new RetryableError('backend down'); } },
+      config({ sending_queue: { enabled: true, num_consumers: 1, queue_size: 100, sizer: 'requests', block_on_overflow: true } }),
+    );
+    const h = host();
+    await exp.start(h);
+    for (let i = 0; i < 5; i++) await exp.consume(recs(2), {});
+    await exp.shutdown(AbortSignal.timeout(150));
+    expect(await t.total('dead_lettered')).toBe(10);
+    expect(await t.total('sent')).toBe(0);
+    const text = await t.text();
+    expect(text).toMatch(/rrpipe_queue_size\{[^}]*component="x"[^}]*\} 0/);
+  });
+
+  it('fetch connection failures are retryable, validation errors are not', () => {
+    const fetchFailed = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    expect(isRetryable(fetchFailed)).toBe(true);
+    expect(isRetryable(new TypeError('x is not a function'))).toBe(false);
+    expect(isRetryable({ statusCode: 400 })).toBe(false);
+    expect(isRetryable({ statusCode: 503 })).toBe(true);
+  });
+});

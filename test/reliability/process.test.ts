@@ -1,0 +1,234 @@
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { build, configYaml, Daemon, Feeder, Sink, sleep, tmpDir, uuidOf, waitFor, type DaemonOptions } from './harness.js';
+
+/*
+ * rrpipe as a real child process, killed and restarted with real signals, fed numbered RRPairs
+ * over HTTP by a sender that resends until acknowledged, delivering to an HTTP backend in this
+ * process that records every uuid. Outages are kept to a few seconds to keep CI time low.
+ */
+
+const cleanups: (() => void | Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+beforeAll(() => build(), 120_000);
+
+async function setup(opts: Partial<DaemonOptions> = {}) {
+  const t = tmpDir();
+  const sink = new Sink();
+  await sink.start();
+  const daemon = new Daemon(Daemon.write(t.dir, configYaml({ sinkUrl: sink.url, dir: t.dir, ...opts })));
+  cleanups.push(t.cleanup, () => sink.stop(), async () => {
+    if (daemon.running) await daemon.kill9();
+  });
+  return { dir: t.dir, sink, daemon };
+}
+
+function missingAcked(feeder: Feeder, sink: Sink, except: Set<string> = new Set()): number[] {
+  return [...feeder.acked].filter((n) => !sink.seen.has(uuidOf(n)) && !except.has(uuidOf(n)));
+}
+
+async function expectBalanced(daemon: Daemon, component = 'httpsink') {
+  const eq = (await daemon.metrics()).lossEquation(component);
+  expect(eq.left, JSON.stringify(eq.parts)).toBe(eq.right);
+  return eq.parts;
+}
+
+function queueBytes(dir: string): number {
+  const q = join(dir, 'queue', 'httpsink');
+  if (!existsSync(q)) return 0;
+  return readdirSync(q).filter((f) => f.endsWith('.seg')).reduce((a, f) => a + statSync(join(q, f)).size, 0);
+}
+
+describe('delivery under real process failures', () => {
+  it('kill -9 at random moments, 20 times, with the persistent queue: every acknowledged record is delivered', async () => {
+    const { sink, daemon } = await setup({ fsync: 'write' });
+    sink.mode = { kind: 'slow', ms: 15 }; // keeps a backlog in the queue, so kills hit queued data
+    const feeder = new Feeder(() => (daemon.running ? daemon.ingestPort : 0), 25, 2);
+    feeder.start();
+    let recoveredAtStart = 0;
+    for (let i = 0; i < 20; i++) {
+      await daemon.start();
+      recoveredAtStart += daemon.logs.filter((l) => l.msg === 'persistent queue recovered').length;
+      await sleep(150 + Math.random() * 500);
+      await daemon.kill9();
+      daemon.logs = [];
+    }
+    await daemon.start();
+    await feeder.stop();
+    sink.mode = { kind: 'ok' };
+    expect(feeder.acked.size).toBeGreaterThan(200);
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 30_000, 'every acknowledged record at the sink');
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, 10_000, 'an empty queue');
+    const parts = await expectBalanced(daemon);
+    expect(parts.dropped).toBe(0);
+    expect(recoveredAtStart).toBeGreaterThan(0);
+    const dups = [...sink.seen.values()].filter((c) => c > 1).length;
+    console.log(`kill -9 x20: ${feeder.acked.size} acknowledged, all delivered; ${dups} delivered more than once (at least once)`);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 150_000);
+
+  it('SIGHUP during a steady stream swaps the pipelines without losing acknowledged records', async () => {
+    const { sink, daemon } = await setup();
+    sink.mode = { kind: 'slow', ms: 20 };
+    await daemon.start();
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 2);
+    feeder.start(600);
+    for (let i = 0; i < 3; i++) {
+      await sleep(400);
+      daemon.proc!.kill('SIGHUP');
+      await waitFor(() => daemon.logs.some((l) => l.msg === 'reloaded' && !l.seen && (l.seen = true)), 15_000, 'the reload');
+    }
+    await feeder.finished();
+    sink.mode = { kind: 'ok' };
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 20_000, 'delivery after the reloads');
+    expect(feeder.acked.size).toBe(600);
+    expect(daemon.running).toBe(true);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('backend down for 10 s under load: the sender sees backpressure, nothing is lost', async () => {
+    const { sink, daemon } = await setup({
+      queueSize: 400,
+      block: false,
+      processors: '  memory_limiter:\n    check_interval: 100ms\n    limit_mib: 400\n    spike_limit_mib: 100\n',
+      processorNames: ['memory_limiter', 'batch'],
+    });
+    await daemon.start();
+    const port = sink.port;
+    await sink.stop();
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 5);
+    feeder.start(1200);
+    await sleep(10_000);
+    expect(feeder.backpressure).toBeGreaterThan(0);
+    const m = await daemon.metrics();
+    expect(m.sum('rrpipe_queue_size', { component: 'httpsink' })).toBeLessThanOrEqual(400);
+    expect(m.sum('rrpipe_records_refused_total', { component: 'httpingest' })).toBeGreaterThan(0);
+    // Memory stays under the limiter's soft bound (heap + buffers < 300 MiB).
+    expect(m.sum('nodejs_heap_size_used_bytes') + m.sum('nodejs_external_memory_bytes')).toBeLessThan(300 * 1024 * 1024);
+    await sink.start(port);
+    await feeder.finished();
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 30_000, 'delivery after the outage');
+    expect(feeder.acked.size).toBe(1200);
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, 10_000, 'an empty queue');
+    const parts = await expectBalanced(daemon);
+    expect(parts.dropped + parts.dead_lettered).toBe(0);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('a hanging backend, then a slow one: timeouts fire, retries succeed', async () => {
+    const { sink, daemon } = await setup({ timeout: '500ms' });
+    await daemon.start();
+    sink.mode = { kind: 'hang' };
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 10);
+    feeder.start(300);
+    await sleep(2_000);
+    sink.mode = { kind: 'slow', ms: 800 }; // slower than the timeout: still failing
+    await sleep(1_500);
+    sink.mode = { kind: 'slow', ms: 100 }; // slow but within the timeout
+    await feeder.finished();
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 30_000, 'delivery once the backend answers in time');
+    const timeouts = daemon.logs.filter((l) => l.msg === 'export failed, will retry' && String(l.reason).startsWith('timeout after 500ms'));
+    expect(timeouts.length).toBeGreaterThan(0);
+    const m = await daemon.metrics();
+    expect(m.sum('rrpipe_records_failed_total', { component: 'httpsink', reason: 'timeout after Nms' })).toBeGreaterThan(0);
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, 10_000, 'an empty queue');
+    await expectBalanced(daemon);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('queue disk cap reached: upstream is refused, nothing is dropped', async () => {
+    const { dir, sink, daemon } = await setup({ maxSize: '64KiB', segmentSize: '16KiB', block: false });
+    await daemon.start();
+    const port = sink.port;
+    await sink.stop();
+    const feeder = new Feeder(() => daemon.ingestPort, 10, 2);
+    feeder.start(600);
+    await waitFor(() => feeder.backpressure > 5, 20_000, 'refusals at the disk cap');
+    expect(queueBytes(dir)).toBeLessThanOrEqual(64 * 1024);
+    await sink.start(port);
+    await feeder.finished();
+    await waitFor(() => missingAcked(feeder, sink).length === 0, 30_000, 'delivery of everything acknowledged');
+    expect(feeder.acked.size).toBe(600);
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, 10_000, 'an empty queue');
+    const parts = await expectBalanced(daemon);
+    expect(parts.dropped).toBe(0);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('a corrupted segment before start: the daemon starts, reports the loss count, delivers the rest', async () => {
+    const { dir, sink, daemon } = await setup({ segmentSize: '8KiB' });
+    const port = sink.port;
+    await sink.stop();
+    await daemon.start();
+    const feeder = new Feeder(() => daemon.ingestPort, 10, 0);
+    feeder.start(400);
+    await feeder.finished();
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    const qdir = join(dir, 'queue', 'httpsink');
+    const segs = readdirSync(qdir).filter((f) => f.endsWith('.seg')).sort();
+    expect(segs.length).toBeGreaterThan(4);
+    const victim = join(qdir, segs[2]!);
+    const b = readFileSync(victim);
+    for (let i = 100; i < 140; i++) b[i] = b[i]! ^ 0xa5;
+    writeFileSync(victim, b.subarray(0, Math.floor(b.length * 0.7)));
+
+    await sink.start(port);
+    daemon.logs = [];
+    await daemon.start();
+    const report = daemon.logs.find((l) => l.msg === 'persistent queue: damaged segment skipped');
+    expect(report?.file).toBe(victim);
+    const lost = report!.lost_records as number;
+    expect(lost).toBeGreaterThan(0);
+    await waitFor(() => sink.seen.size + lost >= 400, 20_000, 'delivery of the undamaged records');
+    await sleep(300);
+    expect(sink.seen.size + lost).toBe(400);
+    const m = await daemon.metrics();
+    expect(m.sum('rrpipe_records_dropped_total', { component: 'httpsink', reason: 'corrupt_segment' })).toBe(lost);
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, 10_000, 'an empty queue');
+    await expectBalanced(daemon);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('permanent per-record errors land in the dead-letter directory with their reasons', async () => {
+    const { dir, sink, daemon } = await setup();
+    const rejected = new Set(Array.from({ length: 30 }, (_, i) => uuidOf(i * 10)));
+    sink.rejectUuid = (u) => rejected.has(u);
+    await daemon.start();
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 0);
+    feeder.start(300);
+    await feeder.finished();
+    await waitFor(() => missingAcked(feeder, sink, rejected).length === 0, 20_000, 'delivery of the accepted records');
+    await waitFor(async () => (await daemon.metrics()).sum('rrpipe_records_dead_lettered_total', { component: 'httpsink' }) === 30, 10_000, '30 dead-lettered');
+    const dl = join(dir, 'dead_letter');
+    const lines = readdirSync(dl).flatMap((f) => readFileSync(join(dl, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { reason: string; rrpair: { uuid: string } });
+    expect(new Set(lines.map((l) => l.rrpair.uuid))).toEqual(rejected);
+    for (const l of lines) expect(l.reason).toMatch(/mapper_parsing_exception/);
+    for (const u of rejected) expect(sink.seen.has(u)).toBe(false);
+    await expectBalanced(daemon);
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('SIGTERM with the in-memory queue and the backend down: at the grace deadline the queue goes to the dead-letter directory', async () => {
+    const { dir, sink, daemon } = await setup({ persistent: false });
+    await sink.stop();
+    await daemon.start();
+    const feeder = new Feeder(() => daemon.ingestPort, 20, 0);
+    feeder.start(200);
+    await feeder.finished();
+    const parts = await expectBalanced(daemon);
+    expect(parts.queued).toBe(200);
+    const t0 = Date.now();
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(12_000);
+    const dl = join(dir, 'dead_letter');
+    const lines = readdirSync(dl).flatMap((f) => readFileSync(join(dl, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { reason: string; rrpair: { uuid: string } });
+    expect(new Set(lines.map((l) => l.rrpair.uuid)).size).toBe(200);
+    expect(lines[0]!.reason).toMatch(/shutdown deadline/);
+  }, 60_000);
+});
+
+afterAll(() => undefined);
