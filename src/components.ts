@@ -7,10 +7,12 @@ import { Registry } from './core/registry.js';
  */
 const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   // import('./receivers/file/index.js'),
+  import('./receivers/otlp/index.js'),
   import('./processors/batch/index.js'),
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./extensions/health_check/index.js'),
+  import('./extensions/bearertokenauth/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

@@ -128,6 +128,20 @@ export function partialOf(o: unknown): PartialSuccess | undefined {
   return { rejectedLogRecords: n, errorMessage: p.errorMessage ?? '' };
 }
 
+/** A google.rpc.Status without details (the body of an OTLP/HTTP error response). */
+export function statusMessage(code: number, message: string): Uint8Array {
+  return T.status.encode(T.status.fromObject({ code, message })).finish();
+}
+
+/** The message of a google.rpc.Status body, if it is one. */
+export function decodeStatusMessage(buf: Uint8Array): string | undefined {
+  try {
+    return (T.status.decode(buf) as unknown as { message?: string }).message || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A google.rpc.Status (the gRPC `grpc-status-details-bin` trailer) carrying a RetryInfo. */
 export function encodeStatusWithRetry(code: number, message: string, retryAfterMs: number): Uint8Array {
   const seconds = Math.floor(retryAfterMs / 1000);
