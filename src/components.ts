@@ -11,6 +11,8 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./processors/batch/index.js'),
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
+  import('./exporters/otlp/index.js'),
+  import('./exporters/otlphttp/index.js'),
   import('./extensions/health_check/index.js'),
   import('./extensions/bearertokenauth/index.js'),
 ];

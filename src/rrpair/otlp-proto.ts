@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { MAX_DEPTH, OtlpMappingError } from './otlp.js';
+import { MAX_DEPTH, OtlpMappingError, recordsToOtlpJson } from './otlp.js';
 import { PROTO_SOURCES } from './otlp-proto-defs.js';
 
 /**
@@ -167,3 +167,8 @@ export function retryDelayOfStatus(buf: Uint8Array): number | undefined {
 }
 
 export { OtlpMappingError };
+
+/** A batch of records as ExportLogsServiceRequest bytes, shaped as the Speedscale forwarder sends them. */
+export function encodeRecords(batch: import('../core/record.js').RRRecord[], scopeName = 'rrpipe'): Uint8Array {
+  return encodeLogsRequest(recordsToOtlpJson(batch, scopeName));
+}
