@@ -6,10 +6,10 @@ import { Registry } from './core/registry.js';
  * registered through the same Registry.registerPlugin call that loads third-party plugins.
  */
 const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
-  // import('./receivers/file/index.js'),
+  import('./receivers/file/index.js'),
   import('./receivers/otlp/index.js'),
   import('./processors/batch/index.js'),
-  // import('./exporters/file/index.js'),
+  import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./exporters/otlp/index.js'),
   import('./exporters/otlphttp/index.js'),

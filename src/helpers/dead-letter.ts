@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Consumer, Host } from '../core/component.js';
@@ -25,8 +25,8 @@ export interface DeadLetterEntry {
  * component and day, each line carrying the reason; an exporter id forwards the records there.
  */
 export class DeadLetter {
-  private stream?: WriteStream;
-  private streamDay = '';
+  private fd?: number;
+  private fdDay = '';
   private readonly dir: string;
 
   constructor(
@@ -61,30 +61,33 @@ export class DeadLetter {
         }
       }
     }
-    for (const r of batch) this.write({ reason, component: this.component, time: new Date().toISOString(), rrpair: r.rrpair });
+    const time = new Date().toISOString();
+    this.write(batch.map((r) => ({ reason, component: this.component, time, rrpair: r.rrpair })));
   }
 
   /** A line that never became a record (malformed input). */
   raw(raw: string, reason: string, source?: string): void {
     this.metrics.deadLettered(1, shortReason(reason));
-    this.write({ reason, component: this.component, time: new Date().toISOString(), raw, ...(source ? { source } : {}) });
+    this.write([{ reason, component: this.component, time: new Date().toISOString(), raw, ...(source ? { source } : {}) }]);
   }
 
-  private write(e: DeadLetterEntry): void {
-    const day = e.time.slice(0, 10);
-    if (!this.stream || day !== this.streamDay) {
-      this.stream?.end();
+  /** Synchronous and fsynced: dead letters are rare, and must be on disk before anyone is told they were handled. */
+  private write(entries: DeadLetterEntry[]): void {
+    if (entries.length === 0) return;
+    const day = entries[0]!.time.slice(0, 10);
+    if (this.fd === undefined || day !== this.fdDay) {
+      if (this.fd !== undefined) closeSync(this.fd);
       mkdirSync(this.dir, { recursive: true });
-      this.stream = createWriteStream(join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`), { flags: 'a' });
-      this.streamDay = day;
+      this.fd = openSync(join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`), 'a');
+      this.fdDay = day;
     }
-    this.stream.write(JSON.stringify(e) + '\n');
+    writeSync(this.fd, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    fsyncSync(this.fd);
   }
 
   async close(): Promise<void> {
-    const s = this.stream;
-    this.stream = undefined;
-    if (s) await new Promise<void>((r) => s.end(r));
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 

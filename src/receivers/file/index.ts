@@ -1,0 +1,312 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import fg from 'fast-glob';
+import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
+import { bool, bytes, duration, int, obj, oneOf, str, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
+import { errorMessage, PermanentError } from '../../core/errors.js';
+import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
+import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';
+import { sleep } from '../../helpers/backoff.js';
+import { MalformedRecordError, parseRRPairLine } from '../../rrpair/json.js';
+import { LineSplitter, type Line, type OversizedLine } from './lines.js';
+import { CheckpointStore, type Checkpoint, type FileState } from './state.js';
+
+export interface FileReceiverConfig {
+  include: string[];
+  exclude: string[];
+  start_at: 'beginning' | 'end';
+  follow: boolean;
+  poll_interval: number;
+  batch_size: number;
+  max_line_size: number;
+  compression: 'auto' | 'gzip' | 'none';
+  include_file_name: boolean;
+  checkpoint: { enabled: boolean; path?: string };
+  dead_letter?: DeadLetterConfig;
+}
+
+const FINGERPRINT_BYTES = 1024;
+const MAX_LOGGED_MALFORMED = 20;
+
+/**
+ * Reads raw.jsonl files (plain or gzip) matching globs, once or following new lines and new files
+ * like `tail -F`. Offsets are committed only after the pipeline accepted the records, so a restart
+ * resumes without loss (at-least-once).
+ */
+export class FileReceiver implements FiniteReceiver {
+  private cp: Checkpoint = { version: 1, files: {} };
+  private store!: CheckpointStore;
+  private dl!: DeadLetter;
+  private stopping = false;
+  private readonly stop = new AbortController();
+  private readonly wake = new AbortController();
+  private loop?: Promise<void>;
+  private doneResolve!: () => void;
+  private readonly donePromise = new Promise<void>((r) => (this.doneResolve = r));
+  private firstPoll = true;
+  private malformedLogged = 0;
+  private readonly log;
+  private readonly m;
+
+  constructor(private readonly s: CreateSettings<FileReceiverConfig>, private readonly next: Consumer) {
+    this.log = s.logger;
+    this.m = s.metrics;
+  }
+
+  async start(host: Host): Promise<void> {
+    const c = this.s.config;
+    const safeId = this.s.id.replace(/[^A-Za-z0-9_.-]/g, '_');
+    this.store = new CheckpointStore(c.checkpoint.enabled ? c.checkpoint.path ?? join(host.dataDir, 'file_receiver', `${safeId}.json`) : undefined);
+    this.cp = this.store.load();
+    this.dl = new DeadLetter(this.s.id, c.dead_letter, join(host.dataDir, 'dead_letter'), this.m, this.log, host);
+    this.loop = this.run().catch((err) => {
+      this.log.error({ err }, 'file receiver stopped on an unexpected error');
+      host.reportStatus(`receiver:${this.s.id}`, 'permanent_error', err as Error);
+    });
+  }
+
+  done(): Promise<void> {
+    return this.donePromise;
+  }
+
+  private async run(): Promise<void> {
+    const c = this.s.config;
+    while (!this.stopping) {
+      const files = await fg(c.include, { ignore: c.exclude, absolute: true, onlyFiles: true, dot: false, suppressErrors: true });
+      files.sort();
+      const seen = new Set<string>();
+      for (const path of files) {
+        if (this.stopping) break;
+        try {
+          const key = await this.readFile(path);
+          if (key) seen.add(key);
+        } catch (err) {
+          if (this.stopping) break;
+          this.log.error({ err, file: path }, 'cannot read file; will try again');
+        }
+      }
+      if (!this.stopping) this.forgetVanished(seen);
+      this.firstPoll = false;
+      if (!c.follow) break;
+      try {
+        await sleep(c.poll_interval, this.wake.signal);
+      } catch {
+        break;
+      }
+    }
+    this.store.save(this.cp);
+    this.doneResolve();
+  }
+
+  /** Read whatever is new in one file; returns its state key. */
+  private async readFile(path: string): Promise<string | undefined> {
+    const st = await stat(path);
+    const key = `${st.dev}:${st.ino}`;
+    const fp = await fingerprint(path, Math.min(st.size, FINGERPRINT_BYTES));
+    let state: FileState | undefined = this.cp.files[key];
+    if (state && (state.fingerprintLen > fp.len || (state.fingerprintLen > 0 && fp.hashOfLen(state.fingerprintLen) !== state.fingerprint))) {
+      this.log.info({ file: path }, 'file was replaced (inode reused with other content); reading it from the start');
+      state = undefined;
+    }
+    const gz = this.s.config.compression === 'gzip' || (this.s.config.compression === 'auto' && path.endsWith('.gz'));
+    if (!state) {
+      const skip = this.firstPoll && this.s.config.start_at === 'end' && !gz;
+      state = { path, offset: skip ? st.size : 0, line: 0, fingerprint: fp.hash, fingerprintLen: fp.len };
+      this.cp.files[key] = state;
+    } else {
+      state.path = path;
+      if (state.fingerprintLen < fp.len) {
+        state.fingerprint = fp.hash;
+        state.fingerprintLen = fp.len;
+      }
+    }
+    if (gz) {
+      if (!state.done) await this.readStream(state, createReadStream(path).pipe(createGunzip()), true);
+      return key;
+    }
+    if (st.size < state.offset) {
+      this.log.warn({ file: path, offset: state.offset, size: st.size }, 'file was truncated; reading it from the start');
+      state.offset = 0;
+      state.line = 0;
+    }
+    if (st.size > state.offset) await this.readStream(state, createReadStream(path, { start: state.offset }), false);
+    return key;
+  }
+
+  private async readStream(state: FileState, stream: NodeJS.ReadableStream, compressed: boolean): Promise<void> {
+    const c = this.s.config;
+    const split = new LineSplitter(compressed ? 0 : state.offset, compressed ? 0 : state.line, c.max_line_size);
+    let batch: RecordBatch = [];
+    let batchEnd = { offset: state.offset, line: state.line };
+    const skipUntil = compressed ? state.offset : 0;
+    const take = async (lines: (Line | OversizedLine)[]) => {
+      for (const l of lines) {
+        if (l.end <= skipUntil) continue;
+        this.toRecord(l, state.path, batch);
+        batchEnd = { offset: l.end, line: l.number };
+        if (batch.length >= c.batch_size) {
+          await this.emit(batch, state, batchEnd);
+          batch = [];
+        }
+      }
+    };
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (this.stopping) break;
+        await take(split.push(chunk));
+      }
+    } catch (err) {
+      if (!compressed) throw err;
+      // A truncated or corrupt gzip file: deliver what was readable, report the rest once.
+      await take(split.push(Buffer.alloc(0)));
+      if (batch.length) await this.emit(batch, state, batchEnd);
+      batch = [];
+      this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
+      this.log.error({ file: state.path, err: errorMessage(err) }, 'corrupt gzip file; delivered what could be read');
+      state.done = true;
+      this.store.save(this.cp);
+      return;
+    }
+    if (this.stopping) {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      if (batch.length) await this.emit(batch, state, batchEnd);
+      return;
+    }
+    // A last line without a newline: final when the file is complete (gzip, or read once),
+    // or when it already is a whole JSON object; otherwise a writer may still be finishing it.
+    const rest = split.rest();
+    if (rest && rest.end > skipUntil && (compressed || !c.follow || isWholeJson(rest.text))) {
+      this.toRecord(rest, state.path, batch);
+      batchEnd = { offset: rest.end, line: rest.number };
+    }
+    if (batch.length || batchEnd.offset !== state.offset) await this.emit(batch, state, batchEnd);
+    if (compressed) {
+      state.done = true;
+      this.store.save(this.cp);
+    }
+  }
+
+  private toRecord(l: Line | OversizedLine, path: string, batch: RecordBatch): void {
+    if ('oversized' in l) {
+      this.rejectLine(l.head, `line longer than max_line_size (${this.s.config.max_line_size} bytes)`, path, l.number);
+      return;
+    }
+    if (l.text.trim() === '') return;
+    try {
+      const rr = parseRRPairLine(l.text);
+      const attributes: Attrs = this.s.config.include_file_name ? { 'log.file.name': basename(path) } : {};
+      batch.push(newRecord(rr, { attributes, sizeHint: Buffer.byteLength(l.text) }));
+    } catch (err) {
+      if (!(err instanceof MalformedRecordError)) throw err;
+      this.rejectLine(l.text, `malformed line: ${err.message}`, path, l.number);
+    }
+  }
+
+  private rejectLine(text: string, reason: string, path: string, line: number): void {
+    this.m.received(1);
+    this.dl.raw(text, reason, `${path}:${line}`);
+    if (this.malformedLogged++ < MAX_LOGGED_MALFORMED) {
+      this.log.warn({ file: path, line, reason, dead_letter: this.dl.destination }, 'refused a line');
+    } else if (this.malformedLogged === MAX_LOGGED_MALFORMED + 1) {
+      this.log.warn('more refused lines; no longer logging each (see rrpipe_records_dead_lettered_total)');
+    }
+  }
+
+  /** Hand a batch to the pipeline until it is accepted; only then move the offset. */
+  private async emit(batch: RecordBatch, state: FileState, end: { offset: number; line: number }): Promise<void> {
+    let wait = 100;
+    while (batch.length) {
+      try {
+        await this.next.consume(batch, { signal: this.stop.signal });
+        break;
+      } catch (err) {
+        if (this.stop.signal.aborted) return;
+        if (err instanceof PermanentError) {
+          await this.dl.records(batch, `refused by the pipeline: ${err.message}`);
+          break;
+        }
+        this.log.warn({ file: state.path, records: batch.length, reason: errorMessage(err), retry_in_ms: wait }, 'pipeline refused a batch; retrying');
+        try {
+          await sleep(wait, this.stop.signal);
+        } catch {
+          return;
+        }
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+    state.offset = end.offset;
+    state.line = end.line;
+    this.store.save(this.cp);
+  }
+
+  private forgetVanished(seen: Set<string>): void {
+    for (const key of Object.keys(this.cp.files)) if (!seen.has(key)) delete this.cp.files[key];
+  }
+
+  async shutdown(deadline: AbortSignal): Promise<void> {
+    this.stopping = true;
+    const abort = () => this.stop.abort(new Error('shutdown deadline'));
+    if (deadline.aborted) abort();
+    deadline.addEventListener('abort', abort, { once: true });
+    // The poll sleep ends at once; an in-flight batch has until the deadline to be accepted.
+    this.wake.abort();
+    await this.loop;
+    deadline.removeEventListener('abort', abort);
+    await this.dl?.close();
+  }
+}
+
+function isWholeJson(s: string): boolean {
+  const t = s.trim();
+  if (!t.startsWith('{') || !t.endsWith('}')) return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fingerprint(path: string, len: number): Promise<{ hash: string; len: number; hashOfLen(n: number): string }> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(len);
+    const { bytesRead } = await fh.read(buf, 0, len, 0);
+    const head = buf.subarray(0, bytesRead);
+    const h = (n: number) => createHash('sha256').update(head.subarray(0, n)).digest('hex');
+    return { hash: h(bytesRead), len: bytesRead, hashOfLen: h };
+  } finally {
+    await fh.close();
+  }
+}
+
+export const factory: ReceiverFactory<FileReceiverConfig> = {
+  kind: 'receiver',
+  type: 'file',
+  stability: 'beta',
+  description: 'Reads raw.jsonl / .jsonl.gz files by glob, once or following (tail -F), resuming from saved offsets.',
+  schema: obj(
+    {
+      include: { ...strings(undefined, 'Globs of files to read.'), minItems: 1 },
+      exclude: strings([], 'Globs of files to skip.'),
+      start_at: oneOf(['beginning', 'end'], 'beginning', 'For files present at start with no saved offset: read them whole, or only what is appended.'),
+      follow: bool(true, 'Keep watching for new lines and new files. false: read what is there once, then the receiver is done.'),
+      poll_interval: duration('200ms', 'How often to look for new lines and files.'),
+      batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
+      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (their first KiB) and skipped.'),
+      compression: oneOf(['auto', 'gzip', 'none'], 'auto', 'auto: files ending in .gz are gunzipped.'),
+      include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
+      checkpoint: obj({
+        enabled: bool(true, 'Remember offsets across restarts.'),
+        path: str(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
+      }),
+      dead_letter: deadLetterSchema(),
+    },
+    { required: ['include'] },
+  ),
+  create: (s, next) => new FileReceiver(s, next),
+};

@@ -1,0 +1,56 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RrpipeProcess } from '../support/proc.js';
+import { readJsonl, sampleFiles } from '../support/samples.js';
+import { tmp, waitFor } from '../support/tmp.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('rrpipe run with no arguments (the embedded default)', () => {
+  it('starts, answers on the health port, serves metrics, and writes every record dropped into its inbox to its outbox', async () => {
+    const dir = tmp();
+    const [health, metrics] = [await freePort(), await freePort()];
+    const p = new RrpipeProcess(['run'], {
+      RRPIPE_DATA: dir,
+      RRPIPE_HEALTH_ENDPOINT: `127.0.0.1:${health}`,
+      RRPIPE_METRICS_ADDRESS: `127.0.0.1:${metrics}`,
+    });
+    try {
+      await p.waitLog('rrpipe started');
+      const res = await fetch(`http://127.0.0.1:${health}/`);
+      expect(res.status).toBe(200);
+      expect((await res.json()).pipelines).toEqual({ logs: 'ok' });
+
+      mkdirSync(join(dir, 'inbox'), { recursive: true });
+      const expected = sampleFiles().flatMap((f) => readJsonl(f));
+      for (const f of sampleFiles()) copyFileSync(f, join(dir, 'inbox', f.split('/').pop()!.replace('.raw', '')));
+      const out = join(dir, 'outbox');
+      const got = await waitFor(() => {
+        if (!existsSync(out)) return undefined;
+        const lines = readdirSync(out).filter((f) => !f.startsWith('.')).flatMap((f) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean));
+        return lines.length === expected.length ? lines.map((l) => JSON.parse(l)) : undefined;
+      }, { what: 'every record in the outbox', timeoutMs: 20_000 });
+      const byUuid = (a: { uuid?: string }, b: { uuid?: string }) => String(a.uuid).localeCompare(String(b.uuid));
+      expect(got.sort(byUuid)).toEqual(expected.sort(byUuid));
+
+      const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+      expect(text).toContain(`rrpipe_records_accepted_total{component="file/inbox",kind="receiver",pipeline=""} ${expected.length}`);
+      expect(text).toContain(`rrpipe_records_sent_total{component="file/outbox",kind="exporter",pipeline=""} ${expected.length}`);
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(text).toMatch(/^process_cpu_seconds_total [\d.]+/m);
+    } finally {
+      p.signal('SIGTERM');
+      expect(await p.exited).toBe(0);
+    }
+  });
+});

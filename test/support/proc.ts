@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { waitFor } from './tmp.js';
+
+export const BIN = resolve(__dirname, '../../bin/rrpipe.js');
+
+/** rrpipe as a child process, with its log lines collected. Needs `npm run build` first (npm test does it). */
+export class RrpipeProcess {
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[] = [];
+  stdout = '';
+  stderrText = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderrText += d.toString();
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          this.logs.push(JSON.parse(line));
+        } catch {
+          this.logs.push({ msg: line });
+        }
+      }
+    });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
+  }
+
+  waitLog(msg: string | RegExp, timeoutMs = 20_000) {
+    return waitFor(() => this.logs.find((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg)))), { timeoutMs, what: `log "${msg}"` });
+  }
+
+  signal(sig: NodeJS.Signals) {
+    this.child.kill(sig);
+  }
+}
+
+/** Run the CLI to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = new RrpipeProcess(args, env);
+  return p.exited.then((code) => ({ code, stdout: p.stdout, stderr: p.stderrText }));
+}
