@@ -1,9 +1,11 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { RRPair } from '../../src/rrpair/types.js';
 
-const dir = process.env.RRPIPE_SAMPLES ?? '/work/shared/samples';
+const dir = process.env.RRPIPE_SAMPLES
+  ?? [join(import.meta.dirname, '../../../shared/samples'), join(import.meta.dirname, '../../../../shared/samples'), '/work/shared/samples'].find((d) => existsSync(d))
+  ?? '/work/shared/samples';
 
 /** Every RRPair of the shared samples, in file order. */
 export const SAMPLES: RRPair[] = readdirSync(dir)
