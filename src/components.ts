@@ -7,12 +7,16 @@ import { Registry } from './core/registry.js';
  */
 const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./receivers/file/index.js'),
+  import('./receivers/otlp/index.js'),
   import('./processors/batch/index.js'),
   import('./exporters/file/index.js'),
   import('./processors/memory_limiter/index.js'),
   import('./exporters/debug/index.js'),
+  import('./exporters/otlp/index.js'),
+  import('./exporters/otlphttp/index.js'),
   import('./extensions/health_check/index.js'),
   import('./extensions/file_storage/index.js'),
+  import('./extensions/bearertokenauth/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

@@ -101,6 +101,7 @@ export function logRecordToRecord(
 ): RRRecord | undefined {
   let body = fromAnyValue(log.body);
   if (typeof body === 'string') {
+    if (!looksLikeJsonObject(body) || jsonTooDeep(body, MAX_DEPTH)) return undefined;
     try {
       body = JSON.parse(body);
     } catch {
@@ -117,6 +118,32 @@ export function logRecordToRecord(
     if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
   }
   return newRecord(rr, { resource, attributes });
+}
+
+function looksLikeJsonObject(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    return c === 123; // {
+  }
+  return false;
+}
+
+/** Whether a JSON text nests brackets deeper than `max` (checked before parsing, without recursion). */
+export function jsonTooDeep(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
 }
 
 /** An object that looks like an RRPair: it says so, or carries the fields every RRPair has. */
@@ -195,4 +222,57 @@ export function otlpJsonToRecords(doc: unknown): { records: RRRecord[]; skipped:
     }
   }
   return { records, skipped };
+}
+
+export type NonRRPairAction = 'drop' | 'keep';
+
+/** A LogRecord kept although its body is not an RRPair: an object body as it is, anything else under `body`. */
+function nonRRPairRecord(
+  log: { body?: AnyValue; attributes?: KeyValue[]; timeUnixNano?: unknown },
+  resourceAttrs: KeyValue[] | undefined,
+): RRRecord {
+  const body = fromAnyValue(log.body);
+  const rr: RRPair = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as RRPair) : { body };
+  return newRecord(rr, { resource: attrsOf(resourceAttrs), attributes: attrsOf(log.attributes) });
+}
+
+export interface LogsRequestResult {
+  records: RRRecord[];
+  /** LogRecords whose body is not an RRPair (kept or dropped per `nonRRPair`). */
+  nonRRPair: number;
+  /** LogRecords dropped (not RRPairs, with nonRRPair: drop). */
+  rejected: number;
+}
+
+/**
+ * An ExportLogsServiceRequest (OTLP/JSON shape, as from JSON.parse or decodeLogsRequest) → records.
+ * Throws OtlpMappingError when the document is not an OTLP logs request or a value nests too deep.
+ */
+export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPairAction } = {}): LogsRequestResult {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OtlpMappingError('not an OTLP logs request (expected an object)');
+  const rls = (doc as { resourceLogs?: unknown }).resourceLogs ?? [];
+  if (!Array.isArray(rls)) throw new OtlpMappingError('resourceLogs must be an array');
+  const out: LogsRequestResult = { records: [], nonRRPair: 0, rejected: 0 };
+  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: object[] }[] }[]) {
+    if (typeof rl !== 'object' || rl === null) throw new OtlpMappingError('resourceLogs entries must be objects');
+    const resAttrs = rl.resource?.attributes;
+    if (resAttrs !== undefined && !Array.isArray(resAttrs)) throw new OtlpMappingError('resource.attributes must be an array');
+    for (const sl of rl.scopeLogs ?? []) {
+      const lrs = sl?.logRecords ?? [];
+      if (!Array.isArray(lrs)) throw new OtlpMappingError('logRecords must be an array');
+      for (const lr of lrs as Parameters<typeof logRecordToRecord>[0][]) {
+        if (typeof lr !== 'object' || lr === null) throw new OtlpMappingError('logRecords entries must be objects');
+        if (lr.attributes !== undefined && !Array.isArray(lr.attributes)) throw new OtlpMappingError('attributes must be an array');
+        const rec = logRecordToRecord(lr, resAttrs);
+        if (rec) {
+          out.records.push(rec);
+          continue;
+        }
+        out.nonRRPair++;
+        if (opts.nonRRPair === 'keep') out.records.push(nonRRPairRecord(lr, resAttrs));
+        else out.rejected++;
+      }
+    }
+  }
+  return out;
 }

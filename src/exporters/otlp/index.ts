@@ -1,0 +1,114 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ExporterFactory, Host } from '../../core/component.js';
+import { bool, duration, exporterHelperProperties, obj, oneOf, str, stringMap, tls } from '../../config/fragments.js';
+import { PermanentError, RetryableError } from '../../core/errors.js';
+import type { RecordBatch } from '../../core/record.js';
+import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../helpers/auth.js';
+import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { clientTls, type TlsConfig } from '../../helpers/tls.js';
+import { decodeLogsResponse, encodeRecords, LOGS_SERVICE_EXPORT_PATH, retryDelayOfStatus } from '../../rrpair/otlp-proto.js';
+
+export interface OtlpGrpcExporterConfig extends ExporterHelperConfig {
+  endpoint: string;
+  tls: TlsConfig;
+  headers: Record<string, string>;
+  compression: 'gzip' | 'none' | '';
+  auth?: { authenticator?: string };
+  balancer_name?: string;
+  authority?: string;
+  keepalive?: { time?: number; timeout?: number; permit_without_stream?: boolean };
+}
+
+/** gRPC codes the OTLP spec says a client may retry; RESOURCE_EXHAUSTED only with a RetryInfo. */
+const RETRYABLE = new Set([grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED, grpc.status.OUT_OF_RANGE, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+
+/** "host:port", "http://host:port" (plaintext) or "https://host:port" → target and whether TLS is on. */
+export function grpcTarget(endpoint: string, cfgTls: TlsConfig): { target: string; secure: boolean } {
+  const m = /^(https?|dns):\/\/(?:\/)?([^/]+)\/?$/.exec(endpoint.trim());
+  const scheme = m?.[1];
+  const target = m ? m[2]! : endpoint.trim();
+  const secure = scheme === 'http' ? false : cfgTls.insecure === true ? false : true;
+  return { target, secure };
+}
+
+const pass = (b: Buffer) => b;
+
+export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
+  kind: 'exporter',
+  type: 'otlp',
+  stability: 'beta',
+  description: 'Sends records as OTLP logs over gRPC (LogsService/Export), one LogRecord per RRPair, as the Speedscale forwarder does.',
+  schema: obj(
+    {
+      endpoint: str(undefined, 'host:port of the OTLP/gRPC server; http:// means plaintext, https:// TLS.'),
+      tls: tls('Client TLS; set insecure: true for plaintext.'),
+      headers: stringMap('Metadata sent with every call.'),
+      compression: oneOf(['gzip', 'none', ''], 'gzip', 'Compression of each message.'),
+      auth: authBlock(),
+      balancer_name: str(undefined, 'Accepted for Collector compatibility; grpc-js picks the first address.'),
+      authority: str(undefined, 'Overrides the :authority header.'),
+      keepalive: obj({
+        time: duration(undefined, 'Ping the server after this long without activity.'),
+        timeout: duration(undefined, 'Wait this long for a ping answer.'),
+        permit_without_stream: bool(undefined, 'Ping even when no call is open.'),
+      }, { default: undefined }),
+      ...exporterHelperProperties({ timeout: '5s' }),
+    },
+    { required: ['endpoint'] },
+  ),
+  create: (s) => {
+    const c = s.config;
+    let client: grpc.Client | undefined;
+    let auth: ClientAuthenticator | undefined;
+    const rejected = s.metrics.counter('otlp_exporter_rejected_records', 'Records the OTLP server reported as rejected in a partial-success answer.');
+    return createExporter(s, {
+      async start(host: Host) {
+        auth = clientAuthenticator(host, c.auth?.authenticator);
+        const { target, secure } = grpcTarget(c.endpoint, c.tls);
+        let creds = grpc.credentials.createInsecure();
+        if (secure) {
+          const t = clientTls(c.tls, s.configDir);
+          creds = grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, t.rejectUnauthorized ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+        }
+        const opts: grpc.ChannelOptions = {
+          ...(c.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
+          ...(c.tls.server_name_override ? { 'grpc.ssl_target_name_override': c.tls.server_name_override } : {}),
+          ...(c.authority ? { 'grpc.default_authority': c.authority } : {}),
+          ...(c.keepalive?.time ? { 'grpc.keepalive_time_ms': c.keepalive.time } : {}),
+          ...(c.keepalive?.timeout ? { 'grpc.keepalive_timeout_ms': c.keepalive.timeout } : {}),
+          ...(c.keepalive?.permit_without_stream ? { 'grpc.keepalive_permit_without_calls': 1 } : {}),
+          'grpc.max_send_message_length': -1,
+        };
+        client = new grpc.Client(target, creds, opts);
+      },
+      async push(batch: RecordBatch, signal: AbortSignal) {
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(c.headers)) md.set(k.toLowerCase(), v);
+        if (auth) for (const [k, v] of Object.entries(await auth.headers())) md.set(k.toLowerCase(), v);
+        const body = Buffer.from(encodeRecords(batch));
+        const res = await new Promise<Buffer>((resolve, reject) => {
+          const call = client!.makeUnaryRequest(LOGS_SERVICE_EXPORT_PATH, pass, pass, body, md, { deadline: Date.now() + (c.timeout > 0 ? c.timeout : 3_600_000) }, (err, out) => {
+            signal.removeEventListener('abort', onAbort);
+            if (!err) return resolve(out ?? Buffer.alloc(0));
+            const bin = err.metadata?.get('grpc-status-details-bin')[0];
+            const retryAfterMs = bin ? retryDelayOfStatus(bin as Buffer) : undefined;
+            const msg = `OTLP/gRPC export failed: ${grpc.status[err.code] ?? err.code} ${err.details}`;
+            if (RETRYABLE.has(err.code) || (err.code === grpc.status.RESOURCE_EXHAUSTED && retryAfterMs !== undefined)) {
+              reject(new RetryableError(msg, { ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
+            } else reject(new PermanentError(msg));
+          });
+          const onAbort = () => call.cancel();
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        const partial = decodeLogsResponse(res);
+        if (partial && partial.rejectedLogRecords > 0) {
+          rejected.inc({}, partial.rejectedLogRecords);
+          s.logger.warn({ rejected: partial.rejectedLogRecords, message: partial.errorMessage }, 'otlp: the server rejected some log records (partial success)');
+        }
+      },
+      async shutdown() {
+        client?.close();
+      },
+    });
+  },
+};

@@ -1,0 +1,161 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Context } from '../../core/record.js';
+import { splitHostPort } from '../../core/service.js';
+import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
+import type { ServerTls } from '../../helpers/tls.js';
+import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
+import { bad, type Failure, type Ingest } from './ingest.js';
+
+export interface GrpcProtocolConfig {
+  endpoint: string;
+  max_recv_msg_size_mib: number;
+  max_concurrent_streams: number;
+  include_metadata: boolean;
+  tls?: unknown;
+  auth?: { authenticator: string };
+  keepalive?: {
+    server_parameters?: { max_connection_idle?: number; max_connection_age?: number; max_connection_age_grace?: number; time?: number; timeout?: number };
+    enforcement_policy?: { min_time?: number; permit_without_stream?: boolean };
+  };
+  read_buffer_size?: number;
+  write_buffer_size?: number;
+}
+
+const passthrough = (b: Buffer) => b;
+
+/** The LogsService definition, with bytes in and out: decoding happens in the handler so errors get a proper status. */
+export const logsServiceDefinition: grpc.ServiceDefinition = {
+  Export: {
+    path: LOGS_SERVICE_EXPORT_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: passthrough,
+    requestDeserialize: passthrough,
+    responseSerialize: passthrough,
+    responseDeserialize: passthrough,
+  },
+};
+
+const GRPC_CODE = {
+  invalid: grpc.status.INVALID_ARGUMENT,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  too_large: grpc.status.RESOURCE_EXHAUSTED,
+  unsupported_media_type: grpc.status.INVALID_ARGUMENT,
+  backpressure: grpc.status.RESOURCE_EXHAUSTED,
+  unavailable: grpc.status.UNAVAILABLE,
+} as const;
+
+/** OTLP/gRPC: opentelemetry.proto.collector.logs.v1.LogsService/Export. */
+export class OtlpGrpcServer {
+  private server?: grpc.Server;
+  private readonly inflight = new Set<Promise<unknown>>();
+  port?: number;
+
+  constructor(
+    private readonly cfg: GrpcProtocolConfig,
+    private readonly ingest: Ingest,
+    private readonly logger: Logger,
+    private readonly receiverId: string,
+    private readonly tls: ServerTls | undefined,
+    private readonly auth: ServerAuthenticator | undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    const ka = c.keepalive ?? {};
+    const sp = ka.server_parameters ?? {};
+    const ep = ka.enforcement_policy ?? {};
+    const opts: grpc.ServerOptions = {
+      'grpc.max_receive_message_length': Math.floor(c.max_recv_msg_size_mib * 1024 * 1024),
+      ...(c.max_concurrent_streams > 0 ? { 'grpc.max_concurrent_streams': c.max_concurrent_streams } : {}),
+      ...(sp.max_connection_idle ? { 'grpc.max_connection_idle_ms': sp.max_connection_idle } : {}),
+      ...(sp.max_connection_age ? { 'grpc.max_connection_age_ms': sp.max_connection_age } : {}),
+      ...(sp.max_connection_age_grace ? { 'grpc.max_connection_age_grace_ms': sp.max_connection_age_grace } : {}),
+      ...(sp.time ? { 'grpc.keepalive_time_ms': sp.time } : {}),
+      ...(sp.timeout ? { 'grpc.keepalive_timeout_ms': sp.timeout } : {}),
+      ...(ep.min_time ? { 'grpc.http2.min_ping_interval_without_data_ms': ep.min_time } : {}),
+      ...(ep.permit_without_stream !== undefined ? { 'grpc.keepalive_permit_without_calls': ep.permit_without_stream ? 1 : 0 } : {}),
+    };
+    const server = new grpc.Server(opts);
+    server.addService(logsServiceDefinition, {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const p = this.export(call, cb).catch((err) => {
+          this.logger.error({ err }, 'otlp grpc: unexpected error');
+          cb({ code: grpc.status.INTERNAL, details: 'internal error' });
+        });
+        this.inflight.add(p);
+        void p.finally(() => this.inflight.delete(p));
+      },
+    });
+    const creds = this.tls
+      ? grpc.ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
+      : grpc.ServerCredentials.createInsecure();
+    const { host, port } = splitHostPort(c.endpoint, 4317);
+    const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.port = await new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    this.server = server;
+  }
+
+  private async export(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): Promise<void> {
+    const fail = (f: Failure) => {
+      const md = new grpc.Metadata();
+      if (f.kind === 'backpressure' || f.kind === 'unavailable') {
+        md.set('grpc-status-details-bin', Buffer.from(encodeStatusWithRetry(GRPC_CODE[f.kind], f.message, f.retryAfterMs)));
+      }
+      cb({ code: GRPC_CODE[f.kind], details: f.message, metadata: md });
+    };
+    if (this.auth) {
+      try {
+        await this.auth.authenticate(headersOf(call.metadata));
+      } catch (err) {
+        return fail(this.ingest.refused('grpc', bad('unauthenticated', 'unauthenticated', err instanceof AuthError ? err.message : 'authentication failed')));
+      }
+    }
+    let doc: unknown;
+    try {
+      doc = decodeLogsRequest(call.request);
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) return fail(this.ingest.refused('grpc', bad('invalid', err.reason, err.message)));
+      throw err;
+    }
+    const ac = new AbortController();
+    call.once('cancelled', () => ac.abort(new Error('client cancelled')));
+    const ctx: Context = { signal: ac.signal, receiver: this.receiverId };
+    if (this.cfg.include_metadata) ctx.metadata = metadataOf(call.metadata);
+    const out = await this.ingest.deliver(doc, ctx);
+    if (!out.ok) {
+      if (out.kind !== 'backpressure' && out.kind !== 'unavailable') this.ingest.refused('grpc', out);
+      return fail(out);
+    }
+    cb(null, Buffer.from(encodeLogsResponse(out.partial)));
+  }
+
+  async shutdown(deadline: AbortSignal): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    const force = () => s.forceShutdown();
+    deadline.addEventListener('abort', force, { once: true });
+    try {
+      await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+    } finally {
+      deadline.removeEventListener('abort', force);
+    }
+  }
+}
+
+function headersOf(md: grpc.Metadata): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(md.toJSON())) {
+    const strs = (v as (string | Buffer)[]).map((x) => (typeof x === 'string' ? x : x.toString('base64')));
+    out[k] = strs.length === 1 ? strs[0]! : strs;
+  }
+  return out;
+}
+
+function metadataOf(md: grpc.Metadata): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(md.toJSON())) m.set(k, (v as (string | Buffer)[]).map((x) => (typeof x === 'string' ? x : x.toString('base64'))));
+  return m;
+}

@@ -1,0 +1,260 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { promisify } from 'node:util';
+import { gunzip, inflate, type ZlibOptions } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { Context } from '../../core/record.js';
+import { splitHostPort } from '../../core/service.js';
+import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
+import type { ServerTls } from '../../helpers/tls.js';
+import { decodeLogsRequest, encodeLogsResponse, OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
+import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } from './ingest.js';
+
+const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
+const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
+
+export interface HttpProtocolConfig {
+  endpoint: string;
+  logs_url_path: string;
+  max_request_body_size: number;
+  include_metadata: boolean;
+  tls?: unknown;
+  auth?: { authenticator: string };
+  cors?: { allowed_origins: string[]; allowed_headers: string[]; max_age: number };
+  response_headers: Record<string, string>;
+}
+
+type Encoding = 'proto' | 'json';
+
+const STATUS_CODE = { invalid: 400, unauthenticated: 401, too_large: 413, unsupported_media_type: 415, backpressure: 429, unavailable: 503 } as const;
+/** google.rpc.Code for the Status body of an error response. */
+const RPC_CODE = { invalid: 3, unauthenticated: 16, too_large: 8, unsupported_media_type: 3, backpressure: 8, unavailable: 14 } as const;
+
+class BodyTooLarge extends Error {}
+
+/** OTLP/HTTP: POST <logs_url_path> with application/x-protobuf or application/json, optionally gzip. */
+export class OtlpHttpServer {
+  private server?: Server;
+  private readonly inflight = new Set<Promise<unknown>>();
+  port?: number;
+
+  constructor(
+    private readonly cfg: HttpProtocolConfig,
+    private readonly ingest: Ingest,
+    private readonly logger: Logger,
+    private readonly receiverId: string,
+    private readonly tls: ServerTls | undefined,
+    private readonly auth: ServerAuthenticator | undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      const p = this.handle(req, res).catch((err) => {
+        this.logger.error({ err }, 'otlp http: unexpected error');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end('internal error\n');
+        } else res.destroy();
+      });
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
+    };
+    this.server = this.tls
+      ? createHttpsServer({
+          cert: this.tls.cert,
+          key: this.tls.key,
+          ...(this.tls.clientCa ? { ca: this.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          ...(this.tls.minVersion ? { minVersion: this.tls.minVersion } : {}),
+        }, handler)
+      : createHttpServer(handler);
+    const { host, port } = splitHostPort(this.cfg.endpoint, 4318);
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => {
+        this.server!.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  async shutdown(deadline: AbortSignal): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    s.closeIdleConnections();
+    const force = () => s.closeAllConnections();
+    deadline.addEventListener('abort', force, { once: true });
+    try {
+      await Promise.race([Promise.all(this.inflight), new Promise((r) => deadline.addEventListener('abort', r, { once: true }))]);
+      s.closeIdleConnections();
+      await closed;
+    } finally {
+      deadline.removeEventListener('abort', force);
+    }
+  }
+
+  private cors(req: IncomingMessage, res: ServerResponse): boolean {
+    const c = this.cfg.cors;
+    const origin = req.headers.origin;
+    if (!c || c.allowed_origins.length === 0 || !origin) return false;
+    const ok = c.allowed_origins.some((o) => o === '*' || o === origin || (o.includes('*') && new RegExp(`^${o.split('*').map(escapeRe).join('.*')}$`).test(origin)));
+    if (!ok) return false;
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    return true;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [k, v] of Object.entries(this.cfg.response_headers)) res.setHeader(k, v);
+    const path = (req.url ?? '').split('?')[0];
+    const corsOk = this.cors(req, res);
+    if (path !== this.cfg.logs_url_path) {
+      this.ingest.refused('http', bad('invalid', 'not_found', 'not found'));
+      return this.plain(req, res, 404, `not found: OTLP logs are received at ${this.cfg.logs_url_path}\n`);
+    }
+    if (req.method === 'OPTIONS' && corsOk) {
+      const c = this.cfg.cors!;
+      res.setHeader('access-control-allow-methods', 'POST');
+      res.setHeader('access-control-allow-headers', ['content-type', 'content-encoding', 'authorization', ...c.allowed_headers].join(', '));
+      if (c.max_age > 0) res.setHeader('access-control-max-age', String(c.max_age));
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST') {
+      this.ingest.refused('http', bad('invalid', 'method_not_allowed', 'method not allowed'));
+      res.setHeader('allow', 'POST');
+      return this.plain(req, res, 405, 'method not allowed: use POST\n');
+    }
+    const ctype = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const encoding: Encoding | undefined = ctype === 'application/x-protobuf' ? 'proto' : ctype === 'application/json' ? 'json' : undefined;
+    const fail = (f: Failure, enc: Encoding = encoding ?? 'json') => this.failure(req, res, this.ingest.refused('http', f), enc);
+    if (this.auth) {
+      try {
+        await this.auth.authenticate(req.headers);
+      } catch (err) {
+        return fail(bad('unauthenticated', 'unauthenticated', err instanceof AuthError ? err.message : 'authentication failed'));
+      }
+    }
+    if (!encoding) {
+      return fail(bad('unsupported_media_type', 'unsupported_media_type', `unsupported content type "${ctype}": use application/x-protobuf or application/json`));
+    }
+    const ce = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if (ce !== '' && ce !== 'identity' && ce !== 'gzip' && ce !== 'deflate') {
+      return fail(bad('unsupported_media_type', 'unsupported_encoding', `unsupported content encoding "${ce}": use gzip, deflate or none`));
+    }
+    const limit = this.cfg.max_request_body_size;
+    let body: Buffer;
+    try {
+      body = await readBody(req, limit);
+      if (ce === 'gzip') body = await gunzipAsync(body, { maxOutputLength: limit });
+      else if (ce === 'deflate') body = await inflateAsync(body, { maxOutputLength: limit });
+    } catch (err) {
+      if (err instanceof BodyTooLarge || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        return fail(bad('too_large', 'too_large', `request body larger than max_request_body_size (${limit} bytes${ce && ce !== 'identity' ? ' after decompression' : ''})`));
+      }
+      if ((err as { code?: string }).code?.startsWith('Z_')) return fail(bad('invalid', 'bad_compression', `cannot decompress the body (${ce}): ${(err as Error).message}`));
+      if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return;
+      throw err;
+    }
+    let doc: unknown;
+    try {
+      doc = encoding === 'proto' ? decodeLogsRequest(body) : JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof OtlpDecodeError) return fail(bad('invalid', err.reason, err.message));
+      return fail(bad('invalid', 'malformed', `invalid JSON: ${(err as Error).message}`));
+    }
+    const ac = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) ac.abort(new Error('client went away'));
+    };
+    res.once('close', onClose);
+    const ctx: Context = { signal: ac.signal, receiver: this.receiverId };
+    if (this.cfg.include_metadata) ctx.metadata = metadataOf(req);
+    const out: Outcome = await this.ingest.deliver(doc, ctx);
+    if (!out.ok) {
+      if (out.kind !== 'backpressure' && out.kind !== 'unavailable') this.ingest.refused('http', out);
+      return this.failure(req, res, out, encoding);
+    }
+    this.success(res, encoding, out.partial);
+  }
+
+  private plain(req: IncomingMessage, res: ServerResponse, code: number, text: string): void {
+    drain(req, res);
+    res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(text);
+  }
+
+  private success(res: ServerResponse, enc: Encoding, partial?: PartialSuccess): void {
+    if (enc === 'proto') {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end(encodeLogsResponse(partial));
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(partial ? { partialSuccess: { rejectedLogRecords: String(partial.rejectedLogRecords), errorMessage: partial.errorMessage } } : {}));
+    }
+  }
+
+  /** An error answer: a google.rpc.Status body in the request's encoding, Retry-After when retryable. */
+  private failure(req: IncomingMessage, res: ServerResponse, f: Failure, enc: Encoding): void {
+    drain(req, res);
+    const headers: Record<string, string> = {};
+    if (f.kind === 'backpressure' || f.kind === 'unavailable') {
+      headers['retry-after'] = String(Math.max(1, Math.ceil((f.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS) / 1000)));
+    }
+    if (f.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
+    const code = RPC_CODE[f.kind];
+    if (enc === 'proto') {
+      res.writeHead(STATUS_CODE[f.kind], { ...headers, 'content-type': 'application/x-protobuf' });
+      res.end(statusMessage(code, f.message));
+    } else {
+      res.writeHead(STATUS_CODE[f.kind], { ...headers, 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code, message: f.message }));
+    }
+  }
+}
+
+/** When answering before the body is read, close the connection so an unread upload cannot linger. */
+function drain(req: IncomingMessage, res: ServerResponse): void {
+  if (!req.complete) {
+    res.setHeader('connection', 'close');
+    req.resume();
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    req.once('aborted', () => reject(Object.assign(new Error('client aborted'), { code: 'ECONNRESET' })));
+  });
+}
+
+function metadataOf(req: IncomingMessage): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const k = req.rawHeaders[i]!.toLowerCase();
+    m.set(k, [...(m.get(k) ?? []), req.rawHeaders[i + 1]!]);
+  }
+  return m;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

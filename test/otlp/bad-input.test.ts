@@ -1,0 +1,157 @@
+import * as grpc from '@grpc/grpc-js';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newRecord } from '../../src/core/record.js';
+import { recordsToOtlpJson, toAnyValue } from '../../src/rrpair/otlp.js';
+import { decodeLogsResponse, decodeStatusMessage, encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
+import { grpcExport, post } from './client.js';
+import { counterValue, startService, type Running } from './harness.js';
+import { deepKvlistRequest, freePort, SAMPLES } from './support.js';
+
+const PROTO = { 'content-type': 'application/x-protobuf' };
+const JSONCT = { 'content-type': 'application/json' };
+const REFUSED = 'rrpipe_otlp_requests_refused_total';
+
+function goodDoc(n = 2) {
+  return recordsToOtlpJson(SAMPLES.slice(0, n).map((rr) => newRecord(structuredClone(rr))));
+}
+
+describe('otlp receiver: bad input gets a clear 4xx / gRPC status, is counted, and the daemon keeps serving', () => {
+  let svc: Running;
+  let httpPort: number;
+  let grpcPort: number;
+
+  beforeAll(async () => {
+    httpPort = await freePort();
+    grpcPort = await freePort();
+    svc = await startService(`
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:${grpcPort}
+        max_recv_msg_size_mib: 1
+      http:
+        endpoint: 127.0.0.1:${httpPort}
+        max_request_body_size: 1MiB
+exporters:
+  capture: {}
+service:
+  telemetry: { metrics: { level: none }, logs: { level: silent } }
+  data_dir: __DATA_DIR__
+  pipelines:
+    logs: { receivers: [otlp], exporters: [capture] }
+`);
+  });
+  afterAll(async () => svc?.stop());
+
+  async function stillServes(): Promise<void> {
+    const before = svc.sink.records.length;
+    const r = await post(httpPort, '/v1/logs', Buffer.from(encodeLogsRequest(goodDoc(1))), PROTO);
+    expect(r.status).toBe(200);
+    const g = await grpcExport(grpcPort, Buffer.from(encodeLogsRequest(goodDoc(1))));
+    expect(g.ok).toBe(true);
+    await svc.sink.waitFor(before + 2);
+  }
+
+  const refused = (transport: string, reason: string) => counterValue(svc.service, REFUSED, { transport, reason });
+
+  it('truncated protobuf → 400 with a google.rpc.Status body', async () => {
+    const good = Buffer.from(encodeLogsRequest(goodDoc()));
+    const r = await post(httpPort, '/v1/logs', good.subarray(0, good.length - 50), PROTO);
+    expect(r.status).toBe(400);
+    expect(decodeStatusMessage(r.body)).toMatch(/truncated|past the end|protobuf/);
+    expect(await refused('http', 'malformed')).toBeGreaterThanOrEqual(1);
+    await stillServes();
+  });
+
+  it('corrupt protobuf → 400 (HTTP) and INVALID_ARGUMENT (gRPC)', async () => {
+    const junk = Buffer.from([0x0a, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff, 0x12, 0x80]);
+    const r = await post(httpPort, '/v1/logs', junk, PROTO);
+    expect(r.status).toBe(400);
+    const before = await refused('grpc', 'malformed');
+    const g = await grpcExport(grpcPort, junk);
+    expect(g.ok).toBe(false);
+    if (!g.ok) expect(g.err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await refused('grpc', 'malformed')).toBe(before + 1);
+    await stillServes();
+  });
+
+  it('invalid JSON → 400 with a JSON Status body', async () => {
+    const before = await refused('http', 'malformed');
+    const r = await post(httpPort, '/v1/logs', '{"resourceLogs": [ {"scopeLogs": ', JSONCT);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body.toString())).toMatchObject({ code: 3, message: expect.stringMatching(/invalid JSON/) });
+    const r2 = await post(httpPort, '/v1/logs', '{"resourceLogs": 7}', JSONCT);
+    expect(r2.status).toBe(400);
+    expect(await refused('http', 'malformed')).toBe(before + 2);
+    await stillServes();
+  });
+
+  it('wrong content type → 415; wrong path → 404; GET → 405', async () => {
+    const r = await post(httpPort, '/v1/logs', 'hello', { 'content-type': 'text/plain' });
+    expect(r.status).toBe(415);
+    expect(await refused('http', 'unsupported_media_type')).toBe(1);
+    expect((await post(httpPort, '/v1/traces', '{}', JSONCT)).status).toBe(404);
+    expect((await post(httpPort, '/v1/logs', '', JSONCT, 'GET')).status).toBe(405);
+    await stillServes();
+  });
+
+  it('a body over max_request_body_size → 413 (HTTP); a message over max_recv_msg_size_mib → RESOURCE_EXHAUSTED (gRPC)', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 10, 0x41);
+    const r = await post(httpPort, '/v1/logs', big, PROTO);
+    expect(r.status).toBe(413);
+    expect(await refused('http', 'too_large')).toBe(1);
+    const g = await grpcExport(grpcPort, big);
+    expect(g.ok).toBe(false);
+    if (!g.ok) expect(g.err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    await stillServes();
+  });
+
+  it('a gzip bomb (small compressed, 64 MiB uncompressed) → 413 without inflating it all', async () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const before = await refused('http', 'too_large');
+    const r = await post(httpPort, '/v1/logs', bomb, { ...PROTO, 'content-encoding': 'gzip' });
+    expect(r.status).toBe(413);
+    expect(decodeStatusMessage(r.body)).toMatch(/after decompression/);
+    expect(await refused('http', 'too_large')).toBe(before + 1);
+    // corrupt gzip
+    const bad = await post(httpPort, '/v1/logs', Buffer.from('not gzip at all'), { ...PROTO, 'content-encoding': 'gzip' });
+    expect(bad.status).toBe(400);
+    const zstd = await post(httpPort, '/v1/logs', Buffer.from('x'), { ...PROTO, 'content-encoding': 'zstd' });
+    expect(zstd.status).toBe(415);
+    await stillServes();
+  });
+
+  it('a kvlist nested 10,000 deep → 400 / INVALID_ARGUMENT, no stack overflow', async () => {
+    const deep = deepKvlistRequest(10_000);
+    const r = await post(httpPort, '/v1/logs', deep, PROTO);
+    expect(r.status).toBe(400);
+    expect(decodeStatusMessage(r.body)).toMatch(/deeper/);
+    const g = await grpcExport(grpcPort, deep);
+    expect(g.ok).toBe(false);
+    if (!g.ok) expect(g.err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // the same as OTLP/JSON
+    const body = '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(10_000) + '{"stringValue":"x"}' + '}]}}'.repeat(10_000);
+    const json = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":${body}}]}]}]}`;
+    const rj = await post(httpPort, '/v1/logs', json, JSONCT);
+    expect(rj.status).toBe(400);
+    expect(await refused('http', 'too_deep')).toBe(2);
+    expect(await refused('grpc', 'too_deep')).toBe(1);
+    await stillServes();
+  });
+
+  it('a LogRecord that is not an RRPair is dropped and reported as partial success; the others are delivered', async () => {
+    const doc = goodDoc(2) as { resourceLogs: { scopeLogs: { logRecords: object[] }[] }[] };
+    doc.resourceLogs[0]!.scopeLogs[0]!.logRecords.push({ body: toAnyValue('just a log line') });
+    const before = svc.sink.records.length;
+    const r = await post(httpPort, '/v1/logs', Buffer.from(encodeLogsRequest(doc)), PROTO);
+    expect(r.status).toBe(200);
+    expect(decodeLogsResponse(r.body)).toEqual({ rejectedLogRecords: 1, errorMessage: expect.stringMatching(/not an RRPair/) });
+    await svc.sink.waitFor(before + 2);
+    expect(await counterValue(svc.service, 'rrpipe_otlp_non_rrpair_records_total', { action: 'drop' })).toBe(1);
+    const rj = await post(httpPort, '/v1/logs', JSON.stringify(doc), JSONCT);
+    expect(JSON.parse(rj.body.toString())).toMatchObject({ partialSuccess: { rejectedLogRecords: '1' } });
+  });
+});

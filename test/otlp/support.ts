@@ -1,0 +1,83 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import type { RRPair } from '../../src/rrpair/types.js';
+
+const dir = process.env.RRPIPE_SAMPLES
+  ?? [join(import.meta.dirname, '../../../shared/samples'), join(import.meta.dirname, '../../../../shared/samples'), '/work/shared/samples'].find((d) => existsSync(d))
+  ?? '/work/shared/samples';
+
+/** Every RRPair of the shared samples, in file order. */
+export const SAMPLES: RRPair[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.jsonl'))
+  .sort()
+  .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RRPair));
+
+/** A free TCP port on 127.0.0.1 (for servers configured through YAML). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Protobuf varint. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n & 127) | 128);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * An ExportLogsServiceRequest whose one log body is a kvlist nested `depth` levels deep, written
+ * byte by byte (no encoder would recurse that deep): sizes from the inside out, bytes from the outside in.
+ */
+export function deepKvlistRequest(depth: number): Buffer {
+  const inner = [0x0a, 1, 0x78]; // AnyValue.string_value "x"
+  const kvLens: number[] = [];
+  const listLens: number[] = [];
+  let any = inner.length;
+  for (let i = 0; i < depth; i++) {
+    const kv = 3 + 1 + varint(any).length + any; // key "k", value (2)
+    const list = 1 + varint(kv).length + kv; // KeyValueList.values (1)
+    kvLens.push(kv);
+    listLens.push(list);
+    any = 1 + varint(list).length + list; // AnyValue.kvlist_value (6)
+  }
+  const out: number[] = [];
+  const wrap = (tag: number, len: number) => out.push(tag, ...varint(len));
+  const logRecord = 1 + varint(any).length + any; // LogRecord: body (5)
+  const scopeLogs = 1 + varint(logRecord).length + logRecord; // ScopeLogs: log_records (2)
+  const resourceLogs = 1 + varint(scopeLogs).length + scopeLogs; // ResourceLogs: scope_logs (2)
+  wrap(0x0a, resourceLogs);
+  wrap(0x12, scopeLogs);
+  wrap(0x12, logRecord);
+  wrap(0x2a, any);
+  for (let i = depth - 1; i >= 0; i--) {
+    wrap(0x32, listLens[i]!);
+    wrap(0x0a, kvLens[i]!);
+    out.push(0x0a, 1, 0x6b);
+    const innerAny = i === 0 ? inner.length : 1 + varint(listLens[i - 1]!).length + listLens[i - 1]!;
+    wrap(0x12, innerAny);
+  }
+  out.push(...inner);
+  return Buffer.from(out);
+}
+
+/** What the mapping makes of a sample sent with these attributes: where the sample says "undefined", the attribute wins. */
+export function expectedRRPair(rr: RRPair, ids: { cluster?: string; namespace?: string; service?: string }): RRPair {
+  const out = structuredClone(rr);
+  for (const k of ['cluster', 'namespace', 'service'] as const) {
+    const v = ids[k];
+    if (v !== undefined && (out[k] === undefined || out[k] === '' || out[k] === 'undefined')) out[k] = v;
+  }
+  return out;
+}
