@@ -8,6 +8,10 @@ import { Registry } from './core/registry.js';
 const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   // import('./receivers/file/index.js'),
   import('./processors/batch/index.js'),
+  import('./processors/filter/index.js'),
+  import('./processors/indexing/index.js'),
+  import('./processors/redaction/index.js'),
+  import('./processors/tokenization/index.js'),
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./extensions/health_check/index.js'),
