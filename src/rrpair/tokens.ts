@@ -234,19 +234,21 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   };
 
   /** A string value (header, URL part, JSON string, text body). */
-  const scan = (s: string, location: string, whole: boolean, request: boolean) => {
-    if (opts.jwt) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], location);
-    if (opts.uuid) for (const m of s.matchAll(UUID_RE)) add({ location, pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
-    if (opts.dates) {
+  const scan = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
+    if (s.length < 8) return;
+    let cached: string | undefined;
+    const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
+    if (opts.jwt && s.includes('eyJ')) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
+    if (opts.uuid && s.includes('-')) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
+    if (opts.dates && /\d\d/.test(s)) {
       const f = whole ? dateFormat(s) : undefined;
-      if (f) add({ location, pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
-      else for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location, pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
+      if (f) add({ location: L(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
+      else if (s.includes(':')) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
     }
-    if (request && handedOut && whole && handedOut.has(s) && !out.some((e) => e.location === location)) {
-      add({ location, pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
+    if (request && handedOut && whole && handedOut.has(s) && !out.some((e) => e.location === L())) {
+      add({ location: L(), pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
     }
   };
-
   const http = rr.http;
   const reqHeaders = http?.req?.headers;
   if (reqHeaders && typeof reqHeaders === 'object') {
@@ -309,14 +311,14 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
       continue;
     }
     walkJson(parsed, [], (v, steps) => {
-      const loc = `${base}.json.${formatJsonPath(steps)}`;
+      const loc = () => `${base}.json.${formatJsonPath(steps)}`;
       if (typeof v === 'number') {
         const f = opts.dates ? dateFormat(v) : undefined;
-        if (f) add({ location: loc, pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
+        if (f) add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
         return;
       }
       scan(v, loc, true, side === 'req');
-      if (side === 'res' && memory && opts.recurring && ID_LIKE.test(v)) memory.remember(session, v, { ...(typeof rr.uuid === 'string' ? { uuid: rr.uuid } : {}), location: loc });
+      if (side === 'res' && memory && opts.recurring && v.length >= 8 && ID_LIKE.test(v)) memory.remember(session, v, { ...(typeof rr.uuid === 'string' ? { uuid: rr.uuid } : {}), location: loc() });
     });
   }
   return out;

@@ -11,6 +11,8 @@ export interface Detector {
   group?: number;
   /** Extra check on the candidate (Luhn, JWT header, IPv6 syntax). */
   valid?: (candidate: string) => boolean;
+  /** Cheap test a string must pass before the regex runs. */
+  maybe?: (s: string) => boolean;
 }
 
 export const DETECTOR_NAMES = ['private_key', 'jwt', 'bearer', 'aws_access_key', 'credit_card', 'email', 'ssn', 'phone', 'ip'] as const;
@@ -63,19 +65,21 @@ export const DETECTORS: Record<DetectorName, Detector> = {
   private_key: {
     name: 'private_key', category: 'PRIVATE_KEY',
     regex: /-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----/g,
+    maybe: (s) => s.includes('PRIVATE KEY-----'),
   },
-  jwt: { name: 'jwt', category: 'JWT', regex: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, valid: isJwt },
-  bearer: { name: 'bearer', category: 'BEARER', regex: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9\-._~+/]{6,}=*)/gi, group: 1 },
-  aws_access_key: { name: 'aws_access_key', category: 'AWS_KEY', regex: /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b/g },
-  credit_card: { name: 'credit_card', category: 'CREDIT_CARD', regex: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: isCardNumber },
-  email: { name: 'email', category: 'EMAIL', regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g },
-  ssn: { name: 'ssn', category: 'SSN', regex: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g },
-  phone: { name: 'phone', category: 'PHONE', regex: /(?<![\w+])\+[1-9]\d{7,14}(?!\d)/g },
+  jwt: { name: 'jwt', category: 'JWT', regex: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, valid: isJwt, maybe: (s) => s.includes('eyJ') },
+  bearer: { name: 'bearer', category: 'BEARER', regex: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9\-._~+/]{6,}=*)/gi, group: 1, maybe: (s) => /bearer|basic|token/i.test(s) },
+  aws_access_key: { name: 'aws_access_key', category: 'AWS_KEY', regex: /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b/g, maybe: (s) => /A[A-Z]{3}[A-Z0-9]{16}/.test(s) },
+  credit_card: { name: 'credit_card', category: 'CREDIT_CARD', regex: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: isCardNumber, maybe: (s) => /\d{4}/.test(s) },
+  email: { name: 'email', category: 'EMAIL', regex: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g, maybe: (s) => s.includes('@') },
+  ssn: { name: 'ssn', category: 'SSN', regex: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, maybe: (s) => /\d{3}-\d\d-\d{4}/.test(s) },
+  phone: { name: 'phone', category: 'PHONE', regex: /(?<![\w+])\+[1-9]\d{7,14}(?!\d)/g, maybe: (s) => s.includes('+') },
   ip: {
     name: 'ip', category: 'IP',
     // IPv4 (not part of a longer dotted version string), or an IPv6 candidate checked by node:net.
     regex: /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)|(?<![\w:.])(?=[0-9A-Fa-f:]*::?[0-9A-Fa-f])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g,
     valid: (s) => s.includes('.') ? true : isIPv6(s) && /[0-9a-f]/i.test(s) && s.length >= 3,
+    maybe: (s) => /\d\.\d{1,3}\.\d|[0-9a-fA-F]?:[0-9a-fA-F]*:/.test(s),
   },
 };
 
@@ -102,6 +106,17 @@ export function keyWords(key: string): string[] {
  * `X-Ratelimit-Remaining-Tokens` and `max_tokens` are not secrets but `access_token` is.
  */
 export function sensitiveKeyCategory(key: string): string | undefined {
+  const cached = keyCache.get(key);
+  if (cached !== undefined) return cached || undefined;
+  const c = keyCategory(key);
+  if (keyCache.size > 10_000) keyCache.clear();
+  keyCache.set(key, c ?? '');
+  return c;
+}
+
+const keyCache = new Map<string, string>();
+
+function keyCategory(key: string): string | undefined {
   const words = keyWords(key);
   for (let i = 0; i < words.length; i++) {
     const one = KEY_WORDS.get(words[i]!);

@@ -47,6 +47,10 @@ interface ValueRule { re: RegExp; category: string; action: Action }
 interface PathRule { path: string; category: string; action: Action }
 
 const DROP = Symbol('drop');
+/** A location, computed only when something is found there. */
+type Loc = string | (() => string);
+const at = (l: Loc): string => (typeof l === 'string' ? l : l());
+const sub = (l: Loc, suffix: string): Loc => (typeof l === 'string' ? l + suffix : () => l() + suffix);
 type Out = string | typeof DROP;
 
 /** Fields that describe the infrastructure, not the traffic: left alone. */
@@ -138,6 +142,9 @@ export class Redactor {
     }
     return undefined;
   }
+  get hasPathRules(): boolean {
+    return this.pathRules.length > 0;
+  }
   get valueDetectors(): Detector[] {
     return this.detectors;
   }
@@ -161,14 +168,23 @@ class Pass {
 
   constructor(private readonly r: Redactor) {}
 
-  private hit(path: string, category: string, raw: string, action: Action): string {
-    this.findings.push({ path, category });
+  private readonly tokens = new Map<string, string>();
+
+  private hit(path: Loc, category: string, raw: string, action: Action): string {
+    this.findings.push({ path: at(path), category });
     if (raw.length >= 6 && !this.secrets.has(raw)) this.secrets.set(raw, { category, action });
-    return action === 'drop' ? '' : this.r.token(raw, category, action);
+    return action === 'drop' ? '' : this.token(raw, category, action);
+  }
+
+  private token(raw: string, category: string, action: Action): string {
+    const k = `${action}\u0000${category}\u0000${raw}`;
+    let t = this.tokens.get(k);
+    if (t === undefined) this.tokens.set(k, (t = this.r.token(raw, category, action)));
+    return t;
   }
 
   /** A whole value under a sensitive key or path. */
-  private whole(value: string, path: string, rule: { category: string; action: Action }): Out {
+  private whole(value: string, path: Loc, rule: { category: string; action: Action }): Out {
     if (value === '' || this.r.valueAllowed(value) || value.startsWith('REDACTED-')) return value;
     if (rule.action === 'drop') {
       this.hit(path, rule.category, value, 'drop');
@@ -183,7 +199,7 @@ class Pass {
   }
 
   /** Free text: credentials in key=value / "key": "value" form, then every value detector. */
-  text(s: string, path: string, kv = true): string {
+  text(s: string, path: Loc, kv = true): string {
     if (s.length === 0) return s;
     let out = s;
     if (kv && /[:=]/.test(out)) {
@@ -192,17 +208,17 @@ class Pass {
         if (!v || this.r.keyAllowed(key)) return m;
         const rule = this.r.keyRule(key);
         if (!rule || v.startsWith('REDACTED-') || this.r.valueAllowed(v)) return m;
-        const rep = this.hit(`${path}.${key}`, rule.category, v, rule.action === 'drop' ? 'mask' : rule.action);
+        const rep = this.hit(sub(path, `.${key}`), rule.category, v, rule.action === 'drop' ? 'mask' : rule.action);
         const quoted = dq !== undefined ? `"${rep}"` : sq !== undefined ? `'${rep}'` : rep;
         return `${q}${key}${q}${sep}${quoted}`;
       });
     }
-    for (const d of this.r.valueDetectors) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
+    for (const d of this.r.valueDetectors) if (!d.maybe || d.maybe(out)) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
     for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
     return out;
   }
 
-  private detect(s: string, path: string, re: RegExp, category: string, action: Action, group?: number, valid?: (c: string) => boolean): string {
+  private detect(s: string, path: Loc, re: RegExp, category: string, action: Action, group?: number, valid?: (c: string) => boolean): string {
     re.lastIndex = 0;
     if (!re.test(s)) return s;
     re.lastIndex = 0;
@@ -219,8 +235,8 @@ class Pass {
   }
 
   /** A string found under `key` at `path`: path rules, key rules, then text detectors. */
-  value(v: string, key: string | undefined, path: string): Out {
-    const pr = this.r.pathRule(path);
+  value(v: string, key: string | undefined, path: Loc): Out {
+    const pr = this.r.hasPathRules ? this.r.pathRule(at(path)) : undefined;
     if (key !== undefined && this.r.keyAllowed(key)) return v;
     if (pr) return this.whole(v, path, pr);
     if (key !== undefined) {
@@ -327,20 +343,20 @@ class Pass {
   /** Walk a JSON value: keys by the key rules, strings and numbers by the detectors. */
   json(v: unknown, base: string, steps: (string | number)[], key: string | undefined): unknown | typeof DROP {
     const path = () => (base.endsWith('.json') ? `${base}.${formatJsonPath(steps)}` : [base, ...steps].join('.'));
-    if (typeof v === 'string') return this.value(v, key, path());
+    if (typeof v === 'string') return this.value(v, key, path);
     if (typeof v === 'number') {
-      const loc = path();
-      const rule = (key !== undefined && !this.r.keyAllowed(key) ? this.r.keyRule(key) : undefined) ?? this.r.pathRule(loc);
-      if (rule) return this.whole(String(v), loc, rule);
+      if (key !== undefined && this.r.keyAllowed(key)) return v;
+      const rule = (key !== undefined ? this.r.keyRule(key) : undefined) ?? (this.r.hasPathRules ? this.r.pathRule(path()) : undefined);
+      if (rule) return this.whole(String(v), path, rule);
       if (this.r.opts.detectors.credit_card !== false && Number.isSafeInteger(v) && v > 1e12 && isCardNumber(String(v))) {
-        return this.hit(loc, 'CREDIT_CARD', String(v), this.r.opts.action);
+        return this.hit(path, 'CREDIT_CARD', String(v), this.r.opts.action);
       }
       return v;
     }
     if (v === null || typeof v !== 'object') return v;
     if (key !== undefined && !this.r.keyAllowed(key)) {
-      const rule = this.r.pathRule(path()) ?? this.r.keyRule(key);
-      if (rule) return this.whole(JSON.stringify(v), path(), rule);
+      const rule = (this.r.hasPathRules ? this.r.pathRule(path()) : undefined) ?? this.r.keyRule(key);
+      if (rule) return this.whole(JSON.stringify(v), path, rule);
     }
     if (Array.isArray(v)) {
       const out: unknown[] = [];
@@ -511,7 +527,7 @@ class Pass {
     if (!this.secrets.size || s.length < 6) return s;
     let out = s;
     for (const [raw, rule] of this.secrets) {
-      if (out.includes(raw)) out = out.split(raw).join(this.r.token(raw, rule.category, rule.action === 'drop' ? 'mask' : rule.action));
+      if (out.includes(raw)) out = out.split(raw).join(this.token(raw, rule.category, rule.action === 'drop' ? 'mask' : rule.action));
     }
     return out;
   }
