@@ -324,10 +324,22 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   return out;
 }
 
+/** Visit every string and number leaf; `steps` is a shared stack, valid during the callback only. */
 function walkJson(v: unknown, steps: (string | number)[], fn: (v: string | number, steps: (string | number)[]) => void): void {
   if (typeof v === 'string' || typeof v === 'number') return fn(v, steps);
-  if (Array.isArray(v)) return v.forEach((x, i) => walkJson(x, [...steps, i], fn));
-  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walkJson(x, [...steps, k], fn);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      steps.push(i);
+      walkJson(v[i], steps, fn);
+      steps.pop();
+    }
+  } else if (v && typeof v === 'object') {
+    for (const k in v as Record<string, unknown>) {
+      steps.push(k);
+      walkJson((v as Record<string, unknown>)[k], steps, fn);
+      steps.pop();
+    }
+  }
 }
 
 function safeDecode(s: string): string {
