@@ -204,6 +204,8 @@ export interface TokenizeOptions {
   dates: boolean;
   recurring: boolean;
   maxBodyBytes: number;
+  /** Told when a body is not looked into (too large, not decodable). */
+  onBodySkipped?: (reason: string) => void;
 }
 
 export function sessionOf(rr: RRPair): string {
@@ -292,7 +294,10 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     const part = http?.[side];
     if (!part || typeof part !== 'object' || typeof part.bodyBase64 !== 'string' || !part.bodyBase64) continue;
     const dec = decodeBody(part.bodyBase64, part.headers as Headers | undefined, opts.maxBodyBytes);
-    if (!dec.ok) continue;
+    if (!dec.ok) {
+      opts.onBodySkipped?.(dec.reason);
+      continue;
+    }
     const text = utf8OrUndefined(dec.bytes);
     if (text === undefined) continue;
     const base = `http.${side}.body`;

@@ -194,5 +194,6 @@ describe('tokenization processor', () => {
     expect(sink.records[4]!.rrpair.tokens).toBeUndefined();
     expect(await telemetry.text()).toMatch(/rrpipe_tokenization_skipped_total\{[^}]*reason="field_in_use"[^}]*\} 1/);
     expect(await telemetry.text()).toMatch(/rrpipe_tokenization_skipped_total\{[^}]*reason="error"[^}]*\} 1/);
+    expect(await telemetry.text()).toMatch(/rrpipe_tokenization_bodies_skipped_total\{[^}]*reason="too_large"[^}]*\} 1/);
   });
 });

@@ -22,10 +22,12 @@ export class TokenizationProcessor implements Component, Consumer {
   private readonly memory: RecurringValues;
   private readonly found;
   private readonly skipped;
+  private readonly skippedBodies;
 
   constructor(private readonly s: CreateSettings<TokenizationConfig>, private readonly next: Consumer) {
     this.memory = new RecurringValues(s.config.max_sessions, s.config.max_values_per_session);
     this.found = s.metrics.counter('tokenization_tokens', 'Token entries written, by pattern.', ['pattern']);
+    this.skippedBodies = s.metrics.counter('tokenization_bodies_skipped', 'Bodies not looked into, by reason (too_large, invalid_base64, decompress_failed).', ['reason']);
     this.skipped = s.metrics.counter('tokenization_skipped', 'Records passed on without tokens, by reason.', ['reason']);
   }
 
@@ -43,7 +45,7 @@ export class TokenizationProcessor implements Component, Consumer {
           this.skipped.inc({ reason: 'field_in_use' });
           continue;
         }
-        const entries: TokenEntry[] = findTokens(rr, { ...c.detect, maxBodyBytes: c.max_body_size }, this.memory);
+        const entries: TokenEntry[] = findTokens(rr, { ...c.detect, maxBodyBytes: c.max_body_size, onBodySkipped: (reason) => this.skippedBodies.inc({ reason }) }, this.memory);
         if (!entries.length) continue;
         if (c.mode === 'parameterize') parameterize(rr, entries);
         rr[c.field] = [...((existing as TokenEntry[] | undefined) ?? []), ...entries];
