@@ -58,7 +58,8 @@ describe('detectors: positive and negative', () => {
   it('sensitive key names, whole words only', () => {
     for (const k of ['Authorization', 'Cookie', 'Set-Cookie', 'password', 'client_secret', 'X-Api-Key', 'api_key', 'apiKey', 'x-amz-security-token', 'accessToken', 'refresh_token'])
       expect(sensitiveKeyCategory(k), k).toBeDefined();
-    for (const k of ['X-Ratelimit-Remaining-Tokens', 'max_tokens', 'Content-Type', 'author', 'keyboard', 'monkey'])
+    for (const k of ['password_hash', 'aws_secret_access_key', 'X-Auth', 'session_id', 'id_token']) expect(sensitiveKeyCategory(k), k).toBeDefined();
+    for (const k of ['X-Ratelimit-Remaining-Tokens', 'max_tokens', 'Content-Type', 'author', 'keyboard', 'monkey', 'token_type', 'train_mean_token_accuracy', 'auth_method', 'secretary'])
       expect(sensitiveKeyCategory(k), k).toBeUndefined();
   });
 });
@@ -98,6 +99,11 @@ describe('redaction processor', () => {
     expect(first.session).toBe(`REDACTED-AUTHORIZATION-${mac('empty-api-key')}`);
     expect(first.dlpModified).toBe(true);
     expect(first.dlpRule).toBe('rrpipe-default');
+    // no false positives on the samples' bodies: only headers and cookies were redacted
+    const { proc: p2, sink: s2 } = await makeProcessor(factory, { secret: SECRET, summary_attribute: 's' });
+    await p2.consume(samples.map((s) => rec(structuredClone(s))), {});
+    const paths = new Set(s2.records.flatMap((r) => (JSON.parse(String(r.attributes.s)) as { path: string }[]).map((f) => f.path.replace(/\.\d+(\.|$)/g, '.N$1'))));
+    expect([...paths].sort()).toEqual(['http.req.headers.Authorization.N', 'http.res.headers.Set-Cookie.N.__cf_bm', 'http.res.headers.Set-Cookie.N._cfuvid']);
     // unrelated data is left alone: the request body had nothing sensitive
     expect(first.http!.req!.bodyBase64).toBe(samples[0]!.http!.req!.bodyBase64);
     expect(first.http!.res!.headers!['X-Ratelimit-Remaining-Tokens']).toEqual(['799972']);

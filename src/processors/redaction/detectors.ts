@@ -83,12 +83,15 @@ export const DETECTORS: Record<DetectorName, Detector> = {
   },
 };
 
-/** Words that make a key sensitive (after splitting it into words: `X-Api-Key` → x, api, key). */
-const KEY_WORDS = new Map<string, string>([
-  ['authorization', 'AUTHORIZATION'], ['auth', 'AUTHORIZATION'], ['cookie', 'COOKIE'], ['cookies', 'COOKIE'],
-  ['password', 'PASSWORD'], ['passwd', 'PASSWORD'], ['pwd', 'PASSWORD'], ['passphrase', 'PASSWORD'],
-  ['secret', 'SECRET'], ['token', 'TOKEN'], ['apikey', 'API_KEY'], ['credential', 'CREDENTIAL'], ['credentials', 'CREDENTIAL'],
-  ['privatekey', 'PRIVATE_KEY'], ['securitytoken', 'TOKEN'], ['sessionid', 'SESSION'],
+/** Words that make a key sensitive wherever they appear in it (`password_hash`, `aws_secret_access_key`). */
+const STRONG_WORDS = new Map<string, string>([
+  ['authorization', 'AUTHORIZATION'], ['cookie', 'COOKIE'], ['cookies', 'COOKIE'],
+  ['password', 'PASSWORD'], ['passwd', 'PASSWORD'], ['passphrase', 'PASSWORD'],
+  ['secret', 'SECRET'], ['apikey', 'API_KEY'], ['credential', 'CREDENTIAL'], ['credentials', 'CREDENTIAL'], ['privatekey', 'PRIVATE_KEY'],
+]);
+/** Words that make a key sensitive only as its last word (`access_token`, but not `token_type` or `train_mean_token_accuracy`). */
+const TAIL_WORDS = new Map<string, string>([
+  ['token', 'TOKEN'], ['auth', 'AUTHORIZATION'], ['pwd', 'PASSWORD'], ['sessionid', 'SESSION'], ['accesskey', 'SECRET'], ['secretkey', 'SECRET'],
 ]);
 
 /** Split a key into lower-case words: "X-Amz-Security-Token" → [x, amz, security, token]; "accessToken" → [access, token]. */
@@ -119,12 +122,14 @@ const keyCache = new Map<string, string>();
 function keyCategory(key: string): string | undefined {
   const words = keyWords(key);
   for (let i = 0; i < words.length; i++) {
-    const one = KEY_WORDS.get(words[i]!);
+    const one = STRONG_WORDS.get(words[i]!);
     if (one) return one;
     if (i + 1 < words.length) {
-      const two = KEY_WORDS.get(words[i]! + words[i + 1]!);
+      const two = STRONG_WORDS.get(words[i]! + words[i + 1]!);
       if (two) return two;
     }
   }
-  return undefined;
+  const n = words.length;
+  if (n === 0) return undefined;
+  return TAIL_WORDS.get(words[n - 1]!) ?? (n >= 2 ? TAIL_WORDS.get(words[n - 2]! + words[n - 1]!) : undefined);
 }
