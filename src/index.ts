@@ -18,3 +18,6 @@ export * as schema from './config/fragments.js';
 export { parseDuration, parseBytes } from './config/units.js';
 export { createExporter, type ExporterHelperConfig, type PushTarget, type QueueStorage } from './helpers/exporter.js';
 export { builtinRegistry } from './components.js';
+export { render, parameterize, findTokens, PATTERNS, type TokenEntry, type RenderOptions } from './rrpair/tokens.js';
+export { renderJsonl, type RenderFileOptions, type RenderFileResult } from './rrpair/render-file.js';
+export { deriveCLS, registerProtocolRule, buildIndexDoc, indexDocOf, recordId } from './rrpair/derive.js';

@@ -11,11 +11,20 @@ export interface CommandLocationStatus {
 }
 
 /**
- * Derive command/location/status when the capture did not set them. HTTP: method, path without
- * query, status code. Protocol-specific rules (gRPC, Postgres) are added by deriveCLS handlers.
+ * Derive command/location/status when the capture did not set them (values the capture set win).
+ * - HTTP (http, https, http2, and any RRPair with an `http` object): method, path without query,
+ *   status code as a string ("POST /api/orders 404").
+ * - gRPC (`l7protocol` grpc, or an HTTP/2 RRPair whose content type is application/grpc): the
+ *   method name, "/package.Service/Method", the grpc-status code as a string ("0" for OK).
+ * - Postgres (`l7protocol` postgres / postgresql / pgsql): "Query" (or the message type the
+ *   capture names), the SQL on one line, "OK" or the SQLSTATE error code.
+ * - Anything else: the l7protocol upper-cased, the network address, "" (see the indexing README).
+ * More rules can be added with registerProtocolRule.
  */
 export function deriveCLS(rr: RRPair): CommandLocationStatus {
-  const fallback = protocolRules.get((rr.l7protocol ?? '').toLowerCase())?.(rr) ?? httpRule(rr);
+  const proto = (typeof rr.l7protocol === 'string' ? rr.l7protocol : '').toLowerCase();
+  const rule = protocolRules.get(proto) ?? (isGrpc(rr) ? grpcRule : undefined);
+  const fallback = rule?.(rr) ?? (isObject(rr.http) ? httpRule(rr) : otherRule(rr));
   return {
     command: nonEmpty(rr.command) ?? fallback.command,
     location: nonEmpty(rr.location) ?? fallback.location,
@@ -26,15 +35,41 @@ export function deriveCLS(rr: RRPair): CommandLocationStatus {
 type Rule = (rr: RRPair) => CommandLocationStatus | undefined;
 const protocolRules = new Map<string, Rule>();
 
-/** Register the command/location/status rule for an l7protocol (the indexing processor adds gRPC, Postgres…). */
+/** Register the command/location/status rule for an l7protocol (built in: gRPC and Postgres). */
 export function registerProtocolRule(l7protocol: string, rule: Rule): void {
   protocolRules.set(l7protocol.toLowerCase(), rule);
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
+/** First value of a header, whatever the case of its name. */
+export function headerOf(headers: unknown, name: string): string | undefined {
+  if (!isObject(headers)) return undefined;
+  const want = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() !== want) continue;
+    if (Array.isArray(v)) return v.length ? str(v[0]) : undefined;
+    return str(v);
+  }
+  return undefined;
+}
+
+function isGrpc(rr: RRPair): boolean {
+  if (isObject(rr.grpc)) return true;
+  const ct = headerOf(rr.http?.req?.headers, 'content-type') ?? '';
+  return /^application\/grpc/i.test(ct);
+}
+
 function httpRule(rr: RRPair): CommandLocationStatus {
-  const req = rr.http?.req;
-  const res = rr.http?.res;
-  const target = req?.uri ?? req?.url ?? '';
+  const req = isObject(rr.http?.req) ? rr.http!.req! : undefined;
+  const res = isObject(rr.http?.res) ? rr.http!.res! : undefined;
+  const target = str(req?.uri) || str(req?.url);
   let path = target;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
     try {
@@ -45,11 +80,67 @@ function httpRule(rr: RRPair): CommandLocationStatus {
   }
   path = path.split('?')[0]!.split('#')[0]!;
   return {
-    command: req?.method ?? '',
+    command: str(req?.method),
     location: path,
-    status: res?.statusCode !== undefined && res.statusCode !== null ? String(res.statusCode) : '',
+    status: res?.statusCode !== undefined && res.statusCode !== null ? str(res.statusCode) : '',
   };
 }
+
+/**
+ * gRPC: from a `grpc` object ({ service, method, status | statusCode | code }) when the capture has
+ * one, else from the HTTP/2 form (path "/package.Service/Method", grpc-status in the response
+ * trailers or headers).
+ */
+function grpcRule(rr: RRPair): CommandLocationStatus {
+  const g = isObject(rr.grpc) ? rr.grpc : {};
+  const req = isObject(g.req) ? g.req : {};
+  const res = isObject(g.res) ? g.res : {};
+  const http = httpRule(rr);
+  let path = str(g.fullMethod) || str(req.fullMethod) || str(g.path) || str(req.path);
+  const svc = str(g.service) || str(req.service);
+  const m = str(g.method) || str(req.method);
+  if (!path && svc && m) path = `/${svc}/${m}`;
+  if (!path && http.location.startsWith('/')) path = http.location;
+  const method = m || path.split('/').filter(Boolean).pop() || '';
+  let status = str(g.status ?? g.statusCode ?? g.code ?? res.status ?? res.statusCode ?? res.code);
+  if (!status) {
+    const httpRes = rr.http?.res;
+    status =
+      headerOf(httpRes?.trailers, 'grpc-status') ??
+      headerOf(httpRes?.headers, 'grpc-status') ??
+      (http.status === '200' ? '0' : http.status);
+  }
+  return { command: method, location: path, status };
+}
+
+/** Postgres: see the indexing README for the field shape (postgres.req.query, postgres.res.error.code). */
+function postgresRule(rr: RRPair): CommandLocationStatus {
+  const pg = isObject(rr.postgres) ? rr.postgres : {};
+  const req = isObject(pg.req) ? pg.req : pg;
+  const res = isObject(pg.res) ? pg.res : pg;
+  const sql = str(req.query) || str(req.sql) || str(req.statement) || str(pg.query);
+  const err = isObject(res.error) ? res.error : undefined;
+  const code = str(err?.code) || str(res.errorCode) || str(res.sqlstate);
+  const type = str(req.messageType) || str(req.type);
+  return {
+    command: type || 'Query',
+    location: oneLine(sql),
+    status: code || (err ? 'ERROR' : 'OK'),
+  };
+}
+
+/** SQL on one line: runs of whitespace (newlines, tabs) become one space. */
+export function oneLine(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim();
+}
+
+/** Any other protocol: the protocol name upper-cased, the network address, no status. */
+function otherRule(rr: RRPair): CommandLocationStatus {
+  return { command: str(rr.l7protocol).toUpperCase(), location: str(rr.network_address), status: '' };
+}
+
+registerProtocolRule('grpc', grpcRule);
+for (const p of ['postgres', 'postgresql', 'pgsql', 'pg']) registerProtocolRule(p, postgresRule);
 
 function nonEmpty(s: unknown): string | undefined {
   return typeof s === 'string' && s !== '' ? s : undefined;
@@ -98,20 +189,20 @@ export function normalizeTs(ts: string | undefined, fallbackNs?: bigint): string
 export function buildIndexDoc(r: RRRecord): IndexDoc {
   const rr = r.rrpair;
   const cls = deriveCLS(rr);
-  const host = rr.http?.req?.host ?? (typeof rr.network_address === 'string' ? rr.network_address.replace(/:\d+$/, '') : '');
+  const host = str(rr.http?.req?.host) || (typeof rr.network_address === 'string' ? rr.network_address.replace(/:\d+$/, '') : '');
   const doc: IndexDoc = {
     id: recordId(rr),
-    ts: normalizeTs(rr.ts, r.observedNs),
+    ts: normalizeTs(typeof rr.ts === 'string' ? rr.ts : undefined, r.observedNs),
     cluster: identity(r, 'cluster'),
     namespace: identity(r, 'namespace'),
     service: identity(r, 'service'),
-    direction: String(rr.direction ?? ''),
-    l7protocol: String(rr.l7protocol ?? ''),
+    direction: typeof rr.direction === 'string' ? rr.direction.toUpperCase() : '',
+    l7protocol: str(rr.l7protocol),
     command: cls.command,
     location: cls.location,
     status: cls.status,
-    host: String(host ?? ''),
-    duration: typeof rr.duration === 'number' ? rr.duration : 0,
+    host,
+    duration: typeof rr.duration === 'number' && Number.isFinite(rr.duration) ? rr.duration : 0,
     req_size: bodySize(rr.http?.req?.bodyBase64),
     res_size: bodySize(rr.http?.res?.bodyBase64),
   };

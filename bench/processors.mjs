@@ -1,0 +1,64 @@
+// Records/s through redaction + indexing + tokenization, next to the plain pipeline (no processors).
+// Run after a build: `npm run build && node bench/processors.mjs [records]`. Uses the real RRPairs
+// in /work/shared/samples (or $RRPIPE_SAMPLES), cycled to the requested count.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLogger } from '../dist/core/logger.js';
+import { newRecord } from '../dist/core/record.js';
+import { noopMetrics } from '../dist/core/telemetry.js';
+import { factory as redaction } from '../dist/processors/redaction/index.js';
+import { factory as indexing } from '../dist/processors/indexing/index.js';
+import { factory as tokenization } from '../dist/processors/tokenization/index.js';
+import { factory as filter } from '../dist/processors/filter/index.js';
+import { validateAgainst } from '../dist/config/validate-schema.js';
+
+const dir = process.env.RRPIPE_SAMPLES ?? '/work/shared/samples';
+const lines = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()));
+const N = Number(process.argv[2] ?? 20000);
+const BATCH = 100;
+
+function config(f, raw) {
+  const v = structuredClone(raw);
+  const p = validateAgainst(f.schema, v);
+  if (p.length) throw new Error(JSON.stringify(p));
+  return v;
+}
+
+// The sink serializes every record, as an exporter writing raw.jsonl would.
+let sinkBytes = 0;
+async function chain(factories) {
+  let next = { consume: async (batch) => { for (const r of batch) sinkBytes += JSON.stringify(r.rrpair).length; } };
+  for (const [f, raw] of [...factories].reverse()) {
+    next = await f.create({ id: f.type, kind: 'processor', config: config(f, raw), logger: silentLogger(), metrics: noopMetrics(), pipeline: 'bench', configDir: '.' }, next);
+  }
+  return next;
+}
+
+function batch(i) {
+  const b = [];
+  for (let j = i; j < Math.min(N, i + BATCH); j++) b.push(newRecord(JSON.parse(lines[j % lines.length])));
+  return b;
+}
+
+async function measure(name, factories) {
+  const head = await chain(factories);
+  for (let i = 0; i < 5; i++) await head.consume(batch(i * BATCH), {}); // warm-up
+  // Each case pays the same JSON.parse of every line and JSON.stringify at the sink: the plain
+  // pipeline is parse → serialize, the others add their processors in between.
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i += BATCH) await head.consume(batch(i), {});
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const rps = Math.round(N / s);
+  console.log(`${name.padEnd(44)} ${String(rps).padStart(8)} records/s  (${N} records in ${s.toFixed(2)} s)`);
+  return rps;
+}
+
+const bytes = lines.reduce((a, l) => a + l.length, 0) / lines.length;
+console.log(`processors bench: ${N} records cycled from ${lines.length} real RRPairs (avg ${Math.round(bytes)} B/line), batches of ${BATCH}`);
+const plain = await measure('plain (parse + serialize, no processors)', []);
+await measure('indexing', [[indexing, {}]]);
+await measure('redaction', [[redaction, { secret: 'bench' }]]);
+await measure('tokenization (annotate)', [[tokenization, {}]]);
+await measure('filter (exclude + sample)', [[filter, { exclude: { rules: [{ field: 'status', range: { min: 500 } }] }, sample: [{ keep: 1000, window: '1m' }] }]]);
+const full = await measure('redaction + indexing + tokenization', [[tokenization, {}], [redaction, { secret: 'bench' }], [indexing, {}]]);
+console.log(`full chain runs at ${((full / plain) * 100).toFixed(1)}% of the plain pipeline's rate`);

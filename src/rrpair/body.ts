@@ -1,0 +1,122 @@
+import { brotliCompressSync, brotliDecompressSync, deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateRawSync, inflateSync, constants as zc } from 'node:zlib';
+import { headerOf } from './derive.js';
+import type { Headers } from './types.js';
+
+/** How a body was stored, so it can be written back the same way. */
+export type BodyEncoding = 'identity' | 'gzip' | 'deflate' | 'deflate-raw' | 'br';
+
+export type DecodedBody =
+  | { ok: true; bytes: Buffer; encoding: BodyEncoding }
+  | { ok: false; reason: 'invalid_base64' | 'too_large' | 'decompress_failed'; size: number };
+
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Strict base64 check (standard or URL-safe alphabet, padding optional). */
+export function isBase64(s: string): boolean {
+  if (s.length % 4 === 1) return false;
+  return B64.test(s) || B64URL.test(s);
+}
+
+/** Decoded size of a base64 string, without decoding it. */
+export function base64Size(s: string): number {
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  return Math.max(0, Math.floor((s.length * 3) / 4) - pad);
+}
+
+/**
+ * Decode `bodyBase64` and undo a content encoding the body still carries. Captures usually store
+ * bodies already decoded even when Content-Encoding says gzip, so the bytes are sniffed: gzip by
+ * its magic number, deflate by its zlib header, br only when the header says so and it decodes.
+ */
+export function decodeBody(b64: string, headers: Headers | undefined, maxBytes: number): DecodedBody {
+  const size = base64Size(b64);
+  if (maxBytes > 0 && size > maxBytes) return { ok: false, reason: 'too_large', size };
+  if (!isBase64(b64)) return { ok: false, reason: 'invalid_base64', size };
+  const raw = Buffer.from(b64, 'base64');
+  const ce = (headerOf(headers, 'content-encoding') ?? '').toLowerCase().trim();
+  const limit = maxBytes > 0 ? { maxOutputLength: maxBytes } : {};
+  try {
+    if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) return { ok: true, bytes: gunzipSync(raw, limit), encoding: 'gzip' };
+    if (ce === 'deflate' && raw.length >= 2) {
+      if ((raw[0]! & 0x0f) === 8 && ((raw[0]! << 8) | raw[1]!) % 31 === 0) return { ok: true, bytes: inflateSync(raw, limit), encoding: 'deflate' };
+      if (!looksLikeText(raw)) return { ok: true, bytes: inflateRawSync(raw, limit), encoding: 'deflate-raw' };
+    }
+    if (ce === 'br' && !looksLikeText(raw)) return { ok: true, bytes: brotliDecompressSync(raw, limit), encoding: 'br' };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|too large/i.test(String(err))) {
+      return { ok: false, reason: 'too_large', size };
+    }
+    if (ce === 'br' || ce === 'deflate') return { ok: true, bytes: raw, encoding: 'identity' };
+    return { ok: false, reason: 'decompress_failed', size };
+  }
+  return { ok: true, bytes: raw, encoding: 'identity' };
+}
+
+/** Compress again as it came and base64-encode. */
+export function encodeBody(bytes: Buffer, encoding: BodyEncoding): string {
+  switch (encoding) {
+    case 'gzip':
+      return gzipSync(bytes).toString('base64');
+    case 'deflate':
+      return deflateSync(bytes).toString('base64');
+    case 'deflate-raw':
+      return deflateRawSync(bytes).toString('base64');
+    case 'br':
+      return brotliCompressSync(bytes, { params: { [zc.BROTLI_PARAM_QUALITY]: 5 } }).toString('base64');
+    default:
+      return bytes.toString('base64');
+  }
+}
+
+/** True when the first bytes are printable text (no control bytes other than whitespace). */
+export function looksLikeText(b: Buffer): boolean {
+  const n = Math.min(b.length, 512);
+  for (let i = 0; i < n; i++) {
+    const c = b[i]!;
+    if (c < 9 || (c > 13 && c < 32 && c !== 27)) return false;
+  }
+  return true;
+}
+
+/** Strict UTF-8 decode, or undefined when the bytes are not UTF-8. */
+export function utf8OrUndefined(b: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return undefined;
+  }
+}
+
+export type BodyKind = 'json' | 'ndjson' | 'form' | 'multipart' | 'xml' | 'text';
+
+/** The kind of a body from its content type, sniffing the content when the type says nothing useful. */
+export function bodyKind(contentType: string | undefined, text: string | undefined): BodyKind {
+  const ct = (contentType ?? '').toLowerCase();
+  if (/(^|\/|\+)(x-)?ndjson|jsonl|json-seq/.test(ct)) return 'ndjson';
+  if (/json/.test(ct)) return 'json';
+  if (ct.startsWith('application/x-www-form-urlencoded')) return 'form';
+  if (ct.startsWith('multipart/')) return 'multipart';
+  if (/xml/.test(ct)) return 'xml';
+  if (text !== undefined) {
+    const t = text.trimStart();
+    if (t.startsWith('{') || t.startsWith('[')) return 'json';
+    if (t.startsWith('<?xml') || /^<[A-Za-z][\w:.-]*[\s>]/.test(t)) return 'xml';
+  }
+  return 'text';
+}
+
+/** The indent a JSON text was written with (0 when compact), so it can be written back alike. */
+export function jsonIndent(text: string): number | string {
+  const m = /^[{[]\r?\n([ \t]+)/.exec(text.trimStart());
+  if (!m) return 0;
+  return m[1]!.startsWith('\t') ? '\t' : m[1]!.length;
+}
+
+/** The content type of a request or response (res.contentType, then the Content-Type header). */
+export function contentTypeOf(part: { contentType?: unknown; headers?: unknown } | undefined): string | undefined {
+  if (!part) return undefined;
+  const h = headerOf(part.headers, 'content-type');
+  if (h) return h;
+  return typeof part.contentType === 'string' ? part.contentType : undefined;
+}
