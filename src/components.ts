@@ -10,6 +10,10 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./processors/batch/index.js'),
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
+  import('./exporters/awss3/index.js'),
+  import('./exporters/googlecloudstorage/index.js'),
+  import('./exporters/azure_blob/index.js'),
+  import('./receivers/rehydrate/index.js'),
   import('./extensions/health_check/index.js'),
 ];
 
