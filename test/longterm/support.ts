@@ -78,7 +78,7 @@ const memsource: ReceiverFactory<{ name: string; batch: number }> = {
         const pairs = sources.get(s.config.name) ?? [];
         done = (async () => {
           for (let i = 0; i < pairs.length; i += s.config.batch) {
-            await next.consume(pairs.slice(i, i + s.config.batch).map((p) => newRecord(structuredClone(p), { resource: { cluster: 'prod-east' } })), {});
+            await next.consume(pairs.slice(i, i + s.config.batch).map((p) => newRecord(structuredClone(p))), {});
           }
         })();
       },
@@ -117,8 +117,8 @@ export async function registry() {
 }
 
 /** Run a config once: start, wait for the finite receivers, drain, stop. */
-export async function runOnce(yaml: string, opts: { beforeDone?: (svc: Service) => Promise<void> } = {}): Promise<Service> {
-  const svc = new Service({ files: ['t.yaml'], texts: { 't.yaml': yaml }, registry: await registry(), logger: silentLogger(), oneShot: true });
+export async function runOnce(yamlText: string, opts: { beforeDone?: (svc: Service) => Promise<void> } = {}): Promise<Service> {
+  const svc = new Service({ files: ['t.yaml'], texts: { 't.yaml': yamlText.replace(/^service:\n/m, 'service:\n  telemetry: { metrics: { level: none } }\n') }, registry: await registry(), logger: silentLogger(), oneShot: true });
   await svc.start();
   if (opts.beforeDone) await opts.beforeDone(svc);
   else await svc.receiversDone();
