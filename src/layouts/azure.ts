@@ -1,6 +1,6 @@
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
-import { NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 export interface AzureStoreOptions {
   container: string;
@@ -41,7 +41,7 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   uri(key: string): string {
-    return `azblob://${this.account}/${this.o.container}/${key}`;
+    return `azblob://${this.account}/${this.o.container}/${encodeKey(key)}`;
   }
 
   async put(key: string, body: Buffer, opts: PutOptions = {}): Promise<void> {

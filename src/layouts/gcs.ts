@@ -1,6 +1,6 @@
 import { Storage, type Bucket } from '@google-cloud/storage';
 import type { Readable } from 'node:stream';
-import { NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 export interface GcsStoreOptions {
   bucket: string;
@@ -35,7 +35,7 @@ export class GcsStore implements ObjectStore {
   }
 
   uri(key: string): string {
-    return `gs://${this.o.bucket}/${key}`;
+    return `gs://${this.o.bucket}/${encodeKey(key)}`;
   }
 
   async put(key: string, body: Buffer, opts: PutOptions = {}): Promise<void> {

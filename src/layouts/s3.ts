@@ -1,7 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type StorageClass, type ServerSideEncryption } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import { NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -36,7 +36,7 @@ export class S3Store implements ObjectStore {
   }
 
   uri(key: string): string {
-    return `s3://${this.o.bucket}/${key}`;
+    return `s3://${this.o.bucket}/${encodeKey(key)}`;
   }
 
   async put(key: string, body: Buffer, opts: PutOptions = {}): Promise<void> {

@@ -54,3 +54,8 @@ export function joinKey(...parts: (string | undefined)[]): string {
     .filter((p) => p !== '')
     .join('/');
 }
+
+/** A key as it appears in a location URI: "%", "#", "?" and whitespace %-escaped (decoded by openLocation). */
+export function encodeKey(key: string): string {
+  return key.replace(/[%#?\s]/g, (c) => encodeURIComponent(c));
+}

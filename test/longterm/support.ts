@@ -151,13 +151,13 @@ const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I
 export async function startAzurite(): Promise<{ connectionString: string; stop(): Promise<void> }> {
   const dir = tmp('azurite');
   const bin = join(root, 'node_modules', '.bin', 'azurite-blob');
-  const child: ChildProcess = spawn(bin, ['--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir, '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--inMemoryPersistence'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(bin, ['--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir, '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((res, rej) => {
     let out = '';
     const t = setTimeout(() => rej(new Error(`azurite did not start: ${out}`)), 20_000);
     const on = (b: Buffer) => {
       out += b.toString();
-      const m = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      const m = /(?:listening at|listens on) http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {
         clearTimeout(t);
         res(Number(m[1]));
