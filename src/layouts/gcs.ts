@@ -1,5 +1,5 @@
 import { Storage, type Bucket } from '@google-cloud/storage';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 export interface GcsStoreOptions {
@@ -65,16 +65,22 @@ export class GcsStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Readable> {
-    const file = this.bucket.file(key);
-    const stream = file.createReadStream({ validation: 'crc32c' });
-    // Surface "not found" before the first byte, like the other stores.
+    const stream = this.bucket.file(key).createReadStream({ validation: 'crc32c' });
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    // The request starts once the stream is piped; surface "not found" before the first byte, like the other stores.
     return new Promise((resolve, reject) => {
-      const onErr = (err: unknown) => reject(codeOf(err) === 404 ? new NotFoundError(`${this.uri(key)} does not exist`) : err);
-      stream.once('error', onErr);
-      stream.once('response', () => {
-        stream.off('error', onErr);
-        resolve(stream);
+      let started = false;
+      stream.once('response', (res: { statusCode?: number } | undefined) => {
+        if ((res?.statusCode ?? 200) >= 300) return; // the error event follows
+        started = true;
+        resolve(out);
       });
+      stream.on('error', (err: unknown) => {
+        if (!started) reject(codeOf(err) === 404 ? new NotFoundError(`${this.uri(key)} does not exist`) : err);
+        else out.destroy(err as Error);
+      });
+      out.on('close', () => stream.destroy());
+      stream.pipe(out);
     });
   }
 
