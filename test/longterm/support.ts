@@ -166,6 +166,10 @@ export async function startAzurite(): Promise<{ connectionString: string; stop()
     child.stdout!.on('data', on);
     child.stderr!.on('data', on);
     child.once('exit', (code) => rej(new Error(`azurite exited ${code}: ${out}`)));
+  }).catch((err) => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`,
