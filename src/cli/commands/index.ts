@@ -4,6 +4,10 @@ import { printConfig } from './print-config.js';
 import { render } from './render.js';
 import { run } from './run.js';
 import { validate } from './validate.js';
+import { get } from './get.js';
+import { lifecycle } from './lifecycle.js';
+import { rehydrate } from './rehydrate.js';
+import { snapshot } from './snapshot.js';
 
 /** Every `rrpipe` subcommand, in the order `rrpipe --help` lists them. */
-export const commands: CliCommand[] = [run, validate, components, printConfig, render];
+export const commands: CliCommand[] = [run, validate, components, printConfig, rehydrate, snapshot, get, lifecycle, render];

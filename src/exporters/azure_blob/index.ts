@@ -1,0 +1,89 @@
+import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
+import type { ExporterHelperConfig } from '../../helpers/exporter.js';
+import { archiveFactories } from '../../layouts/archive.js';
+import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
+import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
+import { layoutDefaults, type LayoutName } from '../../layouts/layout.js';
+
+export const AZURE_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
+
+export interface AzureBlobConfig extends ExporterHelperConfig {
+  url?: string;
+  auth: { type: 'connection_string' | 'account_key' | 'sas'; connection_string?: string; account_name?: string; account_key?: string; sas_token?: string };
+  container: { logs: string };
+  /** json is the OTel name of otlp_json. */
+  format?: 'json' | 'otlp_json' | 'raw_jsonl';
+  compression?: Compression;
+  layout: Exclude<LayoutName, 'otel_awss3'>;
+  prefix: string;
+  access_tier?: string;
+  encryption_scope?: string;
+  write_manifest: boolean;
+  max_single_shot_size: number;
+  block_size: number;
+  parallel: number;
+}
+
+const schema = obj({
+  url: str(undefined, 'Blob service URL, e.g. https://<account>.blob.core.windows.net/.'),
+  auth: obj({
+    type: oneOf(['connection_string', 'account_key', 'sas'], 'connection_string', 'How to authenticate.'),
+    connection_string: str(undefined, 'With connection_string: the storage account connection string.'),
+    account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
+    account_key: str(undefined, 'With account_key: the account key.'),
+    sas_token: str(undefined, 'With sas: a SAS token (appended to url).'),
+  }),
+  container: obj({ logs: str('logs', 'Container that receives the records.') }),
+  format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON, as the OTel exporter), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
+  compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
+  layout: oneOf(['native', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Blob name layout.'),
+  prefix: str('', 'Blob name prefix under which the layout is written.'),
+  access_tier: oneOf(AZURE_TIERS, undefined, 'Access tier of every blob (default: the account\'s).'),
+  encryption_scope: str(undefined, 'Encryption scope for server-side encryption.'),
+  write_manifest: bool(true, 'Write <prefix>/_rrpipe/layout.json once.'),
+  max_single_shot_size: bytes('64MiB', 'Blobs larger than this go up as blocks, committed by one Put Block List.'),
+  block_size: bytes('8MiB', 'Block size for block uploads.'),
+  parallel: int(4, 'Blobs uploaded at once per batch.', { minimum: 1 }),
+  ...exporterHelperProperties(),
+});
+
+function storeOptions(c: AzureBlobConfig): AzureStoreOptions {
+  const base = {
+    container: c.container.logs,
+    accessTier: c.access_tier,
+    encryptionScope: c.encryption_scope,
+    maxSingleShotSize: c.max_single_shot_size,
+    blockSize: c.block_size,
+  };
+  switch (c.auth.type) {
+    case 'connection_string':
+      if (!c.auth.connection_string) throw new Error('auth.connection_string is required with auth.type connection_string');
+      return { ...base, connectionString: c.auth.connection_string };
+    case 'account_key': {
+      if (!c.url || !c.auth.account_key) throw new Error('url and auth.account_key are required with auth.type account_key');
+      const account = c.auth.account_name ?? new URL(c.url).hostname.split('.')[0]!;
+      return { ...base, url: c.url, accountName: account, accountKey: c.auth.account_key };
+    }
+    case 'sas': {
+      if (!c.url || !c.auth.sas_token) throw new Error('url and auth.sas_token are required with auth.type sas');
+      return { ...base, url: `${c.url.replace(/\?.*$/, '')}?${c.auth.sas_token.replace(/^\?/, '')}` };
+    }
+  }
+}
+
+export const factories = archiveFactories<AzureBlobConfig>({
+  type: 'azure_blob',
+  aliases: ['azureblob'],
+  description: 'Archives records to Azure Blob Storage in the native, OTel azure_blob or Fluent Bit layout.',
+  schema,
+  build: (s) => {
+    const c = s.config;
+    const d = layoutDefaults(c.layout);
+    const format: Format = c.format === 'json' ? 'otlp_json' : c.format ?? d.format;
+    const opts = storeOptions(c);
+    return {
+      openStore: () => new AzureBlobStore(opts),
+      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest, parallel: c.parallel },
+    };
+  },
+});

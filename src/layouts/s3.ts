@@ -1,0 +1,96 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type StorageClass, type ServerSideEncryption } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  region?: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  storageClass?: string;
+  /** "AES256", "aws:kms" or "aws:kms:dsse". */
+  sse?: string;
+  sseKmsKeyId?: string;
+  /** Objects larger than this go up in parts (multipart upload, committed whole or not at all). */
+  multipartThreshold?: number;
+  partSize?: number;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export class S3Store implements ObjectStore {
+  readonly scheme = 's3';
+  readonly client: S3Client;
+
+  constructor(private readonly o: S3StoreOptions) {
+    this.client = new S3Client({
+      region: o.region || process.env.AWS_REGION || 'us-east-1',
+      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+      forcePathStyle: o.forcePathStyle ?? false,
+      ...(o.credentials ? { credentials: o.credentials } : {}),
+    });
+  }
+
+  uri(key: string): string {
+    return `s3://${this.o.bucket}/${encodeKey(key)}`;
+  }
+
+  async put(key: string, body: Buffer, opts: PutOptions = {}): Promise<void> {
+    const params = {
+      Bucket: this.o.bucket,
+      Key: key,
+      Body: body,
+      ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+      ...(this.o.storageClass ? { StorageClass: this.o.storageClass as StorageClass } : {}),
+      ...(this.o.sse ? { ServerSideEncryption: this.o.sse as ServerSideEncryption } : {}),
+      ...(this.o.sseKmsKeyId ? { SSEKMSKeyId: this.o.sseKmsKeyId } : {}),
+    };
+    try {
+      if (body.length > (this.o.multipartThreshold ?? 16 << 20)) {
+        const up = new Upload({ client: this.client, params, partSize: Math.max(5 << 20, this.o.partSize ?? 8 << 20), queueSize: 4, leavePartsOnError: false });
+        await up.done();
+      } else {
+        await this.client.send(new PutObjectCommand({ ...params, ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}) }));
+      }
+    } catch (err) {
+      if (statusOf(err) === 412) throw new ObjectExistsError(`${this.uri(key)} exists`);
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.o.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }));
+      for (const c of page.Contents ?? []) if (c.Key) yield { key: c.Key, size: Number(c.Size ?? 0) };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      return res.Body as Readable;
+    } catch (err) {
+      if (statusOf(err) === 404 || (err as Error).name === 'NoSuchKey') throw new NotFoundError(`${this.uri(key)} does not exist`);
+      throw err;
+    }
+  }
+
+  async getSmall(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readAll(await this.get(key));
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { RRRecord } from '../core/record.js';
+import { normalizeTs, recordId } from '../rrpair/derive.js';
+import { compileFilter, exactServices, type RecordFilterConfig } from './filter.js';
+import { lines } from './format.js';
+import type { LayoutName } from './layout.js';
+import { eachLimit, isCorruption, listWindow, readObject, resolveLayout, type ObjectProblem } from './reader.js';
+import type { ObjectStore } from './store.js';
+
+export interface SnapshotOptions {
+  store: ObjectStore;
+  prefix: string;
+  layout: LayoutName | 'auto';
+  partitionFormat?: string;
+  startMs: number;
+  endMs: number;
+  lateMs?: number;
+  filter?: RecordFilterConfig;
+  parallel?: number;
+  /** raw_jsonl: one file; proxymock: a directory. */
+  format: 'raw_jsonl' | 'proxymock';
+  out: string;
+  /** Records held in memory before a sorted run is spilled to disk. */
+  spillRecords?: number;
+  tmpDir?: string;
+  onProgress?(p: SnapshotResult & { objectsTotal: number }): void;
+}
+
+export interface SnapshotResult {
+  objects: number;
+  records: number;
+  duplicates: number;
+  runs: number;
+  problems: ObjectProblem[];
+}
+
+interface Entry {
+  ts: string;
+  id: string;
+  json: string;
+}
+
+const cmp = (a: Entry, b: Entry) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Build one snapshot of a window from any layout: records ordered by ts, without duplicate uuids.
+ * Memory is bounded: past `spillRecords`, sorted runs go to disk and are merged at the end.
+ */
+export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult> {
+  const layout = await resolveLayout(o.store, o.prefix, o.layout, o.partitionFormat);
+  const objects = await listWindow(o.store, layout, o.startMs, o.endMs, { lateMs: o.lateMs ?? 3_600_000, services: exactServices(o.filter) });
+  const filter = compileFilter(o.filter);
+  const res: SnapshotResult = { objects: 0, records: 0, duplicates: 0, runs: 0, problems: [] };
+  const spill = o.spillRecords ?? 200_000;
+  const work = mkdtempSync(join(o.tmpDir ?? tmpdir(), 'rrpipe-snapshot-'));
+  const runs: string[] = [];
+  let buf: Entry[] = [];
+  let spilling: Promise<void> = Promise.resolve();
+  const spillNow = async () => {
+    const run = buf.sort(cmp);
+    buf = [];
+    const path = join(work, `run-${runs.length}.tsv`);
+    runs.push(path);
+    const prev = spilling;
+    spilling = (async () => {
+      await prev;
+      const ws = createWriteStream(path);
+      for (const e of run) if (!ws.write(`${e.ts}\t${e.id}\t${e.json}\n`)) await once(ws, 'drain');
+      ws.end();
+      await once(ws, 'close');
+    })();
+  };
+  try {
+    await eachLimit(objects, o.parallel ?? 8, async (obj) => {
+      try {
+        for await (const item of readObject(o.store, obj.key)) {
+          if (item.kind === 'bad') {
+            res.problems.push({ uri: o.store.uri(obj.key), line: item.line, reason: item.reason });
+            continue;
+          }
+          if (!(item.ms >= o.startMs && item.ms <= o.endMs)) continue;
+          const r: RRRecord = item.record;
+          if (filter && !filter(r)) continue;
+          buf.push({ ts: normalizeTs(r.rrpair.ts), id: recordId(r.rrpair), json: JSON.stringify(r.rrpair) });
+          if (buf.length >= spill) await spillNow();
+        }
+      } catch (err) {
+        res.problems.push({ uri: o.store.uri(obj.key), reason: `${isCorruption(err) ? 'corrupt object' : 'unreadable object'}: ${(err as Error).message}` });
+      }
+      res.objects++;
+      o.onProgress?.({ ...res, objectsTotal: objects.length });
+    });
+    const writer = await openWriter(o, layout.layout);
+    if (runs.length === 0) {
+      await emitSorted(buf.sort(cmp), writer, res);
+    } else {
+      if (buf.length) await spillNow();
+      await spilling;
+      res.runs = runs.length;
+      await emitSorted(mergeRuns(runs), writer, res);
+    }
+    await writer.close(res);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return res;
+}
+
+async function* mergeRuns(paths: string[]): AsyncIterable<Entry> {
+  const its = paths.map((p) => lines(createReadStream(p, { highWaterMark: 1 << 16 }))[Symbol.asyncIterator]());
+  const parse = (l: string): Entry => {
+    const a = l.indexOf('\t');
+    const b = l.indexOf('\t', a + 1);
+    return { ts: l.slice(0, a), id: l.slice(a + 1, b), json: l.slice(b + 1) };
+  };
+  const heads: (Entry | undefined)[] = await Promise.all(its.map(async (it) => { const n = await it.next(); return n.done ? undefined : parse(n.value); }));
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) if (heads[i] && (best < 0 || cmp(heads[i]!, heads[best]!) < 0)) best = i;
+    if (best < 0) return;
+    yield heads[best]!;
+    const n = await its[best]!.next();
+    heads[best] = n.done ? undefined : parse(n.value);
+  }
+}
+
+async function emitSorted(entries: Iterable<Entry> | AsyncIterable<Entry>, w: Writer, res: SnapshotResult): Promise<void> {
+  let curTs = '';
+  let ids = new Set<string>();
+  for await (const e of entries as AsyncIterable<Entry>) {
+    if (e.ts !== curTs) {
+      curTs = e.ts;
+      ids = new Set();
+    }
+    if (ids.has(e.id)) {
+      res.duplicates++;
+      continue;
+    }
+    ids.add(e.id);
+    res.records++;
+    await w.write(e);
+  }
+}
+
+interface Writer {
+  write(e: Entry): Promise<void>;
+  close(res: SnapshotResult): Promise<void>;
+}
+
+async function writeLine(ws: WriteStream, s: string): Promise<void> {
+  if (!ws.write(s)) await once(ws, 'drain');
+}
+
+/** A file name from a uuid (base64 has "/" and "+"): hex of the 16 bytes, or a safe form. */
+export function uuidFileName(id: string): string {
+  const b = Buffer.from(id, 'base64');
+  if (b.length === 16 && b.toString('base64') === id) return b.toString('hex');
+  return id.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+async function openWriter(o: SnapshotOptions, layout: string): Promise<Writer> {
+  if (o.format === 'raw_jsonl') {
+    const ws = createWriteStream(o.out);
+    return {
+      write: (e) => writeLine(ws, e.json + '\n'),
+      async close() {
+        ws.end();
+        await once(ws, 'close');
+      },
+    };
+  }
+  const id = randomUUID();
+  const dir = join(o.out, `snapshot-${id}`);
+  mkdirSync(join(o.out, '.metadata'), { recursive: true });
+  const hosts = new Set<string>();
+  let first: string | undefined;
+  let last: string | undefined;
+  return {
+    async write(e) {
+      const rr = JSON.parse(e.json) as { http?: { req?: { host?: string } }; network_address?: string };
+      const host = (rr.http?.req?.host ?? rr.network_address ?? 'unknown').replace(/[^A-Za-z0-9._:-]/g, '_').replace(/:/g, '_');
+      if (!hosts.has(host)) {
+        mkdirSync(join(dir, host), { recursive: true });
+        hosts.add(host);
+      }
+      first ??= e.ts;
+      last = e.ts;
+      writeFileSync(join(dir, host, `${uuidFileName(e.id)}.json`), JSON.stringify(rr, null, 2) + '\n');
+    },
+    async close(res) {
+      mkdirSync(dir, { recursive: true });
+      const meta = { id, name: `snapshot-${id}`, created: new Date().toISOString(), source: o.store.uri(o.prefix), layout, start: new Date(o.startMs).toISOString(), end: new Date(o.endMs).toISOString(), first_ts: first ?? null, last_ts: last ?? null, records: res.records, hosts: [...hosts].sort() };
+      writeFileSync(join(o.out, '.metadata', 'snapshot.json'), JSON.stringify(meta, null, 2) + '\n');
+    },
+  };
+}
