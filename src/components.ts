@@ -11,6 +11,8 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./exporters/embedded/index.js'),
+  import('./exporters/opensearch/index.js'),
+  import('./exporters/elasticsearch/index.js'),
   import('./extensions/health_check/index.js'),
 ];
 
