@@ -14,6 +14,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/opensearch/index.js'),
   import('./exporters/elasticsearch/index.js'),
   import('./extensions/health_check/index.js'),
+  import('./extensions/query_api/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
