@@ -157,3 +157,36 @@ describe('embedded store: retention and size cap', () => {
     await ro.close();
   });
 });
+
+describe('rrpipe query --output raw reads RRPairs the store does not keep through their archive_uri', () => {
+  const t = tmpDir();
+  afterAll(() => t.cleanup());
+
+  it('file:// (plain and gzip, #line from 1) is fetched; s3:// says it is not supported yet', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { gzipSync } = await import('node:zlib');
+    const { pathToFileURL } = await import('node:url');
+    const rrs = genRRPairs(30, NOW, 3_600_000, 71);
+    const plain = join(t.dir, 'a.jsonl');
+    const gz = join(t.dir, 'b.jsonl.gz');
+    writeFileSync(plain, rrs.slice(0, 15).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(gz, gzipSync(rrs.slice(15, 29).map((r) => JSON.stringify(r)).join('\n') + '\n'));
+    const recs = rrs.map((rr, i) =>
+      newRecord(rr, { location: i < 15 ? `${pathToFileURL(plain).href}#${i + 1}` : i < 29 ? `${pathToFileURL(gz).href}#${i - 14}` : `s3://bucket/key.jsonl.gz#${i}` }),
+    );
+    const store = new EmbeddedStore({ path: join(t.dir, 'arch.db'), storeRRPair: false });
+    store.write(recs);
+    await store.close();
+    const cfg = writeConfig(t.dir, 'arch.yaml', `exporters:\n  embedded:\n    path: ./arch.db\n    store_rrpair: false\n`);
+    const r = await runCli(['query', '-c', cfg, '--store', 'embedded', '--start', '-2h', '--limit', '0', '--output', 'raw'], t.dir);
+    const got = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const want = reference(rrs.slice(0, 29), { start: NOW - 2 * 3_600_000 });
+    expect(got.map((g) => g.uuid)).toEqual(want);
+    const byId = new Map(rrs.map((x) => [x.uuid, x]));
+    for (const g of got) expect(g).toEqual(byId.get(g.uuid));
+    // The s3:// one is reported, not silently skipped, and the exit code says so.
+    expect(r.err).toMatch(/s3:\/\/ locations is not supported yet/);
+    expect(r.code).toBe(1);
+  });
+});
+

@@ -130,6 +130,8 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
         if (!page.next) break;
         after = page.next;
       }
+      expect(await store.get(generated[3]!.uuid!)).toEqual(generated[3]);
+      expect(await store.get('no-such-id')).toBeUndefined();
       await store.close();
       expect(ids).toEqual(reference(all, { start: NOW - 3 * H }));
       const raw = await runCli(['query', '-c', cfgFile, '--store', `${flavor}/hot`, '--start', '-3h', '--service', 'payments', '--limit', '25', '--output', 'raw'], t.dir);
@@ -230,6 +232,12 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
       expect((s.source.Attributes as { service: string }).service).toBe('');
       expect(fake.templates.get('speedscale-rrpair')).toBeDefined();
       expect(fake.ilmPolicies.size).toBe(0); // one fixed index: no deleting policy
+      const { factory } = await import('../../src/exporters/elasticsearch/index.js');
+      const cfg = await loadConfig([file], { registry: await builtinRegistry() });
+      const reader = await factory.openReader({ id: 'elasticsearch/otel', kind: 'exporter', config: cfg.components.exporters.get('elasticsearch/otel')!.config, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir }, { dataDir: t.dir });
+      expect(await reader.get(samples[5]!.uuid!)).toEqual(samples[5]); // GET /speedscale-rrpair/_doc/<id>
+      await reader.close();
+      expect(fake.requests.some((r) => r.method === 'GET' && r.path === `/speedscale-rrpair/_doc/${samples[5]!.uuid}`)).toBe(true);
 
       const q = await runCli(['query', '-c', file, '--store', 'elasticsearch/otel', '--start', '-2h', '--service', 'orders', '--status', '^5', '--limit', '0', '--output', 'raw'], t.dir);
       expect(q.code).toBe(0);
