@@ -18,3 +18,7 @@ export * as schema from './config/fragments.js';
 export { parseDuration, parseBytes } from './config/units.js';
 export { createExporter, type ExporterHelperConfig, type PushTarget, type QueueStorage } from './helpers/exporter.js';
 export { builtinRegistry } from './components.js';
+export {
+  isQueryableStore, hasOpenReader, encodeAfter, decodeAfter,
+  type QueryableStore, type QueryFilter, type QueryHit, type QueryPage, type StoreReader, type QueryableStoreFactory,
+} from './core/query.js';

@@ -548,7 +548,8 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       const client = getClient();
       const s = getResolved();
       if (!client || !s) throw new Error('the exporter is not started');
-      const limit = Math.min(Math.max(1, f.limit ?? 100), c.query.max_limit);
+      // One more than asked tells whether there is a next page; the engines cap a page at 10,000.
+      const limit = Math.min(Math.max(1, f.limit ?? 100), c.query.max_limit, 9_999);
       const body = searchBody(s.mode, f, Math.min(limit + 1, 10_000));
       let raw: SearchHitRaw[];
       try {

@@ -28,8 +28,9 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
     const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
     const provider = defaultProvider();
     Object.assign(opts, AwsSigv4Signer({ region: c.aws_sigv4.region!, service: c.aws_sigv4.service, getCredentials: () => provider() }));
-    // Amazon OpenSearch Serverless does not take gzip request bodies.
-    if (c.aws_sigv4.service === 'aoss') opts.compression = undefined;
+    // Signed requests go uncompressed: a signature over the plain body does not match a gzipped
+    // one (a known SigV4 pitfall), and OpenSearch Serverless takes no gzip request bodies.
+    opts.compression = undefined;
   }
   const client = new Client(opts as ConstructorParameters<typeof Client>[0]);
   return {
