@@ -4,3 +4,5 @@
 set -euo pipefail
 source "$(dirname "$0")/_lib.sh"
 command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++
+# The TLS test makes a private CA and a server certificate with the openssl command.
+command -v openssl >/dev/null || apt_install openssl

@@ -9,6 +9,7 @@ import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
 import type { SearchExporter } from '../../src/helpers/search-engine.js';
 import { toLuceneRegex } from '../../src/helpers/search-engine.js';
 import { luceneRegex, startSearchEngineFake, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
+import { missing } from '../support/backend.js';
 import { genRRPairs, loadSamples, reference, runCli, testHost, tmpDir, toRecords, writeConfig, type RefFilter } from './support.js';
 
 const NOW = Date.now();
@@ -285,6 +286,35 @@ describe('auth and index modes', () => {
       }
     });
   }
+
+  describe.skipIf(missing('openssl', 'apt-get install openssl'))('TLS with a private CA', () => {
+    it('trusts the server through tls.ca_file, and refuses it without', async () => {
+      const { execFileSync } = await import('node:child_process');
+      const d = t.dir;
+      const run = (args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
+      run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=rrpipe test CA']);
+      run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
+      writeConfig(d, 'ext.cnf', 'subjectAltName=IP:127.0.0.1\n');
+      run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext.cnf']);
+      const fake = await startSearchEngineFake({ flavor: 'elasticsearch', tls: { key: readFileSync(join(d, 'srv.key')), cert: readFileSync(join(d, 'srv.crt')) } });
+      try {
+        const base = `exporters:\n  elasticsearch:\n    endpoint: ${fake.url}\n    sending_queue: { enabled: false }\n    dead_letter: { path: ${d}/dlq-tls }\n    retry_on_failure: { enabled: false }\n`;
+        const ok = await makeExporter(`${base}    tls: { ca_file: ${d}/ca.crt }\n`, 'elasticsearch', d);
+        await ok.exp.start(testHost(d));
+        await ok.exp.consume(toRecords(genRRPairs(10, NOW, H, 81)), {});
+        await ok.exp.shutdown(AbortSignal.timeout(5000));
+        expect(fake.docs('rrpipe-rrpairs-*').length).toBe(10);
+        const bad = await makeExporter(`${base}    index_management: { enabled: false }\n`, 'elasticsearch', d);
+        await bad.exp.start(testHost(d));
+        await bad.exp.consume(toRecords(genRRPairs(4, NOW, H, 82)), {});
+        await bad.exp.shutdown(AbortSignal.timeout(5000));
+        expect(await bad.telemetry.total('dead_lettered', { component: 'elasticsearch' })).toBe(4);
+        expect(fake.docs('rrpipe-rrpairs-*').length).toBe(10);
+      } finally {
+        await fake.close();
+      }
+    });
+  });
 
   it('wrong credentials are a permanent failure: the batch is dead-lettered, not retried forever', async () => {
     const fake = await startSearchEngineFake({ flavor: 'elasticsearch', auth: { basic: { username: 'rr', password: 'right' } } });

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 
 export type Flavor = 'elasticsearch' | 'opensearch';
@@ -30,6 +31,8 @@ export interface FakeOptions {
   flavor: Flavor;
   auth?: FakeAuth;
   /** Called for every bulk item before it is applied; return a verdict to fail it. */
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   bulkHook?: (item: { action: string; index: string; id?: string; source: Record<string, unknown> }) => BulkItemVerdict | undefined;
 }
 
@@ -88,9 +91,10 @@ export class SearchEngineFake {
   constructor(readonly opts: FakeOptions) {}
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = this.opts.tls ? createHttpsServer({ key: this.opts.tls.key, cert: this.opts.tls.cert }, handler) : createServer(handler);
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    this.url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     return this.url;
   }
 
