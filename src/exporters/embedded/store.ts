@@ -75,6 +75,7 @@ export class EmbeddedStore implements StoreReader {
       this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('cache_size = -32768'); // 32 MiB: index pages stay in memory while indexing
       this.db.exec(SCHEMA);
       this.db.prepare('INSERT OR IGNORE INTO rrpipe_meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
       const cols = [...INDEX_FIELDS, 'extra', 'rrpair', 'stored_ms'];
