@@ -51,7 +51,7 @@ export interface SearchExporterConfig extends ExporterHelperConfig {
     number_of_shards?: number;
     number_of_replicas?: number;
   };
-  query: { max_limit: number };
+  query: { max_limit: number; keyword_suffix: string };
 }
 
 export function searchExporterSchema(flavor: Flavor): JSONSchema {
@@ -93,7 +93,10 @@ export function searchExporterSchema(flavor: Flavor): JSONSchema {
       number_of_shards: int(undefined, 'Shards per index (template setting).', { minimum: 1 }),
       number_of_replicas: int(undefined, 'Replicas per index (template setting).', { minimum: 0 }),
     }),
-    query: obj({ max_limit: int(10_000, 'Largest page a query returns.', { minimum: 1, maximum: 10_000 }) }),
+    query: obj({
+      max_limit: int(10_000, 'Largest page a query returns.', { minimum: 1, maximum: 10_000 }),
+      keyword_suffix: str('', 'Appended to the dimension fields in queries, e.g. ".keyword" for an index that Elasticsearch mapped dynamically (text + keyword sub-field), as an existing BYOC speedscale-rrpair index may be.'),
+    }),
     ...exporterHelperProperties(),
   });
 }
@@ -498,8 +501,15 @@ interface Fields {
 const RRPIPE_FIELDS: Fields = { ts: 'ts', sort: ['ts.sort', 'id'], cluster: 'cluster', namespace: 'namespace', service: 'service', direction: 'direction', command: 'command', status: 'status', location: 'location' };
 const OTEL_FIELDS: Fields = { ts: '@timestamp', sort: ['@timestamp', 'Body.uuid'], cluster: 'Resource.cluster', namespace: 'Attributes.namespace', service: 'Attributes.service', direction: 'Body.direction', command: 'Body.command', status: 'Body.status', location: 'Body.location' };
 
-export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number): Record<string, unknown> {
-  const F = mode === 'otel' ? OTEL_FIELDS : RRPIPE_FIELDS;
+export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number, keywordSuffix = ''): Record<string, unknown> {
+  const base = mode === 'otel' ? OTEL_FIELDS : RRPIPE_FIELDS;
+  const kw = (field: string) => field + keywordSuffix;
+  const F: Fields = {
+    ts: base.ts,
+    sort: [base.sort[0], kw(base.sort[1])],
+    cluster: kw(base.cluster), namespace: kw(base.namespace), service: kw(base.service), direction: kw(base.direction),
+    command: kw(base.command), status: kw(base.status), location: kw(base.location),
+  };
   const filter: unknown[] = [];
   if (f.start || f.end) {
     const r: Record<string, string> = {};
@@ -550,7 +560,7 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       if (!client || !s) throw new Error('the exporter is not started');
       // One more than asked tells whether there is a next page; the engines cap a page at 10,000.
       const limit = Math.min(Math.max(1, f.limit ?? 100), c.query.max_limit, 9_999);
-      const body = searchBody(s.mode, f, Math.min(limit + 1, 10_000));
+      const body = searchBody(s.mode, f, Math.min(limit + 1, 10_000), c.query.keyword_suffix);
       let raw: SearchHitRaw[];
       try {
         raw = await client.search(s.searchTarget, body);
@@ -574,7 +584,7 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
         if (!src) return undefined;
         return (s.mode === 'otel' ? src.Body : src.rrpair) as RRPair | undefined;
       }
-      const field = s.mode === 'otel' ? 'Body.uuid' : 'id';
+      const field = (s.mode === 'otel' ? 'Body.uuid' : 'id') + c.query.keyword_suffix;
       const hits = await client.search(s.searchTarget, { query: { term: { [field]: id } }, size: 1 });
       const src = hits[0]?._source;
       return src ? ((s.mode === 'otel' ? src.Body : src.rrpair) as RRPair | undefined) : undefined;

@@ -251,6 +251,38 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
   });
 });
 
+describe('otel mode against an existing, dynamically mapped BYOC index', () => {
+  const t = tmpDir();
+  afterAll(() => t.cleanup());
+
+  it('query.keyword_suffix: .keyword queries the keyword sub-fields Elasticsearch made', async () => {
+    const fake = await startSearchEngineFake({ flavor: 'elasticsearch' });
+    try {
+      // What Elasticsearch's dynamic mapping makes of the collector's documents: text + .keyword.
+      const dyn = { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
+      const body = Object.fromEntries(['uuid', 'direction', 'command', 'location', 'status', 'service', 'namespace', 'cluster', 'ts'].map((k) => [k, dyn]));
+      const res = await fetch(`${fake.url}/speedscale-rrpair`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mappings: { properties: { '@timestamp': { type: 'date' }, Body: { properties: body }, Attributes: { properties: { service: dyn, namespace: dyn } }, Resource: { properties: { cluster: dyn } } } } }),
+      });
+      expect(res.status).toBe(200);
+      const yaml = `exporters:\n  elasticsearch/byoc:\n    endpoints: [${fake.url}]\n    logs_index: speedscale-rrpair\n    mapping: { mode: otel }\n    index_management: { enabled: false }\n    query: { keyword_suffix: .keyword }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
+      const { exp } = await makeExporter(yaml, 'elasticsearch/byoc', t.dir);
+      await exp.start(testHost(t.dir));
+      const rrs = genRRPairs(60, NOW, H, 91);
+      await exp.consume(toRecords(rrs), {});
+      const page = await exp.query({ start: new Date(NOW - 2 * H), service: 'frontend', method: 'GET|PUT', limit: 100 });
+      await exp.shutdown(AbortSignal.timeout(5000));
+      expect(fake.templates.size).toBe(0);
+      expect(page.hits.map((h) => h.doc.id)).toEqual(reference(rrs, { start: NOW - 2 * H, service: 'frontend', method: 'GET|PUT' }));
+      expect(fake.unsupported).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
 describe('auth and index modes', () => {
   const t = tmpDir();
   afterAll(() => t.cleanup());
