@@ -118,6 +118,23 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
       });
     }
 
+    it('_count through the official client agrees with the reference', async () => {
+      const query = { bool: { filter: [{ term: { service: 'orders' } }, { range: { ts: { gte: new Date(NOW - 3 * H).toISOString() } } }] } };
+      let n: number;
+      if (flavor === 'elasticsearch') {
+        const { Client } = await import('@elastic/elasticsearch');
+        const c = new Client({ node: fake.url, auth: { username: 'rr', password: 'secret' } });
+        n = (await c.count({ index: 'rrpipe-rrpairs-*', query })).count;
+        await c.close();
+      } else {
+        const { Client } = await import('@opensearch-project/opensearch');
+        const c = new Client({ node: fake.url, auth: { username: 'rr', password: 'secret' } });
+        n = ((await c.count({ index: 'rrpipe-rrpairs-*', body: { query } })).body as { count: number }).count;
+        await c.close();
+      }
+      expect(n).toBe(reference(all, { start: NOW - 3 * H, service: 'orders' }).length);
+    });
+
     it('pages with search_after without gaps or repeats, and --output raw returns the stored RRPairs', async () => {
       const { factory } = flavor === 'opensearch' ? await import('../../src/exporters/opensearch/index.js') : await import('../../src/exporters/elasticsearch/index.js');
       const cfg = await loadConfig([cfgFile], { registry: await builtinRegistry() });
