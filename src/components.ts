@@ -25,6 +25,10 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./extensions/health_check/index.js'),
   import('./extensions/file_storage/index.js'),
   import('./extensions/bearertokenauth/index.js'),
+  import('./exporters/embedded/index.js'),
+  import('./exporters/opensearch/index.js'),
+  import('./exporters/elasticsearch/index.js'),
+  import('./extensions/query_api/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

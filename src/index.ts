@@ -21,3 +21,7 @@ export { builtinRegistry } from './components.js';
 export { render, parameterize, findTokens, PATTERNS, type TokenEntry, type RenderOptions } from './rrpair/tokens.js';
 export { renderJsonl, type RenderFileOptions, type RenderFileResult } from './rrpair/render-file.js';
 export { deriveCLS, registerProtocolRule, buildIndexDoc, indexDocOf, recordId } from './rrpair/derive.js';
+export {
+  isQueryableStore, hasOpenReader, encodeAfter, decodeAfter,
+  type QueryableStore, type QueryFilter, type QueryHit, type QueryPage, type StoreReader, type QueryableStoreFactory,
+} from './core/query.js';

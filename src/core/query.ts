@@ -48,3 +48,37 @@ export interface QueryableStore {
 export function isQueryableStore(c: unknown): c is QueryableStore {
   return typeof (c as Partial<QueryableStore> | null)?.query === 'function';
 }
+
+/** A store opened for reading only, outside a running pipeline (`rrpipe query`). */
+export interface StoreReader extends QueryableStore {
+  close(): Promise<void>;
+}
+
+/**
+ * Optional on an exporter factory: open the store read-only from the component's config, without
+ * starting the exporter (no index or template creation, no retention job, no queue). `rrpipe
+ * query` uses it when the factory has it, and otherwise creates and starts the exporter.
+ */
+export interface QueryableStoreFactory<C = any> {
+  openReader(settings: import('./component.js').CreateSettings<C>, env: { dataDir: string }): Promise<StoreReader>;
+}
+
+export function hasOpenReader(f: unknown): f is QueryableStoreFactory {
+  return typeof (f as Partial<QueryableStoreFactory> | null)?.openReader === 'function';
+}
+
+/** Encode a paging position (the sort values of the last hit) as an opaque token. */
+export function encodeAfter(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+/** Decode a token from encodeAfter; throws a clear error on a malformed one. */
+export function decodeAfter(token: string): unknown[] {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (Array.isArray(v)) return v;
+  } catch {
+    /* fall through */
+  }
+  throw new Error(`invalid paging token "${token.slice(0, 40)}"`);
+}

@@ -1,6 +1,7 @@
 import type { CliCommand } from '../command.js';
 import { components } from './components.js';
 import { printConfig } from './print-config.js';
+import { query } from './query.js';
 import { render } from './render.js';
 import { run } from './run.js';
 import { validate } from './validate.js';
@@ -10,4 +11,4 @@ import { rehydrate } from './rehydrate.js';
 import { snapshot } from './snapshot.js';
 
 /** Every `rrpipe` subcommand, in the order `rrpipe --help` lists them. */
-export const commands: CliCommand[] = [run, validate, components, printConfig, rehydrate, snapshot, get, lifecycle, render];
+export const commands: CliCommand[] = [run, validate, components, printConfig, query, rehydrate, snapshot, get, lifecycle, render];

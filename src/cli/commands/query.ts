@@ -1,0 +1,187 @@
+import { createWriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { builtinRegistry } from '../../components.js';
+import { ConfigError, loadConfig } from '../../config/load.js';
+import type { Component, ExporterFactory, Host } from '../../core/component.js';
+import { hasOpenReader, isQueryableStore, type QueryFilter, type QueryHit, type StoreReader } from '../../core/query.js';
+import { noopMetrics } from '../../core/telemetry.js';
+import { fetchArchived } from '../../helpers/archive-fetch.js';
+import { filterFromParams } from '../../helpers/query-params.js';
+import type { RRPair } from '../../rrpair/types.js';
+import { defaultConfigPath, UsageError, type CliCommand } from '../command.js';
+
+const PAGE = 1000;
+
+/** Open the short-term store an exporter of the config writes to, for reading. */
+export async function openStore(files: string[], id: string): Promise<StoreReader> {
+  const registry = await builtinRegistry();
+  const cfg = await loadConfig(files, { registry });
+  const c = cfg.components.exporters.get(id);
+  if (!c) {
+    const ids = [...cfg.components.exporters.keys()];
+    throw new UsageError(`no exporter "${id}" in ${files.join(', ')} (exporters: ${ids.join(', ') || 'none'})`);
+  }
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const settings = { id, kind: 'exporter' as const, config: structuredClone(c.config), logger, metrics: noopMetrics(), configDir: cfg.configDir };
+  if (hasOpenReader(c.factory)) return c.factory.openReader(settings, { dataDir: cfg.dataDir });
+  // No read-only opener: start the exporter itself (it may create what it needs) and stop it after.
+  const comp: Component = await (c.factory as ExporterFactory).create(settings);
+  if (!isQueryableStore(comp)) throw new UsageError(`exporter "${id}" (type ${c.type}) is not a queryable short-term store`);
+  const host: Host = {
+    getExtension: () => undefined,
+    getExporter: () => undefined,
+    reportStatus: () => {},
+    status: () => ({ running: true, pipelines: {}, components: {} }),
+    dataDir: cfg.dataDir,
+    oneShot: true,
+  };
+  await comp.start(host);
+  return {
+    query: (f) => comp.query(f),
+    ...(comp.get ? { get: (rid: string) => comp.get!(rid) } : {}),
+    close: () => comp.shutdown(AbortSignal.timeout(10_000)),
+  };
+}
+
+/** Every hit of a filter, page by page, up to limit (0 = all). */
+export async function* allHits(store: StoreReader, filter: QueryFilter, limit: number): AsyncGenerator<QueryHit> {
+  let left = limit > 0 ? limit : Infinity;
+  let after = filter.after;
+  while (left > 0) {
+    const page = await store.query({ ...filter, limit: Math.min(PAGE, left), ...(after ? { after } : {}) });
+    for (const h of page.hits.slice(0, Math.min(page.hits.length, left))) yield h;
+    left -= page.hits.length;
+    if (!page.next || page.hits.length === 0) return;
+    after = page.next;
+  }
+}
+
+/** The full RRPair of a hit: from the hit, from the store, or from long-term storage through archive_uri. */
+export async function fullRRPair(store: StoreReader, hit: QueryHit): Promise<RRPair> {
+  if (hit.rrpair) return hit.rrpair;
+  const fromStore = store.get ? await store.get(hit.doc.id) : undefined;
+  if (fromStore) return fromStore;
+  if (hit.doc.archive_uri) return fetchArchived(hit.doc.archive_uri);
+  throw new Error(`RRPair ${hit.doc.id}: the store does not keep it and it has no archive_uri`);
+}
+
+/** `--start -1h` reads as an option followed by an option; join such values as `--start=-1h`. */
+function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = args[i + 1];
+    if ((a === '--start' || a === '--end') && v !== undefined && /^-\d/.test(v)) {
+      out.push(`${a}=${v}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+const COLUMNS = ['ts', 'direction', 'service', 'command', 'location', 'status', 'duration', 'id'] as const;
+
+function tableRow(h: QueryHit): string[] {
+  return COLUMNS.map((c) => (c === 'duration' ? `${h.doc.duration}ms` : String(h.doc[c] ?? '')));
+}
+
+export const query: CliCommand = {
+  name: 'query',
+  summary: 'search a short-term store (embedded, opensearch, elasticsearch…) of a config; print a table, JSON lines or raw.jsonl',
+  usage: `rrpipe query --store EXPORTER_ID [-c FILE]... [filters] [--limit N] [--output table|jsonl|raw] [--out FILE]
+
+  --store ID          the exporter (in the config) whose store to search, e.g. embedded or opensearch/hot
+  -c, --config FILE   config file(s), as for rrpipe run (default: the embedded default config)
+  --start T           from T (inclusive): -1h, -30m, -7d, RFC 3339, epoch ms (default -1h)
+  --end T             until T (exclusive); default now
+  --cluster S, --namespace S, --service S     exact match
+  --direction IN|OUT
+  --method REGEX      on command (HTTP method, gRPC method, Query)
+  --status REGEX      on status (e.g. '^5')
+  --endpoint REGEX    on location (path, gRPC path, SQL)
+  --limit N           at most N results (default 100; 0 = all)
+  --output FORMAT     table (default), jsonl (index documents), raw (full RRPairs as raw.jsonl)
+  --out FILE          write there instead of stdout
+
+Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 2 bad usage.`,
+  async run(args) {
+    const { values } = parseArgs({
+      args: joinNegativeValues(args),
+      options: {
+        config: { type: 'string', short: 'c', multiple: true },
+        store: { type: 'string' },
+        start: { type: 'string', default: '-1h' },
+        end: { type: 'string' },
+        cluster: { type: 'string' },
+        namespace: { type: 'string' },
+        service: { type: 'string' },
+        direction: { type: 'string' },
+        method: { type: 'string' },
+        status: { type: 'string' },
+        endpoint: { type: 'string' },
+        limit: { type: 'string', default: '100' },
+        output: { type: 'string', short: 'o', default: 'table' },
+        out: { type: 'string' },
+      },
+    });
+    if (!values.store) throw new UsageError('--store is required');
+    const output = values.output!;
+    if (!['table', 'jsonl', 'raw'].includes(output)) throw new UsageError(`invalid --output "${output}" (table, jsonl or raw)`);
+    let filter: QueryFilter;
+    try {
+      const { config: _c, ...params } = values;
+      filter = filterFromParams(params);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const limit = filter.limit ?? 100;
+    delete filter.limit;
+    const files = values.config?.length ? values.config : [defaultConfigPath()];
+    let store: StoreReader;
+    try {
+      store = await openStore(files, values.store);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        return 1;
+      }
+      if (err instanceof UsageError) throw err;
+      console.error(`rrpipe query: ${(err as Error).message}`);
+      return 1;
+    }
+    const out = values.out ? createWriteStream(values.out) : process.stdout;
+    const write = (s: string) => new Promise<void>((r, j) => (out.write(s) ? r() : out.once('drain', r).once('error', j)));
+    let code = 0;
+    let n = 0;
+    try {
+      const rows: string[][] = [];
+      for await (const hit of allHits(store, filter, limit)) {
+        n++;
+        if (output === 'table') rows.push(tableRow(hit));
+        else if (output === 'jsonl') await write(JSON.stringify(hit.doc) + '\n');
+        else {
+          try {
+            await write(JSON.stringify(await fullRRPair(store, hit)) + '\n');
+          } catch (err) {
+            console.error(`rrpipe query: ${(err as Error).message}`);
+            code = 1;
+          }
+        }
+      }
+      if (output === 'table') {
+        const all = [COLUMNS.map((c) => c.toUpperCase()), ...rows];
+        const widths = COLUMNS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+        await write(all.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')).join('\n') + '\n');
+      }
+    } catch (err) {
+      console.error(`rrpipe query: ${(err as Error).message}`);
+      code = 1;
+    } finally {
+      await store.close().catch(() => undefined);
+      if (out !== process.stdout) await new Promise<void>((r) => out.end(r));
+    }
+    if (output !== 'table' || values.out) console.error(`${n} result${n === 1 ? '' : 's'}`);
+    return code;
+  },
+};

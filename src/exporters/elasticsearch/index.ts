@@ -1,0 +1,70 @@
+import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import type { ExporterFactory } from '../../core/component.js';
+import type { QueryableStoreFactory } from '../../core/query.js';
+import {
+  createSearchExporter, resolveSettings, searchExporterSchema, searchStore, validateSearchConfig,
+  type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
+} from '../../helpers/search-engine.js';
+
+/** An EngineClient on the official Elasticsearch client (@elastic/elasticsearch 8.x: talks to Elasticsearch 8 and 9). */
+export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promise<EngineClient> {
+  const opts: ClientOptions = {
+    nodes: s.nodes,
+    maxRetries: 0, // the exporter helper retries, with backoff
+    requestTimeout: c.timeout > 0 ? c.timeout : 30_000,
+    compression: true,
+    tls: {
+      ...(s.ca ? { ca: s.ca } : {}),
+      ...(s.cert ? { cert: s.cert } : {}),
+      ...(s.key ? { key: s.key } : {}),
+      ...(c.tls?.server_name_override ? { servername: c.tls.server_name_override } : {}),
+      rejectUnauthorized: !c.tls?.insecure_skip_verify,
+    },
+  };
+  if (c.user) opts.auth = { username: c.user, password: c.password ?? '' };
+  else if (c.api_key) opts.auth = { apiKey: c.api_key };
+  const client = new Client(opts);
+  return {
+    async bulk(lines, signal) {
+      const res = await client.bulk({ operations: lines as never }, { signal });
+      return res as unknown as Awaited<ReturnType<EngineClient['bulk']>>;
+    },
+    async search(target, body) {
+      const res = await client.search({ index: target, ...(target.includes('*') ? {} : { ignore_unavailable: true }), ...body } as never);
+      return (res.hits.hits as unknown as SearchHitRaw[]);
+    },
+    async getDoc(index, id) {
+      try {
+        const res = await client.get({ index, id });
+        return res._source as Record<string, unknown> | undefined;
+      } catch (err) {
+        if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return undefined;
+        throw err;
+      }
+    },
+    async putIndexTemplate(name, body) {
+      await client.indices.putIndexTemplate({ name, ...body } as never);
+    },
+    async putRetentionPolicy(name, body) {
+      await client.ilm.putLifecycle({ name, ...body } as never);
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+export const factory: ExporterFactory<SearchExporterConfig> & QueryableStoreFactory<SearchExporterConfig> = {
+  kind: 'exporter',
+  type: 'elasticsearch',
+  stability: 'beta',
+  description: 'Elasticsearch / Elastic Cloud short-term store: bulk indexing, index template, ILM retention, OTel-collector-compatible otel mode; queryable.',
+  schema: searchExporterSchema('elasticsearch'),
+  validate: validateSearchConfig,
+  create: (s) => createSearchExporter(s, { flavor: 'elasticsearch', makeClient: elasticClient }),
+  async openReader(s) {
+    const r = resolveSettings(s.config, s.configDir);
+    const client = await elasticClient(r, s.config);
+    return { ...searchStore(() => client, () => r, s.config), close: () => client.close() };
+  },
+};

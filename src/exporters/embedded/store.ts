@@ -1,0 +1,238 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryPage, type StoreReader } from '../../core/query.js';
+import type { RRRecord } from '../../core/record.js';
+import { indexDocOf } from '../../rrpair/derive.js';
+import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
+import type { RRPair } from '../../rrpair/types.js';
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 10_000;
+
+/** Columns of the rrpairs table besides the IndexDoc fields. */
+const NUMERIC = new Set(['duration', 'req_size', 'res_size']);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rrpairs (
+  id TEXT PRIMARY KEY,
+  ts TEXT NOT NULL,
+  cluster TEXT NOT NULL DEFAULT '',
+  namespace TEXT NOT NULL DEFAULT '',
+  service TEXT NOT NULL DEFAULT '',
+  direction TEXT NOT NULL DEFAULT '',
+  l7protocol TEXT NOT NULL DEFAULT '',
+  command TEXT NOT NULL DEFAULT '',
+  location TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT '',
+  host TEXT NOT NULL DEFAULT '',
+  duration REAL NOT NULL DEFAULT 0,
+  req_size INTEGER NOT NULL DEFAULT 0,
+  res_size INTEGER NOT NULL DEFAULT 0,
+  archive_uri TEXT,
+  extra TEXT,
+  rrpair TEXT,
+  stored_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rrpairs_ts ON rrpairs (ts, id);
+CREATE INDEX IF NOT EXISTS rrpairs_service_ts ON rrpairs (service, ts);
+CREATE INDEX IF NOT EXISTS rrpairs_cls ON rrpairs (command, location, status);
+CREATE INDEX IF NOT EXISTS rrpairs_direction_ts ON rrpairs (direction, ts);
+CREATE INDEX IF NOT EXISTS rrpairs_stored ON rrpairs (stored_ms);
+CREATE TABLE IF NOT EXISTS rrpipe_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+const SCHEMA_VERSION = '1';
+
+export interface EmbeddedStoreOptions {
+  path: string;
+  readOnly?: boolean;
+  storeRRPair?: boolean;
+  /** Rows older than this (by the time they were stored) are deleted; 0 keeps them. Milliseconds. */
+  ttlMs?: number;
+  /** Cap on the data held (pages in use), in bytes; the oldest rows go first; 0 = no cap. */
+  maxSizeBytes?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/**
+ * The embedded short-term store: one SQLite file (WAL) holding index documents and, optionally,
+ * the whole RRPairs. Readers in other processes (rrpipe query) may open it while the daemon writes.
+ */
+export class EmbeddedStore implements StoreReader {
+  readonly db: Database.Database;
+  private readonly insert?: Database.Statement;
+  private readonly now: () => number;
+  private readonly regexCache = new Map<string, RegExp>();
+
+  constructor(private readonly opts: EmbeddedStoreOptions) {
+    this.now = opts.now ?? Date.now;
+    if (!opts.readOnly && opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path, { readonly: opts.readOnly ?? false, fileMustExist: opts.readOnly ?? false });
+    this.db.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => (this.regex(String(pattern)).test(String(value ?? '')) ? 1 : 0));
+    if (!opts.readOnly) {
+      // auto_vacuum must be set before the first table exists; incremental lets the cap give space back.
+      this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('cache_size = -32768'); // 32 MiB: index pages stay in memory while indexing
+      this.db.exec(SCHEMA);
+      this.db.prepare('INSERT OR IGNORE INTO rrpipe_meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
+      const cols = [...INDEX_FIELDS, 'extra', 'rrpair', 'stored_ms'];
+      this.insert = this.db.prepare(`INSERT OR REPLACE INTO rrpairs (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+    }
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  private regex(pattern: string): RegExp {
+    let re = this.regexCache.get(pattern);
+    if (!re) {
+      re = new RegExp(pattern);
+      if (this.regexCache.size > 100) this.regexCache.clear();
+      this.regexCache.set(pattern, re);
+    }
+    return re;
+  }
+
+  /**
+   * Write records (idempotent by record id: a record written again replaces the row).
+   * Returns how many rows the size cap removed afterwards.
+   */
+  write(batch: readonly RRRecord[]): number {
+    const insert = this.insert;
+    if (!insert) throw new Error('the embedded store was opened read-only');
+    const stored = this.now();
+    const tx = this.db.transaction((recs: readonly RRRecord[]) => {
+      for (const r of recs) insert.run(this.row(r, stored));
+    });
+    tx(batch);
+    return this.opts.maxSizeBytes ? this.enforceSizeCap() : 0;
+  }
+
+  private row(r: RRRecord, stored: number): Record<string, unknown> {
+    const doc = indexDocOf(r);
+    const row: Record<string, unknown> = {};
+    let extra: Record<string, unknown> | undefined;
+    for (const f of INDEX_FIELDS) row[f] = doc[f] ?? (f === 'archive_uri' ? null : NUMERIC.has(f) ? 0 : '');
+    for (const [k, v] of Object.entries(doc)) {
+      if (!(INDEX_FIELDS as readonly string[]).includes(k) && v !== undefined) (extra ??= {})[k] = v;
+    }
+    row.extra = extra ? JSON.stringify(extra) : null;
+    row.rrpair = this.opts.storeRRPair ? JSON.stringify(r.rrpair) : null;
+    row.stored_ms = stored;
+    for (const f of ['duration', 'req_size', 'res_size']) if (typeof row[f] !== 'number' || !Number.isFinite(row[f])) row[f] = 0;
+    return row;
+  }
+
+  /** Delete rows stored longer ago than the ttl; returns how many went. */
+  enforceRetention(): number {
+    if (!this.opts.ttlMs || this.opts.readOnly) return 0;
+    const cutoff = this.now() - this.opts.ttlMs;
+    const n = this.db.prepare('DELETE FROM rrpairs WHERE stored_ms < ?').run(cutoff).changes;
+    if (n > 0) this.db.pragma('incremental_vacuum');
+    return n;
+  }
+
+  /** Bytes held by live pages of the database file. */
+  dataSize(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /** Delete the oldest rows (by store time, then ts) until the data is under the cap. */
+  enforceSizeCap(): number {
+    const cap = this.opts.maxSizeBytes;
+    if (!cap || this.opts.readOnly) return 0;
+    let removed = 0;
+    for (let size = this.dataSize(); size > cap; size = this.dataSize()) {
+      const count = (this.db.prepare('SELECT count(*) AS n FROM rrpairs').get() as { n: number }).n;
+      if (count === 0) break;
+      // Remove a share proportional to the overshoot, plus a margin, so a cap is not hit on every write.
+      const share = Math.min(1, (size - cap) / size + 0.1);
+      const n = Math.max(1, Math.ceil(count * share));
+      removed += this.db
+        .prepare('DELETE FROM rrpairs WHERE rowid IN (SELECT rowid FROM rrpairs ORDER BY stored_ms, ts LIMIT ?)')
+        .run(n).changes;
+      this.db.pragma('incremental_vacuum');
+    }
+    return removed;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM rrpairs').get() as { n: number }).n;
+  }
+
+  async query(filter: QueryFilter): Promise<QueryPage> {
+    return this.querySync(filter);
+  }
+
+  querySync(filter: QueryFilter): QueryPage {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.start) {
+      where.push('ts >= ?');
+      args.push(tsBound(filter.start));
+    }
+    if (filter.end) {
+      where.push('ts < ?');
+      args.push(tsBound(filter.end));
+    }
+    for (const f of ['cluster', 'namespace', 'service', 'direction'] as const) {
+      const v = filter[f];
+      if (v !== undefined) {
+        where.push(`${f} = ?`);
+        args.push(v);
+      }
+    }
+    for (const [f, col] of [['method', 'command'], ['status', 'status'], ['endpoint', 'location']] as const) {
+      const v = filter[f];
+      if (v !== undefined) {
+        this.regex(v); // a bad regex fails here with its own message
+        where.push(`${col} REGEXP ?`);
+        args.push(v);
+      }
+    }
+    if (filter.after) {
+      const [ts, id] = decodeAfter(filter.after);
+      if (typeof ts !== 'string' || typeof id !== 'string') throw new Error('invalid paging token');
+      where.push('(ts > ? OR (ts = ? AND id > ?))');
+      args.push(ts, ts, id);
+    }
+    const limit = Math.min(Math.max(1, filter.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
+    const sql = `SELECT * FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, limit + 1) as Record<string, unknown>[];
+    const more = rows.length > limit;
+    const hits = rows.slice(0, limit).map((row) => this.hit(row));
+    const last = hits[hits.length - 1];
+    return { hits, ...(more && last ? { next: encodeAfter([last.doc.ts, last.doc.id]) } : {}) };
+  }
+
+  private hit(row: Record<string, unknown>): QueryHit {
+    const doc = {} as IndexDoc;
+    for (const f of INDEX_FIELDS) {
+      const v = row[f];
+      if (v === null || v === undefined) continue;
+      (doc as Record<string, unknown>)[f] = v;
+    }
+    if (typeof row.extra === 'string') Object.assign(doc, JSON.parse(row.extra));
+    const hit: QueryHit = { doc };
+    if (typeof row.rrpair === 'string') hit.rrpair = JSON.parse(row.rrpair) as RRPair;
+    return hit;
+  }
+
+  async get(id: string): Promise<RRPair | undefined> {
+    const row = this.db.prepare('SELECT rrpair FROM rrpairs WHERE id = ?').get(id) as { rrpair: string | null } | undefined;
+    return row?.rrpair ? (JSON.parse(row.rrpair) as RRPair) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** A Date as the fixed-width RFC 3339 nanosecond text the ts column holds (so text order = time order). */
+export function tsBound(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}

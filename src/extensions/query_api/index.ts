@@ -1,0 +1,140 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Component, ExtensionFactory, Host } from '../../core/component.js';
+import { int, obj, str } from '../../config/fragments.js';
+import { isQueryableStore, type QueryableStore } from '../../core/query.js';
+import { splitHostPort } from '../../core/service.js';
+import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
+
+export interface QueryApiConfig {
+  endpoint: string;
+  store: string;
+  default_limit: number;
+  max_limit: number;
+  default_start: string;
+  bearer_token?: string;
+}
+
+const PREFIX = '/api/v1/rrpairs';
+const EXTRA_PARAMS = new Set(['full']);
+
+/**
+ * GET /api/v1/rrpairs?start=-1h&service=…&limit=…&after=… → the index documents of a short-term
+ * store (the exporter named by `store`), a page at a time; GET /api/v1/rrpairs/<id> → one RRPair.
+ */
+export function createQueryApi(config: QueryApiConfig, onListening?: (port: number) => void): Component & { port?: number } {
+  let server: Server | undefined;
+  let host: Host | undefined;
+
+  const storeOf = (): QueryableStore | undefined => {
+    const c = host?.getExporter(config.store);
+    return isQueryableStore(c) ? c : undefined;
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (url.pathname !== PREFIX && !url.pathname.startsWith(PREFIX + '/')) return send(res, 404, { error: `not found: the API is at ${PREFIX}` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, { error: 'only GET' });
+    }
+    if (config.bearer_token && req.headers.authorization !== `Bearer ${config.bearer_token}`) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(res, 401, { error: 'missing or wrong bearer token' });
+    }
+    const store = storeOf();
+    if (!store) return send(res, 503, { error: `store ${config.store} is not running` });
+    try {
+      if (url.pathname.length > PREFIX.length + 1) {
+        const id = decodeURIComponent(url.pathname.slice(PREFIX.length + 1));
+        const rr = store.get ? await store.get(id) : undefined;
+        if (!rr) return send(res, 404, { error: `RRPair ${id} is not in store ${config.store}` });
+        return send(res, 200, rr);
+      }
+      const params: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) {
+        if (!(FILTER_PARAMS as readonly string[]).includes(k) && !EXTRA_PARAMS.has(k)) {
+          return send(res, 400, { error: `unknown parameter "${k}" (known: ${[...FILTER_PARAMS, ...EXTRA_PARAMS].join(', ')})` });
+        }
+        if (k in params) return send(res, 400, { error: `parameter "${k}" given twice` });
+        params[k] = v;
+      }
+      let filter;
+      try {
+        filter = filterFromParams({ start: config.default_start, ...params }, { maxLimit: config.max_limit });
+      } catch (err) {
+        return send(res, 400, { error: (err as Error).message });
+      }
+      filter.limit ??= config.default_limit;
+      const full = params.full === 'true' || params.full === '1';
+      const page = await store.query(filter);
+      let nextUrl: string | undefined;
+      if (page.next) {
+        const q = new URLSearchParams(params);
+        q.set('after', page.next);
+        nextUrl = `${PREFIX}?${q.toString()}`;
+      }
+      return send(res, 200, {
+        store: config.store,
+        count: page.hits.length,
+        hits: page.hits.map((h) => (full && h.rrpair ? { ...h.doc, rrpair: h.rrpair } : h.doc)),
+        ...(page.next ? { next: page.next, next_url: nextUrl } : {}),
+      });
+    } catch (err) {
+      const msg = (err as Error).message;
+      return send(res, /paging token/.test(msg) ? 400 : 500, { error: msg });
+    }
+  };
+
+  const ext: Component & { port?: number } = {
+    async start(h: Host) {
+      host = h;
+      if (!h.getExporter(config.store)) throw new Error(`store: no exporter "${config.store}" in the config`);
+      if (!storeOf()) throw new Error(`store: exporter "${config.store}" is not a queryable short-term store`);
+      const { host: bind, port } = splitHostPort(config.endpoint, 8088);
+      server = createServer((req, res) => {
+        handle(req, res).catch((err) => {
+          if (!res.headersSent) send(res, 500, { error: String(err) });
+          else res.destroy();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, bind, () => resolve());
+      });
+      ext.port = (server.address() as { port: number }).port;
+      onListening?.(ext.port);
+    },
+    async shutdown() {
+      const s = server;
+      server = undefined;
+      if (!s) return;
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    },
+  };
+  return ext;
+}
+
+export const factory: ExtensionFactory<QueryApiConfig> = {
+  kind: 'extension',
+  type: 'query_api',
+  stability: 'alpha',
+  description: 'HTTP API over a short-term store: GET /api/v1/rrpairs (JSON, paged) and /api/v1/rrpairs/<id>, for dashboards.',
+  schema: obj(
+    {
+      endpoint: str('localhost:8088', 'host:port to listen on.'),
+      store: str(undefined, 'Id of the exporter whose store is searched (embedded, opensearch/…, elasticsearch/…).'),
+      default_limit: int(100, 'Page size when the request gives no limit.', { minimum: 1 }),
+      max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
+      default_start: str('-1h', 'Start of the window when the request gives none.'),
+      bearer_token: str(undefined, 'When set, requests need Authorization: Bearer <token>.', { 'x-secret': true }),
+    },
+    { required: ['store'] },
+  ),
+  create: (s) => createQueryApi(s.config, (port) => s.logger.info({ port, store: s.config.store }, 'query API listening')),
+};
