@@ -32,8 +32,10 @@ export type ComponentStatus = 'starting' | 'ok' | 'recoverable_error' | 'permane
 export interface Host {
   /** A started extension by id, e.g. "file_storage/queue". */
   getExtension<T = Component>(id: string): T | undefined;
-  /** A started exporter by id, for dead-letter routing. */
+  /** A started exporter by id, as a Consumer that counts what it hands over (dead-letter routing). */
   getExporter(id: string): Consumer | undefined;
+  /** The exporter component instance itself, for capabilities beyond consume (a QueryableStore). */
+  getExporterComponent?(id: string): Component | undefined;
   /** Report a component's health; the health_check extension reads it. */
   reportStatus(id: string, status: ComponentStatus, error?: Error): void;
   /** The status of every pipeline and component. */

@@ -43,6 +43,7 @@ export class Graph {
     this.host = {
       getExtension: <T>(id: string) => self.extensions.get(id) as T | undefined,
       getExporter: (id: string) => self.exporters.get(id),
+      getExporterComponent: (id: string) => self.nodes.get(`exporter:${id}`)?.component,
       reportStatus: (id, status, error) => self.setStatus(id, status, error),
       status: () => self.status(),
       dataDir: cfg.dataDir,

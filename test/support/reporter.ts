@@ -21,7 +21,8 @@ export default class SummaryReporter implements Reporter {
           skippedNames.push(`${m.moduleId.replace(process.cwd() + '/', '')} > ${t.fullName}`);
         }
       }
-      if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++;
+      // A module that failed outside its tests (a hook, an import) counts as a failure even if its tests were skipped.
+      if (m.state() === 'failed' && ![...m.children.allTests()].some((t) => t.result().state === 'failed')) failed++;
     }
     if (skipped && process.env.RRPIPE_FAIL_ON_SKIP === '1') {
       console.log(`\nSkipped tests are failures in CI (a backend is missing):\n  ${skippedNames.join('\n  ')}`);

@@ -26,7 +26,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
   let host: Host | undefined;
 
   const storeOf = (): QueryableStore | undefined => {
-    const c = host?.getExporter(config.store);
+    const c = host?.getExporterComponent?.(config.store);
     return isQueryableStore(c) ? c : undefined;
   };
 
