@@ -10,6 +10,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./processors/batch/index.js'),
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
+  import('./exporters/redis/index.js'),
   import('./extensions/health_check/index.js'),
 ];
 
