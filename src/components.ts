@@ -11,6 +11,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./exporters/redis/index.js'),
+  import('./exporters/bigtable/index.js'),
   import('./extensions/health_check/index.js'),
 ];
 

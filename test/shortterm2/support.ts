@@ -147,7 +147,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Start a server process and wait until `ready` matches its output (or it exits). */
-export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<ChildProcess> {
+export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<ChildProcess & { banner: string }> {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -168,7 +168,7 @@ export async function startProcess(cmd: string, args: string[], ready: RegExp, e
   });
   child.stdout!.resume();
   child.stderr!.resume();
-  return child;
+  return Object.assign(child, { banner: ready.exec(out)![0] });
 }
 
 export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
