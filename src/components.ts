@@ -12,6 +12,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/debug/index.js'),
   import('./exporters/redis/index.js'),
   import('./exporters/bigtable/index.js'),
+  import('./exporters/azuredataexplorer/index.js'),
   import('./extensions/health_check/index.js'),
 ];
 
