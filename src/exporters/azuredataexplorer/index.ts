@@ -162,7 +162,7 @@ export class AdxStore implements QueryableStore {
       const props = new IngestionProperties({
         database: this.cfg.db_name, table: this.cfg.logs_table_name, format: DataFormat.MULTIJSON,
         ingestionMappingReference: this.cfg.logs_table_json_mapping,
-        ...(this.cfg.ingestion_type === 'queued' ? { ingestByTags: [tag], ingestIfNotExists: tag } : {}),
+        ...(this.cfg.ingestion_type === 'queued' ? { ingestByTags: [tag], ingestIfNotExists: JSON.stringify([tag]) } : {}),
       });
       try {
         await this.ingest.ingestFromStream(Readable.from([Buffer.from(lines.join('\n'))]), props);
