@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { QueueClient } from '@azure/storage-queue';
 
 /**
  * A strict wire fake of the Kusto engine endpoints the azuredataexplorer exporter uses, written
@@ -18,6 +19,14 @@ export class FakeKusto {
   readonly requests: string[] = [];
   /** Refuse the next n streaming ingestions with 429 (throttling). */
   throttle = 0;
+  /** Refuse the next n management commands with 429 (throttling). */
+  throttleMgmt = 0;
+  /** The data management resources `.get ingestion resources` returns (SAS URIs, e.g. on Azurite). */
+  ingestionResources?: { queue: string; container: string; statusTable: string };
+  /** ingest-by: tags of the ingested extents (for ingestIfNotExists). */
+  readonly extentTags = new Set<string>();
+  /** Queued ingestion messages seen, and those dropped by ingestIfNotExists. */
+  queued = { messages: 0, skipped: 0 };
 
   get uri(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -30,6 +39,7 @@ export class FakeKusto {
   }
 
   async stop(): Promise<void> {
+    if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
@@ -60,8 +70,17 @@ export class FakeKusto {
     const raw = JSON.parse((await this.body(req)).toString('utf8')) as { db?: string; csl?: string; properties?: unknown };
     if (typeof raw.csl !== 'string') return this.fail(res, 400, 'csl missing');
     const props = (typeof raw.properties === 'string' ? JSON.parse(raw.properties) : raw.properties ?? {}) as { Parameters?: Record<string, string> };
-    if (url.pathname === '/v1/rest/mgmt') return this.mgmt(raw.csl, res);
-    if (url.pathname === '/v2/rest/query') return this.query(raw.csl, props.Parameters ?? {}, res);
+    if (url.pathname === '/v1/rest/mgmt') {
+      if (this.throttleMgmt > 0) {
+        this.throttleMgmt--;
+        return this.fail(res, 429, 'throttled');
+      }
+      return this.mgmt(raw.csl, res);
+    }
+    if (url.pathname === '/v2/rest/query') {
+      await this.drainQueued();
+      return this.query(raw.csl, props.Parameters ?? {}, res);
+    }
     return this.fail(res, 404, `${url.pathname} not implemented by the fake`);
   }
 
@@ -77,15 +96,7 @@ export class FakeKusto {
     if ((url.searchParams.get('streamFormat') ?? '').toLowerCase() !== 'multijson') return this.fail(res, 400, 'streamFormat must be multijson');
     const mapping = url.searchParams.get('mappingName');
     if (!mapping || !t.mappings.has(mapping)) return this.fail(res, 400, `mapping ${mapping} not found`);
-    const cols = new Set(t.columns.map(([c]) => c));
-    const now = Date.now();
-    for (const line of body.toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const o = JSON.parse(line) as Record<string, unknown>;
-      const row: Record<string, unknown> = { $ingestion_time: now };
-      for (const c of cols) row[c] = o[c] ?? null;
-      t.rows.push(row);
-    }
+    this.appendRows(t, body);
     this.v1(res, [['Table_0', [], []]]);
   }
 
@@ -94,8 +105,71 @@ export class FakeKusto {
     res.end(JSON.stringify({ Tables: tables.map(([TableName, cols, Rows]) => ({ TableName, Columns: cols.map(([ColumnName, ColumnType]) => ({ ColumnName, DataType: 'String', ColumnType })), Rows })) }));
   }
 
+  /**
+   * What the DM service does with queued ingestion: read the queue's messages (base64 JSON naming
+   * a blob, database, table and properties), download each blob and append its rows, honouring
+   * ingestIfNotExists / ingest-by tags.
+   */
+  async drainQueued(): Promise<void> {
+    if (!this.ingestionResources) return;
+    const q = new QueueClient(this.ingestionResources.queue);
+    for (;;) {
+      const got = await q.receiveMessages({ numberOfMessages: 32 });
+      if (got.receivedMessageItems.length === 0) return;
+      for (const m of got.receivedMessageItems) {
+        const msg = JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as {
+          Id: string; BlobPath: string; DatabaseName: string; TableName: string; RawDataSize?: number;
+          AdditionalProperties?: { format?: string; ingestionMappingReference?: string; tags?: string; ingestIfNotExists?: string; authorizationContext?: string };
+        };
+        for (const k of ['Id', 'BlobPath', 'DatabaseName', 'TableName'] as const) if (typeof msg[k] !== 'string') throw new Error(`queued message without ${k}`);
+        this.queued.messages++;
+        const props = msg.AdditionalProperties ?? {};
+        if (!props.authorizationContext) throw new Error('queued message without authorizationContext');
+        const t = this.tables.get(msg.TableName);
+        if (!t) throw new Error(`table ${msg.TableName} not found`);
+        if ((props.format ?? '').toLowerCase() !== 'multijson') throw new Error(`format ${props.format} not supported by the fake`);
+        if (!props.ingestionMappingReference || !t.mappings.has(props.ingestionMappingReference)) throw new Error('mapping missing');
+        const tags = props.tags ? (JSON.parse(props.tags) as string[]) : [];
+        const ifNot = props.ingestIfNotExists ? (JSON.parse(props.ingestIfNotExists) as string[]) : [];
+        await q.deleteMessage(m.messageId, m.popReceipt);
+        if (ifNot.some((tag) => this.extentTags.has(`ingest-by:${tag}`))) {
+          this.queued.skipped++;
+          continue;
+        }
+        const blob = await fetch(msg.BlobPath);
+        if (!blob.ok) throw new Error(`blob ${msg.BlobPath}: ${blob.status}`);
+        let data = Buffer.from(await blob.arrayBuffer());
+        if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data);
+        this.appendRows(t, data);
+        for (const tag of tags) this.extentTags.add(tag);
+      }
+    }
+  }
+
+  private appendRows(t: { columns: [string, string][]; rows: Record<string, unknown>[] }, body: Buffer): void {
+    const now = Date.now();
+    for (const line of body.toString('utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const o = JSON.parse(line) as Record<string, unknown>;
+      const row: Record<string, unknown> = { $ingestion_time: now };
+      for (const [c] of t.columns) row[c] = o[c] ?? null;
+      t.rows.push(row);
+    }
+  }
+
   private mgmt(csl: string, res: ServerResponse): void {
     let m: RegExpExecArray | null;
+    if (csl === '.get ingestion resources') {
+      const r = this.ingestionResources;
+      if (!r) return this.fail(res, 400, 'this fake has no ingestion resources');
+      return this.v1(res, [['Table_0', [['ResourceTypeName', 'string'], ['StorageRoot', 'string']], [
+        ['SecuredReadyForAggregationQueue', r.queue], ['FailedIngestionsQueue', r.queue], ['SuccessfulIngestionsQueue', r.queue],
+        ['TempStorage', r.container], ['IngestionsStatusTable', r.statusTable],
+      ]]]);
+    }
+    if (csl === '.get kusto identity token') {
+      return this.v1(res, [['Table_0', [['AuthorizationContext', 'string']], [['fake-authorization-context']]]]);
+    }
     if ((m = /^\.create-merge table \['([^']+)'\] \((.*)\)$/.exec(csl))) {
       const columns = m[2]!.split(', ').map((c) => /^\['([^']+)'\]:(\w+)$/.exec(c)).map((x) => [x![1]!, x![2]!] as [string, string]);
       if (!this.tables.has(m[1]!)) this.tables.set(m[1]!, { columns, rows: [], mappings: new Map() });
