@@ -1,0 +1,246 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { DefaultAzureCredential } from '@azure/identity';
+import { Client, ClientRequestProperties, KustoConnectionStringBuilder } from 'azure-kusto-data';
+import { DataFormat, IngestClient, ManagedStreamingIngestClient, IngestionProperties } from 'azure-kusto-ingest';
+import type { ExporterFactory, CreateSettings } from '../../core/component.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, str } from '../../config/fragments.js';
+import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
+import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
+import type { RecordBatch } from '../../core/record.js';
+import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { compileFilter, pageOf, queryable, tooLargeReason } from '../../helpers/hot-store.js';
+import { indexDocOf } from '../../rrpair/derive.js';
+import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
+import type { RRPair } from '../../rrpair/types.js';
+import { quoteName, schemaCommands } from './schema.js';
+
+export interface AdxExporterConfig extends ExporterHelperConfig {
+  cluster_uri: string;
+  /** Ingestion (data management) endpoint; `https://ingest-<cluster>` when unset. */
+  ingest_uri?: string;
+  db_name: string;
+  logs_table_name: string;
+  logs_table_json_mapping: string;
+  ingestion_type: 'queued' | 'managed';
+  application_id?: string;
+  application_key?: string;
+  tenant_id?: string;
+  managed_identity_id?: string;
+  use_azure_auth: boolean;
+  create_schema: boolean;
+  retention: number;
+  max_record_size: number;
+}
+
+/** `system` for a system-assigned identity, or a client id. */
+function connectionBuilder(c: AdxExporterConfig, uri: string): KustoConnectionStringBuilder {
+  if (c.application_id && c.application_key) return KustoConnectionStringBuilder.withAadApplicationKeyAuthentication(uri, c.application_id, c.application_key, c.tenant_id);
+  if (c.managed_identity_id === 'system') return KustoConnectionStringBuilder.withSystemManagedIdentity(uri);
+  if (c.managed_identity_id) return KustoConnectionStringBuilder.withUserManagedIdentity(uri, c.managed_identity_id);
+  // DefaultAzureCredential: AKS workload identity (AZURE_FEDERATED_TOKEN_FILE), environment, Azure CLI.
+  if (c.use_azure_auth) return KustoConnectionStringBuilder.withTokenCredential(uri, new DefaultAzureCredential());
+  throw new PermanentError('azuredataexplorer: no credentials: set application_id/application_key/tenant_id, managed_identity_id, or use_azure_auth');
+}
+
+export function ingestUriOf(c: Pick<AdxExporterConfig, 'cluster_uri' | 'ingest_uri'>): string {
+  if (c.ingest_uri) return c.ingest_uri;
+  const u = new URL(c.cluster_uri);
+  u.hostname = `ingest-${u.hostname}`;
+  return u.toString().replace(/\/$/, '');
+}
+
+/** The JSON line ingested for a record: the index fields, the exact ts, and the RRPair. */
+export function rowOf(doc: IndexDoc, rr: RRPair): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const f of INDEX_FIELDS) row[f] = doc[f] ?? (f === 'archive_uri' ? '' : null);
+  row.ts_text = doc.ts;
+  row.rrpair = rr;
+  return row;
+}
+
+function docOfRow(row: Record<string, unknown>): IndexDoc {
+  const doc: Record<string, unknown> = {};
+  for (const f of INDEX_FIELDS) {
+    const v = row[f];
+    if (f === 'ts') doc.ts = row.ts_text;
+    else if (f === 'archive_uri') {
+      if (typeof v === 'string' && v !== '') doc.archive_uri = v;
+    } else doc[f] = v;
+  }
+  return doc as IndexDoc;
+}
+
+/** The KQL `rrpipe query` runs; values travel as query parameters, never spliced into the text. */
+export function buildQuery(table: string, f: ReturnType<typeof compileFilter>): { kql: string; params: Record<string, string> } {
+  const params: Record<string, string> = {};
+  const decl: string[] = [];
+  const where: string[] = [];
+  const p = (name: string, type: string, value: string) => {
+    params[name] = value;
+    decl.push(`${name}:${type}`);
+  };
+  const flt = f.filter;
+  if (f.startTs) { p('p_start', 'datetime', f.startTs); where.push('ts >= p_start'); }
+  if (f.endTs) { p('p_end', 'datetime', f.endTs); where.push('ts < p_end'); }
+  for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) {
+    if (flt[k] !== undefined) { p(`p_${k}`, 'string', flt[k]!); where.push(`${k} == p_${k}`); }
+  }
+  if (flt.method) { p('p_method', 'string', flt.method); where.push('command matches regex p_method'); }
+  if (flt.status) { p('p_status', 'string', flt.status); where.push('status matches regex p_status'); }
+  if (flt.endpoint) { p('p_endpoint', 'string', flt.endpoint); where.push('location matches regex p_endpoint'); }
+  if (f.after) {
+    p('p_after_ts', 'string', f.after.ts);
+    p('p_after_id', 'string', f.after.id);
+    where.push('(ts_text > p_after_ts or (ts_text == p_after_ts and id > p_after_id))');
+  }
+  const lines = [
+    ...(decl.length ? [`declare query_parameters(${decl.join(', ')});`] : []),
+    quoteName(table),
+    ...where.map((w) => `| where ${w}`),
+    // A batch ingested twice (a retry after a lost answer) holds the same ids: keep one row per id.
+    '| summarize arg_max(ingestion_time(), *) by id',
+    '| project-away max_ingestion_time',
+    '| order by ts_text asc, id asc',
+    `| take ${f.limit + 1}`,
+  ];
+  return { kql: lines.join('\n'), params };
+}
+
+export class AdxStore implements QueryableStore {
+  private query_!: Client;
+  private ingest!: IngestClient | ManagedStreamingIngestClient;
+
+  constructor(private readonly cfg: AdxExporterConfig, private readonly log: CreateSettings<unknown>['logger'], private readonly builders?: (uri: string) => KustoConnectionStringBuilder) {}
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    const kcsb = (uri: string) => (this.builders ? this.builders(uri) : connectionBuilder(c, uri));
+    this.query_ = new Client(kcsb(c.cluster_uri));
+    const props = { database: c.db_name, table: c.logs_table_name, format: DataFormat.MULTIJSON, ingestionMappingReference: c.logs_table_json_mapping };
+    this.ingest = c.ingestion_type === 'managed'
+      ? new ManagedStreamingIngestClient(kcsb(c.cluster_uri), kcsb(ingestUriOf(c)), props, false)
+      : new IngestClient(kcsb(ingestUriOf(c)), props, false);
+    if (c.create_schema) await this.ensureSchema();
+  }
+
+  async ensureSchema(): Promise<void> {
+    const c = this.cfg;
+    for (const cmd of schemaCommands({ table: c.logs_table_name, mapping: c.logs_table_json_mapping, retentionMs: c.retention, streaming: c.ingestion_type === 'managed' })) {
+      try {
+        await this.query_.executeMgmt(c.db_name, cmd);
+      } catch (err) {
+        // Forbidden: an admin runs `rrpipe adx-schema`'s commands instead.
+        this.log.warn({ command: cmd.split(' ').slice(0, 3).join(' '), err: (err as Error).message }, 'azuredataexplorer: could not run a schema command; run `rrpipe adx-schema` as an admin');
+      }
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await this.ingest?.close();
+    this.query_?.close();
+  }
+
+  async push(batch: RecordBatch): Promise<void> {
+    const failures: ItemFailure[] = [];
+    const lines: string[] = [];
+    const ids: string[] = [];
+    batch.forEach((r, index) => {
+      const doc = indexDocOf(r);
+      const line = JSON.stringify(rowOf(doc, r.rrpair));
+      const n = Buffer.byteLength(line);
+      if (n > this.cfg.max_record_size) {
+        failures.push({ index, retryable: false, reason: tooLargeReason('azuredataexplorer', n, this.cfg.max_record_size, 'the row (max_record_size)') });
+        return;
+      }
+      lines.push(line);
+      ids.push(doc.id);
+    });
+    if (lines.length) {
+      // The same records always make the same tag: a queued batch retried after a lost answer is dropped by ADX.
+      const tag = `rrpipe-${createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32)}`;
+      const props = new IngestionProperties({
+        database: this.cfg.db_name, table: this.cfg.logs_table_name, format: DataFormat.MULTIJSON,
+        ingestionMappingReference: this.cfg.logs_table_json_mapping,
+        ...(this.cfg.ingestion_type === 'queued' ? { ingestByTags: [tag], ingestIfNotExists: JSON.stringify([tag]) } : {}),
+      });
+      try {
+        await this.ingest.ingestFromStream(Readable.from([Buffer.from(lines.join('\n'))]), props);
+      } catch (err) {
+        const status = (err as { response?: { status?: number } }).response?.status ?? (err as { statusCode?: number }).statusCode;
+        const msg = `azuredataexplorer: ${(err as Error).message}`;
+        if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          if (!failures.length) throw new PermanentError(msg, { cause: err });
+          batch.forEach((_, index) => failures.some((f) => f.index === index) || failures.push({ index, retryable: false, reason: msg }));
+        } else {
+          if (!failures.length) throw new RetryableError(msg, { cause: err });
+          batch.forEach((_, index) => failures.some((f) => f.index === index) || failures.push({ index, retryable: true, reason: msg }));
+        }
+      }
+    }
+    if (failures.length) throw new PartialFailureError(failures);
+  }
+
+  async query(filter: QueryFilter): Promise<QueryPage> {
+    const f = compileFilter(filter);
+    const { kql, params } = buildQuery(this.cfg.logs_table_name, f);
+    const props = new ClientRequestProperties();
+    for (const [k, v] of Object.entries(params)) props.setParameter(k, v);
+    const res = await this.query_.execute(this.cfg.db_name, kql, props);
+    const hits: QueryHit[] = [];
+    for (const row of res.primaryResults[0]?.rows() ?? []) {
+      const o = row.toJSON<Record<string, unknown>>();
+      const rr = typeof o.rrpair === 'string' ? (JSON.parse(o.rrpair) as RRPair) : (o.rrpair as RRPair | undefined);
+      const doc = docOfRow(o);
+      if (!f.matches(doc)) continue; // the regex dialects differ (RE2 vs JS): JS has the last word
+      hits.push(rr ? { doc, rrpair: rr } : { doc });
+    }
+    return pageOf(hits, f.limit, hits.length > f.limit);
+  }
+
+  async get(id: string): Promise<RRPair | undefined> {
+    const props = new ClientRequestProperties();
+    props.setParameter('p_id', id);
+    const res = await this.query_.execute(this.cfg.db_name, `declare query_parameters(p_id:string);\n${quoteName(this.cfg.logs_table_name)}\n| where id == p_id\n| take 1`, props);
+    for (const row of res.primaryResults[0]?.rows() ?? []) {
+      const o = row.toJSON<Record<string, unknown>>();
+      return typeof o.rrpair === 'string' ? (JSON.parse(o.rrpair) as RRPair) : (o.rrpair as RRPair);
+    }
+    return undefined;
+  }
+}
+
+export const factory: ExporterFactory<AdxExporterConfig> = {
+  kind: 'exporter',
+  type: 'azuredataexplorer',
+  stability: 'alpha',
+  description: 'Short-term store in Azure Data Explorer (Kusto): queued or managed (streaming) ingestion, KQL queries.',
+  schema: obj({
+    cluster_uri: str(undefined, 'Cluster URI, https://<cluster>.<region>.kusto.windows.net.'),
+    ingest_uri: str(undefined, 'Ingestion URI; https://ingest-<cluster>… when unset.'),
+    db_name: str('rrpipe', 'Database.'),
+    logs_table_name: str('RRPairs', 'Table.'),
+    logs_table_json_mapping: str('rrpair_mapping', 'JSON ingestion mapping name.'),
+    ingestion_type: oneOf(['queued', 'managed'], 'queued', 'queued: blob + queue, batched by ADX. managed: streaming, falling back to queued.'),
+    application_id: str(undefined, 'Entra ID application (client) id.'),
+    application_key: str(undefined, 'Application secret.'),
+    tenant_id: str(undefined, 'Tenant id.'),
+    managed_identity_id: str(undefined, '"system" or a user-assigned identity\'s client id.'),
+    use_azure_auth: bool(false, 'Use the Azure CLI login / default credential chain (AKS workload identity).'),
+    create_schema: bool(true, 'Run the table, mapping and retention commands at start (needs table admin; else warns).'),
+    retention: duration('14d', 'Retention policy (soft delete period).'),
+    max_record_size: bytes('4MiB', 'Largest ingested row; larger records are dead-lettered.'),
+    ...exporterHelperProperties(),
+  }, { required: ['cluster_uri'] }),
+  validate(c) {
+    const auth = [c.application_id || c.application_key ? 1 : 0, c.managed_identity_id ? 1 : 0, c.use_azure_auth ? 1 : 0].reduce((a, b) => a + b, 0);
+    const problems = [];
+    if (auth !== 1) problems.push({ message: 'set exactly one of application_id/application_key/tenant_id, managed_identity_id, use_azure_auth' });
+    if ((c.application_id && !c.application_key) || (!c.application_id && c.application_key)) problems.push({ path: ['application_key'], message: 'application_id and application_key go together' });
+    return problems;
+  },
+  create(s) {
+    const store = new AdxStore(s.config, s.logger);
+    return queryable(createExporter(s, { start: () => store.start(), push: (b) => store.push(b), shutdown: () => store.shutdown() }), store);
+  },
+};

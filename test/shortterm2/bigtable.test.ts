@@ -1,0 +1,125 @@
+import type { ChildProcess } from 'node:child_process';
+import { Bigtable } from '@google-cloud/bigtable';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { factory, rowKey, saltOf, type BigtableExporterConfig } from '../../src/exporters/bigtable/index.js';
+import { indexDocOf } from '../../src/rrpair/derive.js';
+import { missing } from '../support/backend.js';
+import {
+  build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, startProcess, stopProcess, type Built,
+} from './support.js';
+
+const EMULATOR = '/usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator';
+const fast = {
+  sending_queue: { enabled: false },
+  retry_on_failure: { initial_interval: '50ms', max_interval: '300ms', max_elapsed_time: '30s' },
+  timeout: '10s',
+};
+
+describe.skipIf(missing(EMULATOR, 'gcloud components install bigtable (google-cloud-cli-bigtable-emulator)'))('bigtable exporter against the Bigtable emulator', () => {
+  let emu: ChildProcess | undefined;
+  let endpoint = '';
+  let admin: Bigtable;
+
+  beforeAll(async () => {
+    emu = await startProcess(EMULATOR, ['-host', '127.0.0.1', '-port', '0'], /running on 127\.0\.0\.1:\d+/);
+    endpoint = /127\.0\.0\.1:\d+/.exec((emu as ChildProcess & { banner: string }).banner)![0];
+    admin = new Bigtable({ projectId: 'p', apiEndpoint: endpoint, metricsEnabled: false });
+  }, 30_000);
+
+  afterAll(async () => {
+    await admin?.close().catch(() => {});
+    await stopProcess(emu);
+  });
+
+  async function exporter(table: string, extra: Record<string, unknown> = {}, ep = endpoint): Promise<Built<BigtableExporterConfig>> {
+    return build(factory, { project_id: 'p', instance_id: 'i', table_id: table, endpoint: ep, ...fast, ...extra });
+  }
+
+  it('row keys put service first, spread a service over salt buckets, and sort by time within a bucket', () => {
+    const docs = generatedRecords(400).map(indexDocOf);
+    const orders = docs.filter((d) => d.service === 'orders');
+    const buckets = new Set(orders.map((d) => saltOf(d.id, 16)));
+    expect(buckets.size).toBe(16);
+    for (const d of orders) expect(rowKey(d, 16).startsWith(`orders#${saltOf(d.id, 16)}#${d.ts}#`)).toBe(true);
+    expect(rowKey({ ...docs[0]!, service: 'a#b%c' }, 16).startsWith('a%23b%25c#')).toBe(true);
+  });
+
+  it('writes the samples and generated RRPairs and reads back exactly the reference through query()', async () => {
+    const b = await exporter('eq');
+    try {
+      const samples = sampleRecords();
+      const gen = generatedRecords(500);
+      await sendAndDrain(b, [...chunks(samples, 60), ...chunks(gen, 100), gen.slice(0, 50)]);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference([...samples, ...gen]));
+
+      const start = new Date('2025-06-01T23:30:00Z');
+      const end = new Date('2025-06-02T00:20:00Z');
+      const want = reference(gen, (h) => h.doc.service === 'orders' && h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T00:20:00.000');
+      expect(want.length).toBeGreaterThan(50);
+      expect(await queryAll(b.component, { service: 'orders', start, end, limit: 13 })).toEqual(want);
+      expect(await queryAll(b.component, { service: 'payments', method: '^POST$|^PUT$', status: '^(200|404)$', limit: 7 })).toEqual(
+        reference(gen, (h) => h.doc.service === 'payments' && ['POST', 'PUT'].includes(h.doc.command) && ['200', '404'].includes(h.doc.status)),
+      );
+      expect(await queryAll(b.component, { service: 'openai-client', namespace: 'samples', limit: 50 })).toEqual(reference(samples));
+      const one = samples[1]!;
+      expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
+      expect(await b.component.get!('missing')).toBeUndefined();
+    } finally {
+      await b.stop();
+    }
+  }, 60_000);
+
+  it('creates the column families with the retention as a max-age GC rule', async () => {
+    const b = await exporter('retention', { retention: '9d' });
+    try {
+      const [families] = await admin.instance('i').table('retention').getFamilies();
+      const rules = Object.fromEntries(families.map((f) => [f.id, f.metadata?.gcRule]));
+      expect(Object.keys(rules).sort()).toEqual(['i', 'r']);
+      for (const rule of Object.values(rules)) {
+        const flat = JSON.stringify(rule);
+        expect(flat).toContain(`"maxAge":{"seconds":"${9 * 86400}"`);
+        expect(flat).toContain('"maxNumVersions":1');
+      }
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('a connection dropped mid-batch loses nothing and duplicates nothing', async () => {
+    const port = Number(endpoint.split(':')[1]);
+    const proxy = new FlakyProxy(port);
+    await proxy.start();
+    const b = await exporter('drop', {}, `127.0.0.1:${proxy.port}`);
+    try {
+      const recs = generatedRecords(300);
+      proxy.dropAfter(40_000);
+      await sendAndDrain(b, chunks(recs, 150));
+      expect(proxy.drops).toBe(1);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
+      // One row per record (plus its id lookup row), each cell with a single version.
+      const [rows] = await admin.instance('i').table('drop').getRows();
+      expect(rows.length).toBe(600);
+      for (const r of rows) for (const fam of Object.values(r.data as Record<string, Record<string, unknown[]>>)) for (const cells of Object.values(fam)) expect(cells).toHaveLength(1);
+      expect(await b.host.deadLetters()).toEqual([]);
+    } finally {
+      await b.stop();
+      await proxy.stop();
+    }
+  }, 60_000);
+
+  it('dead-letters a record over max_cell_size with a clear reason and writes the rest', async () => {
+    const b = await exporter('big', { max_cell_size: '1MiB' });
+    try {
+      const recs = generatedRecords(4);
+      const huge = hugeRecord(1_500_000);
+      await sendAndDrain(b, [[recs[0]!, huge, ...recs.slice(1)]]);
+      const dl = await b.host.deadLetters();
+      expect(dl).toHaveLength(1);
+      expect(dl[0]!.reason).toMatch(/^record too large for bigtable: the RRPair cell \(max_cell_size\) is \d+ bytes, the limit is 1048576 bytes$/);
+      expect(dl[0]!.rrpair.uuid).toBe(huge.rrpair.uuid);
+      expect(await queryAll(b.component, {})).toEqual(reference(recs));
+    } finally {
+      await b.stop();
+    }
+  });
+});
