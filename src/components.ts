@@ -11,6 +11,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   // import('./exporters/file/index.js'),
   import('./exporters/debug/index.js'),
   import('./extensions/health_check/index.js'),
+  import('./receivers/nettap/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
