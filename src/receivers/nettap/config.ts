@@ -70,3 +70,8 @@ export const schema: JSONSchema = obj({
 });
 
 void tls;
+
+// Optional blocks have no default: absent means "not configured".
+const proxyProps = (schema.properties as Record<string, JSONSchema>).proxy!.properties as Record<string, JSONSchema>;
+delete proxyProps.inbound!.default;
+delete proxyProps.outbound!.default;

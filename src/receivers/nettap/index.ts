@@ -131,7 +131,7 @@ export class NettapPcapReceiver extends NettapBase implements FiniteReceiver {
       this.finished = this.capture.readFile(resolvePath(this.s.configDir, c.file)).then(() => this.sink.idle());
       this.finished.catch(() => {});
     } else if (c.interface) {
-      const ended = await this.capture.startLive(c.interface);
+      const { ended } = await this.capture.startLive(c.interface);
       this.finished = ended.then(() => this.sink.idle());
       this.finished.catch(() => {});
     } else throw new Error('nettap pcap mode needs pcap.file or pcap.interface');

@@ -153,7 +153,7 @@ export class PcapCapture {
   }
 
   /** Start tcpdump on `iface`; resolves once it is capturing, with a promise of its end. */
-  startLive(iface: string): Promise<Promise<void>> {
+  startLive(iface: string): Promise<{ ended: Promise<void> }> {
     const args = ['-i', iface, '-U', '-n', '-s', String(this.opts.snaplen), '-w', '-', ...(this.opts.bpf_filter ? [this.opts.bpf_filter] : [])];
     const child = spawn(this.opts.tcpdump_path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -172,7 +172,7 @@ export class PcapCapture {
         stderr += c.toString();
         if (stderr.includes('listening on')) {
           this.logger.info({ iface, filter: this.opts.bpf_filter }, 'nettap: live capture started');
-          resolve(finished);
+          resolve({ ended: finished });
         }
       });
       finished.catch(reject);

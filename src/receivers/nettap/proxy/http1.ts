@@ -14,6 +14,8 @@ export class Http1Handler {
   constructor(private readonly opts: ProxyOptions, onConnect: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) {
     this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, rejectUnauthorized: opts.upstreamRejectUnauthorized, ...(opts.upstreamCa ? { ca: opts.upstreamCa } : {}), ALPNProtocols: ['http/1.1'] });
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 });
+    // A client that half-closes after its request still gets the whole response.
+    (this.server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.on('request', (req, res) => this.handle(req, res, false));
     this.server.on('checkContinue', (req, res) => this.handle(req, res, true));
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));

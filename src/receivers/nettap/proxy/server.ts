@@ -23,7 +23,7 @@ export class CaptureProxy {
   constructor(private readonly opts: ProxyOptions) {
     this.h1 = new Http1Handler(opts, (req, socket, head) => this.connect(req, socket, head));
     this.h2 = new Http2Handler(opts);
-    this.server = net.createServer({ noDelay: true }, (socket) => {
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
