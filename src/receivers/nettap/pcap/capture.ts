@@ -45,7 +45,8 @@ class Detector implements StreamSink {
     if (HTTP_START.test(head)) this.inner = this.cap.httpParser(this.info);
     else if (looksLikePgStartup(first)) this.inner = this.cap.pgParser(this.info, false);
     else if (this.cap.opts.postgres_ports.includes(this.info.server.port)) this.inner = this.cap.pgParser(this.info, true);
-    else if (first.length < 16 && /^[A-Z]+$/.test(head)) return; // a method split across segments: wait
+    else if (!head.includes('\n') && first.length < 2048 && /^[A-Z]{1,10}($| \S*( H?T?T?P?\/?1?\.?[01]?\r?)?$)/.test(head)) return; // a request line split across segments: wait
+    else if (first.length < 8 && this.held.length < 8) return; // too little to tell
     else return this.giveUp();
     const held = this.held;
     this.held = [];
