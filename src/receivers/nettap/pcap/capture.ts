@@ -155,7 +155,7 @@ export class PcapCapture {
 
   /** Start tcpdump on `iface`; resolves once it is capturing, with a promise of its end. */
   startLive(iface: string): Promise<{ ended: Promise<void> }> {
-    const args = ['-i', iface, '-U', '-n', '-s', String(this.opts.snaplen), '-w', '-', ...(this.opts.bpf_filter ? [this.opts.bpf_filter] : [])];
+    const args = ['-i', iface, '-U', '-n', '--immediate-mode', ...(process.getuid?.() === 0 ? ['-Z', 'root'] : []), '-s', String(this.opts.snaplen), '-w', '-', ...(this.opts.bpf_filter ? [this.opts.bpf_filter] : [])];
     const child = spawn(this.opts.tcpdump_path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (c: Buffer) => this.push(c));
