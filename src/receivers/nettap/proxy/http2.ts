@@ -1,20 +1,24 @@
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { BodyTap } from '../body.js';
 import { headersFromRaw, headerValue, type HttpCapture } from '../rrpair.js';
-import { CTX, HOP_BY_HOP, nowMs, offPath, type ConnCtx, type ProxyOptions, type Target } from './types.js';
+import type { Duplex } from 'node:stream';
+import { HOP_BY_HOP, nowMs, offPath, type ConnCtx, type ProxyOptions, type Target } from './types.js';
 
 /** HTTP/2 and gRPC proxying (h2c with prior knowledge, and TLS with ALPN h2), trailers included. */
 export class Http2Handler {
-  readonly server: http2.Http2Server;
   private readonly upstreams = new WeakMap<ServerHttp2Session, ClientHttp2Session>();
 
-  constructor(private readonly opts: ProxyOptions) {
-    this.server = http2.createServer({ settings: { enablePush: false } });
-    this.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: unknown) => this.handle(stream, headers, rawHeaders as string[]));
-    this.server.on('session', (s: ServerHttp2Session) => {
-      s.on('error', () => opts.count('http2_session_error'));
+  constructor(private readonly opts: ProxyOptions) {}
+
+  /** Serve one client connection (h2c or TLS with ALPN h2); its context travels in the closure. */
+  serve(socket: Duplex, ctx: ConnCtx): void {
+    const server = http2.createServer({ settings: { enablePush: false } });
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: unknown) => this.handle(stream, headers, rawHeaders as string[], ctx));
+    server.on('session', (s: ServerHttp2Session) => {
+      s.on('error', () => this.opts.count('http2_session_error'));
       s.on('close', () => this.upstreams.get(s)?.close());
     });
+    server.emit('connection', socket);
   }
 
   private upstreamFor(session: ServerHttp2Session, target: Target, servername?: string): ClientHttp2Session {
@@ -29,11 +33,10 @@ export class Http2Handler {
     return up;
   }
 
-  private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
+  private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], ctx: ConnCtx): void {
     const opts = this.opts;
     const start = nowMs();
     const session = stream.session as ServerHttp2Session;
-    const ctx: ConnCtx = ((session.socket as unknown as Record<symbol, ConnCtx>)[CTX]) ?? { tls: false };
     const target = ctx.target ?? opts.upstream;
     stream.on('error', () => {});
     if (!target) {
@@ -90,13 +93,15 @@ export class Http2Handler {
       finish(`upstream: ${(err as Error).message}`);
       return;
     }
-    up.on('response', (h, _flags) => {
+    up.on('response', (h, flags) => {
       status = Number(h[':status'] ?? 502);
       resRaw = flatten(h);
       const out: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
       try {
-        stream.respond(out, { waitForTrailers: true });
+        // a headers-only answer (gRPC "trailers-only" errors) must stay one HEADERS frame with END_STREAM
+        if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) stream.respond(out, { endStream: true });
+        else stream.respond(out, { waitForTrailers: true });
       } catch {
         up.close(http2.constants.NGHTTP2_CANCEL);
       }

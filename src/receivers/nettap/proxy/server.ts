@@ -65,7 +65,8 @@ export class CaptureProxy {
       const isH2 = first.length >= 3 && first.subarray(0, Math.min(first.length, H2_PREFACE.length)).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
       const s = withPrefix(socket, first);
       (s as unknown as Record<symbol, ConnCtx>)[CTX] = ctx;
-      (isH2 ? this.h2.server : this.h1.server).emit('connection', s);
+      if (isH2) this.h2.serve(s, ctx);
+      else this.h1.server.emit('connection', s);
     });
   }
 
@@ -114,7 +115,9 @@ export class CaptureProxy {
       const servername = (tlsSocket as unknown as { servername?: string }).servername;
       const c: ConnCtx = { ...ctx, tls: true, target: { ...target, tls: true }, ...(servername ? { sni: servername } : {}) };
       (tlsSocket as unknown as Record<symbol, ConnCtx>)[CTX] = c;
-      (tlsSocket.alpnProtocol === 'h2' ? this.h2.server : this.h1.server).emit('connection', tlsSocket);
+      // node's HTTP/2 session cannot sit directly on a TLS socket that wraps a JS stream: give it a plain duplex
+      if (tlsSocket.alpnProtocol === 'h2') this.h2.serve(prefixed(tlsSocket, Buffer.alloc(0)), c);
+      else this.h1.server.emit('connection', tlsSocket);
     });
     socket.resume();
   }
@@ -229,7 +232,7 @@ export function prefixed(socket: Duplex, first: Buffer): Duplex {
       cb(err);
     },
   });
-  d.push(first);
+  if (first.length) d.push(first);
   socket.on('data', (c: Buffer) => {
     if (!d.push(c)) socket.pause();
   });
