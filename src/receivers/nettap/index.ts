@@ -38,7 +38,6 @@ abstract class NettapBase {
   /** Count a non-fatal problem (bad input, parse skip). */
   readonly count = (reason: string, n = 1): void => {
     this.counter.inc({ reason }, n);
-    if (reason.startsWith('malformed') || reason.startsWith('truncated') || reason.startsWith('garbage')) this.s.metrics.dropped(0, reason);
   };
 
   protected emit(rr: RRPair): void {
