@@ -32,6 +32,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/opensearch/index.js'),
   import('./exporters/elasticsearch/index.js'),
   import('./extensions/query_api/index.js'),
+  import('./receivers/nettap/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
