@@ -16,6 +16,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./processors/redaction/index.js'),
   import('./processors/tokenization/index.js'),
   import('./exporters/debug/index.js'),
+  import('./exporters/local_archive/index.js'),
   import('./exporters/otlp/index.js'),
   import('./exporters/otlphttp/index.js'),
   import('./exporters/awss3/index.js'),

@@ -9,7 +9,7 @@ describe('rrpipe CLI', () => {
     const r = await runCli(['validate']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/default.yaml: valid \(1 pipeline\)/);
+    expect(r.stdout).toMatch(/default.yaml: valid \(2 pipelines\)/);
   });
 
   it('validate prints every error with file:line:column and exits 1', async () => {
