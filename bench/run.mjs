@@ -1,5 +1,5 @@
 // npm run bench: runs each case in bench/cases/ in its own process (so peak RSS is its own)
-// and prints one table. BENCH_RECORDS sets the record count; BENCH_CASES filters by file name.
+// and prints one table, then each area benchmark in bench/*.mjs with its own table. BENCH_RECORDS sets the record count; BENCH_CASES filters by file name.
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { readdirSync } from 'node:fs';
@@ -39,4 +39,17 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.r
 console.log(line(table[0]));
 console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const row of table.slice(1)) console.log(line(row));
+
+// Area benchmarks that print their own tables (OTLP, processors, stores, queue, nettap, rehydrate).
+const standalone = readdirSync(join(ROOT, 'bench')).filter((f) => f.endsWith('.mjs') && !['lib.mjs', 'run.mjs'].includes(f) && (!filter || filter.test(f))).sort();
+for (const f of standalone) {
+  console.log(`\n== bench/${f}`);
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', join(ROOT, 'bench', f)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, timeout: 600_000 });
+    process.stdout.write(out);
+  } catch (err) {
+    console.log(`FAILED: ${err.message.split('\n')[0]}`);
+    rows.push({ case: `${f}: FAILED` });
+  }
+}
 if (rows.some((r) => /FAILED/.test(r.case))) process.exitCode = 1;
