@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
 import { obj, str } from '../../config/fragments.js';
-import { splitHostPort } from '../../core/service.js';
+import { listenHttp } from '../../helpers/http-server.js';
 
 export interface HealthCheckConfig {
   endpoint: string;
@@ -10,11 +9,10 @@ export interface HealthCheckConfig {
 
 /** GET <path> answers 200 when every pipeline is running, 503 otherwise, with the status as JSON. */
 export function createHealthCheck(config: HealthCheckConfig, onListening?: (port: number) => void): Component & { port?: number } {
-  let server: Server | undefined;
+  let server: Awaited<ReturnType<typeof listenHttp>> | undefined;
   const ext: Component & { port?: number } = {
     async start(host: Host) {
-      const { host: h, port } = splitHostPort(config.endpoint, 13133);
-      server = createServer((req, res) => {
+      server = await listenHttp(config.endpoint, 13133, (req, res) => {
         const path = req.url?.split('?')[0];
         if (path !== config.path) {
           res.writeHead(404, { 'content-type': 'text/plain' });
@@ -25,19 +23,13 @@ export function createHealthCheck(config: HealthCheckConfig, onListening?: (port
         res.writeHead(st.running ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: st.running ? 'Server available' : 'Server not available', pipelines: st.pipelines, components: st.components }));
       });
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(port, h, () => resolve());
-      });
-      ext.port = (server.address() as { port: number }).port;
+      ext.port = server.port;
       onListening?.(ext.port);
     },
     async shutdown() {
       const s = server;
       server = undefined;
-      if (!s) return;
-      s.closeAllConnections();
-      await new Promise<void>((r) => s.close(() => r()));
+      await s?.close();
     },
   };
   return ext;

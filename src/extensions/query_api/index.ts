@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
 import { int, obj, str } from '../../config/fragments.js';
 import { isQueryableStore, type QueryableStore } from '../../core/query.js';
-import { splitHostPort } from '../../core/service.js';
+import { listenHttp } from '../../helpers/http-server.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 
 export interface QueryApiConfig {
@@ -22,7 +22,7 @@ const EXTRA_PARAMS = new Set(['full']);
  * store (the exporter named by `store`), a page at a time; GET /api/v1/rrpairs/<id> → one RRPair.
  */
 export function createQueryApi(config: QueryApiConfig, onListening?: (port: number) => void): Component & { port?: number } {
-  let server: Server | undefined;
+  let server: Awaited<ReturnType<typeof listenHttp>> | undefined;
   let host: Host | undefined;
 
   const storeOf = (): QueryableStore | undefined => {
@@ -95,26 +95,19 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
       host = h;
       if (!h.getExporter(config.store)) throw new Error(`store: no exporter "${config.store}" in the config`);
       if (!storeOf()) throw new Error(`store: exporter "${config.store}" is not a queryable short-term store`);
-      const { host: bind, port } = splitHostPort(config.endpoint, 8088);
-      server = createServer((req, res) => {
+      server = await listenHttp(config.endpoint, 8088, (req, res) => {
         handle(req, res).catch((err) => {
           if (!res.headersSent) send(res, 500, { error: String(err) });
           else res.destroy();
         });
       });
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(port, bind, () => resolve());
-      });
-      ext.port = (server.address() as { port: number }).port;
+      ext.port = server.port;
       onListening?.(ext.port);
     },
     async shutdown() {
       const s = server;
       server = undefined;
-      if (!s) return;
-      s.closeAllConnections();
-      await new Promise<void>((r) => s.close(() => r()));
+      await s?.close();
     },
   };
   return ext;
