@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -6,15 +5,13 @@ import { testReceiverFactory } from './support.js';
 
 const PIPE = (exporter: string) => `receivers:\n  testsource: {}\nservice:\n  pipelines:\n    logs/index:\n      receivers: [testsource]\n      exporters: [${exporter}]\n`;
 
-describe('shipped short-term config parts are valid', () => {
+describe('the short-term stores in the shipped configs', () => {
   for (const [file, exporter, env] of [
-    ['configs/aws-opensearch.yaml', 'opensearch/hot', { OPENSEARCH_ENDPOINT: 'https://search-x.eu-west-1.es.amazonaws.com' }],
-    ['configs/default-embedded.yaml', 'embedded', {}],
+    ['configs/aws.yaml', 'opensearch/hot', { OPENSEARCH_ENDPOINT: 'https://search-x.eu-west-1.es.amazonaws.com', RRPIPE_ARCHIVE_BUCKET: 'b' }],
+    ['configs/default.yaml', 'embedded', {}],
   ] as const) {
     it(file, async () => {
-      const registry = await builtinRegistry();
-      registry.registerPlugin({ factories: [testReceiverFactory()] }, 'test');
-      const cfg = await loadConfig([file, 'pipe.yaml'], { registry, env: { ...env }, texts: { [file]: readFileSync(file, 'utf8'), 'pipe.yaml': PIPE(exporter) } });
+      const cfg = await loadConfig([file], { registry: await builtinRegistry(), env: { ...env } });
       const c = cfg.components.exporters.get(exporter)!;
       expect(c).toBeDefined();
       expect(cfg.components.extensions.get('query_api')!.config.store).toBe(exporter);
