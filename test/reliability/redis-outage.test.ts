@@ -1,0 +1,194 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missing } from '../support/backend.js';
+import { freePort, startProcess, stopProcess } from '../shortterm2/support.js';
+import { build, Daemon, Feeder, PLUGIN, sleep, tmpDir, uuidOf, waitFor } from './harness.js';
+
+/*
+ * The backend outage of issue 8 against a real redis-server: rrpipe as a child process
+ * (httpingest → memory_limiter → batch → the real `redis` exporter with a persistent queue), fed
+ * numbered RRPairs by a sender that resends until acknowledged. redis-server is killed with
+ * SIGKILL under load, stays down for 10 s (kept short for CI), and is restarted on the same port
+ * with the same data directory (AOF, fsync on every write, so what it acknowledged survives).
+ * Afterwards every acknowledged record is in redis exactly once by id.
+ */
+
+const PREFIX = 'rrpipe:';
+const QUEUE_SIZE = 400;
+
+function config(dir: string, redisPort: number): string {
+  return `plugins: [${JSON.stringify(PLUGIN)}]
+extensions:
+  file_storage:
+    directory: ${JSON.stringify(join(dir, 'queue'))}
+    fsync: write
+    max_size: 256MiB
+receivers:
+  httpingest:
+    endpoint: 127.0.0.1:0
+processors:
+  memory_limiter:
+    check_interval: 100ms
+    limit_mib: 400
+    spike_limit_mib: 100
+  batch:
+    timeout: 20ms
+    send_batch_size: 50
+exporters:
+  redis:
+    endpoint: 127.0.0.1:${redisPort}
+    key_prefix: ${JSON.stringify(PREFIX)}
+    connect_timeout: 1s
+    timeout: 2s
+    sending_queue:
+      storage: file_storage
+      num_consumers: 2
+      queue_size: ${QUEUE_SIZE}
+      sizer: items
+      block_on_overflow: false
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 500ms
+      max_elapsed_time: 0
+    dead_letter:
+      path: ${JSON.stringify(join(dir, 'dead_letter'))}
+service:
+  extensions: [file_storage]
+  data_dir: ${JSON.stringify(join(dir, 'data'))}
+  grace_period: 5s
+  telemetry:
+    logs: { level: info }
+    metrics: { address: 127.0.0.1:0 }
+  pipelines:
+    logs:
+      receivers: [httpingest]
+      processors: [memory_limiter, batch]
+      exporters: [redis]
+`;
+}
+
+describe.skipIf(missing('redis-server', 'apt-get install redis-server'))('redis-server down for 10 s under load', () => {
+  const t = tmpDir();
+  let redisPort = 0;
+  let redis: ChildProcess | undefined;
+  let daemon: Daemon | undefined;
+  let client: Redis | undefined;
+
+  const startRedis = async () => {
+    redis = await startProcess('redis-server', [
+      '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', t.dir, '--save', '',
+      '--appendonly', 'yes', '--appendfsync', 'always', '--appenddirname', 'aof',
+    ], /Ready to accept connections/);
+  };
+
+  beforeAll(async () => {
+    build();
+    redisPort = await freePort();
+    await startRedis();
+  }, 120_000);
+
+  afterAll(async () => {
+    client?.disconnect();
+    if (daemon?.running) await daemon.kill9();
+    await stopProcess(redis);
+    t.cleanup();
+  });
+
+  /** Every record id in the day index sets, and how many `rr:` record keys there are. */
+  async function stored(c: Redis): Promise<{ ids: string[]; recordKeys: number }> {
+    const ids: string[] = [];
+    for (const key of await scan(c, `${PREFIX}ix:*:all`)) ids.push(...(await c.zrange(key, 0, -1)));
+    return { ids, recordKeys: (await scan(c, `${PREFIX}rr:*`)).length };
+  }
+
+  async function scan(c: Redis, match: string): Promise<string[]> {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await c.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      out.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return out;
+  }
+
+  it('the sender sees backpressure, the queue is bounded, memory stays under the limiter, and every acknowledged record is in redis once', async () => {
+    daemon = new Daemon(Daemon.write(t.dir, config(t.dir, redisPort)));
+    await daemon.start();
+    const d = daemon;
+    const queued = async () => (await d.metrics()).sum('rrpipe_queue_size', { component: 'redis' });
+
+    const feeder = new Feeder(() => (d.running ? d.ingestPort : 0), 20, 5);
+    feeder.start();
+    await waitFor(() => feeder.acked.size >= 300, 15_000, 'a steady stream before the outage');
+
+    // The outage: SIGKILL, so redis has no chance to flush anything it had not already made durable.
+    const exited = new Promise((r) => redis!.once('exit', r));
+    redis!.kill('SIGKILL');
+    await exited;
+    const outageStart = Date.now();
+    const ackedAtKill = feeder.acked.size;
+    const backpressureAtKill = feeder.backpressure;
+    let maxQueued = 0;
+    while (Date.now() - outageStart < 10_000) {
+      maxQueued = Math.max(maxQueued, await queued());
+      await sleep(250);
+    }
+    const m = await d.metrics();
+    // The queue grew during the outage, up to its bound and no further...
+    expect(maxQueued).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThanOrEqual(QUEUE_SIZE);
+    // ...and then the sender was refused (503) instead of anything being dropped.
+    expect(feeder.backpressure).toBeGreaterThan(backpressureAtKill);
+    expect(m.sum('rrpipe_records_refused_total', { component: 'httpingest' })).toBeGreaterThan(0);
+    // The exporter saw the failures and kept retrying.
+    expect(m.sum('rrpipe_records_failed_total', { component: 'redis' })).toBeGreaterThan(0);
+    expect(m.sum('rrpipe_records_dropped_total', { component: 'redis' })).toBe(0);
+    // Memory stays under the limiter's soft bound (limit_mib - spike_limit_mib = 300 MiB).
+    expect(m.sum('nodejs_heap_size_used_bytes') + m.sum('nodejs_external_memory_bytes')).toBeLessThan(300 * 1024 * 1024);
+    // Some records were still acknowledged (until the queue was full), none beyond its bound.
+    expect(feeder.acked.size - ackedAtKill).toBeLessThanOrEqual(QUEUE_SIZE + 100);
+    expect(d.running).toBe(true);
+
+    // redis comes back on the same port with the same data directory.
+    await startRedis();
+    await sleep(2_000);
+    await feeder.stop();
+    const sentUpTo = feeder.next + 20; // a batch in flight when the feeder stopped may have been accepted
+
+    client = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+    const c = client;
+    const missingAcked = async () => {
+      const acked = [...feeder.acked];
+      const res = await c.pipeline(acked.map((n) => ['exists', `${PREFIX}rr:${uuidOf(n)}`])).exec();
+      return acked.filter((_, i) => res![i]![1] !== 1);
+    };
+    let missing: number[] = [];
+    await waitFor(async () => (missing = await missingAcked()).length === 0, 30_000, 'every acknowledged record in redis').catch((err: Error) => {
+      throw new Error(`${err.message}: ${missing.length} missing, e.g. ${missing.slice(0, 10).join(',')}`);
+    });
+    await waitFor(async () => (await queued()) === 0, 15_000, 'an empty queue');
+
+    // Exactly once by id: one record key and one index entry per id, and only ids the sender sent.
+    const { ids, recordKeys } = await stored(c);
+    const distinct = new Set(ids);
+    expect(distinct.size).toBe(ids.length);
+    expect(recordKeys).toBe(distinct.size);
+    const sent = new Set(Array.from({ length: sentUpTo }, (_, n) => uuidOf(n)));
+    expect(ids.filter((id) => !sent.has(id))).toEqual([]);
+    for (const n of feeder.acked) expect(distinct.has(uuidOf(n))).toBe(true);
+    const doc = JSON.parse((await c.hget(`${PREFIX}rr:${uuidOf(0)}`, 'd'))!) as { id: string };
+    expect(doc.id).toBe(uuidOf(0));
+
+    // The loss equation holds, with nothing dropped or dead-lettered.
+    const eq = (await d.metrics()).lossEquation('redis');
+    expect(eq.left, JSON.stringify(eq.parts)).toBe(eq.right);
+    expect(eq.parts.dropped + eq.parts.dead_lettered).toBe(0);
+    expect(eq.parts.sent).toBeGreaterThanOrEqual(feeder.acked.size);
+    console.log(`redis outage: ${feeder.acked.size} acknowledged (${ids.length} stored), ${feeder.backpressure} refusals seen by the sender, queue peaked at ${maxQueued}, ${JSON.stringify(eq.parts)}`);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+  }, 90_000);
+});
