@@ -126,17 +126,27 @@ export async function runOnce(yamlText: string, opts: { beforeDone?: (svc: Servi
   return svc;
 }
 
-/** s3rver on an ephemeral port, with the given buckets. */
-export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; stop(): Promise<void> }> {
-  const { default: S3rver } = (await import('s3rver')) as unknown as { default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void> } };
+export interface S3Event {
+  eventName: string;
+  s3: { object: { key: string; size?: number } };
+}
+
+/** s3rver on an ephemeral port, with the given buckets; `events` are its S3 notifications (ObjectCreated:Put, :Post for a completed multipart upload). */
+export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; events: S3Event[]; stop(): Promise<void> }> {
+  const { default: S3rver } = (await import('s3rver')) as unknown as {
+    default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void>; on(ev: 'event', fn: (e: { Records: S3Event[] }) => void): void };
+  };
   const dir = tmp('s3');
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
+  const events: S3Event[] = [];
+  server.on('event', (e) => events.push(...e.Records));
   const addr = await server.run();
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
     dir,
+    events,
     async stop() {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
