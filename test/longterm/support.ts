@@ -192,3 +192,26 @@ export async function startAzurite(): Promise<{ connectionString: string; stop()
     },
   };
 }
+
+/**
+ * `n` RRPairs in one hour and one service (so the native layout puts them in one object), each
+ * with `bodyBytes` of random (incompressible) response body: n × bodyBytes × 4/3 bytes of JSON.
+ */
+export function bigPairs(n: number, bodyBytes: number, hour = '2025-03-19T07'): RRPair[] {
+  return Array.from({ length: n }, (_, i) => ({
+    msgType: 'rrpair',
+    resource: 'big',
+    ts: `${hour}:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.${String(i).padStart(6, '0').slice(-6)}Z`,
+    l7protocol: 'http',
+    duration: i,
+    uuid: randomBytes(16).toString('base64'),
+    direction: 'IN',
+    cluster: 'prod-east',
+    namespace: 'shop',
+    service: 'blobs',
+    command: 'GET',
+    location: `/blob/${i}`,
+    status: '200',
+    http: { req: { method: 'GET', url: `/blob/${i}`, uri: `/blob/${i}`, host: 'blobs.shop.local', headers: {} }, res: { statusCode: 200, headers: { 'Content-Type': ['application/octet-stream'] }, bodyBase64: randomBytes(bodyBytes).toString('base64') } },
+  }));
+}
