@@ -1,11 +1,12 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureBlobStore } from '../../src/layouts/azure.js';
 import { getRecordAt } from '../../src/layouts/get.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
-import { canon, corpus, runOnce, sinks, sources, startAzurite, tmp } from './support.js';
+import { bigPairs, canon, corpus, runOnce, sinks, sources, startAzurite, tmp } from './support.js';
 
 let az: Awaited<ReturnType<typeof startAzurite>>;
 const pairs = corpus(2000);
@@ -40,7 +41,7 @@ ${viaConnector ? 'exporters:\n  memsink: { name: indexed }' : ''}
 `;
 }
 
-async function rehydrate(name: string, prefix: string) {
+async function rehydrate(name: string, prefix: string, window = ALL) {
   sinks.set(name, { records: [] });
   await runOnce(`
 service:
@@ -51,8 +52,8 @@ receivers:
   rehydrate:
     from: azblob://devstoreaccount1/logs/${prefix}
     azure: { connection_string: '${az.connectionString}' }
-    start: '${ALL.start}'
-    end: '${ALL.end}'
+    start: '${window.start}'
+    end: '${window.end}'
 exporters:
   memsink: { name: ${name} }
 `);
@@ -108,5 +109,34 @@ describe('azure_blob exporter → Azurite → rehydrate and snapshot', () => {
       const back = await getRecordAt(r.location!, { azure: { connection_string: az.connectionString } });
       expect(canon(back)).toBe(canon(r.rrpair));
     }
+  });
+
+  it('a blob above max_single_shot_size goes up as staged blocks, committed whole, and reads back equal', async () => {
+    const MiB = 1 << 20;
+    const big = bigPairs(120, 104 * 1024);
+    sources.set('az-big', big);
+    await runOnce(writeYaml('    prefix: blocks\n    max_single_shot_size: 5MiB\n    block_size: 4MiB').replace('name: az,', 'name: az-big,'));
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('logs');
+    const names: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: 'blocks/dt=' })) names.push(b.name);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^blocks\/dt=2025-03-19\/hour=07\/service=blobs\/[0-9A-HJKMNP-TV-Z]{26}\.jsonl\.gz$/);
+    const blob = container.getBlockBlobClient(names[0]!);
+    const size = (await blob.getProperties()).contentLength!;
+    expect(size).toBeGreaterThan(11 * MiB);
+    expect(size).toBeLessThan(14 * MiB);
+    // Put Block × n then one Put Block List: the committed list has the blocks, none left uncommitted.
+    const list = await blob.getBlockList('all');
+    expect(list.committedBlocks!.length).toBe(Math.ceil(size / (4 * MiB)));
+    expect(list.committedBlocks!.slice(0, -1).every((b) => b.size === 4 * MiB)).toBe(true);
+    expect(list.committedBlocks!.reduce((a, b) => a + b.size, 0)).toBe(size);
+    expect(list.uncommittedBlocks ?? []).toEqual([]);
+    const text = gunzipSync(await blob.downloadToBuffer()).toString('utf8');
+    expect(text.trim().split('\n').map((l) => JSON.parse(l).uuid)).toEqual(big.map((p) => p.uuid));
+    const got = await rehydrate('az-blocks', 'blocks', { start: '2025-03-19T07:00:00Z', end: '2025-03-19T08:00:00Z' });
+    expect(got.length).toBe(big.length);
+    const want = new Map(big.map((p) => [p.uuid!, canon(p)]));
+    for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
+    expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(big.length);
   });
 });

@@ -126,17 +126,27 @@ export async function runOnce(yamlText: string, opts: { beforeDone?: (svc: Servi
   return svc;
 }
 
-/** s3rver on an ephemeral port, with the given buckets. */
-export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; stop(): Promise<void> }> {
-  const { default: S3rver } = (await import('s3rver')) as unknown as { default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void> } };
+export interface S3Event {
+  eventName: string;
+  s3: { object: { key: string; size?: number } };
+}
+
+/** s3rver on an ephemeral port, with the given buckets; `events` are its S3 notifications (ObjectCreated:Put, :Post for a completed multipart upload). */
+export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; events: S3Event[]; stop(): Promise<void> }> {
+  const { default: S3rver } = (await import('s3rver')) as unknown as {
+    default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void>; on(ev: 'event', fn: (e: { Records: S3Event[] }) => void): void };
+  };
   const dir = tmp('s3');
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
+  const events: S3Event[] = [];
+  server.on('event', (e) => events.push(...e.Records));
   const addr = await server.run();
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
   return {
     endpoint: `http://127.0.0.1:${addr.port}`,
     dir,
+    events,
     async stop() {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -181,4 +191,27 @@ export async function startAzurite(): Promise<{ connectionString: string; stop()
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `n` RRPairs in one hour and one service (so the native layout puts them in one object), each
+ * with `bodyBytes` of random (incompressible) response body: n × bodyBytes × 4/3 bytes of JSON.
+ */
+export function bigPairs(n: number, bodyBytes: number, hour = '2025-03-19T07'): RRPair[] {
+  return Array.from({ length: n }, (_, i) => ({
+    msgType: 'rrpair',
+    resource: 'big',
+    ts: `${hour}:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.${String(i).padStart(6, '0').slice(-6)}Z`,
+    l7protocol: 'http',
+    duration: i,
+    uuid: randomBytes(16).toString('base64'),
+    direction: 'IN',
+    cluster: 'prod-east',
+    namespace: 'shop',
+    service: 'blobs',
+    command: 'GET',
+    location: `/blob/${i}`,
+    status: '200',
+    http: { req: { method: 'GET', url: `/blob/${i}`, uri: `/blob/${i}`, host: 'blobs.shop.local', headers: {} }, res: { statusCode: 200, headers: { 'Content-Type': ['application/octet-stream'] }, bodyBase64: randomBytes(bodyBytes).toString('base64') } },
+  }));
 }
