@@ -151,6 +151,30 @@ service:
     expect(files.flatMap(linesOf)).toHaveLength(400);
   });
 
+  it('rotating while the periodic fsync runs never touches a closed file', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'in.jsonl'), generate(3000, { bodyBytes: 3000, stepMs: 100 }).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const { pino } = await import('pino');
+    const logged: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) });
+    const s = new Service({ files: ['t.yaml'], texts: { 't.yaml': `
+receivers:
+  file: { include: ["${dir}/*.jsonl"], follow: false, batch_size: 5 }
+exporters:
+  file: { path: "${dir}/out/%H%M/r.jsonl", flush_interval: 1ms, rotation: { max_megabytes: 1 } }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [file] }
+` }, registry: await testRegistry(), logger, oneShot: true });
+    await s.start();
+    await s.receiversDone();
+    await s.shutdown();
+    expect(logged.filter((l) => /fsync failed|cannot finish/.test(l))).toEqual([]);
+    expect(outputFiles(join(dir, "out")).flatMap(linesOf)).toHaveLength(3000);
+  });
+
   it('follows appended lines and new files, and resumes from its checkpoint after a restart', async () => {
     const dir = tmp();
     const recs = generate(60);

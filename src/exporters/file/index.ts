@@ -93,7 +93,20 @@ class FileWriter {
     return p;
   }
 
+  private ticking = false;
+
+  /** Finish aged or idle files and fsync the others. Ticks never overlap (a slow fsync delays the next). */
   private async onTick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.tick();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async tick(): Promise<void> {
     const c = this.s.config;
     const now = Date.now();
     for (const [path, f] of [...this.open]) {

@@ -31,6 +31,7 @@ export class PartFile {
   lastWriteAt = Date.now();
   private chain: Promise<void> = Promise.resolve();
   private dirty = false;
+  private finished = false;
 
   private constructor(readonly finalPath: string, readonly partPath: string, private readonly fh: FileHandle, private readonly gz: boolean) {}
 
@@ -59,15 +60,20 @@ export class PartFile {
     return p;
   }
 
-  async sync(): Promise<void> {
-    await this.chain;
-    if (!this.dirty) return;
-    this.dirty = false;
-    await this.fh.sync();
+  /** fsync what was written. Runs in the same chain as writes and finish, so it never meets a closed file. */
+  sync(): Promise<void> {
+    const p = this.chain.then(async () => {
+      if (this.finished || !this.dirty) return;
+      this.dirty = false;
+      await this.fh.sync();
+    });
+    this.chain = p.catch(() => undefined);
+    return p;
   }
 
   /** fsync, close and rename to the final name. An empty file is removed instead. */
   async finish(): Promise<string | undefined> {
+    this.finished = true;
     await this.chain;
     if (this.records === 0) {
       await this.fh.close();
