@@ -14,6 +14,8 @@ const ENV = {
   GOOGLE_CLOUD_PROJECT: 'project',
   ADX_CLUSTER_URI: 'https://cluster.westeurope.kusto.windows.net',
   RRPIPE_REDACTION_SECRET: 'secret',
+  OTLP_TOKEN: 'token',
+  ES_PASSWORD: 'password',
 };
 
 function files(dir: string): string[] {
