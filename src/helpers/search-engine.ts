@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { JSONSchema } from '../core/component.js';
-import type { CreateSettings, Host } from '../core/component.js';
+import type { CreateSettings, ExporterFactory, Host, JSONSchema } from '../core/component.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../core/errors.js';
-import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../core/query.js';
+import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore, type QueryableStoreFactory } from '../core/query.js';
 import type { RecordBatch, RRRecord } from '../core/record.js';
 import { bool, bytes, duration, exporterHelperProperties, int, obj, oneOf, str, strings, tls } from '../config/fragments.js';
 import { buildIndexDoc, indexDocOf } from '../rrpair/derive.js';
@@ -325,6 +324,26 @@ export interface SearchExporterParts {
 }
 
 export type SearchExporter = ReturnType<typeof createExporter> & QueryableStore;
+
+/** The factory of a search exporter (opensearch, elasticsearch): the same schema, exporter and reader on the engine's client. */
+export function searchExporterFactory(
+  parts: SearchExporterParts & { description: string },
+): ExporterFactory<SearchExporterConfig> & QueryableStoreFactory<SearchExporterConfig> {
+  return {
+    kind: 'exporter',
+    type: parts.flavor,
+    stability: 'beta',
+    description: parts.description,
+    schema: searchExporterSchema(parts.flavor),
+    validate: validateSearchConfig,
+    create: (s) => createSearchExporter(s, parts),
+    async openReader(s) {
+      const r = resolveSettings(s.config, s.configDir);
+      const client = await parts.makeClient(r, s.config);
+      return { ...searchStore(() => client, () => r, s.config), close: () => client.close() };
+    },
+  };
+}
 
 export function createSearchExporter(settings: CreateSettings<SearchExporterConfig>, parts: SearchExporterParts): SearchExporter {
   const c = settings.config;

@@ -1,8 +1,6 @@
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
-import type { ExporterFactory } from '../../core/component.js';
-import type { QueryableStoreFactory } from '../../core/query.js';
 import {
-  createSearchExporter, resolveSettings, searchExporterSchema, searchStore, validateSearchConfig,
+  searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
 } from '../../helpers/search-engine.js';
 
@@ -54,17 +52,8 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
   };
 }
 
-export const factory: ExporterFactory<SearchExporterConfig> & QueryableStoreFactory<SearchExporterConfig> = {
-  kind: 'exporter',
-  type: 'elasticsearch',
-  stability: 'beta',
+export const factory = searchExporterFactory({
+  flavor: 'elasticsearch',
   description: 'Elasticsearch / Elastic Cloud short-term store: bulk indexing, index template, ILM retention, OTel-collector-compatible otel mode; queryable.',
-  schema: searchExporterSchema('elasticsearch'),
-  validate: validateSearchConfig,
-  create: (s) => createSearchExporter(s, { flavor: 'elasticsearch', makeClient: elasticClient }),
-  async openReader(s) {
-    const r = resolveSettings(s.config, s.configDir);
-    const client = await elasticClient(r, s.config);
-    return { ...searchStore(() => client, () => r, s.config), close: () => client.close() };
-  },
-};
+  makeClient: elasticClient,
+});

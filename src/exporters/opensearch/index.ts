@@ -1,8 +1,6 @@
 import { Client } from '@opensearch-project/opensearch';
-import type { ExporterFactory } from '../../core/component.js';
-import type { QueryableStoreFactory } from '../../core/query.js';
 import {
-  createSearchExporter, resolveSettings, searchExporterSchema, searchStore, validateSearchConfig,
+  searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
 } from '../../helpers/search-engine.js';
 
@@ -81,17 +79,8 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
   };
 }
 
-export const factory: ExporterFactory<SearchExporterConfig> & QueryableStoreFactory<SearchExporterConfig> = {
-  kind: 'exporter',
-  type: 'opensearch',
-  stability: 'beta',
+export const factory = searchExporterFactory({
+  flavor: 'opensearch',
   description: 'OpenSearch / Amazon OpenSearch Service (managed, serverless) short-term store: bulk indexing, index template, ISM retention; queryable.',
-  schema: searchExporterSchema('opensearch'),
-  validate: validateSearchConfig,
-  create: (s) => createSearchExporter(s, { flavor: 'opensearch', makeClient: openSearchClient }),
-  async openReader(s) {
-    const r = resolveSettings(s.config, s.configDir);
-    const client = await openSearchClient(r, s.config);
-    return { ...searchStore(() => client, () => r, s.config), close: () => client.close() };
-  },
-};
+  makeClient: openSearchClient,
+});
