@@ -30,6 +30,8 @@ export interface FileExporterConfig extends ExporterHelperConfig {
 class FileWriter {
   private readonly template: PathTemplate;
   private readonly open = new Map<string, PartFile>();
+  /** Part files being created, so concurrent first batches for one path share one file. */
+  private readonly opening = new Map<string, Promise<PartFile>>();
   private timer?: NodeJS.Timeout;
   private readonly finishing = new Set<Promise<unknown>>();
 
@@ -62,11 +64,7 @@ class FileWriter {
 
   private async writeTo(path: string, records: RRRecord[]): Promise<void> {
     const c = this.s.config;
-    let f = this.open.get(path);
-    if (!f) {
-      f = await PartFile.create(path, c.compression === 'gzip');
-      this.open.set(path, f);
-    }
+    const f = this.open.get(path) ?? (await this.openFile(path));
     const data =
       c.format === 'otlp_json'
         ? Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n')
@@ -74,6 +72,24 @@ class FileWriter {
     await f.write(data, records.length);
     if (c.flush_interval === 0) await f.sync();
     if (c.rotation.max_megabytes > 0 && f.size >= c.rotation.max_megabytes * 1024 * 1024) this.finish(path, f);
+  }
+
+  /** The open part file for a path, created once however many batches ask for it at the same time. */
+  private openFile(path: string): Promise<PartFile> {
+    let p = this.opening.get(path);
+    if (!p) {
+      p = PartFile.create(path, this.s.config.compression === 'gzip').then((f) => {
+        this.open.set(path, f);
+        return f;
+      });
+      this.opening.set(path, p);
+      const created = p;
+      void p.then(
+        () => this.opening.get(path) === created && this.opening.delete(path),
+        () => this.opening.get(path) === created && this.opening.delete(path),
+      );
+    }
+    return p;
   }
 
   private finish(path: string, f: PartFile): Promise<unknown> {
@@ -119,6 +135,7 @@ class FileWriter {
 
   async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.opening.values()]);
     for (const [path, f] of [...this.open]) this.finish(path, f);
     while (this.finishing.size) await Promise.all([...this.finishing]);
   }
