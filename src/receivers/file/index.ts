@@ -31,6 +31,16 @@ export interface FileReceiverConfig {
 
 const FINGERPRINT_BYTES = 1024;
 const MAX_LOGGED_MALFORMED = 20;
+/** Records handed to the pipeline and not yet acknowledged: room for the default batch (8,192) twice. */
+const MAX_IN_FLIGHT_RECORDS = 16_384;
+
+interface InFlight {
+  state: FileState;
+  end: { offset: number; line: number };
+  settled: boolean;
+  accepted: boolean;
+  done: Promise<void>;
+}
 
 /**
  * Reads raw.jsonl files (plain or gzip) matching globs, once or following new lines and new files
@@ -50,6 +60,8 @@ export class FileReceiver implements FiniteReceiver {
   private firstPoll = true;
   private malformedLogged = 0;
   private readonly deadLettering: Promise<void>[] = [];
+  private readonly inFlight: InFlight[] = [];
+  private inFlightRecords = 0;
   private readonly log;
   private readonly m;
 
@@ -139,6 +151,8 @@ export class FileReceiver implements FiniteReceiver {
   }
 
   private async readStream(state: FileState, stream: NodeJS.ReadableStream, compressed: boolean): Promise<void> {
+    // After a read error, batches of the failed attempt may still be in flight: settle their offsets first.
+    await this.drain();
     const c = this.s.config;
     const split = new LineSplitter(compressed ? 0 : state.offset, compressed ? 0 : state.line, c.max_line_size);
     let batch: RecordBatch = [];
@@ -166,8 +180,10 @@ export class FileReceiver implements FiniteReceiver {
       await take(split.push(Buffer.alloc(0)));
       if (batch.length) await this.emit(batch, state, batchEnd);
       batch = [];
+      const delivered = await this.drain();
       await this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
       this.log.error({ file: state.path, err: errorMessage(err) }, 'corrupt gzip file; delivered what could be read');
+      if (!delivered) return;
       state.done = true;
       this.store.save(this.cp);
       return;
@@ -175,6 +191,7 @@ export class FileReceiver implements FiniteReceiver {
     if (this.stopping) {
       (stream as unknown as { destroy?: () => void }).destroy?.();
       if (batch.length) await this.emit(batch, state, batchEnd);
+      await this.drain();
       return;
     }
     // A last line without a newline: final when the file is complete (gzip, or read once),
@@ -185,6 +202,7 @@ export class FileReceiver implements FiniteReceiver {
       batchEnd = { offset: rest.end, line: rest.number };
     }
     if (batch.length || batchEnd.offset !== state.offset) await this.emit(batch, state, batchEnd);
+    if (!(await this.drain())) return;
     if (compressed) {
       state.done = true;
       this.store.save(this.cp);
@@ -217,15 +235,62 @@ export class FileReceiver implements FiniteReceiver {
     }
   }
 
-  /** Hand a batch to the pipeline until it is accepted; only then move the offset. */
+  /**
+   * Hand a batch to the pipeline without waiting for the batches before it to be accepted, up
+   * to MAX_IN_FLIGHT_RECORDS. Waiting for each acknowledgement before reading on would starve a
+   * `batch` processor (it could never fill, and every batch would wait out its timeout).
+   * Offsets still move only over accepted batches, in file order.
+   */
   private async emit(batch: RecordBatch, state: FileState, end: { offset: number; line: number }): Promise<void> {
+    while (this.inFlightRecords > 0 && this.inFlightRecords + batch.length > MAX_IN_FLIGHT_RECORDS) {
+      await Promise.race(this.inFlight.filter((e) => !e.settled).map((e) => e.done));
+    }
+    // Refused lines must be in the dead-letter file before the offset moves past them.
+    const entry: InFlight = { state, end, settled: false, accepted: false, done: Promise.resolve() };
+    const deadLettered = this.deadLettering.splice(0);
+    this.inFlightRecords += batch.length;
+    entry.done = this.deliver(batch, state)
+      .then(async (accepted) => {
+        await Promise.all(deadLettered);
+        entry.accepted = accepted;
+      })
+      .finally(() => {
+        entry.settled = true;
+        this.inFlightRecords -= batch.length;
+        this.commit();
+      });
+    this.inFlight.push(entry);
+  }
+
+  /** Move offsets over the accepted batches at the head of the in-flight list. */
+  private commit(): void {
+    let moved = false;
+    while (this.inFlight[0]?.settled && this.inFlight[0].accepted) {
+      const e = this.inFlight.shift()!;
+      e.state.offset = e.end.offset;
+      e.state.line = e.end.line;
+      moved = true;
+    }
+    if (moved) this.store.save(this.cp);
+  }
+
+  /** Wait for every batch in flight; true when all were accepted and their offsets committed. */
+  private async drain(): Promise<boolean> {
+    while (this.inFlight.some((e) => !e.settled)) await Promise.all(this.inFlight.map((e) => e.done));
+    const all = this.inFlight.length === 0;
+    this.inFlight.length = 0;
+    return all;
+  }
+
+  /** Retry a batch until the pipeline accepts it; false when stopped first. */
+  private async deliver(batch: RecordBatch, state: FileState): Promise<boolean> {
     let wait = 100;
     while (batch.length) {
       try {
-        await this.next.consume(batch, { signal: this.stop.signal });
+        await untilAborted(this.next.consume(batch, { signal: this.stop.signal }), this.stop.signal);
         break;
       } catch (err) {
-        if (this.stop.signal.aborted) return;
+        if (this.stop.signal.aborted) return false;
         if (err instanceof PermanentError) {
           await this.dl.records(batch, `refused by the pipeline: ${err.message}`);
           break;
@@ -234,16 +299,12 @@ export class FileReceiver implements FiniteReceiver {
         try {
           await sleep(wait, this.stop.signal);
         } catch {
-          return;
+          return false;
         }
         wait = Math.min(wait * 2, 5000);
       }
     }
-    // Refused lines must be in the dead-letter file before the offset moves past them.
-    await Promise.all(this.deadLettering.splice(0));
-    state.offset = end.offset;
-    state.line = end.line;
-    this.store.save(this.cp);
+    return true;
   }
 
   private forgetVanished(seen: Set<string>): void {
@@ -261,6 +322,16 @@ export class FileReceiver implements FiniteReceiver {
     deadline.removeEventListener('abort', abort);
     await this.dl?.close();
   }
+}
+
+/** Settle with `p`, or reject when the signal aborts first (a consumer may ignore the signal). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function isWholeJson(s: string): boolean {
