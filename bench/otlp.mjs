@@ -1,15 +1,21 @@
-// OTLP/HTTP-protobuf → batch → file: how many RRPairs per second the daemon takes in and writes,
-// and its peak RSS. Runs `node bin/rrpipe.js run` as a child (so RSS is the daemon's alone),
-// sends pre-encoded ExportLogsServiceRequests built from the shared samples over keep-alive
-// connections, then stops the daemon with SIGTERM (which drains and closes the files) and
-// counts the lines written. Needs `npm run build` first.
-//   node bench/otlp.mjs [records=200000] [per_request=200] [concurrency=8]
+// rrpipe as a child process (`node bin/rrpipe.js run`), so CPU and RSS are the daemon's alone,
+// read from /proc/<pid>. Cases (issue 13):
+//   startup  start to healthy (health_check answers 200) and idle RSS one second later
+//   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
+//   default  the same through redaction + indexing + batch → gzip file (the default processing)
+// Sends pre-encoded ExportLogsServiceRequests built from the shared samples (~5.6 KB RRPairs,
+// most response bodies gzip) over keep-alive connections, stops the daemon with SIGTERM (which
+// drains and closes the files) and counts the lines written. CPU seconds are the daemon's
+// user+system from the moment it is healthy to its exit, so start-up is not counted per record.
+// Prints one JSON line per case. Needs `npm run build` first.
+//   node bench/otlp.mjs [records=100000] [per_request=500] [concurrency=4]   BENCH_OTLP_CASES=plain,default,startup
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,20 +23,38 @@ const { encodeLogsRequest } = await import(join(root, 'dist/rrpair/otlp-proto.js
 const { recordsToOtlpJson } = await import(join(root, 'dist/rrpair/otlp.js'));
 const { newRecord } = await import(join(root, 'dist/core/record.js'));
 
-const TOTAL = Number(process.argv[2] ?? 200_000);
-const PER_REQ = Number(process.argv[3] ?? 200);
-const CONC = Number(process.argv[4] ?? 8);
+const TOTAL = Number(process.argv[2] ?? process.env.BENCH_RECORDS ?? 100_000);
+const PER_REQ = Number(process.argv[3] ?? 500);
+const CONC = Number(process.argv[4] ?? 4);
+const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default').split(',');
+const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
-const samplesDir = process.env.RRPIPE_SAMPLES ?? [join(root, '../shared/samples'), join(root, '../../shared/samples'), '/work/shared/samples'].find((d) => {
-  try { return readdirSync(d).length > 0; } catch { return false; }
+const samplesDir = process.env.RRPIPE_SAMPLES ?? [join(root, 'test/testdata/samples'), join(root, '../shared/samples'), join(root, '../../shared/samples'), '/work/shared/samples'].find((d) => {
+  try { return readdirSync(d).some((f) => f.endsWith('.jsonl')); } catch { return false; }
 });
 const samples = readdirSync(samplesDir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(samplesDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
 
+function readFileSyncSafe(p) {
+  try { return readFileSync(p, 'utf8'); } catch { return undefined; }
+}
 const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+
+/** The daemon's CPU seconds (user+system) and RSS from /proc; undefined once it exited. */
+function procStats(pid) {
+  const stat = readFileSyncSafe(`/proc/${pid}/stat`);
+  const status = readFileSyncSafe(`/proc/${pid}/status`);
+  if (!stat || !status) return undefined;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    cpu: (Number(f[11]) + Number(f[12])) / TICK,
+    rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
+    hwmMb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
+  };
+}
 
 // Pre-encode the requests (unique uuids) so the client costs little during the run.
 const nReq = Math.ceil(TOTAL / PER_REQ);
-const distinct = Math.min(nReq, 50);
+const distinct = Math.min(nReq, 40);
 const bodies = [];
 for (let i = 0; i < distinct; i++) {
   const recs = [];
@@ -43,90 +67,141 @@ for (let i = 0; i < distinct; i++) {
 }
 const bytesPerReq = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
 
-const dir = mkdtempSync(join(tmpdir(), 'rrpipe-bench-otlp-'));
-const httpPort = await freePort();
-const metricsPort = await freePort();
-const cfg = join(dir, 'bench.yaml');
-writeFileSync(cfg, `
+function config(dir, kind, ports) {
+  const processing = kind === 'default';
+  return `
 receivers:
   otlp:
     protocols:
-      http: { endpoint: "127.0.0.1:${httpPort}" }
+      http: { endpoint: "127.0.0.1:${ports.http}" }
 processors:
-  batch: { send_batch_size: 2000, timeout: 200ms }
+${processing ? '  redaction: { secret: bench }\n  indexing: {}\n' : ''}  batch: {}
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
+    compression: ${processing ? 'gzip' : 'none'}
+extensions:
+  health_check: { endpoint: "127.0.0.1:${ports.health}" }
 service:
-  telemetry: { logs: { level: warn }, metrics: { address: "127.0.0.1:${metricsPort}" } }
+  extensions: [health_check]
+  telemetry: { logs: { level: warn }, metrics: { address: "127.0.0.1:${ports.metrics}" } }
   data_dir: ${dir}/state
   pipelines:
-    logs: { receivers: [otlp], processors: [batch], exporters: [file] }
-`);
+    logs: { receivers: [otlp], processors: [${processing ? 'redaction, indexing, batch' : 'batch'}], exporters: [file] }
+`;
+}
 
-const child = spawn(process.execPath, [join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
-const peakRssKb = () => { try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; } };
-
-const agent = new Agent({ keepAlive: true, maxSockets: CONC });
-const send = (body) => new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port: httpPort, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
-    res.resume();
-    res.on('end', () => resolve(res.statusCode));
+async function healthy(port) {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    req.on('error', () => resolve(false));
+    req.end();
   });
-  req.on('error', reject);
-  req.end(body);
-});
-
-// wait for the daemon
-for (let i = 0; ; i++) {
-  try { await send(bodies[0].subarray(0, 0)); break; } catch { if (i > 200) throw new Error('daemon did not start'); await new Promise((r) => setTimeout(r, 50)); }
 }
 
-let next = 0;
-let retries = 0;
-const t0 = process.hrtime.bigint();
-await Promise.all(Array.from({ length: CONC }, async () => {
-  for (;;) {
-    const i = next++;
-    if (i >= nReq) return;
-    for (;;) {
-      const status = await send(bodies[i % distinct]);
-      if (status === 200) break;
-      if (status === 429 || status === 503) { retries++; await new Promise((r) => setTimeout(r, 50)); continue; }
-      throw new Error(`unexpected status ${status}`);
-    }
+async function startDaemon(kind) {
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rrpipe-bench-otlp-'));
+  const ports = { http: await freePort(), metrics: await freePort(), health: await freePort() };
+  const cfg = join(dir, 'bench.yaml');
+  writeFileSync(cfg, config(dir, kind, ports));
+  const t0 = process.hrtime.bigint();
+  const child = spawn(process.execPath, [join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  for (let i = 0; !(await healthy(ports.health)); i++) {
+    if (i > 3000) throw new Error('daemon did not become healthy');
+    await new Promise((r) => setTimeout(r, 5));
   }
-}));
-const acceptedAt = process.hrtime.bigint();
-const rss = peakRssKb();
-child.kill('SIGTERM');
-await new Promise((r) => child.once('exit', r));
-const drainedAt = process.hrtime.bigint();
-agent.destroy();
-
-let lines = 0;
-for (const f of readdirSync(join(dir, 'out'), { recursive: true })) {
-  const p = join(dir, 'out', String(f));
-  try { lines += readFileSync(p, 'utf8').split('\n').filter(Boolean).length; } catch { /* a directory */ }
+  const startSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { dir, ports, child, exited, startSeconds };
 }
-rmSync(dir, { recursive: true, force: true });
 
-const sent = nReq * PER_REQ;
-const secs = Number(acceptedAt - t0) / 1e9;
-const secsAll = Number(drainedAt - t0) / 1e9;
-console.log(JSON.stringify({
-  bench: 'otlp-http-protobuf → batch → file',
-  records: sent,
-  records_written: lines,
-  request_records: PER_REQ,
-  request_bytes: Math.round(bytesPerReq),
-  concurrency: CONC,
-  seconds_to_accept: +secs.toFixed(2),
-  seconds_incl_drain: +secsAll.toFixed(2),
-  records_per_s: Math.round(sent / secs),
-  records_per_s_incl_drain: Math.round(sent / secsAll),
-  mb_per_s: +((nReq * bytesPerReq) / secs / 1e6).toFixed(1),
-  peak_rss_mb: +(rss / 1024).toFixed(0),
-  retried_requests: retries,
-}));
-if (lines !== sent) { console.error(`LOSS: sent ${sent}, written ${lines}`); process.exitCode = 1; }
+async function stop(d) {
+  let last = procStats(d.child.pid);
+  let hwmMb = last.hwmMb;
+  const poll = setInterval(() => {
+    const s = procStats(d.child.pid);
+    // An exiting process has no memory map (VmHWM gone) but its CPU counters are final.
+    if (s) last = { ...s, hwmMb: (hwmMb = Math.max(hwmMb, s.hwmMb)) };
+  }, 10);
+  d.child.kill('SIGTERM');
+  await d.exited;
+  clearInterval(poll);
+  return { ...last, hwmMb };
+}
+
+function countLines(dir) {
+  let lines = 0;
+  for (const f of readdirSync(join(dir, 'out'), { recursive: true })) {
+    const p = join(dir, 'out', String(f));
+    if (!/\.jsonl(\.gz)?$/.test(p)) continue;
+    const raw = readFileSync(p);
+    lines += (p.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8').split('\n').filter(Boolean).length;
+  }
+  return lines;
+}
+
+async function startupCase() {
+  const d = await startDaemon('default');
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = procStats(d.child.pid);
+  await stop(d);
+  rmSync(d.dir, { recursive: true, force: true });
+  return { case: 'start to healthy, idle RSS (OTLP + redaction + indexing + batch → file)', start_seconds: +d.startSeconds.toFixed(3), idle_rss_mb: Math.round(idle.rssMb), peak_rss_mb: Math.round(idle.hwmMb) };
+}
+
+async function loadCase(kind) {
+  const d = await startDaemon(kind);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONC });
+  const send = (body) => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: d.ports.http, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const before = procStats(d.child.pid);
+  let next = 0;
+  let retries = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CONC }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= nReq) return;
+      for (;;) {
+        const status = await send(bodies[i % distinct]);
+        if (status === 200) break;
+        if (status === 429 || status === 503) { retries++; await new Promise((r) => setTimeout(r, 50)); continue; }
+        throw new Error(`unexpected status ${status}`);
+      }
+    }
+  }));
+  const acceptedAt = process.hrtime.bigint();
+  const after = await stop(d);
+  const drainedAt = process.hrtime.bigint();
+  agent.destroy();
+  const lines = countLines(d.dir);
+  rmSync(d.dir, { recursive: true, force: true });
+  const sent = nReq * PER_REQ;
+  const cpu = after.cpu - before.cpu;
+  const name = kind === 'default' ? 'OTLP protobuf → redaction + indexing + batch → gzip file' : 'OTLP protobuf → batch → file';
+  if (lines !== sent) console.error(`LOSS in ${name}: sent ${sent}, written ${lines}`);
+  return {
+    case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs)`,
+    records: sent,
+    records_written: lines,
+    bytes: Math.round(nReq * bytesPerReq),
+    seconds: Number(acceptedAt - t0) / 1e9,
+    seconds_incl_drain: Number(drainedAt - t0) / 1e9,
+    cpu_seconds: cpu,
+    cpu_s_per_100k: (cpu / sent) * 100_000,
+    peak_rss_mb: Math.round(after.hwmMb),
+    retried_requests: retries,
+  };
+}
+
+for (const c of CASES) {
+  const row = c === 'startup' ? await startupCase() : await loadCase(c);
+  console.log(JSON.stringify({ area: 'otlp', ...row }));
+  if (row.records_written !== undefined && row.records_written !== row.records) process.exitCode = 1;
+}

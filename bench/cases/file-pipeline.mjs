@@ -1,4 +1,4 @@
-// file receiver → batch → file exporter (gzip), on generated sample-shaped RRPairs.
+// file receiver → batch (defaults: 8,192 records, 200 ms) → file exporter, on generated sample-shaped RRPairs.
 import { join } from 'node:path';
 import { ROOT, emit, measure, tmp, writeJsonl } from '../lib.mjs';
 
@@ -15,7 +15,7 @@ for (const compression of ['gzip', 'none']) {
 receivers:
   file: { include: ["${dir}/in.jsonl"], follow: false, batch_size: 1000, checkpoint: { path: "${dir}/cp-${compression}.json" } }
 processors:
-  batch: { send_batch_size: 2000, timeout: 200ms }
+  batch: {}
 exporters:
   file: { path: "${out}/dt=%Y-%m-%d/hour=%H/rrpairs.jsonl", compression: ${compression} }
 service:
