@@ -103,7 +103,7 @@ describe('redaction processor', () => {
     const { proc: p2, sink: s2 } = await makeProcessor(factory, { secret: SECRET, summary_attribute: 's' });
     await p2.consume(samples.map((s) => rec(structuredClone(s))), {});
     const paths = new Set(s2.records.flatMap((r) => (JSON.parse(String(r.attributes.s)) as { path: string }[]).map((f) => f.path.replace(/\.\d+(\.|$)/g, '.N$1'))));
-    expect([...paths].sort()).toEqual(['http.req.headers.Authorization.N', 'http.res.headers.Set-Cookie.N.__cf_bm', 'http.res.headers.Set-Cookie.N._cfuvid']);
+    expect([...paths].sort()).toEqual(['http.req.headers.Authorization.N', 'http.res.headers.Set-Cookie.N.__cf_bm', 'http.res.headers.Set-Cookie.N._cfuvid', 'tokenList.N.tokens.N.token.replacementValue']);
     // unrelated data is left alone: the request body had nothing sensitive
     expect(first.http!.req!.bodyBase64).toBe(samples[0]!.http!.req!.bodyBase64);
     expect(first.http!.res!.headers!['X-Ratelimit-Remaining-Tokens']).toEqual(['799972']);

@@ -1,0 +1,160 @@
+import { isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
+import type { Action, Finding, Redactor } from './redactor.js';
+import { walkJson } from './walk/json.js';
+import { at, DROP, sub, type Loc, type Out, type Rule } from './walk/out.js';
+import { walkForm } from './walk/url.js';
+
+const KV = /(["']?)([A-Za-z][\w.-]{1,63})\1(\s*[:=]\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s&,;"'<>)]+))/g;
+const AUTH_SCHEME = /^(Bearer|Basic|Digest|Token|Negotiate|AWS4-HMAC-SHA256|ApiKey)(\s+)(.+)$/is;
+const AFTER_REPLACEMENT = /REDACTED-[A-Z0-9_]*-?[0-9a-f]*$/;
+const PERCENT = /%[0-9A-Fa-f]{2}/;
+const FORM = /^[\w.~%+-]+=[^\s&]*(?:&[\w.~%+-]+=[^\s&]*)+$/;
+/** How many encodings deep a value is unwrapped (base64 of URL-encoded JSON is three). */
+const MAX_NESTING = 3;
+
+/**
+ * The state of one RRPair's redaction: what was found, and the raw values replaced so far,
+ * which are scrubbed again wherever else they occur in the RRPair. The format walkers in walk/
+ * call back into value() and text() for every string they reach.
+ */
+export class Pass {
+  readonly findings: Finding[] = [];
+  readonly bodiesReplaced: { path: string; reason: string }[] = [];
+  private readonly secrets = new Map<string, Rule>();
+  private depth = 0;
+
+  constructor(readonly r: Redactor) {}
+
+  hit(path: Loc, category: string, raw: string, action: Action): string {
+    this.findings.push({ path: at(path), category });
+    if (raw.length >= 6 && !this.secrets.has(raw)) this.secrets.set(raw, { category, action });
+    return action === 'drop' ? '' : this.r.token(raw, category, action);
+  }
+
+  /** A whole value under a sensitive key or path. */
+  whole(value: string, path: Loc, rule: Rule): Out {
+    if (value === '' || this.r.valueAllowed(value) || value.startsWith('REDACTED-')) return value;
+    if (rule.action === 'drop') {
+      this.hit(path, rule.category, value, 'drop');
+      return DROP;
+    }
+    const scheme = this.r.opts.keep_auth_scheme ? AUTH_SCHEME.exec(value) : null;
+    if (scheme) {
+      this.secrets.set(value, rule);
+      return scheme[1]! + scheme[2]! + this.hit(path, rule.category, scheme[3]!, rule.action);
+    }
+    return this.hit(path, rule.category, value, rule.action);
+  }
+
+  /** A string found under `key` at `path`: path rules, key rules, then text detectors. */
+  value(v: string, key: string | undefined, path: Loc): Out {
+    const pr = this.r.hasPathRules ? this.r.pathRule(at(path)) : undefined;
+    if (key !== undefined && this.r.keyAllowed(key)) return v;
+    if (pr) return this.whole(v, path, pr);
+    if (key !== undefined) {
+      const kr = this.r.keyRule(key);
+      if (kr) return this.whole(v, path, kr);
+    }
+    return this.text(v, path);
+  }
+
+  /**
+   * Free text: a value that is itself encoded (JSON in a string, base64 text, URL-encoded, a
+   * form) is unwrapped and walked by what it is; then credentials in key=value / "key": "value"
+   * form, then every value detector.
+   */
+  text(s: string, path: Loc, kv = true): string {
+    if (s.length === 0) return s;
+    let out = this.depth < MAX_NESTING && s.length >= 8 ? this.decoded(s, path) ?? s : s;
+    if (kv && (out.includes('=') || out.includes(':'))) {
+      out = out.replace(KV, (m, q: string, key: string, sep: string, dq?: string, sq?: string, bare?: string) => {
+        const v = dq ?? sq ?? bare ?? '';
+        if (!v || this.r.keyAllowed(key)) return m;
+        const rule = this.r.keyRule(key);
+        if (!rule || v.startsWith('REDACTED-') || this.r.valueAllowed(v)) return m;
+        const rep = this.hit(sub(path, `.${key}`), rule.category, v, rule.action === 'drop' ? 'mask' : rule.action);
+        const quoted = dq !== undefined ? `"${rep}"` : sq !== undefined ? `'${rep}'` : rep;
+        return `${q}${key}${q}${sep}${quoted}`;
+      });
+    }
+    for (const d of this.r.valueDetectors) if (!d.maybe || d.maybe(out)) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
+    for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
+    return out;
+  }
+
+  /** The value with what its decoded form held redacted, re-encoded the same way; undefined when it is no encoding or nothing changed. */
+  private decoded(s: string, path: Loc): string | undefined {
+    const first = s.charCodeAt(0);
+    this.depth++;
+    try {
+      // JSON inside a string ("{\"password\":\"…\"}")
+      if ((first === 123 || first === 91) && (s.endsWith('}') || s.endsWith(']'))) {
+        let v: unknown;
+        try {
+          v = JSON.parse(s);
+        } catch {
+          return undefined;
+        }
+        const before = this.findings.length;
+        const out = walkJson(this, v, `${at(path)}.json`, [], undefined);
+        return this.findings.length === before ? undefined : JSON.stringify(out === DROP ? null : out);
+      }
+      // a form or query string (a=1&password=…)
+      if (s.includes('&') && FORM.test(s)) {
+        const out = walkForm(this, s, at(path));
+        return out === s ? undefined : out;
+      }
+      // URL-encoded (%22, %40 …)
+      if (s.includes('%') && PERCENT.test(s)) {
+        let dec: string;
+        try {
+          dec = decodeURIComponent(s);
+        } catch {
+          return undefined;
+        }
+        const out = this.text(dec, path);
+        return out === dec ? undefined : encodeURIComponent(out);
+      }
+      // base64 of text (standard or URL-safe alphabet)
+      if (s.length >= 12 && s.length % 4 !== 1 && isBase64(s)) {
+        const url = /[-_]/.test(s);
+        const bytes = Buffer.from(s, url ? 'base64url' : 'base64');
+        const t = bytes.length >= 6 && looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;
+        if (t === undefined || !/[\s:=@.{"]/.test(t)) return undefined;
+        const out = this.text(t, path);
+        if (out === t) return undefined;
+        const enc = Buffer.from(out, 'utf8');
+        return url ? enc.toString('base64url') : enc.toString('base64');
+      }
+      return undefined;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private detect(s: string, path: Loc, re: RegExp, category: string, action: Action, group?: number, valid?: (c: string) => boolean): string {
+    re.lastIndex = 0;
+    if (!re.test(s)) return s;
+    re.lastIndex = 0;
+    return s.replace(re, (...args) => {
+      const m = args[0] as string;
+      const offset = args[args.length - 2] as number;
+      const cand = group ? (args[group] as string | undefined) : m;
+      if (!cand || (valid && !valid(cand)) || this.r.valueAllowed(cand)) return m;
+      // never re-redact inside a replacement already written
+      if (AFTER_REPLACEMENT.test(s.slice(Math.max(0, offset - 40), offset))) return m;
+      const rep = this.hit(path, category, cand, action);
+      return group ? m.replace(cand, rep) : rep;
+    });
+  }
+
+  /** Every value redacted in this RRPair, replaced wherever else it occurs in s. */
+  scrub(s: string): string {
+    if (!this.secrets.size || s.length < 6) return s;
+    let out = s;
+    for (const [raw, rule] of this.secrets) {
+      if (out.includes(raw)) out = out.split(raw).join(this.r.token(raw, rule.category, rule.action === 'drop' ? 'mask' : rule.action));
+    }
+    return out;
+  }
+}
