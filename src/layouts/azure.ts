@@ -1,4 +1,7 @@
-import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
+import { lazyRequire } from '../helpers/lazy-require.js';
+
+const blob = lazyRequire<typeof import('@azure/storage-blob')>('@azure/storage-blob');
 import type { Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
@@ -29,9 +32,9 @@ export class AzureBlobStore implements ObjectStore {
   readonly container: ContainerClient;
 
   constructor(private readonly o: AzureStoreOptions) {
-    if (o.connectionString) this.service = BlobServiceClient.fromConnectionString(o.connectionString);
-    else if (o.url && o.accountName && o.accountKey) this.service = new BlobServiceClient(o.url, new StorageSharedKeyCredential(o.accountName, o.accountKey));
-    else if (o.url) this.service = new BlobServiceClient(o.url);
+    if (o.connectionString) this.service = blob().BlobServiceClient.fromConnectionString(o.connectionString);
+    else if (o.url && o.accountName && o.accountKey) this.service = new (blob().BlobServiceClient)(o.url, new (blob().StorageSharedKeyCredential)(o.accountName, o.accountKey));
+    else if (o.url) this.service = new (blob().BlobServiceClient)(o.url);
     else throw new Error('azure blob: set a connection_string, or a url (with account_name/account_key or a SAS token)');
     this.container = this.service.getContainerClient(o.container);
   }

@@ -1,4 +1,7 @@
-import { Storage, type Bucket } from '@google-cloud/storage';
+import type { Storage, Bucket } from '@google-cloud/storage';
+import { lazyRequire } from '../helpers/lazy-require.js';
+
+const gcs = lazyRequire<typeof import('@google-cloud/storage')>('@google-cloud/storage');
 import { PassThrough, type Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
@@ -27,7 +30,7 @@ export class GcsStore implements ObjectStore {
   readonly bucket: Bucket;
 
   constructor(private readonly o: GcsStoreOptions) {
-    this.storage = new Storage({
+    this.storage = new (gcs().Storage)({
       ...(o.projectId ? { projectId: o.projectId } : {}),
       ...(o.apiEndpoint ? { apiEndpoint: o.apiEndpoint } : {}),
     });

@@ -1,5 +1,8 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type StorageClass, type ServerSideEncryption } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, StorageClass, ServerSideEncryption } from '@aws-sdk/client-s3';
+import { lazyRequire } from '../helpers/lazy-require.js';
+
+const s3 = lazyRequire<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
+const storage = lazyRequire<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage');
 import type { Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
@@ -27,7 +30,7 @@ export class S3Store implements ObjectStore {
   readonly client: S3Client;
 
   constructor(private readonly o: S3StoreOptions) {
-    this.client = new S3Client({
+    this.client = new (s3().S3Client)({
       region: o.region || process.env.AWS_REGION || 'us-east-1',
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       forcePathStyle: o.forcePathStyle ?? false,
@@ -51,10 +54,10 @@ export class S3Store implements ObjectStore {
     };
     try {
       if (body.length > (this.o.multipartThreshold ?? 16 << 20)) {
-        const up = new Upload({ client: this.client, params, partSize: Math.max(5 << 20, this.o.partSize ?? 8 << 20), queueSize: 4, leavePartsOnError: false });
+        const up = new (storage().Upload)({ client: this.client, params, partSize: Math.max(5 << 20, this.o.partSize ?? 8 << 20), queueSize: 4, leavePartsOnError: false });
         await up.done();
       } else {
-        await this.client.send(new PutObjectCommand({ ...params, ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}) }));
+        await this.client.send(new (s3().PutObjectCommand)({ ...params, ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}) }));
       }
     } catch (err) {
       if (statusOf(err) === 412) throw new ObjectExistsError(`${this.uri(key)} exists`);
@@ -65,7 +68,7 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.o.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }));
+      const page = await this.client.send(new (s3().ListObjectsV2Command)({ Bucket: this.o.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }));
       for (const c of page.Contents ?? []) if (c.Key) yield { key: c.Key, size: Number(c.Size ?? 0) };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -73,7 +76,7 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Readable> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: key }));
+      const res = await this.client.send(new (s3().GetObjectCommand)({ Bucket: this.o.bucket, Key: key }));
       return res.Body as Readable;
     } catch (err) {
       if (statusOf(err) === 404 || (err as Error).name === 'NoSuchKey') throw new NotFoundError(`${this.uri(key)} does not exist`);

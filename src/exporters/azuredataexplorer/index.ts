@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DefaultAzureCredential } from '@azure/identity';
-import { Client, ClientRequestProperties, KustoConnectionStringBuilder } from 'azure-kusto-data';
-import { DataFormat, IngestClient, ManagedStreamingIngestClient, IngestionProperties } from 'azure-kusto-ingest';
+import type { Client, KustoConnectionStringBuilder } from 'azure-kusto-data';
+import type { IngestClient, ManagedStreamingIngestClient } from 'azure-kusto-ingest';
+import { lazyRequire } from '../../helpers/lazy-require.js';
+
+const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
+const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
+const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, str } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -35,11 +39,11 @@ export interface AdxExporterConfig extends ExporterHelperConfig {
 
 /** `system` for a system-assigned identity, or a client id. */
 function connectionBuilder(c: AdxExporterConfig, uri: string): KustoConnectionStringBuilder {
-  if (c.application_id && c.application_key) return KustoConnectionStringBuilder.withAadApplicationKeyAuthentication(uri, c.application_id, c.application_key, c.tenant_id);
-  if (c.managed_identity_id === 'system') return KustoConnectionStringBuilder.withSystemManagedIdentity(uri);
-  if (c.managed_identity_id) return KustoConnectionStringBuilder.withUserManagedIdentity(uri, c.managed_identity_id);
+  if (c.application_id && c.application_key) return kustoData().KustoConnectionStringBuilder.withAadApplicationKeyAuthentication(uri, c.application_id, c.application_key, c.tenant_id);
+  if (c.managed_identity_id === 'system') return kustoData().KustoConnectionStringBuilder.withSystemManagedIdentity(uri);
+  if (c.managed_identity_id) return kustoData().KustoConnectionStringBuilder.withUserManagedIdentity(uri, c.managed_identity_id);
   // DefaultAzureCredential: AKS workload identity (AZURE_FEDERATED_TOKEN_FILE), environment, Azure CLI.
-  if (c.use_azure_auth) return KustoConnectionStringBuilder.withTokenCredential(uri, new DefaultAzureCredential());
+  if (c.use_azure_auth) return kustoData().KustoConnectionStringBuilder.withTokenCredential(uri, new (identity().DefaultAzureCredential)());
   throw new PermanentError('azuredataexplorer: no credentials: set application_id/application_key/tenant_id, managed_identity_id, or use_azure_auth');
 }
 
@@ -116,11 +120,11 @@ export class AdxStore implements QueryableStore {
   async start(): Promise<void> {
     const c = this.cfg;
     const kcsb = (uri: string) => (this.builders ? this.builders(uri) : connectionBuilder(c, uri));
-    this.query_ = new Client(kcsb(c.cluster_uri));
-    const props = { database: c.db_name, table: c.logs_table_name, format: DataFormat.MULTIJSON, ingestionMappingReference: c.logs_table_json_mapping };
+    this.query_ = new (kustoData().Client)(kcsb(c.cluster_uri));
+    const props = { database: c.db_name, table: c.logs_table_name, format: kustoIngest().DataFormat.MULTIJSON, ingestionMappingReference: c.logs_table_json_mapping };
     this.ingest = c.ingestion_type === 'managed'
-      ? new ManagedStreamingIngestClient(kcsb(c.cluster_uri), kcsb(ingestUriOf(c)), props, false)
-      : new IngestClient(kcsb(ingestUriOf(c)), props, false);
+      ? new (kustoIngest().ManagedStreamingIngestClient)(kcsb(c.cluster_uri), kcsb(ingestUriOf(c)), props, false)
+      : new (kustoIngest().IngestClient)(kcsb(ingestUriOf(c)), props, false);
     if (c.create_schema) await this.ensureSchema();
   }
 
@@ -159,8 +163,8 @@ export class AdxStore implements QueryableStore {
     if (lines.length) {
       // The same records always make the same tag: a queued batch retried after a lost answer is dropped by ADX.
       const tag = `rrpipe-${createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32)}`;
-      const props = new IngestionProperties({
-        database: this.cfg.db_name, table: this.cfg.logs_table_name, format: DataFormat.MULTIJSON,
+      const props = new (kustoIngest().IngestionProperties)({
+        database: this.cfg.db_name, table: this.cfg.logs_table_name, format: kustoIngest().DataFormat.MULTIJSON,
         ingestionMappingReference: this.cfg.logs_table_json_mapping,
         ...(this.cfg.ingestion_type === 'queued' ? { ingestByTags: [tag], ingestIfNotExists: JSON.stringify([tag]) } : {}),
       });
@@ -184,7 +188,7 @@ export class AdxStore implements QueryableStore {
   async query(filter: QueryFilter): Promise<QueryPage> {
     const f = compileFilter(filter);
     const { kql, params } = buildQuery(this.cfg.logs_table_name, f);
-    const props = new ClientRequestProperties();
+    const props = new (kustoData().ClientRequestProperties)();
     for (const [k, v] of Object.entries(params)) props.setParameter(k, v);
     const res = await this.query_.execute(this.cfg.db_name, kql, props);
     const hits: QueryHit[] = [];
@@ -199,7 +203,7 @@ export class AdxStore implements QueryableStore {
   }
 
   async get(id: string): Promise<RRPair | undefined> {
-    const props = new ClientRequestProperties();
+    const props = new (kustoData().ClientRequestProperties)();
     props.setParameter('p_id', id);
     const res = await this.query_.execute(this.cfg.db_name, `declare query_parameters(p_id:string);\n${quoteName(this.cfg.logs_table_name)}\n| where id == p_id\n| take 1`, props);
     for (const row of res.primaryResults[0]?.rows() ?? []) {

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { Bigtable, type Table } from '@google-cloud/bigtable';
+import type { Bigtable, Table } from '@google-cloud/bigtable';
+import { lazyRequire } from '../../helpers/lazy-require.js';
+
+const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, int, obj, str } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -109,7 +112,7 @@ export class BigtableStore implements QueryableStore {
 
   async start(): Promise<void> {
     const c = this.cfg;
-    this.client = new Bigtable({
+    this.client = new (bigtable().Bigtable)({
       projectId: c.project_id,
       ...(c.endpoint ? { apiEndpoint: c.endpoint } : {}),
       ...(c.app_profile_id ? { appProfileId: c.app_profile_id } : {}),

@@ -1,4 +1,4 @@
-import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import type { ClientOptions } from '@elastic/elasticsearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
@@ -21,6 +21,8 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
   };
   if (c.user) opts.auth = { username: c.user, password: c.password ?? '' };
   else if (c.api_key) opts.auth = { apiKey: c.api_key };
+  // The client loads only when an elasticsearch exporter is configured.
+  const { Client } = await import('@elastic/elasticsearch');
   const client = new Client(opts);
   return {
     async bulk(lines, signal) {

@@ -1,4 +1,4 @@
-import { Client } from '@opensearch-project/opensearch';
+import type { Client } from '@opensearch-project/opensearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
@@ -30,7 +30,9 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
     // one (a known SigV4 pitfall), and OpenSearch Serverless takes no gzip request bodies.
     opts.compression = undefined;
   }
-  const client = new Client(opts as ConstructorParameters<typeof Client>[0]);
+  // The client loads only when an opensearch exporter is configured.
+  const { Client: OpenSearch } = await import('@opensearch-project/opensearch');
+  const client = new OpenSearch(opts as ConstructorParameters<typeof Client>[0]);
   return {
     async bulk(lines, signal) {
       const req = client.bulk({ body: lines as never });

@@ -1,4 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as G from '@grpc/grpc-js';
+import { lazyRequire } from '../../helpers/lazy-require.js';
+
+/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
+const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { ExporterFactory, Host } from '../../core/component.js';
 import { bool, duration, exporterHelperProperties, obj, oneOf, str, stringMap, tls } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
@@ -20,7 +24,8 @@ export interface OtlpGrpcExporterConfig extends ExporterHelperConfig {
 }
 
 /** gRPC codes the OTLP spec says a client may retry; RESOURCE_EXHAUSTED only with a RetryInfo. */
-const RETRYABLE = new Set([grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED, grpc.status.ABORTED, grpc.status.OUT_OF_RANGE, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+/** CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS: the codes OTel's exporter retries (codes fixed by the gRPC protocol). */
+const RETRYABLE = new Set<number>([1, 4, 10, 11, 14, 15]);
 
 /** "host:port", "http://host:port" (plaintext) or "https://host:port" → target and whether TLS is on. */
 export function grpcTarget(endpoint: string, cfgTls: TlsConfig): { target: string; secure: boolean } {
@@ -58,19 +63,19 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
   ),
   create: (s) => {
     const c = s.config;
-    let client: grpc.Client | undefined;
+    let client: G.Client | undefined;
     let auth: ClientAuthenticator | undefined;
     const rejected = s.metrics.counter('otlp_exporter_rejected_records', 'Records the OTLP server reported as rejected in a partial-success answer.');
     return createExporter(s, {
       async start(host: Host) {
         auth = clientAuthenticator(host, c.auth?.authenticator);
         const { target, secure } = grpcTarget(c.endpoint, c.tls);
-        let creds = grpc.credentials.createInsecure();
+        let creds = grpcLib().credentials.createInsecure();
         if (secure) {
           const t = clientTls(c.tls, s.configDir);
-          creds = grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, t.rejectUnauthorized ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+          creds = grpcLib().credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, t.rejectUnauthorized ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
         }
-        const opts: grpc.ChannelOptions = {
+        const opts: G.ChannelOptions = {
           ...(c.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
           ...(c.tls.server_name_override ? { 'grpc.ssl_target_name_override': c.tls.server_name_override } : {}),
           ...(c.authority ? { 'grpc.default_authority': c.authority } : {}),
@@ -79,10 +84,10 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
           ...(c.keepalive?.permit_without_stream ? { 'grpc.keepalive_permit_without_calls': 1 } : {}),
           'grpc.max_send_message_length': -1,
         };
-        client = new grpc.Client(target, creds, opts);
+        client = new (grpcLib().Client)(target, creds, opts);
       },
       async push(batch: RecordBatch, signal: AbortSignal) {
-        const md = new grpc.Metadata();
+        const md = new (grpcLib().Metadata)();
         for (const [k, v] of Object.entries(c.headers)) md.set(k.toLowerCase(), v);
         if (auth) for (const [k, v] of Object.entries(await auth.headers())) md.set(k.toLowerCase(), v);
         const body = Buffer.from(encodeRecords(batch));
@@ -92,8 +97,8 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
             if (!err) return resolve(out ?? Buffer.alloc(0));
             const bin = err.metadata?.get('grpc-status-details-bin')[0];
             const retryAfterMs = bin ? retryDelayOfStatus(bin as Buffer) : undefined;
-            const msg = `OTLP/gRPC export failed: ${grpc.status[err.code] ?? err.code} ${err.details}`;
-            if (RETRYABLE.has(err.code) || (err.code === grpc.status.RESOURCE_EXHAUSTED && retryAfterMs !== undefined)) {
+            const msg = `OTLP/gRPC export failed: ${grpcLib().status[err.code] ?? err.code} ${err.details}`;
+            if (RETRYABLE.has(err.code) || (err.code === grpcLib().status.RESOURCE_EXHAUSTED && retryAfterMs !== undefined)) {
               reject(new RetryableError(msg, { ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
             } else reject(new PermanentError(msg));
           });

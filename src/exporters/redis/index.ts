@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { Redis, Cluster, RedisOptions } from 'ioredis';
+import { lazyRequire } from '../../helpers/lazy-require.js';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, int, obj, str, strings, tls } from '../../config/fragments.js';
 import { PartialFailureError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -106,11 +109,11 @@ export class RedisStore implements QueryableStore {
     if (tlsOpts) common.tls = tlsOpts;
     if (c.cluster.enabled) {
       const nodes = (c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).map(hostPort);
-      this.client = new Cluster(nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: common, ...(tlsOpts ? { dnsLookup: (a, cb) => cb(null, a) } : {}) });
+      this.client = new (ioredis().Cluster)(nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: common, ...(tlsOpts ? { dnsLookup: (a, cb) => cb(null, a) } : {}) });
     } else if (/^rediss?:\/\//.test(c.endpoint)) {
-      this.client = new Redis(c.endpoint, common);
+      this.client = new (ioredis().Redis)(c.endpoint, common);
     } else {
-      this.client = new Redis({ ...common, ...hostPort(c.endpoint) });
+      this.client = new (ioredis().Redis)({ ...common, ...hostPort(c.endpoint) });
     }
     let lastError: Error | undefined;
     this.client.on('error', (err: Error) => {
@@ -130,7 +133,7 @@ export class RedisStore implements QueryableStore {
     }
     // Redis refuses any value over proto-max-bulk-len (512MB by default); read it when allowed.
     try {
-      const node = this.client instanceof Cluster ? this.client.nodes('master')[0] : this.client;
+      const node = this.client instanceof ioredis().Cluster ? this.client.nodes('master')[0] : this.client;
       const res = (await node?.config('GET', 'proto-max-bulk-len')) as string[] | undefined;
       const server = Number(res?.[1]);
       if (server > 0 && server < this.limit) {

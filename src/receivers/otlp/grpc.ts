@@ -1,4 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as G from '@grpc/grpc-js';
+import { lazyRequire } from '../../helpers/lazy-require.js';
+
+/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
+const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { Logger } from 'pino';
 import type { Context } from '../../core/record.js';
 import { splitHostPort } from '../../core/service.js';
@@ -25,7 +29,7 @@ export interface GrpcProtocolConfig {
 const passthrough = (b: Buffer) => b;
 
 /** The LogsService definition, with bytes in and out: decoding happens in the handler so errors get a proper status. */
-export const logsServiceDefinition: grpc.ServiceDefinition = {
+export const logsServiceDefinition: G.ServiceDefinition = {
   Export: {
     path: LOGS_SERVICE_EXPORT_PATH,
     requestStream: false,
@@ -37,18 +41,19 @@ export const logsServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
+/** gRPC status codes (fixed by the gRPC protocol: INVALID_ARGUMENT 3, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, UNAUTHENTICATED 16). */
 const GRPC_CODE = {
-  invalid: grpc.status.INVALID_ARGUMENT,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-  too_large: grpc.status.RESOURCE_EXHAUSTED,
-  unsupported_media_type: grpc.status.INVALID_ARGUMENT,
-  backpressure: grpc.status.RESOURCE_EXHAUSTED,
-  unavailable: grpc.status.UNAVAILABLE,
+  invalid: 3,
+  unauthenticated: 16,
+  too_large: 8,
+  unsupported_media_type: 3,
+  backpressure: 8,
+  unavailable: 14,
 } as const;
 
 /** OTLP/gRPC: opentelemetry.proto.collector.logs.v1.LogsService/Export. */
 export class OtlpGrpcServer {
-  private server?: grpc.Server;
+  private server?: G.Server;
   private readonly inflight = new Set<Promise<unknown>>();
   port?: number;
 
@@ -66,7 +71,7 @@ export class OtlpGrpcServer {
     const ka = c.keepalive ?? {};
     const sp = ka.server_parameters ?? {};
     const ep = ka.enforcement_policy ?? {};
-    const opts: grpc.ServerOptions = {
+    const opts: G.ServerOptions = {
       'grpc.max_receive_message_length': Math.floor(c.max_recv_msg_size_mib * 1024 * 1024),
       ...(c.max_concurrent_streams > 0 ? { 'grpc.max_concurrent_streams': c.max_concurrent_streams } : {}),
       ...(sp.max_connection_idle ? { 'grpc.max_connection_idle_ms': sp.max_connection_idle } : {}),
@@ -77,29 +82,29 @@ export class OtlpGrpcServer {
       ...(ep.min_time ? { 'grpc.http2.min_ping_interval_without_data_ms': ep.min_time } : {}),
       ...(ep.permit_without_stream !== undefined ? { 'grpc.keepalive_permit_without_calls': ep.permit_without_stream ? 1 : 0 } : {}),
     };
-    const server = new grpc.Server(opts);
+    const server = new (grpcLib().Server)(opts);
     server.addService(logsServiceDefinition, {
-      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      Export: (call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>) => {
         const p = this.export(call, cb).catch((err) => {
           this.logger.error({ err }, 'otlp grpc: unexpected error');
-          cb({ code: grpc.status.INTERNAL, details: 'internal error' });
+          cb({ code: grpcLib().status.INTERNAL, details: 'internal error' });
         });
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
       },
     });
     const creds = this.tls
-      ? grpc.ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
-      : grpc.ServerCredentials.createInsecure();
+      ? grpcLib().ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
+      : grpcLib().ServerCredentials.createInsecure();
     const { host, port } = splitHostPort(c.endpoint, 4317);
     const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.port = await new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
   }
 
-  private async export(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): Promise<void> {
+  private async export(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>): Promise<void> {
     const fail = (f: Failure) => {
-      const md = new grpc.Metadata();
+      const md = new (grpcLib().Metadata)();
       if (f.kind === 'backpressure' || f.kind === 'unavailable') {
         md.set('grpc-status-details-bin', Buffer.from(encodeStatusWithRetry(GRPC_CODE[f.kind], f.message, f.retryAfterMs)));
       }
@@ -145,7 +150,7 @@ export class OtlpGrpcServer {
   }
 }
 
-function headersOf(md: grpc.Metadata): Record<string, string | string[]> {
+function headersOf(md: G.Metadata): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(md.toJSON())) {
     const strs = (v as (string | Buffer)[]).map((x) => (typeof x === 'string' ? x : x.toString('base64')));
@@ -154,7 +159,7 @@ function headersOf(md: grpc.Metadata): Record<string, string | string[]> {
   return out;
 }
 
-function metadataOf(md: grpc.Metadata): Map<string, string[]> {
+function metadataOf(md: G.Metadata): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (const [k, v] of Object.entries(md.toJSON())) m.set(k, (v as (string | Buffer)[]).map((x) => (typeof x === 'string' ? x : x.toString('base64'))));
   return m;
