@@ -1,0 +1,202 @@
+import { bodyKind, contentTypeOf, decodeBody, utf8OrUndefined } from './body.js';
+import { formatJsonPath } from './path.js';
+import { dateFormat, decodeJwt, PATTERNS, type TokenEntry } from './token-values.js';
+import type { Headers, RRPair } from './types.js';
+
+/*
+ * Finding tokens: the values of an RRPair that will need to change at replay (JWTs, bearer and
+ * basic credentials, UUIDs, dates, values a response handed out that a later request sends back).
+ */
+const JWT_RE = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
+const UUID_RE = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\b/g;
+const RFC3339_IN = /\b\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)/g;
+const ID_LIKE = /^(?=.*\d)[A-Za-z0-9][\w.:-]{7,127}$/;
+/** Headers that are about the connection, never tokens. */
+const SKIP_HEADERS = /^(host|content-length|content-type|accept|accept-encoding|user-agent|connection|x-stainless-.*)$/i;
+
+export interface SessionMemory {
+  /** Values handed out in responses: value → where. */
+  get(session: string): Map<string, { uuid?: string; location: string }>;
+}
+
+/** Values a later request may send back, remembered per session (bounded). */
+export class RecurringValues implements SessionMemory {
+  private readonly sessions = new Map<string, Map<string, { uuid?: string; location: string }>>();
+  constructor(private readonly maxSessions = 10_000, private readonly maxValues = 1_000) {}
+  get(session: string) {
+    let m = this.sessions.get(session);
+    if (!m) {
+      if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
+      m = new Map();
+      this.sessions.set(session, m);
+    } else {
+      this.sessions.delete(session);
+      this.sessions.set(session, m);
+    }
+    return m;
+  }
+  remember(session: string, value: string, where: { uuid?: string; location: string }): void {
+    const m = this.get(session);
+    if (m.has(value)) m.delete(value);
+    else if (m.size >= this.maxValues) m.delete(m.keys().next().value!);
+    m.set(value, where);
+  }
+}
+
+export interface TokenizeOptions {
+  jwt: boolean;
+  auth: boolean;
+  uuid: boolean;
+  dates: boolean;
+  recurring: boolean;
+  maxBodyBytes: number;
+  /** Told when a body is not looked into (too large, not decodable). */
+  onBodySkipped?: (reason: string) => void;
+}
+
+export function sessionOf(rr: RRPair): string {
+  if (typeof rr.session === 'string' && rr.session) return rr.session;
+  return [rr.cluster, rr.namespace, rr.service, rr.network_address].map((x) => (typeof x === 'string' ? x : '')).join('|');
+}
+
+/** Find the values of one RRPair that will need to change at replay. */
+export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: RecurringValues): TokenEntry[] {
+  const out: TokenEntry[] = [];
+  const seen = new Set<string>();
+  const add = (e: TokenEntry) => {
+    const k = `${e.location}\u0000${e.replacementValue}`;
+    if (!seen.has(k)) (seen.add(k), out.push(e));
+  };
+  const enc = (v: string) => Buffer.from(v).toString('base64');
+  const session = sessionOf(rr);
+  const handedOut = opts.recurring && memory ? memory.get(session) : undefined;
+
+  const jwtEntry = (tok: string, location: string, regex?: string): boolean => {
+    const d = decodeJwt(tok);
+    if (!d) return false;
+    const t: TokenEntry['jwt'] = {};
+    if (typeof d.header.alg === 'string') t.alg = d.header.alg;
+    for (const c of ['exp', 'iat', 'nbf'] as const) if (typeof d.claims[c] === 'number') t[c] = d.claims[c] as number;
+    add({ location, pattern: PATTERNS.JWT, ...(regex ? { regex } : {}), replacementValue: enc(tok), jwt: t });
+    return true;
+  };
+
+  /** A string value (header, URL part, JSON string, text body). */
+  const scan = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
+    if (s.length < 8) return;
+    let cached: string | undefined;
+    const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
+    if (opts.jwt && s.includes('eyJ')) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
+    if (opts.uuid && s.includes('-')) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
+    if (opts.dates && /\d\d/.test(s)) {
+      const f = whole ? dateFormat(s) : undefined;
+      if (f) add({ location: L(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
+      else if (s.includes(':')) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
+    }
+    if (request && handedOut && whole && handedOut.has(s) && !out.some((e) => e.location === L())) {
+      add({ location: L(), pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
+    }
+  };
+  const http = rr.http;
+  const reqHeaders = http?.req?.headers;
+  if (reqHeaders && typeof reqHeaders === 'object') {
+    for (const [name, vals] of Object.entries(reqHeaders)) {
+      if (!Array.isArray(vals) || SKIP_HEADERS.test(name)) continue;
+      vals.forEach((v, i) => {
+        if (typeof v !== 'string') return;
+        const loc = `http.req.headers.${name}.${i}`;
+        const auth = /^(Bearer|Basic)\s+(\S+)$/i.exec(v);
+        if (auth) {
+          const regex = `^${auth[1]}\\s(.+)`;
+          if (opts.jwt && /^bearer$/i.test(auth[1]!) && jwtEntry(auth[2]!, loc, regex)) return;
+          if (opts.auth) add({ location: loc, pattern: /^basic$/i.test(auth[1]!) ? PATTERNS.BASIC : PATTERNS.BEARER, regex, replacementValue: enc(auth[2]!) });
+          return;
+        }
+        scan(v, loc, true, true);
+      });
+    }
+  }
+  const resHeaders = http?.res?.headers;
+  if (resHeaders && typeof resHeaders === 'object') {
+    for (const [name, vals] of Object.entries(resHeaders)) {
+      if (!Array.isArray(vals) || SKIP_HEADERS.test(name)) continue;
+      vals.forEach((v, i) => typeof v === 'string' && scan(v, `http.res.headers.${name}.${i}`, true, false));
+    }
+  }
+  const req = http?.req;
+  if (req && typeof req === 'object') {
+    const target = typeof req.uri === 'string' ? req.uri : typeof req.url === 'string' ? req.url : undefined;
+    if (target) {
+      const [path, query] = target.split('?', 2) as [string, string | undefined];
+      for (const seg of path.split('/')) if (seg) scan(safeDecode(seg), `http.req.uri`, true, true);
+      if (query) for (const pair of query.split('&')) {
+        const eq = pair.indexOf('=');
+        if (eq > 0) scan(safeDecode(pair.slice(eq + 1)), `http.req.queryParams.${safeDecode(pair.slice(0, eq))}.0`, true, true);
+      }
+    }
+  }
+  // bodies
+  for (const side of ['req', 'res'] as const) {
+    const part = http?.[side];
+    if (!part || typeof part !== 'object' || typeof part.bodyBase64 !== 'string' || !part.bodyBase64) continue;
+    const dec = decodeBody(part.bodyBase64, part.headers as Headers | undefined, opts.maxBodyBytes);
+    if (!dec.ok) {
+      opts.onBodySkipped?.(dec.reason);
+      continue;
+    }
+    const text = utf8OrUndefined(dec.bytes);
+    if (text === undefined) continue;
+    const base = `http.${side}.body`;
+    let parsed: unknown;
+    let isJson = false;
+    if (bodyKind(contentTypeOf(part), text) === 'json') {
+      try {
+        parsed = JSON.parse(text);
+        isJson = true;
+      } catch {
+        /* text */
+      }
+    }
+    if (!isJson) {
+      scan(text, `${base}.text`, false, side === 'req');
+      continue;
+    }
+    walkJson(parsed, [], (v, steps) => {
+      const loc = () => `${base}.json.${formatJsonPath(steps)}`;
+      if (typeof v === 'number') {
+        const f = opts.dates ? dateFormat(v) : undefined;
+        if (f) add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
+        return;
+      }
+      scan(v, loc, true, side === 'req');
+      if (side === 'res' && memory && opts.recurring && v.length >= 8 && ID_LIKE.test(v)) memory.remember(session, v, { ...(typeof rr.uuid === 'string' ? { uuid: rr.uuid } : {}), location: loc() });
+    });
+  }
+  return out;
+}
+
+/** Visit every string and number leaf; `steps` is a shared stack, valid during the callback only. */
+function walkJson(v: unknown, steps: (string | number)[], fn: (v: string | number, steps: (string | number)[]) => void): void {
+  if (typeof v === 'string' || typeof v === 'number') return fn(v, steps);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      steps.push(i);
+      walkJson(v[i], steps, fn);
+      steps.pop();
+    }
+  } else if (v && typeof v === 'object') {
+    for (const k in v as Record<string, unknown>) {
+      steps.push(k);
+      walkJson((v as Record<string, unknown>)[k], steps, fn);
+      steps.pop();
+    }
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
