@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { MAX_DEPTH, OtlpMappingError, recordsToOtlpJson } from './otlp.js';
 import { PROTO_SOURCES } from './otlp-proto-defs.js';
+import { readLogsRequest, WireError } from './otlp-wire.js';
 
 /**
  * Protobuf codec for OTLP logs (ExportLogsServiceRequest / Response) and the google.rpc status
@@ -86,8 +87,21 @@ export function checkWireStructure(buf: Uint8Array, type: protobuf.Type, maxDept
   }
 }
 
-/** ExportLogsServiceRequest bytes → OTLP/JSON-shaped object ({ resourceLogs: [...] }). */
+/**
+ * ExportLogsServiceRequest bytes → OTLP/JSON-shaped object ({ resourceLogs: [...] }), read in
+ * one pass by otlp-wire.ts (bounded depth, no read past the end).
+ */
 export function decodeLogsRequest(buf: Uint8Array): { resourceLogs?: unknown[] } {
+  try {
+    return readLogsRequest(buf, MAX_MESSAGE_DEPTH);
+  } catch (err) {
+    if (err instanceof WireError) throw new OtlpDecodeError(err.message, err.reason);
+    throw new OtlpDecodeError(`protobuf: ${(err as Error).message || 'malformed input'}`, 'malformed');
+  }
+}
+
+/** The same through protobufjs (decode, then toObject): the reference decodeLogsRequest is tested against. */
+export function decodeLogsRequestReference(buf: Uint8Array): { resourceLogs?: unknown[] } {
   checkWireStructure(buf, T.request);
   let msg: protobuf.Message;
   try {
