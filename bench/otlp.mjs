@@ -105,7 +105,8 @@ async function startDaemon(kind) {
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(cfg, config(dir, kind, ports));
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, [join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   for (let i = 0; !(await healthy(ports.health)); i++) {
     if (i > 3000) throw new Error('daemon did not become healthy');

@@ -1,9 +1,10 @@
 /**
- * ExportLogsServiceRequest bytes straight into the OTLP/JSON shape that `otlpJsonToRecords`
+ * ExportLogsServiceRequest bytes straight into the OTLP/JSON shape that `logsRequestToRecords`
  * reads (lowerCamelCase keys, int64 as decimal strings, bytes as base64, enums as numbers,
- * only the fields present on the wire): the same result as protobufjs `decode` then
- * `toObject({ longs: String, bytes: String, enums: Number, defaults: false })`, in one pass and
- * without building protobufjs messages first. Written by hand because that double object graph
+ * only the fields present on the wire), as protobufjs `decode` then
+ * `toObject({ longs: String, bytes: String, enums: Number, defaults: false })` would give, in one
+ * pass and without building protobufjs messages first; except that AnyValues (log bodies and
+ * attribute values) come as `{ plainValue }`, the plain JSON value `fromAnyValue` makes of them. Written by hand because that double object graph
  * was a third of the OTLP receiver's CPU time and most of its garbage; the schema is small and
  * fixed (opentelemetry-proto logs v1).
  *
@@ -161,7 +162,7 @@ function anyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth:
       o.arrayValue = r.sub(wt, end, depth, (a, n, w, e, d) => n === 1 && (push(a, 'values', r.sub(w, e, d, (x, n2, w2, e2, d2) => anyValue(r, x, n2, w2, e2, d2))), true));
       return true;
     case 6:
-      o.kvlistValue = r.sub(wt, end, depth, (l, n, w, e, d) => n === 1 && (push(l, 'values', r.sub(w, e, d, (x, n2, w2, e2, d2) => keyValue(r, x, n2, w2, e2, d2))), true));
+      o.kvlistValue = r.sub(wt, end, depth, (l, n, w, e, d) => n === 1 && (push(l, 'values', r.sub(w, e, d, (x, n2, w2, e2, d2) => keyAnyValue(r, x, n2, w2, e2, d2))), true));
       return true;
     case 7:
       expect(wt, LEN);
@@ -179,10 +180,146 @@ function keyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth:
     return true;
   }
   if (no === 2) {
+    o.value = valueField(r, wt, end, depth);
+    return true;
+  }
+  return false;
+}
+
+/** A KeyValue inside an AnyValue read as AnyValues (the fallback for values too deep to read plain). */
+function keyAnyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth: number): boolean {
+  if (no === 1) {
+    expect(wt, LEN);
+    o.key = r.string(end);
+    return true;
+  }
+  if (no === 2) {
     o.value = r.sub(wt, end, depth, (x, n, w, e, d) => anyValue(r, x, n, w, e, d));
     return true;
   }
   return false;
+}
+
+/** Deeper than this many AnyValue levels, `fromAnyValue` refuses a value (otlp.ts MAX_DEPTH). */
+const MAX_VALUE_DEPTH = 64;
+
+class TooDeepForPlain extends Error {}
+
+/**
+ * An AnyValue field (a log body or an attribute value) read straight into the plain JSON value
+ * `fromAnyValue` would make of it, wrapped as `{ plainValue }` so no AnyValue objects are built.
+ * A value nested deeper than fromAnyValue accepts is read again as an AnyValue, so that the
+ * mapping refuses it as it always did.
+ */
+function valueField(r: Reader, wt: number, end: number, depth: number): Obj {
+  expect(wt, LEN);
+  const start = r.pos;
+  try {
+    return { plainValue: plain(r, r.len(end), depth + 1, 0) };
+  } catch (err) {
+    if (!(err instanceof TooDeepForPlain)) throw err;
+    r.pos = start;
+    return r.sub(wt, end, depth, (x, n, w, e, d) => anyValue(r, x, n, w, e, d));
+  }
+}
+
+/** One AnyValue message ending at `end` → its plain value (fromAnyValue's rules: the first set of string, bool, int, double, array, kvlist, bytes; none: null). */
+function plain(r: Reader, end: number, depth: number, valueDepth: number): unknown {
+  if (valueDepth > MAX_VALUE_DEPTH) throw new TooDeepForPlain();
+  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
+  let str: string | undefined;
+  let bool: boolean | undefined;
+  let int: number | undefined;
+  let dbl: number | undefined;
+  let arr: unknown[] | undefined;
+  let kvl: Record<string, unknown> | undefined;
+  let bytes: string | undefined;
+  while (r.pos < end) {
+    const tag = r.varint32(end);
+    const no = tag >>> 3;
+    const wt = tag & 7;
+    if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
+    switch (no) {
+      case 1:
+        expect(wt, LEN);
+        str = r.string(end);
+        break;
+      case 2:
+        expect(wt, VARINT);
+        bool = r.varint32(end) !== 0;
+        break;
+      case 3:
+        expect(wt, VARINT);
+        int = Number(r.int64(end));
+        break;
+      case 4:
+        expect(wt, I64);
+        dbl = r.buf.readDoubleLE(r.fixed(end, 8));
+        break;
+      case 5: {
+        expect(wt, LEN);
+        const e = r.len(end);
+        const list: unknown[] = arr ?? [];
+        // ArrayValue { repeated AnyValue values = 1 }
+        messageFields(r, e, depth + 1, (n, w, en) => {
+          if (n !== 1) return false;
+          expect(w, LEN);
+          list.push(plain(r, r.len(en), depth + 2, valueDepth + 1));
+          return true;
+        });
+        arr = list;
+        break;
+      }
+      case 6: {
+        expect(wt, LEN);
+        const e = r.len(end);
+        const obj: Record<string, unknown> = kvl ?? {};
+        // KeyValueList { repeated KeyValue values = 1 }, KeyValue { string key = 1; AnyValue value = 2 }
+        messageFields(r, e, depth + 1, (n, w, en) => {
+          if (n !== 1) return false;
+          expect(w, LEN);
+          let key: string | undefined;
+          let value: unknown = null;
+          messageFields(r, r.len(en), depth + 2, (n2, w2, en2) => {
+            if (n2 === 1) {
+              expect(w2, LEN);
+              key = r.string(en2);
+              return true;
+            }
+            if (n2 === 2) {
+              expect(w2, LEN);
+              value = plain(r, r.len(en2), depth + 3, valueDepth + 1);
+              return true;
+            }
+            return false;
+          });
+          obj[key as string] = value;
+          return true;
+        });
+        kvl = obj;
+        break;
+      }
+      case 7:
+        expect(wt, LEN);
+        bytes = r.bytes(end);
+        break;
+      default:
+        r.skip(wt, end);
+    }
+  }
+  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
+  if (str !== undefined) return str;
+  if (bool !== undefined) return bool;
+  if (int !== undefined) return int;
+  if (dbl !== undefined) return dbl;
+  if (arr !== undefined) return arr;
+  if (kvl !== undefined) return kvl;
+  if (bytes !== undefined) return bytes;
+  return null;
+}
+
+function messageFields(r: Reader, end: number, depth: number, field: (no: number, wt: number, end: number) => boolean): void {
+  r.message(end, depth, (no, wt, en) => field(no, wt, en));
 }
 
 const kv = (r: Reader) => (x: Obj, n: number, w: number, e: number, d: number) => keyValue(r, x, n, w, e, d);
@@ -214,7 +351,7 @@ function logRecord(r: Reader, o: Obj, no: number, wt: number, end: number, depth
     case 3:
       return str(r, o, 'severityText', wt, end);
     case 5:
-      o.body = r.sub(wt, end, depth, (x, n, w, e, d) => anyValue(r, x, n, w, e, d));
+      o.body = valueField(r, wt, end, depth);
       return true;
     case 6:
       push(o, 'attributes', r.sub(wt, end, depth, kv(r)));

@@ -14,6 +14,8 @@ export type AnyValue =
   | { arrayValue: { values?: AnyValue[] } }
   | { kvlistValue: { values?: KeyValue[] } }
   | { bytesValue: string | Uint8Array }
+  /** Already converted by the protobuf reader (otlp-wire.ts). */
+  | { plainValue: unknown }
   | Record<string, never>;
 
 export interface KeyValue {
@@ -32,6 +34,7 @@ export class OtlpMappingError extends Error {
 export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown {
   if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
   if (!v || typeof v !== 'object') return null;
+  if ('plainValue' in v) return v.plainValue;
   if ('stringValue' in v) return v.stringValue;
   if ('boolValue' in v) return v.boolValue;
   if ('intValue' in v) return intOf(v.intValue);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newRecord } from '../../src/core/record.js';
-import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
+import { logsRequestToRecords, OtlpMappingError, recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { decodeLogsRequest, decodeLogsRequestReference, encodeLogsRequest, OtlpDecodeError } from '../../src/rrpair/otlp-proto.js';
 import { SAMPLES } from './support.js';
 
@@ -53,13 +53,54 @@ const full = {
   ],
 };
 
+/** What the receiver makes of a request: its records, or the mapping error. */
+function mapped(doc: unknown, keep = true) {
+  try {
+    const out = logsRequestToRecords(doc, { nonRRPair: keep ? 'keep' : 'drop' });
+    return { ...out, records: out.records.map((r) => ({ rrpair: r.rrpair, attributes: r.attributes, resource: r.resource })) };
+  } catch (err) {
+    if (err instanceof OtlpMappingError) return { error: err.message };
+    throw err;
+  }
+}
+
 describe('OTLP protobuf read in one pass (otlp-wire.ts)', () => {
-  it('gives exactly what protobufjs decode + toObject gives: every field, and the samples', () => {
+  it('maps to exactly the records protobufjs decode + toObject maps to: every field, and the samples', () => {
     const bytes = encodeLogsRequest(full);
-    expect(decodeLogsRequest(bytes)).toEqual(decodeLogsRequestReference(bytes));
+    expect(mapped(decodeLogsRequest(bytes))).toEqual(mapped(decodeLogsRequestReference(bytes)));
     const recs = SAMPLES.map((rr) => newRecord(structuredClone(rr), { resource: { cluster: 'c1' }, attributes: { service: 's' } }));
     const samples = encodeLogsRequest(recordsToOtlpJson(recs));
-    expect(decodeLogsRequest(samples)).toEqual(decodeLogsRequestReference(samples));
+    const got = mapped(decodeLogsRequest(samples));
+    expect(got).toEqual(mapped(decodeLogsRequestReference(samples)));
+    expect((got as { records: unknown[] }).records).toHaveLength(SAMPLES.length);
+    // the fields around the values are the reference's, byte for byte
+    const mine = decodeLogsRequest(bytes) as { resourceLogs: { resource: unknown; schemaUrl: unknown; scopeLogs: { scope: { name: string }; logRecords: Record<string, unknown>[] }[] }[] };
+    const ref = decodeLogsRequestReference(bytes) as typeof mine;
+    expect(mine.resourceLogs[0]!.schemaUrl).toBe(ref.resourceLogs[0]!.schemaUrl);
+    const { body: _b, attributes: _a, ...restMine } = mine.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!;
+    const { body: _rb, attributes: _ra, ...restRef } = ref.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!;
+    expect(restMine).toEqual(restRef);
+    const { attributes: _sa, ...scopeMine } = mine.resourceLogs[0]!.scopeLogs[0]!.scope as Record<string, unknown>;
+    const { attributes: _sr, ...scopeRef } = ref.resourceLogs[0]!.scopeLogs[0]!.scope as Record<string, unknown>;
+    expect(scopeMine).toEqual(scopeRef);
+  });
+
+  it('a value nested deeper than the mapping allows is refused by the mapping, as before (arrays 66 deep pass the wire check)', () => {
+    // built by hand: protobufjs's encoder refuses to nest this deep
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      while (n > 127) (out.push((n & 127) | 128), (n >>>= 7));
+      out.push(n);
+      return out;
+    };
+    const field = (no: number, body: Buffer) => Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(body.length)]), body]);
+    let any = field(1, Buffer.from('x'));
+    for (let i = 0; i < 66; i++) any = field(5, field(1, any));
+    const kv = (key: string, value: Buffer) => field(1, Buffer.concat([field(1, Buffer.from(key)), field(2, value)]));
+    const body = field(6, Buffer.concat([kv('msgType', field(1, Buffer.from('rrpair'))), kv('deep', any)]));
+    const bytes = field(1, field(2, field(2, field(5, body))));
+    const got = mapped(decodeLogsRequest(bytes));
+    expect(got).toMatchObject({ error: expect.stringMatching(/deeper than 64/) });
   });
 
   it('on thousands of truncated and corrupted requests: refuses with OtlpDecodeError or agrees with protobufjs, never anything else', () => {
@@ -79,7 +120,7 @@ describe('OTLP protobuf read in one pass (otlp-wire.ts)', () => {
         refused++;
         continue;
       }
-      expect(mine).toEqual(decodeLogsRequestReference(b));
+      expect(mapped(mine)).toEqual(mapped(decodeLogsRequestReference(b)));
       agreed++;
     }
     expect(refused).toBeGreaterThan(0);
