@@ -1,4 +1,5 @@
 import { brotliCompressSync, brotliDecompressSync, deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateRawSync, inflateSync, constants as zc } from 'node:zlib';
+import { isUtf8 } from 'node:buffer';
 import { headerOf } from './derive.js';
 import type { Headers } from './types.js';
 
@@ -79,13 +80,15 @@ export function looksLikeText(b: Buffer): boolean {
   return true;
 }
 
-/** Strict UTF-8 decode, or undefined when the bytes are not UTF-8. */
+/**
+ * Strict UTF-8 decode, or undefined when the bytes are not UTF-8. A leading BOM is dropped, as
+ * TextDecoder does. (A native validity check then one decode: a fatal TextDecoder per call was
+ * a sixth of the redaction processor's time.)
+ */
 export function utf8OrUndefined(b: Buffer): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(b);
-  } catch {
-    return undefined;
-  }
+  if (!isUtf8(b)) return undefined;
+  const s = b.toString('utf8');
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
 export type BodyKind = 'json' | 'ndjson' | 'form' | 'multipart' | 'xml' | 'text';
