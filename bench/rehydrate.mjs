@@ -10,7 +10,7 @@ import { buildSnapshot } from '../dist/layouts/snapshot.js';
 import { newRecord } from '../dist/core/record.js';
 import { noopMetrics } from '../dist/core/telemetry.js';
 import { silentLogger } from '../dist/core/logger.js';
-import { Service } from '../dist/core/service.js';
+import { Service } from '../dist/service/service.js';
 import { builtinRegistry } from '../dist/components.js';
 
 const N = Number(process.argv[2] ?? 200_000);
