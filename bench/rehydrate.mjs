@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { archiveExporter } from '../dist/layouts/archive.js';
+import { archiveExporter } from '../dist/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../dist/layouts/local.js';
 import { buildSnapshot } from '../dist/layouts/snapshot.js';
 import { newRecord } from '../dist/core/record.js';
