@@ -5,7 +5,7 @@ import { lazyRequire } from '../../helpers/lazy-require.js';
 const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { Logger } from 'pino';
 import type { Context } from '../../core/record.js';
-import { splitHostPort } from '../../core/service.js';
+import { joinHostPort, splitHostPort } from '../../helpers/net.js';
 import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
@@ -97,7 +97,7 @@ export class OtlpGrpcServer {
       ? grpcLib().ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
       : grpcLib().ServerCredentials.createInsecure();
     const { host, port } = splitHostPort(c.endpoint, 4317);
-    const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const addr = joinHostPort(host, port);
     this.port = await new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
   }
