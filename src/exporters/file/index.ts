@@ -92,8 +92,13 @@ class FileWriter {
     return p;
   }
 
+  private readonly finishingFiles = new WeakMap<PartFile, Promise<unknown>>();
+
+  /** Finish a file once: concurrent batches that each push it over max_megabytes ask more than once. */
   private finish(path: string, f: PartFile): Promise<unknown> {
     if (this.open.get(path) === f) this.open.delete(path);
+    const already = this.finishingFiles.get(f);
+    if (already) return already;
     const c = this.s.config.rotation;
     const p = f
       .finish()
@@ -104,6 +109,7 @@ class FileWriter {
         if (removed) this.s.logger.info({ removed }, 'old files removed (rotation.max_days / max_backups)');
       })
       .catch((err) => this.s.logger.error({ err, file: f.partPath }, 'cannot finish file; it stays as a part file and is recovered at the next start'));
+    this.finishingFiles.set(f, p);
     this.finishing.add(p);
     void p.finally(() => this.finishing.delete(p));
     return p;

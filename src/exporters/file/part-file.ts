@@ -48,6 +48,7 @@ export class PartFile {
 
   /** Append; resolves when the bytes are written to the file (in the OS, not yet fsynced). */
   write(data: Buffer, records: number): Promise<void> {
+    if (this.finished) return Promise.reject(new Error(`${this.partPath} is already finished`));
     const p = this.chain.then(async () => {
       const bytes = this.gz ? await gzip(data, { level: zc.Z_DEFAULT_COMPRESSION }) : data;
       await this.fh.write(bytes);
@@ -71,8 +72,14 @@ export class PartFile {
     return p;
   }
 
-  /** fsync, close and rename to the final name. An empty file is removed instead. */
-  async finish(): Promise<string | undefined> {
+  /** fsync, close and rename to the final name. An empty file is removed instead. Once, however often it is asked. */
+  finish(): Promise<string | undefined> {
+    return (this.finishing ??= this.close());
+  }
+
+  private finishing?: Promise<string | undefined>;
+
+  private async close(): Promise<string | undefined> {
     this.finished = true;
     await this.chain;
     if (this.records === 0) {
