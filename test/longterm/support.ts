@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -10,8 +10,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
 import { Service } from '../../src/core/service.js';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { loadSample } from '../support/samples.js';
 
-export const SAMPLES = '/work/shared/samples';
 const root = resolve(import.meta.dirname, '../..');
 
 export function tmp(name: string): string {
@@ -21,9 +21,7 @@ export function tmp(name: string): string {
 /** The real samples plus `n` generated RRPairs spread over 30 hours from `base`. */
 export function corpus(n: number, base = Date.parse('2025-03-18T00:00:00Z')): RRPair[] {
   const out: RRPair[] = [];
-  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) {
-    for (const line of readFileSync(join(SAMPLES, f), 'utf8').split('\n')) if (line.trim()) out.push(JSON.parse(line));
-  }
+  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) out.push(...loadSample(f));
   const services = ['orders', 'payments', 'web/frontend'];
   const span = 30 * 3_600_000;
   for (let i = 0; i < n; i++) {

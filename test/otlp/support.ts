@@ -1,17 +1,9 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { allSamples } from '../support/samples.js';
 
-const dir = process.env.RRPIPE_SAMPLES
-  ?? [join(import.meta.dirname, '../../../shared/samples'), join(import.meta.dirname, '../../../../shared/samples'), '/work/shared/samples'].find((d) => existsSync(d))
-  ?? '/work/shared/samples';
-
-/** Every RRPair of the shared samples, in file order. */
-export const SAMPLES: RRPair[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.jsonl'))
-  .sort()
-  .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RRPair));
+/** Every RRPair of the samples, in file order. */
+export const SAMPLES: RRPair[] = allSamples();
 
 /** A free TCP port on 127.0.0.1 (for servers configured through YAML). */
 export function freePort(): Promise<number> {

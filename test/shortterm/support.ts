@@ -10,8 +10,8 @@ import type { Registry } from '../../src/core/registry.js';
 import { noopMetrics, type ComponentMetrics } from '../../src/core/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { loadSample } from '../support/samples.js';
 
-export const SAMPLES_DIR = '/work/shared/samples';
 
 export function tmpDir(prefix = 'rrpipe-st-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -19,11 +19,7 @@ export function tmpDir(prefix = 'rrpipe-st-'): { dir: string; cleanup(): void } 
 }
 
 export function loadSamples(): RRPair[] {
-  const out: RRPair[] = [];
-  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) {
-    for (const line of readFileSync(join(SAMPLES_DIR, f), 'utf8').split('\n')) if (line.trim()) out.push(JSON.parse(line));
-  }
-  return out;
+  return ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl'].flatMap(loadSample);
 }
 
 const SERVICES = ['orders', 'payments', 'frontend', 'inventory'];

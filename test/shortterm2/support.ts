@@ -11,18 +11,11 @@ import { noopMetrics } from '../../src/core/telemetry.js';
 import type { QueryFilter, QueryHit, QueryableStore } from '../../src/core/query.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-
-export const SAMPLES_DIR = '/work/shared/samples';
+import { allSamples } from '../support/samples.js';
 
 /** The real RRPairs, as records. */
 export function sampleRecords(): RRRecord[] {
-  const out: RRRecord[] = [];
-  for (const f of readdirSync(SAMPLES_DIR).filter((n) => n.endsWith('.jsonl')).sort()) {
-    for (const line of readFileSync(join(SAMPLES_DIR, f), 'utf8').split('\n')) {
-      if (line.trim()) out.push(newRecord(JSON.parse(line) as RRPair, { resource: { cluster: 'c1' }, attributes: { service: 'openai-client', namespace: 'samples' } }));
-    }
-  }
-  return out;
+  return allSamples().map((rr) => newRecord(rr, { resource: { cluster: 'c1' }, attributes: { service: 'openai-client', namespace: 'samples' } }));
 }
 
 /** Deterministic generated RRPairs across services, methods, statuses, and two days. */
