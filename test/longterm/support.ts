@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { builtinRegistry } from '../../src/components.js';
 import type { Consumer, ExporterFactory, FiniteReceiver, ReceiverFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -131,9 +130,7 @@ export interface S3Event {
 
 /** s3rver on an ephemeral port, with the given buckets; `events` are its S3 notifications (ObjectCreated:Put, :Post for a completed multipart upload). */
 export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; events: S3Event[]; stop(): Promise<void> }> {
-  const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void>; on(ev: 'event', fn: (e: { Records: S3Event[] }) => void): void };
-  };
+  const { default: S3rver } = await import('s3rver');
   const dir = tmp('s3');
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
   const events: S3Event[] = [];

@@ -30,7 +30,7 @@ const echoDef = {
 
 function h2handler(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
   const c: Buffer[] = [];
-  stream.on('data', (d) => c.push(d));
+  stream.on('data', (d: Buffer) => c.push(d));
   stream.on('end', () => {
     stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-h2': 'yes' });
     stream.end(JSON.stringify({ path: headers[':path'], body: Buffer.concat(c).toString() }));

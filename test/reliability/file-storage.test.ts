@@ -88,7 +88,7 @@ describe('file_storage persistent queue', () => {
     const dir = tmp();
     const q = await SegmentQueue.open(opts(dir, { segmentBytes: 100_000 }));
     for (let i = 0; i < 5; i++) await q.offer(batch(1));
-    const items = [];
+    const items: NonNullable<Awaited<ReturnType<SegmentQueue['take']>>>[] = [];
     for (let i = 0; i < 5; i++) items.push((await q.take())!);
     await items[1]!.ack();
     await items[3]!.ack();

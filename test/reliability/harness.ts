@@ -254,7 +254,7 @@ export class Metrics {
   }
 
   /** received + recovered = sent + dead-lettered + dropped + still queued + refused back to the sender, for one exporter. */
-  lossEquation(component: string): { left: number; right: number; parts: Record<string, number> } {
+  lossEquation(component: string): { left: number; right: number; parts: Record<'received' | 'recovered' | 'sent' | 'dead_lettered' | 'dropped' | 'queued' | 'refused', number> } {
     const l = { component };
     const parts = {
       received: this.sum('rrpipe_records_received_total', { ...l, kind: 'exporter' }),
