@@ -1,20 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RrpipeProcess } from '../support/proc.js';
-import { readJsonl, sampleFiles } from '../support/samples.js';
-import { tmp, waitFor } from '../support/tmp.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, readJsonl, RrpipeProcess, sampleFiles, tmp, waitFor } from '../support/index.js';
 
 describe('rrpipe run with no arguments (the embedded default)', () => {
   it('starts, answers on the health port, serves metrics, and writes every record dropped into its inbox to its outbox', async () => {

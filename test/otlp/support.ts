@@ -1,21 +1,8 @@
-import { createServer } from 'node:net';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { allSamples } from '../support/samples.js';
+import { allSamples } from '../support/index.js';
 
 /** Every RRPair of the samples, in file order. */
 export const SAMPLES: RRPair[] = allSamples();
-
-/** A free TCP port on 127.0.0.1 (for servers configured through YAML). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Protobuf varint. */
 function varint(n: number): number[] {

@@ -5,7 +5,7 @@ import { Telemetry } from '../../src/core/telemetry.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 
-export { allSamples } from '../support/samples.js';
+export { allSamples } from '../support/index.js';
 
 /** Collects what reaches the next stage. */
 export class Sink implements Consumer {

@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackpressureError } from '../../src/core/errors.js';
 import { newRecord, type RecordBatch } from '../../src/core/record.js';
 import { Telemetry } from '../../src/core/telemetry.js';
 import { SegmentQueue, segmentFiles, type SegmentQueueOptions } from '../../src/extensions/file_storage/segment-queue.js';
+import { tmp as supportTmp } from '../support/index.js';
 
 const dirs: string[] = [];
 function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rrpipe-fs-'));
+  const d = supportTmp('rrpipe-fs-');
   dirs.push(d);
   return d;
 }

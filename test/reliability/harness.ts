@@ -1,9 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../support/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PLUGIN = join(ROOT, 'test/reliability/fixtures/plugin.mjs');
@@ -11,11 +11,6 @@ export const PLUGIN = join(ROOT, 'test/reliability/fixtures/plugin.mjs');
 /** `npm run build` once per test file (the child processes run dist/). */
 export function build(): void {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-}
-
-export function tmpDir(): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'rrpipe-rel-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A numbered RRPair; its uuid is base64 of 16 bytes holding the number, as Speedscale's are 16 random bytes. */
@@ -322,15 +317,5 @@ export class Feeder {
   /** Wait until the feeder has had everything up to `limit` acknowledged. */
   async finished(): Promise<void> {
     await this.loop;
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(50);
   }
 }

@@ -8,9 +8,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
 import type { SearchExporter } from '../../src/helpers/search-engine.js';
 import { toLuceneRegex } from '../../src/helpers/search-engine.js';
-import { luceneRegex, startSearchEngineFake, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
-import { missing } from '../support/backend.js';
-import { genRRPairs, loadSamples, reference, runCli, testHost, tmpDir, toRecords, writeConfig, type RefFilter } from './support.js';
+import { luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
+import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
 
 const NOW = Date.now();
 const H = 3_600_000;

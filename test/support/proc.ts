@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { waitFor } from './tmp.js';
+import { waitFor } from './wait.js';
 
 export const BIN = resolve(__dirname, '../../bin/rrpipe.js');
 
