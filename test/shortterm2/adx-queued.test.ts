@@ -14,7 +14,7 @@ describe('azuredataexplorer exporter, queued ingestion: Azurite blob + queue, Ku
   let store: AdxStore;
 
   beforeAll(async () => {
-    azurite = await startAzurite();
+    azurite = await startAzurite({ queue: true });
     const { blobUrl, queueUrl } = azurite;
     const container = new ContainerClient(`${blobUrl}/${ACCOUNT}/tempstorage`, new StorageSharedKeyCredential(ACCOUNT, KEY));
     await container.create();

@@ -87,27 +87,35 @@ export async function startS3(buckets: string[]): Promise<{ endpoint: string; di
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** Azurite (npm dev dependency): blob, queue and table services. */
-export async function startAzurite(): Promise<{ blobUrl: string; queueUrl: string; connectionString: string; stop(): Promise<void> }> {
+/** Azurite (npm dev dependency): its blob service, and its queue service when asked for. */
+export async function startAzurite(opts: { queue?: boolean } = {}): Promise<{ blobUrl: string; queueUrl: string; connectionString: string; stop(): Promise<void> }> {
   const t = tmpDir('rrpipe-azurite-');
-  const child = await startProcess(join(ROOT, 'node_modules', '.bin', 'azurite'), [
-    '--blobHost', '127.0.0.1', '--blobPort', '0', '--queueHost', '127.0.0.1', '--queuePort', '0', '--tableHost', '127.0.0.1', '--tablePort', '0',
-    '--location', t.dir, '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry',
-  ], /Blob service is successfully listening[\s\S]*Queue service is successfully listening[\s\S]*Table service is successfully listening/, process.env, 30_000).catch((err: Error) => {
+  const children: Started[] = [];
+  const stop = async () => {
+    for (const c of children) await stopProcess(c);
     t.cleanup();
-    throw err;
-  });
-  const url = (service: string) => new RegExp(`${service} service is successfully listening at (http://127\\.0\\.0\\.1:\\d+)`).exec(child.banner)![1]!;
-  const blobUrl = url('Blob');
-  return {
-    blobUrl,
-    queueUrl: url('Queue'),
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl}/${AZURITE_ACCOUNT};`,
-    async stop() {
-      await stopProcess(child);
-      t.cleanup();
-    },
   };
+  const start = async (service: 'blob' | 'queue') => {
+    const child = await startProcess(join(ROOT, 'node_modules', '.bin', `azurite-${service}`), [
+      `--${service}Host`, '127.0.0.1', `--${service}Port`, '0', '--location', join(t.dir, service),
+      '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry',
+    ], /(?:listening at|listens on) http:\/\/127\.0\.0\.1:\d+/, process.env, 60_000);
+    children.push(child);
+    return /http:\/\/127\.0\.0\.1:\d+/.exec(child.banner)![0];
+  };
+  try {
+    const blobUrl = await start('blob');
+    const queueUrl = opts.queue ? await start('queue') : '';
+    return {
+      blobUrl,
+      queueUrl,
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl}/${AZURITE_ACCOUNT};`,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 export interface RedisServer {
