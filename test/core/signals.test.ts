@@ -129,5 +129,5 @@ describe('signals', () => {
     p.signal('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(outbox(join(dir, 'out')).ids).toHaveLength(10);
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
@@ -8,10 +8,6 @@ import { sleep } from '../support/index.js';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PLUGIN = join(ROOT, 'test/reliability/fixtures/plugin.mjs');
 
-/** `npm run build` once per test file (the child processes run dist/). */
-export function build(): void {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 /** A numbered RRPair; its uuid is base64 of 16 bytes holding the number, as Speedscale's are 16 random bytes. */
 export function rrpair(n: number): Record<string, unknown> {
@@ -173,7 +169,7 @@ export class Daemon {
     return f;
   }
 
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     this.ingestPort = 0;
     this.metricsPort = 0;
     const proc = spawn(process.execPath, [join(ROOT, 'bin/rrpipe.js'), 'run', '-c', this.configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, tmpDir, waitFor } from '../support/index.js';
-import { build, configYaml, Daemon, Feeder, Sink, uuidOf, type DaemonOptions } from './harness.js';
+import { requireBuild, sleep, tmpDir, waitFor } from '../support/index.js';
+import { configYaml, Daemon, Feeder, Sink, uuidOf, type DaemonOptions } from './harness.js';
 
 /*
  * rrpipe as a real child process, killed and restarted with real signals, fed numbered RRPairs
@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-beforeAll(() => build(), 120_000);
+beforeAll(() => requireBuild());
 
 async function setup(opts: Partial<DaemonOptions> = {}) {
   const t = tmpDir('rrpipe-rel-');
@@ -75,7 +75,7 @@ describe('delivery under real process failures', () => {
     const dups = [...sink.seen.values()].filter((c) => c > 1).length;
     console.log(`kill -9 x20: ${feeder.acked.size} acknowledged, all delivered; ${dups} delivered more than once (at least once)`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 150_000);
+  }, 300_000);
 
   it('SIGHUP during a steady stream swaps the pipelines without losing acknowledged records', async () => {
     const { sink, daemon } = await setup();
@@ -94,7 +94,7 @@ describe('delivery under real process failures', () => {
     expect(feeder.acked.size).toBe(600);
     expect(daemon.running).toBe(true);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('backend down under load: the sender sees backpressure, nothing is lost', async () => {
     const { sink, daemon } = await setup({
@@ -123,7 +123,7 @@ describe('delivery under real process failures', () => {
     const parts = await expectBalanced(daemon);
     expect(parts.dropped + parts.dead_lettered).toBe(0);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('a hanging backend, then a slow one: timeouts fire, retries succeed', async () => {
     const { sink, daemon } = await setup({ timeout: '500ms' });
@@ -144,7 +144,7 @@ describe('delivery under real process failures', () => {
     await waitFor(async () => (await daemon.metrics()).sum('rrpipe_queue_size', { component: 'httpsink' }) === 0, { timeoutMs: 10_000, what: 'an empty queue' });
     await expectBalanced(daemon);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('queue disk cap reached: upstream is refused, nothing is dropped', async () => {
     const { dir, sink, daemon } = await setup({ maxSize: '64KiB', segmentSize: '16KiB', block: false });
@@ -163,7 +163,7 @@ describe('delivery under real process failures', () => {
     const parts = await expectBalanced(daemon);
     expect(parts.dropped).toBe(0);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('a corrupted segment before start: the daemon starts, reports the loss count, delivers the rest', async () => {
     const { dir, sink, daemon } = await setup({ segmentSize: '8KiB' });
@@ -196,7 +196,7 @@ describe('delivery under real process failures', () => {
     expect(m.sum('rrpipe_records_dropped_total', { component: 'httpsink', reason: 'corrupt_segment' })).toBe(lost);
     await expectBalanced(daemon);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('permanent per-record errors land in the dead-letter directory with their reasons', async () => {
     const { dir, sink, daemon } = await setup();
@@ -215,7 +215,7 @@ describe('delivery under real process failures', () => {
     for (const u of rejected) expect(sink.seen.has(u)).toBe(false);
     await expectBalanced(daemon);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 60_000);
+  }, 120_000);
 
   it('SIGTERM with the in-memory queue and the backend down: at the grace deadline the queue goes to the dead-letter directory', async () => {
     const { dir, sink, daemon } = await setup({ persistent: false });
@@ -236,7 +236,7 @@ describe('delivery under real process failures', () => {
     const lines = readdirSync(dl).flatMap((f) => readFileSync(join(dl, f), 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l) as { reason: string; rrpair: { uuid: string } });
     expect(new Set(lines.map((l) => l.rrpair.uuid)).size).toBe(200);
     expect(lines[0]!.reason).toMatch(/shutdown deadline/);
-  }, 60_000);
+  }, 120_000);
 });
 
 afterAll(() => undefined);

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missing, sleep, startRedis, tmpDir, waitFor, type RedisServer } from '../support/index.js';
-import { build, Daemon, Feeder, PLUGIN, uuidOf } from './harness.js';
+import { missing, requireBuild, sleep, startRedis, tmpDir, waitFor, type RedisServer } from '../support/index.js';
+import { Daemon, Feeder, PLUGIN, uuidOf } from './harness.js';
 
 /*
  * The backend outage of issue 8 against a real redis-server: rrpipe as a child process
@@ -81,7 +81,7 @@ describe.skipIf(missing('redis-server', 'apt-get install redis-server'))('redis-
   };
 
   beforeAll(async () => {
-    build();
+    requireBuild();
     await restartRedis();
   }, 120_000);
 

@@ -6,7 +6,7 @@ export { freePort } from './net.js';
 export { testHost } from './host.js';
 export { bigtableEmulator, haveBinary, missing, pgBin } from './backend.js';
 export { allSamples, generate, loadSample, readJsonl, sampleFiles, SAMPLES_DIR } from './samples.js';
-export { BIN, RrpipeProcess, runCli } from './proc.js';
+export { BIN, requireBuild, RrpipeProcess, runCli } from './proc.js';
 export * from './servers.js';
 export { FakeGcs, crc32c } from '../fakes/gcs/server.js';
 export { FakeKusto } from '../fakes/kusto/server.js';
