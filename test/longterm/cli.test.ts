@@ -9,7 +9,7 @@ import { snapshot } from '../../src/cli/commands/snapshot.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord } from '../../src/core/record.js';
 import { noopMetrics } from '../../src/core/telemetry.js';
-import { archiveExporter } from '../../src/layouts/archive.js';
+import { archiveExporter } from '../../src/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../../src/layouts/local.js';
 import { testHost, tmp } from '../support/index.js';
 import { canon, corpus } from './support.js';

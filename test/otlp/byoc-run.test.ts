@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { freePort, tmp } from '../support/index.js';
 import { expectedRRPair, SAMPLES } from './support.js';
 

@@ -6,8 +6,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
-import type { SearchExporter } from '../../src/helpers/search-engine.js';
-import { toLuceneRegex } from '../../src/helpers/search-engine.js';
+import type { SearchExporter } from '../../src/exporters/internal/searchengine/index.js';
+import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.js';
 import { luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
 
