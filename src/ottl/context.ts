@@ -65,7 +65,7 @@ export function walkGet(root: Value, keys: KeyGetter[], c: EvalCtx): Value {
 }
 
 /** Write through keys, creating maps for missing keys (as OTTL's setters do). */
-export function walkSet(root: Record<string, unknown>, keys: KeyGetter[], c: EvalCtx, v: Value): void {
+export function walkSet(root: Record<string, unknown>, keys: KeyGetter[], c: EvalCtx, v: Value, store: (v: Value) => unknown = toStored): void {
   let cur: unknown = root;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!(c);
@@ -74,14 +74,14 @@ export function walkSet(root: Record<string, unknown>, keys: KeyGetter[], c: Eva
       if (typeof k !== 'bigint') throw new OttlRuntimeError(`a slice is indexed by an int, not the string "${k}"`);
       const idx = Number(k);
       if (idx < 0 || idx >= cur.length) throw new OttlRuntimeError(`index ${idx} out of bounds (slice of ${cur.length})`);
-      if (last) cur[idx] = toStored(v);
+      if (last) cur[idx] = store(v);
       else {
         if (isNil(cur[idx])) cur[idx] = {};
         cur = cur[idx];
       }
     } else if (isMap(cur)) {
       if (typeof k !== 'string') throw new OttlRuntimeError(`a map is indexed by a string, not the int ${k}`);
-      if (last) cur[k] = toStored(v);
+      if (last) cur[k] = store(v);
       else {
         if (isNil(cur[k])) cur[k] = {};
         cur = cur[k];
@@ -92,7 +92,7 @@ export function walkSet(root: Record<string, unknown>, keys: KeyGetter[], c: Eva
   }
 }
 
-function mapPath(text: string, root: (c: EvalCtx) => Record<string, unknown>, replace: (c: EvalCtx, m: Record<string, unknown>) => void, keys: KeyGetter[], what: string): CompiledPath {
+function mapPath(text: string, root: (c: EvalCtx) => Record<string, unknown>, replace: (c: EvalCtx, m: Record<string, unknown>) => void, keys: KeyGetter[], what: string, store: (v: Value) => unknown = toStored): CompiledPath {
   if (keys.length === 0) {
     return {
       text,
@@ -100,14 +100,14 @@ function mapPath(text: string, root: (c: EvalCtx) => Record<string, unknown>, re
       set: (c, v) => {
         if (isNil(v)) return;
         if (!isMap(v)) throw new OttlRuntimeError(`${what} can only be set to a map, not ${typeName(v)}`);
-        replace(c, toStored(v) as Record<string, unknown>);
+        replace(c, store(v) as Record<string, unknown>);
       },
     };
   }
   return {
     text,
     get: (c) => walkGet(root(c), keys, c),
-    set: (c, v) => walkSet(root(c), keys, c, v),
+    set: (c, v) => walkSet(root(c), keys, c, v, store),
   };
 }
 
@@ -143,9 +143,10 @@ export function compilePath(p: PathNode, ctxName: ContextName, keys: KeyGetter[]
     c.record.resource = m as RRRecord['resource'];
   };
   if (joined === 'cache') {
+    // The cache lives for one evaluation: values keep their OTTL types (int64 stays bigint).
     return mapPath(text, (c) => c.cache, (c, m) => {
       c.cache = m;
-    }, keys, 'cache');
+    }, keys, 'cache', (v) => (typeof v === 'object' && v !== null ? structuredClone(v) : v));
   }
   if (ctxName === 'resource') {
     if (joined === 'attributes') return mapPath(text, resourceAttrs, setResource, keys, 'resource.attributes');

@@ -110,12 +110,9 @@ class Parser {
   private isWord(text: string, t = this.tok): boolean {
     return t.kind === 'ident' && t.text === text;
   }
-  private describe(t: Token): string {
-    if (t.kind === 'eof') return 'the end of the expression';
-    return `"${t.text}"`;
-  }
   fail(expected: string, t = this.tok): never {
-    throw new OttlError(`unexpected ${this.describe(t)} (expected ${expected})`, t.at);
+    const what = t.kind === 'eof' ? 'end of the expression' : `"${t.text}"`;
+    throw new OttlError(`unexpected ${what} (expected ${expected})`, t.at);
   }
   private expectOp(text: string, what = `"${text}"`): Token {
     if (!this.isOp(text)) this.fail(what);
