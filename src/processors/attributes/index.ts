@@ -82,16 +82,22 @@ const kvList = (what: string): JSONSchema => ({
   items: obj({ key: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] } }, { required: ['key'], default: undefined }),
 });
 
+/** An optional block: no default, so an absent block stays absent. */
+function optional(schema: JSONSchema): JSONSchema {
+  const { default: _d, ...rest } = schema;
+  return rest;
+}
+
 export function matchSchema(description: string): JSONSchema {
-  return obj({
+  return optional(obj({
     match_type: oneOf(['strict', 'regexp'], undefined, 'How values are compared: strict equality or an RE2 regex (unanchored).'),
     attributes: kvList('Log attributes that must all match (no value: the key must be present).'),
     resources: kvList('Resource attributes that must all match.'),
     log_bodies: strings(undefined, 'The body (the RRPair, as JSON) must match one of these.'),
     log_severity_texts: strings(undefined, 'The severity text must match one of these (rrpipe records have none: "").'),
-    log_severity_number: obj({ min: int(undefined, 'Lowest severity number.'), match_undefined: bool(undefined, 'Match records without a severity (every rrpipe record).') }, { default: undefined }),
-    regexp: obj({ cacheenabled: bool(undefined, 'Accepted for OTel compatibility; not used.'), cachemaxnumentries: int(undefined, 'Accepted for OTel compatibility; not used.') }, { default: undefined }),
-  }, { required: ['match_type'], default: undefined, description });
+    log_severity_number: optional(obj({ min: int(undefined, 'Lowest severity number.'), match_undefined: bool(undefined, 'Match records without a severity (every rrpipe record).') })),
+    regexp: optional(obj({ cacheenabled: bool(undefined, 'Accepted for OTel compatibility; not used.'), cachemaxnumentries: int(undefined, 'Accepted for OTel compatibility; not used.') })),
+  }, { required: ['match_type'], description }));
 }
 
 export function validateMatch(m: MatchConfig | undefined, path: string): ConfigProblem[] {

@@ -234,9 +234,9 @@ export const factory: ProcessorFactory<FilterConfig> = {
   description: 'Keeps or drops records by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
   schema: obj({
     error_mode: oneOf(ERROR_MODES, 'propagate', 'OTel: what a failing OTTL condition does: propagate (the record is refused), ignore (logged, the condition counts as false), silent (the same, not logged).'),
-    logs: obj({
+    logs: noDefault(obj({
       log_record: strings(undefined, 'OTel: OTTL conditions on the log record; a record matching any of them is dropped.'),
-    }, { default: undefined, description: 'OTel: OTTL conditions per signal (rrpipe carries logs only).' }),
+    }, { description: 'OTel: OTTL conditions per signal (rrpipe carries logs only).' })),
     include: ruleSet('Keep only records that match (absent or empty: keep all).'),
     exclude: ruleSet('Drop records that match.'),
     sample: {
