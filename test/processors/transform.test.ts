@@ -129,3 +129,55 @@ describe('transform processor (processor/transformprocessor README; statements p
     expect(msg).toMatch(/^t\.yaml:10:\d+: processors\.transform\/x: context "scope" is not supported/m);
   });
 });
+
+describe('the grafana chart logs side as a config (processors as the chart renders them)', () => {
+  it('validates and builds each pipeline’s processors with the chart’s keys', async () => {
+    const registry = await builtinRegistry();
+    const yaml = `
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: 127.0.0.1:0 }
+      http: { endpoint: 127.0.0.1:0 }
+processors:
+  batch: {}
+  transform/loki-labels:
+    log_statements:
+      - context: log
+        statements:
+          - set(resource.attributes["service"], attributes["service"])
+          - set(resource.attributes["namespace"], attributes["namespace"])
+  transform/rrpair-attrs:
+    log_statements:
+      - context: log
+        statements:
+          - set(attributes["svc"],         body["service"])
+          - set(attributes["status"],      body["status"])
+          - set(attributes["l7"],          body["l7protocol"])
+          - set(attributes["duration_ms"], Double(body["duration"]))
+  filter/http-only:
+    error_mode: ignore
+    logs:
+      log_record:
+        - 'attributes["l7"] != "http"'
+exporters:
+  debug: { verbosity: basic }
+  debug/metrics: { verbosity: basic }
+service:
+  pipelines:
+    logs:
+      receivers: [otlp]
+      processors: [transform/loki-labels, batch]
+      exporters: [debug]
+    logs/metrics:
+      receivers: [otlp]
+      processors: [transform/rrpair-attrs, filter/http-only, batch]
+      exporters: [debug/metrics]
+`;
+    const cfg = await loadConfig(['g.yaml'], { registry, env: {}, texts: { 'g.yaml': yaml } });
+    expect(cfg.pipelines.get('logs/metrics')!.processors).toEqual(['transform/rrpair-attrs', 'filter/http-only', 'batch']);
+    const t = cfg.components.processors.get('transform/rrpair-attrs')!;
+    expect(t.config.error_mode).toBe('propagate');
+    expect(cfg.components.processors.get('filter/http-only')!.config.error_mode).toBe('ignore');
+  });
+});

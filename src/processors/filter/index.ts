@@ -105,6 +105,7 @@ export class FilterProcessor implements Component, Consumer {
   /** Why a record is left out, or undefined when it is kept. */
   verdict(r: RRRecord): 'filtered' | 'sampled' | undefined {
     if (this.dropWhen.length && this.matchesOttl(r)) return 'filtered';
+    if (!this.include && !this.exclude && this.samplers.length === 0) return undefined;
     const doc = indexDocOf(r);
     if (this.include && !this.include(r, doc)) return 'filtered';
     if (this.exclude && this.exclude(r, doc)) return 'filtered';
