@@ -4,7 +4,7 @@ import { OttlError, OttlRuntimeError } from './errors.js';
 import { CONVERTERS, EDITORS, type ArgTools, type FunctionDef } from './functions.js';
 import { parseCondition, parseStatement } from './parser.js';
 import { compileRegex, type Regex } from './regex.js';
-import { compare, isNil, typeName } from './values.js';
+import { compare, isNil, put, typeName } from './values.js';
 
 /**
  * OTTL text is parsed and compiled once, at config time, into closures over the record
@@ -42,7 +42,7 @@ class Compiler implements ArgTools {
         const entries = n.entries.map((e) => [e.key, this.value(e.value)] as const);
         return (c) => {
           const out: Record<string, unknown> = {};
-          for (const [k, g] of entries) out[k] = g(c);
+          for (const [k, g] of entries) put(out, k, g(c));
           return out;
         };
       }

@@ -2,7 +2,7 @@ import type { RRRecord } from '../core/record.js';
 import { tsNanos } from '../rrpair/otlp.js';
 import type { PathNode } from './ast.js';
 import { OttlError, OttlRuntimeError } from './errors.js';
-import { isMap, isNil, toStored, typeName, type Value } from './values.js';
+import { isMap, isNil, put, toStored, typeName, type Value } from './values.js';
 
 /**
  * How an rrpipe record reads as an OTel log record (the OTTL "log" context), matching the OTLP
@@ -81,9 +81,10 @@ export function walkSet(root: Record<string, unknown>, keys: KeyGetter[], c: Eva
       }
     } else if (isMap(cur)) {
       if (typeof k !== 'string') throw new OttlRuntimeError(`a map is indexed by a string, not the int ${k}`);
-      if (last) cur[k] = store(v);
+      if (last) put(cur, k, store(v));
       else {
-        if (isNil(cur[k])) cur[k] = {};
+        const own = Object.prototype.hasOwnProperty.call(cur, k);
+        if (!own || isNil(cur[k])) put(cur, k, {});
         cur = cur[k];
       }
     } else {

@@ -4,7 +4,7 @@ import type { CompiledPath, Getter } from './context.js';
 import { OttlError, OttlRuntimeError } from './errors.js';
 import type { Regex } from './regex.js';
 import {
-  asString, formatFloat, isMap, isNil, parseFloatStrict, parseIntStrict, toStored, typeName, type Value,
+  asString, formatFloat, isMap, isNil, parseFloatStrict, parseIntStrict, put, toStored, typeName, type Value,
 } from './values.js';
 
 /** What a function's compile step can ask of the compiler for its arguments. */
@@ -223,7 +223,7 @@ export const EDITORS: Record<string, FunctionDef> = {
         const from = mapOf(s, 'the source of merge_maps');
         for (const [k, v] of Object.entries(from)) {
           const has = Object.prototype.hasOwnProperty.call(map, k);
-          if ((how === 'insert' && !has) || (how === 'update' && has) || how === 'upsert') map[k] = toStored(v);
+          if ((how === 'insert' && !has) || (how === 'update' && has) || how === 'upsert') put(map, k, toStored(v));
         }
         return null;
       };

@@ -8,6 +8,12 @@ import type { CompareOp } from './ast.js';
  */
 export type Value = unknown;
 
+/** obj[key] = value, also for the key "__proto__" (an own property, never the prototype). */
+export function put(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
+}
+
 export function isNil(v: Value): v is null | undefined {
   return v === null || v === undefined;
 }
@@ -139,7 +145,7 @@ export function toStored(v: Value): unknown {
   if (Array.isArray(v)) return v.map(toStored);
   if (isMap(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toStored(x);
+    for (const [k, x] of Object.entries(v)) put(out, k, toStored(x));
     return out;
   }
   return v;

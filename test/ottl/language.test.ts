@@ -273,3 +273,15 @@ describe('parse and compile errors name the character', () => {
     expect(e.offset).toBe(offset);
   });
 });
+
+describe('hostile keys', () => {
+  it('"__proto__" is an ordinary key: set and merge_maps never touch a prototype', () => {
+    const r = record();
+    compileStatement('set(attributes["__proto__"]["polluted"], "yes")')(evalCtx(r));
+    compileStatement('merge_maps(attributes, body["x"], "upsert")')(evalCtx(newRecord(JSON.parse('{"ts":"t","x":{"__proto__":{"polluted2":"yes"}}}') as RRPair)));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted2).toBeUndefined();
+    expect(Object.getPrototypeOf(r.attributes)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(r.attributes, '__proto__')?.value).toEqual({ polluted: 'yes' });
+  });
+});
