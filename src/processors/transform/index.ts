@@ -1,5 +1,5 @@
 import type { Component, ConfigProblem, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { obj, oneOf, str, strings } from '../../config/fragments.js';
+import { obj, oneOf, strings } from '../../config/fragments.js';
 import { PartialFailureError, type ItemFailure } from '../../core/errors.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import {
@@ -134,16 +134,16 @@ export const factory: ProcessorFactory<TransformConfig> = {
       type: 'array',
       default: [],
       description: 'OTTL statements, in order: a flat list of strings, or groups with context (log | resource), statements, conditions and error_mode.',
+      // A string or a group: object keywords apply only to objects, so one schema gives one clear error.
       items: {
-        anyOf: [
-          str(undefined, 'An OTTL statement in the log context.'),
-          obj({
-            context: oneOf(['log', 'resource', 'scope'], undefined, 'The OTTL context of the statements (default log).'),
-            statements: strings(undefined, 'OTTL statements.'),
-            conditions: strings(undefined, 'OTTL conditions; the statements run when any is true.'),
-            error_mode: errorMode(),
-          }, { required: ['statements'], default: undefined }),
-        ],
+        ...obj({
+          context: oneOf(['log', 'resource', 'scope'], undefined, 'The OTTL context of the statements (default log).'),
+          statements: strings(undefined, 'OTTL statements.'),
+          conditions: strings(undefined, 'OTTL conditions; the statements run when any is true.'),
+          error_mode: errorMode(),
+        }, { required: ['statements'] }),
+        type: ['string', 'object'],
+        default: undefined,
       },
     },
   }),
