@@ -76,7 +76,13 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
       const v = node.value;
       if (typeof v !== 'string') return v;
       const range = node.range;
-      if (range) positions.inString!.set(pathKey(path), (offset) => posAt(scalarOffset(src, range[0], range[1], node.type, offset)));
+      // Offsets are into the expanded string: a "$$" (a literal "$") was two characters in the YAML.
+      const beforeExpand = (o: number) => {
+        let i = 0;
+        for (let n = 0; n < o && i < v.length; n++) i += v.startsWith('$$', i) ? 2 : 1;
+        return i;
+      };
+      if (range) positions.inString!.set(pathKey(path), (offset) => posAt(scalarOffset(src, range[0], range[1], node.type, beforeExpand(offset))));
       try {
         return expandScalar(v, ctx, node.type === Scalar.PLAIN);
       } catch (err) {

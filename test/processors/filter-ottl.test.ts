@@ -138,6 +138,7 @@ describe('filter OTTL config errors point into the YAML string (file:line:column
       `        - 'body["tags"]["k8sAppLabel"] == "a" and'`,
       '        - "body[\\"tags\\"] = 1"',
       '        - Frob(body) == 1',
+      '        - IsMatch(body["a"], "^x$$") and body["b"] =',
       'exporters: { debug: {} }',
       'service: { pipelines: { logs: { receivers: [otlp], processors: [filter/byoc_unmatched], exporters: [debug] } } }',
     ].join('\n');
@@ -149,6 +150,8 @@ describe('filter OTTL config errors point into the YAML string (file:line:column
     // line 8: "body[\"tags\"] = 1" — the "=" is character 13 of the text, column 11 + 1 + 15 (two escapes)
     expect(lines[1]).toMatch(/^c\.yaml:8:27: .*"=" is not a comparison/);
     expect(lines[2]).toMatch(/^c\.yaml:9:11: .*unknown converter "Frob"/);
+    // line 10: "$$" is one "$" after expansion; the "=" is at offset 40 of the text, 41 in the YAML
+    expect(lines[3]).toMatch(/^c\.yaml:10:52: .*"=" is not a comparison/);
     expect((err as ConfigError).message).toContain('^');
   });
 });
