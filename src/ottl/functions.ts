@@ -230,8 +230,3 @@ export const EDITORS: Record<string, FunctionDef> = {
     },
   },
 };
-
-/** For tests and docs: the functions rrpipe implements. */
-export function functionNames(): { editors: string[]; converters: string[] } {
-  return { editors: Object.keys(EDITORS).sort(), converters: Object.keys(CONVERTERS).sort() };
-}

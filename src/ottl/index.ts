@@ -12,7 +12,6 @@ export { compileCondition, compileStatement, type Condition, type Statement } fr
 export { type ContextName, type EvalCtx } from './context.js';
 export { ERROR_MODES, OttlError, OttlRuntimeError, type ErrorMode } from './errors.js';
 export { compileRegex, regexProblem, type Regex } from './regex.js';
-export { functionNames } from './functions.js';
 
 export function evalCtx(record: RRRecord): EvalCtx {
   return { record, cache: {} };

@@ -232,7 +232,7 @@ export const factory: ProcessorFactory<FilterConfig> = {
   type: 'filter',
   stability: 'beta',
   mutatesData: false,
-  description: 'Keeps or drops records by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
+  description: 'Drops records matching OTTL conditions (OTel form), or keeps/drops by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
   schema: obj({
     error_mode: oneOf(ERROR_MODES, 'propagate', 'OTel: what a failing OTTL condition does: propagate (the record is refused), ignore (logged, the condition counts as false), silent (the same, not logged).'),
     logs: noDefault(obj({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConfigProblem, JSONSchema } from '../../../core/component.js';
-import { obj, str } from '../../../config/fragments.js';
+import { obj, oneOf, str } from '../../../config/fragments.js';
 import type { Context } from '../../../core/record.js';
 import { compileRegex, regexProblem, type Regex } from '../../../ottl/index.js';
 import { asString, isNil, parseFloatStrict, parseIntStrict } from '../../../ottl/values.js';
@@ -35,7 +35,7 @@ export function actionSchema(): JSONSchema {
     from_context: str(undefined, 'insert/update/upsert: a request metadata value (receiver include_metadata), `metadata.<name>` or `<name>`; several values are joined with ";".'),
     default_value: { ...anyValue, description: 'insert/update/upsert: the value when value/from_attribute/from_context give none.' },
     pattern: str(undefined, 'delete/hash: a regex (RE2) over attribute names; extract: a regex with named groups over the value of key.'),
-    converted_type: { type: 'string', enum: ['int', 'double', 'string'], description: 'convert: the target type.' },
+    converted_type: oneOf(['int', 'double', 'string'], undefined, 'convert: the target type.'),
   }, { required: ['action'], default: undefined });
 }
 
