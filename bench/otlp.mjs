@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { sampleLines } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { encodeLogsRequest } = await import(join(root, 'dist/rrpair/otlp-proto.js'));
@@ -29,10 +30,7 @@ const CONC = Number(process.argv[4] ?? 4);
 const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default').split(',');
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
-const samplesDir = process.env.RRPIPE_SAMPLES ?? [join(root, 'test/testdata/samples'), join(root, '../shared/samples'), join(root, '../../shared/samples'), '/work/shared/samples'].find((d) => {
-  try { return readdirSync(d).some((f) => f.endsWith('.jsonl')); } catch { return false; }
-});
-const samples = readdirSync(samplesDir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(samplesDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const samples = sampleLines().map((l) => JSON.parse(l));
 
 function readFileSyncSafe(p) {
   try { return readFileSync(p, 'utf8'); } catch { return undefined; }
