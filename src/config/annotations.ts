@@ -1,6 +1,6 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { ConfigSchema, JSONSchema } from '../core/component.js';
-import { isPlainObject, pathKey, type PositionMap } from './source.js';
+import { isPlainObject } from './source.js';
 
 /**
  * Walks a config value alongside its schema and acts on rrpipe's schema keywords:
@@ -68,14 +68,16 @@ export function nullBlocksToEmpty(schema: ConfigSchema, value: unknown): void {
 }
 
 /**
- * One rule for relative paths: a path written in a config file is relative to that file's
- * directory; a default (written in no file) is relative to the working directory.
+ * One rule for relative paths: every path setting (a key marked x-path) is relative to the
+ * working directory of the rrpipe process, as in the OpenTelemetry Collector (which hands paths
+ * to the OS unchanged; see open-telemetry/opentelemetry-collector#7175). The loader makes them
+ * absolute once, so components never resolve paths themselves. Only the config's own includes,
+ * `plugins:` and `${file:…}`, are relative to the file that names them.
  */
-export function resolvePaths(schema: ConfigSchema, value: unknown, positions: PositionMap, prefix: Path = []): void {
-  walkWithSchema(schema, value, (s, v, p, parent, key) => {
+export function resolvePaths(schema: ConfigSchema, value: unknown, cwd = process.cwd()): void {
+  walkWithSchema(schema, value, (s, v, _p, parent, key) => {
     if (s['x-path'] !== true || typeof v !== 'string' || v === '' || v === ':memory:' || isAbsolute(v)) return;
-    const pos = positions.value.get(pathKey([...prefix, ...p]));
-    (parent as Record<string | number, unknown>)[key] = resolve(pos ? dirname(resolve(pos.file)) : process.cwd(), v);
+    (parent as Record<string | number, unknown>)[key] = resolve(cwd, v);
   });
 }
 

@@ -89,7 +89,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   for (const p of validateAgainst(topLevelSchema, value)) {
     issues.push({ pos: at(p.path, p.atKey), where: sectionName(p.path), message: p.message });
   }
-  resolvePaths(topLevelSchema, value, positions);
+  resolvePaths(topLevelSchema, value);
 
   const components = {} as ResolvedConfig['components'];
   for (const [section, kind] of SECTIONS) {
@@ -100,7 +100,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     for (const [id, raw] of Object.entries(body)) {
       const c = checkComponent(section, kind, id, raw, opts.registry, positions, issues);
       if (c) {
-        resolvePaths(c.factory.schema, c.config, positions, [section, id]);
+        resolvePaths(c.factory.schema, c.config);
         map.set(id, c);
         body[id] = c.config;
       }

@@ -32,7 +32,7 @@ const serviceSchema = obj(
       traces: raw<Record<string, unknown>>({ type: 'object', description: 'Accepted for OpenTelemetry Collector compatibility; rrpipe emits no traces.' }),
     }, { default: {} }),
     grace_period: duration('30s', 'On SIGTERM, how long to drain queues before exiting.'),
-    data_dir: path('./data', 'Directory for state: file offsets, persistent queues, checkpoints (relative to the config file).'),
+    data_dir: path('./data', 'Directory for state: file offsets, persistent queues, checkpoints.'),
   },
   { required: ['pipelines'] },
 );

@@ -18,18 +18,8 @@ export interface CustomRule {
   action?: Action;
 }
 
-export interface RedactorOptions {
-  secret: string;
-  action: Action;
-  detectors: Record<DetectorName, boolean>;
-  sensitive_keys: boolean;
-  keys: string[];
-  rules: CustomRule[];
-  allow: { keys: string[]; values: string[] };
-  max_body_size: number;
-  oversize_body: 'mask' | 'drop';
-  keep_auth_scheme: boolean;
-}
+/** The redaction processor's config (declared once, by its schema in index.ts). */
+export type RedactorOptions = Omit<import('./index.js').RedactionConfig, 'rule_set' | 'summary_attribute'>;
 
 export interface Finding {
   path: string;
