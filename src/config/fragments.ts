@@ -54,6 +54,11 @@ export function raw<T>(schema: JSONSchema): TUnsafe<T> {
   return Type.Unsafe<T>(schema);
 }
 
+/** The same schema with a default (so the key is always present after defaults). */
+export function withDefault<T extends TSchema>(schema: T, def: unknown): Defaulted<T> {
+  return { ...schema, default: def } as Defaulted<T>;
+}
+
 /** A duration: "200ms", "5s", "1m", "7d" or a number of milliseconds. Converted to milliseconds. */
 export function duration<Def extends string | number | undefined = undefined>(def?: Def, description?: string): D<TUnsafe<number>, Def> {
   return Type.Unsafe<number>({ type: ['string', 'number'], 'x-duration': true, ...opts(def, description) }) as D<TUnsafe<number>, Def>;

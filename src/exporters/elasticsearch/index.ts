@@ -2,7 +2,7 @@ import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
-} from '../../helpers/search-engine.js';
+} from '../internal/searchengine/index.js';
 
 /** An EngineClient on the official Elasticsearch client (@elastic/elasticsearch 8.x: talks to Elasticsearch 8 and 9). */
 export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promise<EngineClient> {
@@ -12,11 +12,7 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
     requestTimeout: c.timeout > 0 ? c.timeout : 30_000,
     compression: true,
     tls: {
-      ...(s.ca ? { ca: s.ca } : {}),
-      ...(s.cert ? { cert: s.cert } : {}),
-      ...(s.key ? { key: s.key } : {}),
-      ...(c.tls?.server_name_override ? { servername: c.tls.server_name_override } : {}),
-      rejectUnauthorized: !c.tls?.insecure_skip_verify,
+      ...s.tls,
     },
   };
   if (c.user) opts.auth = { username: c.user, password: c.password ?? '' };
@@ -54,6 +50,7 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
 
 export const factory = searchExporterFactory({
   flavor: 'elasticsearch',
+  stability: 'beta',
   description: 'Elasticsearch / Elastic Cloud short-term store: bulk indexing, index template, ILM retention, OTel-collector-compatible otel mode; queryable.',
   makeClient: elasticClient,
 });

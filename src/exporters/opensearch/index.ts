@@ -2,7 +2,7 @@ import { Client } from '@opensearch-project/opensearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
-} from '../../helpers/search-engine.js';
+} from '../internal/searchengine/index.js';
 
 /** An EngineClient on the official OpenSearch client (@opensearch-project/opensearch). */
 export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Promise<EngineClient> {
@@ -12,11 +12,7 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
     requestTimeout: c.timeout > 0 ? c.timeout : 30_000,
     compression: 'gzip',
     ssl: {
-      ...(s.ca ? { ca: s.ca } : {}),
-      ...(s.cert ? { cert: s.cert } : {}),
-      ...(s.key ? { key: s.key } : {}),
-      ...(c.tls?.server_name_override ? { servername: c.tls.server_name_override } : {}),
-      rejectUnauthorized: !c.tls?.insecure_skip_verify,
+      ...s.tls,
     },
   };
   if (c.user) opts.auth = { username: c.user, password: c.password ?? '' };
@@ -81,6 +77,7 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
 
 export const factory = searchExporterFactory({
   flavor: 'opensearch',
+  stability: 'beta',
   description: 'OpenSearch / Amazon OpenSearch Service (managed, serverless) short-term store: bulk indexing, index template, ISM retention; queryable.',
   makeClient: openSearchClient,
 });

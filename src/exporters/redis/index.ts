@@ -6,6 +6,7 @@ import { PartialFailureError, RetryableError, type ItemFailure } from '../../cor
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
 import { createExporter } from '../../helpers/exporter.js';
+import { splitHostPort } from '../../helpers/net.js';
 import { compileFilter, compareKey, exactLiteral, pageOf, queryable, tooLargeReason, tsMicros } from '../../helpers/hot-store.js';
 import { clientTlsOptions, clientUsesTls } from '../../helpers/tls.js';
 import { indexDocOf } from '../../rrpair/derive.js';
@@ -30,11 +31,6 @@ function dayScore(day: string): number {
 /** TLS when the endpoint is rediss://, or a `tls` block is given without `insecure: true`. */
 export function tlsOptions(t: TlsClientConfig | undefined, endpoint: string): ConnectionOptions | undefined {
   return clientUsesTls(t, endpoint.startsWith('rediss://') ? true : undefined) ? clientTlsOptions(t) : undefined;
-}
-
-function hostPort(ep: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(ep);
-  return { host: m?.[1] || 'localhost', port: m?.[2] ? Number(m[2]) : 6379 };
 }
 
 /**
@@ -64,12 +60,12 @@ export class RedisStore implements QueryableStore {
     const tlsOpts = tlsOptions(c.tls, c.endpoint);
     if (tlsOpts) common.tls = tlsOpts;
     if (c.cluster?.enabled) {
-      const nodes = (c.cluster!.nodes.length ? c.cluster!.nodes : [c.endpoint]).map(hostPort);
+      const nodes = (c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).map((n) => splitHostPort(n, 6379, 'localhost'));
       this.client = new Cluster(nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: common, ...(tlsOpts ? { dnsLookup: (a, cb) => cb(null, a) } : {}) });
     } else if (/^rediss?:\/\//.test(c.endpoint)) {
       this.client = new Redis(c.endpoint, common);
     } else {
-      this.client = new Redis({ ...common, ...hostPort(c.endpoint) });
+      this.client = new Redis({ ...common, ...splitHostPort(c.endpoint, 6379, 'localhost') });
     }
     let lastError: Error | undefined;
     this.client.on('error', (err: Error) => {
@@ -80,7 +76,7 @@ export class RedisStore implements QueryableStore {
       await this.client.connect();
     } catch (err) {
       this.client.disconnect();
-      const where = c.cluster?.enabled ? `cluster ${(c.cluster!.nodes.length ? c.cluster!.nodes : [c.endpoint]).join(',')}` : c.endpoint.replace(/\/\/[^@/]*@/, '//');
+      const where = c.cluster?.enabled ? `cluster ${(c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).join(',')}` : c.endpoint.replace(/\/\/[^@/]*@/, '//');
       throw new Error(`redis: cannot connect to ${where}: ${lastError?.message ?? (err as Error).message}`);
     }
     if (c.max_record_size !== undefined && c.max_record_size > 0) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { bool, bytes, duration, obj, path, raw, type Config } from '../../config/fragments.js';
+import { bool, bytes, duration, obj, path, raw, withDefault, type Config } from '../../config/fragments.js';
 import type { QueueOptions, QueueStorage } from '../../helpers/exporter.js';
 import type { BatchQueue } from '../../helpers/memory-queue.js';
 import { SegmentQueue, type FsyncMode } from './segment-queue.js';
@@ -56,7 +56,7 @@ function safeName(id: string): string {
 const schema = obj({
     directory: path(undefined, 'Where the queues live (one subdirectory per exporter). Default: <service.data_dir>/file_storage/<id>.'),
     create_directory: bool(true, 'Create the directory when it does not exist.'),
-    fsync: { ...raw<FsyncMode | boolean>({ enum: ['write', 'interval', 'none', true, false], description: 'When queued data is forced to disk: every write (a batch is acknowledged only once on disk), every fsync_interval, or never (left to the OS). true = write, false = none.' }), default: 'write' },
+    fsync: withDefault(raw<FsyncMode | boolean>({ enum: ['write', 'interval', 'none', true, false], description: 'When queued data is forced to disk: every write (a batch is acknowledged only once on disk), every fsync_interval, or never (left to the OS). true = write, false = none.' }), 'write'),
     fsync_interval: duration('1s', 'With fsync: interval, how often.'),
     max_size: bytes('1GiB', 'Disk budget of each queue; when reached, the queue refuses (or blocks) new data and keeps the old.'),
     segment_size: bytes('8MiB', 'Size at which a segment file is closed and a new one started; acknowledged segments are deleted.'),

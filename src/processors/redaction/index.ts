@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TBoolean } from '@sinclair/typebox';
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { bool, bytes, list, obj, oneOf, secret, str, strings, type Config, type Defaulted } from '../../config/fragments.js';
+import { bool, bytes, list, obj, oneOf, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
@@ -81,7 +81,7 @@ const ruleSchema = obj({
 const detectors = Object.fromEntries(DETECTOR_NAMES.map((n) => [n, bool(true, `Find ${n.replace(/_/g, ' ')} values.`)])) as Record<DetectorName, Defaulted<TBoolean>>;
 
 const schema = obj({
-  secret: { ...secret('HMAC-SHA256 key for mask/hash, so equal values stay correlatable; empty: a random key per process (with a warning).'), default: '' },
+  secret: withDefault(secret('HMAC-SHA256 key for mask/hash, so equal values stay correlatable; empty: a random key per process (with a warning).'), ''),
   action: action('mask'),
   rule_set: str('rrpipe-default', 'Written to dlpRule on every redacted RRPair.'),
   detectors: obj(detectors, { default: {} }),
