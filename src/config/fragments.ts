@@ -79,8 +79,8 @@ export function secret(description: string, extra: Extra = {}): TString {
 }
 
 /** A file or directory path, resolved against the directory of the config file that names it. */
-export function path<Def extends string | undefined = undefined>(def?: Def, description?: string): D<TString, Def> {
-  return Type.String(opts(def, description, { 'x-path': true })) as D<TString, Def>;
+export function path<Def extends string | undefined = undefined>(def?: Def, description?: string, extra: Extra = {}): D<TString, Def> {
+  return Type.String(opts(def, description, { 'x-path': true, ...extra })) as D<TString, Def>;
 }
 
 /** An address to listen on or connect to ("host:port" or a URL). An unset `${env:…}` here is an error. */

@@ -18,7 +18,7 @@ export interface ComponentConfig {
   kind: Kind;
   type: string;
   factory: Factory;
-  config: unknown;
+  config: Record<string, unknown>;
 }
 
 export interface PipelineConfig {
