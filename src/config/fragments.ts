@@ -112,20 +112,22 @@ export function list<T extends TSchema, Def extends unknown[] | undefined = unde
   return Type.Array(items, opts(def, description, extra)) as D<TArray<T>, Def>;
 }
 
-type ObjectOf<P extends TProperties, R extends string> = TObject<{ [K in keyof P]: K extends R ? P[K] : TOptional<P[K]> }>;
+/** A property given as plain JSON Schema (no TypeBox type) validates but types as unknown. */
+type Norm<S> = S extends TSchema ? S : TUnsafe<unknown>;
+type ObjectOf<P extends Record<string, TSchema | JSONSchema>, R extends string> = TObject<{ [K in keyof P]: K extends R ? Norm<P[K]> : TOptional<Norm<P[K]>> }>;
 
 /**
  * An object whose keys are all declared. Keys not in `required` may be left out. The block itself
  * has no default: left out of the config, it stays absent. Give `default: {}` only for a block
  * that is always present (its nested defaults then apply); the type says so.
  */
-export function obj<P extends TProperties, R extends string = never, Def extends object | undefined = undefined>(
+export function obj<P extends Record<string, TSchema | JSONSchema>, R extends string = never, Def extends object | undefined = undefined>(
   properties: P,
   o: { required?: readonly R[]; description?: string; default?: Def } = {},
 ): D<ObjectOf<P, R>, Def> {
   const req = new Set<string>(o.required ?? []);
   const props: TProperties = {};
-  for (const [k, s] of Object.entries(properties)) props[k] = req.has(k) ? s : Type.Optional(s);
+  for (const [k, s] of Object.entries(properties) as [string, TSchema][]) props[k] = req.has(k) ? s : Type.Optional(s);
   return Type.Object(props, { additionalProperties: false, ...opts(o.default, o.description) }) as unknown as D<ObjectOf<P, R>, Def>;
 }
 

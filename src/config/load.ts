@@ -196,7 +196,9 @@ function checkComponent(
   for (const p of problems) issues.push({ pos: positionOf(positions, [section, id, ...p.path], p.atKey), where, message: p.message });
   if (problems.length === 0 && factory.validate) {
     for (const p of factory.validate(config)) {
-      issues.push({ pos: positionOf(positions, [section, id, ...(p.path ?? [])]), where, message: p.message });
+      const path = [section, id, ...(p.path ?? [])];
+      const inString = p.offset !== undefined ? positions.inString?.get(pathKey(path)) : undefined;
+      issues.push({ pos: inString ? inString(p.offset!) : positionOf(positions, path), where, message: p.message });
     }
   }
   return { id, kind, type: factory.type, factory, config };

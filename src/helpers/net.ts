@@ -33,12 +33,17 @@ export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Listen on host:port; resolves with the bound address (port 0 picks a free one), rejects on EADDRINUSE and the like. */
-export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+/**
+ * Listen on host:port; resolves with the bound address (port 0 picks a free one), rejects on
+ * EADDRINUSE and the like. Once listening, later server errors (an accept failing with EMFILE)
+ * go to `onError` instead of crashing the process: a full file table must not take the daemon down.
+ */
+export function listen(server: Server, host: string, port: number, onError: (err: Error) => void = warnServerError): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      server.on('error', onError);
       resolve(server.address() as AddressInfo);
     });
   });
@@ -57,4 +62,8 @@ export async function listenHttp(endpoint: string, defaultPort: number, handler:
       return new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+function warnServerError(err: Error): void {
+  process.emitWarning(`server error after listening: ${err.message}`);
 }

@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, obj, path, str } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, path } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
 import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';

@@ -1,5 +1,5 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, duration, int, obj, oneOf, path, str, exporterHelperProperties } from '../../config/fragments.js';
+import { bool, duration, int, obj, oneOf, path, exporterHelperProperties } from '../../config/fragments.js';
 import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
 import type { RecordBatch, RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { bodyKind, contentTypeOf, decodeBody, encodeBody, isBase64, jsonIndent, looksLikeText, utf8OrUndefined, type BodyKind } from '../../rrpair/body.js';
 import { formatJsonPath } from '../../rrpair/path.js';
 import type { Headers, RRPair } from '../../rrpair/types.js';
-import { DETECTORS, DETECTOR_NAMES, isCardNumber, sensitiveKeyCategory, type Detector, type DetectorName } from './detectors.js';
+import { DETECTORS, DETECTOR_NAMES, isCardNumber, sensitiveKeyCategory, type Detector } from './detectors.js';
 
 export type Action = 'mask' | 'hash' | 'drop';
 

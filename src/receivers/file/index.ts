@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import fg from 'fast-glob';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
-import { bool, bytes, duration, int, obj, oneOf, path, str, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
+import { bool, bytes, duration, int, obj, oneOf, path, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
 import { errorMessage, PermanentError } from '../../core/errors.js';
 import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
 import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Component, Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
 import { schema, type NettapConfig } from './config.js';
