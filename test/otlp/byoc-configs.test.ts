@@ -47,7 +47,8 @@ service:
     logs: { receivers: [otlp], processors: [batch], exporters: [debug] }
 `;
     const cfg = await loadConfig(['c.yaml'], { registry, env: {}, texts: { 'c.yaml': yaml } });
-    expect(cfg.components.receivers.get('otlp')!.config.protocols).toEqual({ grpc: null, http: null });
+    // An empty block is on, with its defaults filled (loopback listeners, as the Collector since v0.104).
+    expect(cfg.components.receivers.get('otlp')!.config.protocols).toMatchObject({ grpc: { endpoint: 'localhost:4317' }, http: { endpoint: 'localhost:4318' } });
     await expect(loadConfig(['d.yaml'], { registry, env: {}, texts: { 'd.yaml': yaml.replace(/      grpc:\n      http:\n/, '      {}\n') } })).rejects.toThrow(/at least one protocol/);
   });
 });
