@@ -7,6 +7,8 @@ export interface ExpandContext {
   /** Base directory for relative ${file:...} paths. */
   baseDir: string;
   warnings: string[];
+  /** Unset variables met while expanding (name and reference); the loader decides warning or error by the key's schema. */
+  unset?: { name: string; ref: string }[];
 }
 
 const REF = /\$\$|\$\{([^}]*)\}/g;
@@ -37,7 +39,8 @@ function resolveRef(ref: string, ctx: ExpandContext): string {
     const v = ctx.env[name];
     if (v !== undefined && v !== '') return v;
     if (dflt >= 0) return rest.slice(dflt + 2);
-    ctx.warnings.push(`environment variable ${name} is not set; \${${ref}} expands to an empty string`);
+    if (ctx.unset) ctx.unset.push({ name, ref });
+    else ctx.warnings.push(`environment variable ${name} is not set; \${${ref}} expands to an empty string`);
     return '';
   }
   if (scheme === 'file') {

@@ -5,10 +5,11 @@ import { pathToFileURL } from 'node:url';
 import type { Factory, Kind, PluginModule } from '../core/component.js';
 import { parseId } from '../core/component.js';
 import type { Registry } from '../core/registry.js';
-import { topLevelSchema } from './service-schema.js';
+import { resolvePaths, schemaAt, secretValues } from './annotations.js';
+import { topLevelSchema, type ServiceConfig } from './service-schema.js';
 import {
   formatIssue, isPlainObject, mergeSources, parseSource, pathKey, positionOf,
-  type ConfigIssue, type ParsedSource, type PositionMap,
+  type ConfigIssue, type ParsedSource, type PositionMap, type UnsetRef,
 } from './source.js';
 import { validateAgainst } from './validate-schema.js';
 
@@ -17,7 +18,7 @@ export interface ComponentConfig {
   kind: Kind;
   type: string;
   factory: Factory;
-  config: any;
+  config: Record<string, unknown>;
 }
 
 export interface PipelineConfig {
@@ -38,8 +39,10 @@ export interface ResolvedConfig {
   metricsAddress?: string;
   gracePeriodMs: number;
   dataDir: string;
-  /** The merged, expanded and defaulted document (what print-config shows). */
+  /** The merged, expanded and defaulted document (what print-config shows, masked). */
   resolved: Record<string, unknown>;
+  /** Every value of a secret (x-secret) key: masked in logs and error messages. */
+  secrets: Set<string>;
   warnings: string[];
 }
 
@@ -86,6 +89,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   for (const p of validateAgainst(topLevelSchema, value)) {
     issues.push({ pos: at(p.path, p.atKey), where: sectionName(p.path), message: p.message });
   }
+  resolvePaths(topLevelSchema, value);
 
   const components = {} as ResolvedConfig['components'];
   for (const [section, kind] of SECTIONS) {
@@ -96,15 +100,18 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     for (const [id, raw] of Object.entries(body)) {
       const c = checkComponent(section, kind, id, raw, opts.registry, positions, issues);
       if (c) {
+        resolvePaths(c.factory.schema, c.config);
         map.set(id, c);
         body[id] = c.config;
       }
     }
   }
 
-  const service = isPlainObject(value.service) ? value.service : {};
+  checkUnsetEnv(sources.flatMap((s) => s.unset), components, positions, issues, warnings);
+
+  const service = (isPlainObject(value.service) ? value.service : {}) as Partial<ServiceConfig> & Record<string, unknown>;
   const pipelines = checkPipelines(service, components, positions, issues, warnings);
-  const serviceExtensions = Array.isArray(service.extensions) ? (service.extensions as string[]) : [];
+  const serviceExtensions = Array.isArray(service.extensions) ? service.extensions : [];
   serviceExtensions.forEach((id, i) => {
     if (!components.extensions.has(id)) {
       issues.push({ pos: at(['service', 'extensions', i]), where: 'service.extensions', message: `extension "${id}" is not defined under extensions` });
@@ -114,9 +121,11 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
 
   if (issues.length) throw new ConfigError(issues);
 
-  const telemetry = (service.telemetry ?? {}) as { logs: { level: ResolvedConfig['logLevel'] }; metrics: { level: string; address: string; readers?: unknown[] } };
+  const svc = service as ServiceConfig;
+  const telemetry = svc.telemetry;
   const configDir = dirname(resolve(files[files.length - 1]!));
-  const dataDir = String(service.data_dir ?? './data');
+  const secrets = secretValues(topLevelSchema, value);
+  for (const [section] of SECTIONS) for (const c of components[section].values()) secretValues(c.factory.schema, c.config, secrets);
   return {
     files,
     configDir,
@@ -125,11 +134,36 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     serviceExtensions,
     logLevel: telemetry.logs.level,
     metricsAddress: telemetry.metrics.level === 'none' ? undefined : readerAddress(telemetry.metrics.readers) ?? telemetry.metrics.address,
-    gracePeriodMs: Number(service.grace_period ?? 30_000),
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(process.cwd(), dataDir),
+    gracePeriodMs: svc.grace_period,
+    dataDir: svc.data_dir,
     resolved: value,
+    secrets,
     warnings,
   };
+}
+
+/**
+ * An unset `${env:X}` is an error where it would weaken security silently (a secret turning auth
+ * off, an address falling back to all interfaces) and a warning elsewhere.
+ */
+function checkUnsetEnv(unset: UnsetRef[], components: ResolvedConfig['components'], positions: PositionMap, issues: ConfigIssue[], warnings: string[]): void {
+  for (const u of unset) {
+    const now = positions.value.get(pathKey(u.path));
+    if (!now || now.file !== u.pos.file || now.line !== u.pos.line || now.col !== u.pos.col) continue; // overridden by a later file
+    const [section, id, ...rest] = u.path;
+    const c = typeof section === 'string' && typeof id === 'string' ? (components as Record<string, Map<string, ComponentConfig> | undefined>)[section]?.get(id) : undefined;
+    const s = c ? schemaAt(c.factory.schema, rest) : schemaAt(topLevelSchema, u.path);
+    const parent = c && rest.length > 1 ? schemaAt(c.factory.schema, rest.slice(0, -1)) : undefined;
+    const secret = s?.['x-secret'] === true || parent?.['x-secret'] === true;
+    const addr = s?.['x-address'] === true;
+    if (secret || addr) {
+      issues.push({
+        pos: u.pos,
+        where: sectionName(u.path),
+        message: `environment variable ${u.name} is not set; \${${u.ref}} names ${secret ? 'a secret' : 'an address'}, which must not silently be empty (set it, or write a default: \${env:${u.name}:-…})`,
+      });
+    } else warnings.push(`environment variable ${u.name} is not set; \${${u.ref}} expands to an empty string`);
+  }
 }
 
 function sectionName(path: (string | number)[]): string | undefined {

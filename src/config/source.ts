@@ -28,10 +28,19 @@ export function pathKey(path: readonly (string | number)[]): string {
   return path.join('\u0000');
 }
 
+/** A `${env:X}` whose X is not set, and where it was written. */
+export interface UnsetRef {
+  path: (string | number)[];
+  pos: Position;
+  name: string;
+  ref: string;
+}
+
 export interface ParsedSource {
   file: string;
   value: unknown;
   positions: PositionMap;
+  unset: UnsetRef[];
 }
 
 /** Read one YAML config file, expanding ${...} references and recording positions. */
@@ -55,7 +64,9 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
     return undefined;
   }
   const positions: PositionMap = { value: new Map(), key: new Map(), inString: new Map() };
-  const ctx: ExpandContext = { env, baseDir: dirname(abs), warnings };
+  const unsetHere: { name: string; ref: string }[] = [];
+  const unset: UnsetRef[] = [];
+  const ctx: ExpandContext = { env, baseDir: dirname(abs), warnings, unset: unsetHere };
   const walk = (node: Node | null | undefined, path: (string | number)[]): unknown => {
     if (node === null || node === undefined) return null;
     positions.value.set(pathKey(path), posAt(node.range?.[0]));
@@ -84,7 +95,9 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
       };
       if (range) positions.inString!.set(pathKey(path), (offset) => posAt(scalarOffset(src, range[0], range[1], node.type, beforeExpand(offset))));
       try {
-        return expandScalar(v, ctx, node.type === Scalar.PLAIN);
+        const out = expandScalar(v, ctx, node.type === Scalar.PLAIN);
+        for (const u of unsetHere.splice(0)) unset.push({ ...u, path, pos: posAt(node.range?.[0]) });
+        return out;
       } catch (err) {
         if (err instanceof ExpandError) {
           issues.push({ pos: posAt(node.range?.[0]), where: path.slice(0, 2).join('.'), message: err.message });
@@ -96,7 +109,7 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
     return node.toJSON();
   };
   const value = walk(doc.contents as Node, []);
-  return { file, value: value ?? {}, positions };
+  return { file, value: value ?? {}, positions, unset };
 }
 
 /**

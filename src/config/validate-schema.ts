@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type FuncKeywordDefinition, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { JSONSchema } from '../core/component.js';
+import type { ConfigSchema } from '../core/component.js';
+import { nullBlocksToEmpty } from './annotations.js';
 import { parseBytes, parseDuration } from './units.js';
 
 // ajv-formats is CommonJS with a default export.
@@ -31,9 +32,9 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUn
 addFormats(ajv);
 ajv.addKeyword(unitKeyword('x-duration', parseDuration));
 ajv.addKeyword(unitKeyword('x-bytes', parseBytes));
-ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+for (const keyword of ['x-secret', 'x-path', 'x-address']) ajv.addKeyword({ keyword, schemaType: 'boolean' });
 
-const cache = new WeakMap<JSONSchema, ValidateFunction>();
+const cache = new WeakMap<ConfigSchema, ValidateFunction>();
 
 export interface SchemaProblem {
   /** Path inside the validated value. */
@@ -44,12 +45,13 @@ export interface SchemaProblem {
 }
 
 /** Validate in place (defaults are filled, durations and sizes converted) and return every problem. */
-export function validateAgainst(schema: JSONSchema, value: unknown): SchemaProblem[] {
+export function validateAgainst(schema: ConfigSchema, value: unknown): SchemaProblem[] {
   let fn = cache.get(schema);
   if (!fn) {
     fn = ajv.compile(schema) as ValidateFunction;
     cache.set(schema, fn);
   }
+  nullBlocksToEmpty(schema, value);
   if (fn(value)) return [];
   return dedupe((fn.errors ?? []).map(toProblem));
 }
@@ -66,6 +68,8 @@ function toProblem(e: ErrorObject): SchemaProblem {
       return { path: [...path, String(p.additionalProperty)], atKey: true, message: `unknown key "${String(p.additionalProperty)}"` };
     case 'required':
       return { path, atKey: false, message: `missing required key "${String(p.missingProperty)}"` };
+    case 'minProperties':
+      return { path, atKey: false, message: `${describe(path)} must have at least ${String(p.limit)} entr${p.limit === 1 ? 'y' : 'ies'}` };
     case 'type':
       return { path, atKey: false, message: `${describe(path)} must be ${String(p.type).replace(',', ' or ')}` };
     case 'enum':

@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Context, RecordBatch } from './record.js';
 import type { ComponentMetrics } from './telemetry.js';
@@ -8,6 +9,8 @@ export type Stability = 'development' | 'alpha' | 'beta' | 'stable' | 'deprecate
 
 /** A JSON Schema object (draft 2020-12 subset that ajv understands). Defaults live in the schema. */
 export type JSONSchema = { [key: string]: unknown };
+/** A component's config schema: plain JSON Schema, or a TypeBox schema (which is JSON Schema too). */
+export type ConfigSchema = TSchema | JSONSchema;
 
 /** The next stage of a pipeline. `consume` resolves only once that stage has accepted the batch. */
 export interface Consumer {
@@ -72,8 +75,12 @@ interface FactoryBase<C> {
   stability: Stability;
   /** One line for `rrpipe components`. */
   description: string;
-  /** JSON Schema of the config, with defaults. `additionalProperties: false` is enforced at every object level. */
-  schema: JSONSchema;
+  /**
+   * JSON Schema of the config, with defaults (built-ins declare it with TypeBox through
+   * config/fragments, and derive C from it with `Config<typeof schema>`).
+   * `additionalProperties: false` is enforced at every object level.
+   */
+  schema: ConfigSchema;
   /** Extra checks ajv cannot express; return messages, each with an optional config path. */
   validate?(config: C): ConfigProblem[];
 }
@@ -86,35 +93,36 @@ export interface ConfigProblem {
   offset?: number;
 }
 
-export interface ReceiverFactory<C = any> extends FactoryBase<C> {
+export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
   kind: 'receiver';
   create(settings: CreateSettings<C>, next: Consumer): Component | Promise<Component>;
 }
 
-export interface ProcessorFactory<C = any> extends FactoryBase<C> {
+export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
   kind: 'processor';
   /** True when the processor changes records in place; fan-out then hands it a copy. */
   mutatesData: boolean;
   create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
 }
 
-export interface ExporterFactory<C = any> extends FactoryBase<C> {
+export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
   kind: 'exporter';
   create(settings: CreateSettings<C>): (Component & Consumer) | Promise<Component & Consumer>;
 }
 
-export interface ExtensionFactory<C = any> extends FactoryBase<C> {
+export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
   kind: 'extension';
   create(settings: CreateSettings<C>): Component | Promise<Component>;
 }
 
 /** An exporter in one pipeline and a receiver in another. */
-export interface ConnectorFactory<C = any> extends FactoryBase<C> {
+export interface ConnectorFactory<C = unknown> extends FactoryBase<C> {
   kind: 'connector';
   create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
 }
 
-export type Factory<C = any> =
+/** A factory of any config type (what the registry holds); a component declares its own `C`. */
+export type Factory<C = unknown> =
   | ReceiverFactory<C>
   | ProcessorFactory<C>
   | ExporterFactory<C>

@@ -1,6 +1,5 @@
 import type { Host } from '../core/component.js';
 import { obj, str } from '../config/fragments.js';
-import type { JSONSchema } from '../core/component.js';
 
 /** Request headers as a server sees them (lower-case names; gRPC metadata fits too). */
 export type RequestHeaders = { [name: string]: string | string[] | undefined };
@@ -22,10 +21,10 @@ export class AuthError extends Error {
 }
 
 /** The `auth` block of a server or client, as the Collector's confighttp/configgrpc spell it. */
-export function authBlock(): JSONSchema {
+export function authBlock() {
   return obj(
     { authenticator: str(undefined, 'Id of an authenticator extension (e.g. bearertokenauth).') },
-    { description: 'Authentication by an extension.' },
+    { required: ['authenticator'], description: 'Authentication by an extension.' },
   );
 }
 

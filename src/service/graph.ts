@@ -69,7 +69,7 @@ export class Graph {
     const { components, pipelines } = this.cfg;
     for (const id of this.cfg.serviceExtensions) {
       const c = components.extensions.get(id)!;
-      this.extensions.set(id, await (c.factory as ExtensionFactory).create(this.settings(c)));
+      this.extensions.set(id, await (c.factory as ExtensionFactory<unknown>).create(this.settings(c)));
       this.setStatus(id, 'starting');
     }
     const heads = new Map<string, { consumer: Consumer; mutates: boolean; firstKey: string[] }>();
@@ -80,7 +80,7 @@ export class Graph {
       let n = this.nodes.get(key);
       if (n) return n;
       const c = components.exporters.get(id)!;
-      const comp = await (c.factory as ExporterFactory).create(this.settings(c));
+      const comp = await (c.factory as ExporterFactory<unknown>).create(this.settings(c));
       n = this.addNode(key, id, 'exporter', comp, countingIn(comp, this.telemetry.forComponent(id, 'exporter')));
       // Dead-letter routing goes through the counting consumer too, so that exporter's loss equation holds.
       this.exporters.set(id, (n as Node & { consumer: Consumer }).consumer);
@@ -100,7 +100,7 @@ export class Graph {
         feeds.push(...h.firstKey);
       }
       const c = components.connectors.get(id)!;
-      const comp = await (c.factory as ConnectorFactory).create(this.settings(c), fanout(targets));
+      const comp = await (c.factory as ConnectorFactory<unknown>).create(this.settings(c), fanout(targets));
       n = this.addNode(key, id, 'connector', comp, countingIn(comp, this.telemetry.forComponent(id, 'connector')));
       feeds.forEach((f) => n!.feeds.add(f));
       return n;
@@ -125,7 +125,7 @@ export class Graph {
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
         const c = components.processors.get(id)!;
-        const f = c.factory as ProcessorFactory;
+        const f = c.factory as ProcessorFactory<unknown>;
         mutates ||= f.mutatesData;
         const comp = await f.create(this.settings(c, pid), next);
         const key = `processor:${pid}:${id}`;
@@ -154,7 +154,7 @@ export class Graph {
       }
       const metrics = this.telemetry.forComponent(id, 'receiver');
       const next = countingReceiver(fanout(targets), metrics, id);
-      const comp = await (c.factory as ReceiverFactory).create(this.settings(c), next);
+      const comp = await (c.factory as ReceiverFactory<unknown>).create(this.settings(c), next);
       const n = this.addNode(`receiver:${id}`, id, 'receiver', comp);
       feeds.forEach((f) => n.feeds.add(f));
     }

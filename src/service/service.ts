@@ -44,7 +44,7 @@ export class Service {
 
   async start(): Promise<void> {
     const cfg = await this.load();
-    if (!this.opts.logger) this.logger = createLogger(cfg.logLevel);
+    if (!this.opts.logger) this.logger = createLogger(cfg.logLevel, 2, cfg.secrets);
     for (const w of cfg.warnings) this.logger.warn({ config: cfg.files }, w);
     await this.startMetrics(cfg.metricsAddress);
     await this.run(cfg);

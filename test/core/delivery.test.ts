@@ -20,7 +20,7 @@ exporters:
 ${extra}
 service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
   const cfg = await loadConfig(['c.yaml'], { registry: await testRegistry(), texts: { 'c.yaml': yaml }, env: {} });
-  return cfg.components.exporters.get('file')!.config as ExporterHelperConfig;
+  return cfg.components.exporters.get("file")!.config as unknown as ExporterHelperConfig;
 }
 
 const recs = (n: number): RecordBatch => Array.from({ length: n }, (_, i) => newRecord({ uuid: `r${i}`, ts: '2025-03-18T00:00:00Z' }));

@@ -19,7 +19,7 @@ exporters:
 ${extra}
 service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
   const cfg = await loadConfig(['c.yaml'], { registry: await testRegistry(), texts: { 'c.yaml': yaml }, env: {} });
-  return cfg.components.exporters.get('file')!.config as FileExporterConfig;
+  return cfg.components.exporters.get("file")!.config as unknown as FileExporterConfig;
 }
 
 const host = (dataDir: string): Host => ({ getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => {}, status: () => ({ running: true, pipelines: {}, components: {} }), dataDir, oneShot: false });

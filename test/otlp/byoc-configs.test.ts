@@ -11,7 +11,7 @@ describe('configs/byoc: Collector-style configs validate', async () => {
   it('otlp-relay.yaml validates with the otlp receiver and the otlp / otlphttp exporters', async () => {
     const file = join(dir, 'otlp-relay.yaml');
     const cfg = await loadConfig([file], { registry, env: {} });
-    const otlp = cfg.components.receivers.get('otlp')!.config;
+    const otlp = cfg.components.receivers.get('otlp')!.config as { protocols: Record<'grpc' | 'http', Record<string, unknown>> };
     expect(otlp.protocols.grpc.endpoint).toBe('0.0.0.0:4317');
     expect(otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
     expect(otlp.protocols.http.max_request_body_size).toBe(20 * 1024 * 1024);
@@ -47,7 +47,8 @@ service:
     logs: { receivers: [otlp], processors: [batch], exporters: [debug] }
 `;
     const cfg = await loadConfig(['c.yaml'], { registry, env: {}, texts: { 'c.yaml': yaml } });
-    expect(cfg.components.receivers.get('otlp')!.config.protocols).toEqual({ grpc: null, http: null });
+    // An empty block is on, with its defaults filled (loopback listeners, as the Collector since v0.104).
+    expect(cfg.components.receivers.get('otlp')!.config.protocols).toMatchObject({ grpc: { endpoint: 'localhost:4317' }, http: { endpoint: 'localhost:4318' } });
     await expect(loadConfig(['d.yaml'], { registry, env: {}, texts: { 'd.yaml': yaml.replace(/      grpc:\n      http:\n/, '      {}\n') } })).rejects.toThrow(/at least one protocol/);
   });
 });

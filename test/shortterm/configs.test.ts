@@ -17,7 +17,7 @@ describe('the short-term stores in the shipped configs', () => {
       expect(cfg.components.extensions.get('query_api')!.config.store).toBe(exporter);
       if (exporter === 'opensearch/hot') {
         expect(c.config.aws_sigv4).toEqual({ enabled: true, region: 'us-east-1', service: 'es' });
-        expect(c.config.index_management.retention).toBe(14 * 86_400_000);
+        expect((c.config.index_management as { retention: number }).retention).toBe(14 * 86_400_000);
       } else {
         expect(c.config.ttl).toBe(7 * 86_400_000);
       }

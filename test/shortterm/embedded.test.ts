@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedExporter } from '../../src/exporters/embedded/index.js';
+import type { EmbeddedConfig, EmbeddedExporter } from '../../src/exporters/embedded/index.js';
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import { newRecord } from '../../src/core/record.js';
 import { testHost, tmpDir } from '../support/index.js';
@@ -103,7 +103,7 @@ describe('embedded store: retention and size cap', () => {
     const f = join(t.dir, 'ttl.yaml');
     const cfg = await loadConfig([f], { registry: await builtinRegistry(), texts: { [f]: `exporters:\n  embedded:\n    path: ${t.dir}/ttl.db\n    ttl: 7d\n    retention_check_interval: 50ms\n    sending_queue: { enabled: false }\n` } });
     const exp = createEmbeddedExporter(
-      { id: 'embedded', kind: 'exporter', config: cfg.components.exporters.get('embedded')!.config, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir },
+      { id: 'embedded', kind: 'exporter', config: cfg.components.exporters.get('embedded')!.config as unknown as EmbeddedConfig, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir },
       { now: () => clock },
     );
     await exp.start(testHost(t.dir));

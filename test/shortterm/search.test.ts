@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
-import type { SearchExporter } from '../../src/exporters/internal/searchengine/index.js';
+import type { SearchExporter, SearchExporterConfig } from '../../src/exporters/internal/searchengine/index.js';
 import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.js';
 import { luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
@@ -19,7 +19,7 @@ async function makeExporter(yaml: string, id: string, dir: string, telemetry = n
   const cfg = await loadConfig([file], { registry: await builtinRegistry(), texts: { [file]: yaml } });
   const c = cfg.components.exporters.get(id)!;
   const exp = (await (c.factory as ExporterFactory).create({
-    id, kind: 'exporter', config: c.config, logger: silentLogger(), metrics: telemetry.forComponent(id, 'exporter'), configDir: cfg.configDir,
+    id, kind: 'exporter', config: c.config as unknown as SearchExporterConfig, logger: silentLogger(), metrics: telemetry.forComponent(id, 'exporter'), configDir: cfg.configDir,
   })) as SearchExporter;
   return { exp, telemetry, file };
 }
@@ -138,7 +138,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
       const { factory } = flavor === 'opensearch' ? await import('../../src/exporters/opensearch/index.js') : await import('../../src/exporters/elasticsearch/index.js');
       const cfg = await loadConfig([cfgFile], { registry: await builtinRegistry() });
       const c = cfg.components.exporters.get(`${flavor}/hot`)!;
-      const store = await factory.openReader({ id: `${flavor}/hot`, kind: 'exporter', config: c.config, logger: silentLogger(), metrics: noopMetrics(), configDir: cfg.configDir }, { dataDir: t.dir });
+      const store = await factory.openReader({ id: `${flavor}/hot`, kind: 'exporter', config: c.config as unknown as SearchExporterConfig, logger: silentLogger(), metrics: noopMetrics(), configDir: cfg.configDir }, { dataDir: t.dir });
       const ids: string[] = [];
       let after: string | undefined;
       for (let i = 0; i < 100; i++) {
@@ -251,7 +251,7 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
       expect(fake.ilmPolicies.size).toBe(0); // one fixed index: no deleting policy
       const { factory } = await import('../../src/exporters/elasticsearch/index.js');
       const cfg = await loadConfig([file], { registry: await builtinRegistry() });
-      const reader = await factory.openReader({ id: 'elasticsearch/otel', kind: 'exporter', config: cfg.components.exporters.get('elasticsearch/otel')!.config, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir }, { dataDir: t.dir });
+      const reader = await factory.openReader({ id: 'elasticsearch/otel', kind: 'exporter', config: cfg.components.exporters.get('elasticsearch/otel')!.config as unknown as SearchExporterConfig, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir }, { dataDir: t.dir });
       expect(await reader.get!(samples[5]!.uuid!)).toEqual(samples[5]); // GET /speedscale-rrpair/_doc/<id>
       await reader.close();
       expect(fake.requests.some((r) => r.method === 'GET' && r.path === `/speedscale-rrpair/_doc/${samples[5]!.uuid}`)).toBe(true);

@@ -1,11 +1,27 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../../config/load.js';
+import { maskBySchema } from '../../config/annotations.js';
+import { ConfigError, loadConfig, type ResolvedConfig } from '../../config/load.js';
+import { topLevelSchema } from '../../config/service-schema.js';
 import { builtinRegistry } from '../../components.js';
 import { defaultConfigPath, type CliCommand } from '../command.js';
 
 const SECRET_KEY = /(password|passwd|secret|token|api_?key|access_?key|account_?key|connection_string|^key$|_key$|credentials?)$/i;
 const NOT_SECRET = /(_file|_path|_id|_name|key_prefix|sort_key)$/i;
+
+/**
+ * The resolved document with secrets masked: every key the schemas mark `x-secret` (header maps
+ * included), and, for plugins whose schemas do not mark them, every secret-looking key name.
+ */
+export function maskResolved(cfg: ResolvedConfig): unknown {
+  const doc = maskBySchema(topLevelSchema, cfg.resolved) as Record<string, Record<string, unknown> | undefined>;
+  for (const [section, map] of Object.entries(cfg.components)) {
+    const body = doc[section];
+    if (!body) continue;
+    for (const c of map.values()) body[c.id] = maskBySchema(c.factory.schema, body[c.id]);
+  }
+  return maskSecrets(doc);
+}
 
 /** A copy with every value under a secret-looking key replaced by "[REDACTED]". */
 export function maskSecrets(v: unknown, key = ''): unknown {
@@ -26,7 +42,7 @@ export const printConfig: CliCommand = {
     const files = values.config?.length ? values.config : [defaultConfigPath()];
     try {
       const cfg = await loadConfig(files, { registry: await builtinRegistry() });
-      const masked = maskSecrets(cfg.resolved);
+      const masked = maskResolved(cfg);
       process.stdout.write(values.json ? JSON.stringify(masked, null, 2) + '\n' : stringify(masked));
       return 0;
     } catch (err) {

@@ -26,7 +26,7 @@ export async function openStore(files: string[], id: string): Promise<StoreReade
   const settings = { id, kind: 'exporter' as const, config: structuredClone(c.config), logger, metrics: noopMetrics(), configDir: cfg.configDir };
   if (hasOpenReader(c.factory)) return c.factory.openReader(settings, { dataDir: cfg.dataDir });
   // No read-only opener: start the exporter itself (it may create what it needs) and stop it after.
-  const comp: Component = await (c.factory as ExporterFactory).create(settings);
+  const comp: Component = await (c.factory as ExporterFactory<unknown>).create(settings);
   if (!isQueryableStore(comp)) throw new UsageError(`exporter "${id}" (type ${c.type}) is not a queryable short-term store`);
   const host: Host = {
     getExtension: () => undefined,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../config/load.js';
 import { builtinRegistry } from '../../components.js';
+import { scrub } from '../../core/logger.js';
 import { Service } from '../../service/service.js';
 import { defaultConfigPath, type CliCommand } from '../command.js';
 
@@ -25,7 +26,7 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
         console.error(err.message);
         return 1;
       }
-      console.error(`rrpipe: failed to start: ${(err as Error).message}`);
+      console.error(scrub(`rrpipe: failed to start: ${(err as Error).message}`, [...(service.config?.secrets ?? [])].filter((x) => x.length >= 4)));
       await service.shutdown().catch(() => undefined);
       return 1;
     }

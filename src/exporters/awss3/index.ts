@@ -1,4 +1,4 @@
-import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
@@ -36,7 +36,7 @@ const schema = obj(
         s3_bucket: str(undefined, 'Bucket name.', { minLength: 1 }),
         s3_prefix: str('', 'Key prefix under which the layout is written.'),
         s3_partition_format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: the strftime partition format (as the OTel awss3 exporter).'),
-        endpoint: str(undefined, 'Custom endpoint (MinIO, LocalStack, s3rver).'),
+        endpoint: address(undefined, 'Custom endpoint (MinIO, LocalStack, s3rver).'),
         s3_force_path_style: bool(false, 'Path-style addressing (http://endpoint/bucket/key).'),
         storage_class: oneOf(S3_STORAGE_CLASSES, 'STANDARD', 'S3 storage class of every object.'),
         compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s (gzip for native and fluentbit_s3, none for otel_awss3).'),

@@ -1,4 +1,4 @@
-import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
@@ -25,15 +25,15 @@ export interface AzureBlobConfig extends ExporterHelperConfig {
 }
 
 const schema = obj({
-  url: str(undefined, 'Blob service URL, e.g. https://<account>.blob.core.windows.net/.'),
+  url: address(undefined, 'Blob service URL, e.g. https://<account>.blob.core.windows.net/.'),
   auth: obj({
     type: oneOf(['connection_string', 'account_key', 'sas'], 'connection_string', 'How to authenticate.'),
-    connection_string: str(undefined, 'With connection_string: the storage account connection string.'),
+    connection_string: secret('With connection_string: the storage account connection string.'),
     account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
-    account_key: str(undefined, 'With account_key: the account key.'),
-    sas_token: str(undefined, 'With sas: a SAS token (appended to url).'),
-  }),
-  container: obj({ logs: str('logs', 'Container that receives the records.') }),
+    account_key: secret('With account_key: the account key.'),
+    sas_token: secret('With sas: a SAS token (appended to url).'),
+  }, { default: {} }),
+  container: obj({ logs: str('logs', 'Container that receives the records.') }, { default: {} }),
   format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON, as the OTel exporter), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
   compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
   layout: oneOf(['native', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Blob name layout.'),

@@ -8,7 +8,7 @@ const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity'
 const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
 const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, str } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
@@ -227,7 +227,7 @@ export const factory: ExporterFactory<AdxExporterConfig> = {
     logs_table_json_mapping: str('rrpair_mapping', 'JSON ingestion mapping name.'),
     ingestion_type: oneOf(['queued', 'managed'], 'queued', 'queued: blob + queue, batched by ADX. managed: streaming, falling back to queued.'),
     application_id: str(undefined, 'Entra ID application (client) id.'),
-    application_key: str(undefined, 'Application secret.'),
+    application_key: secret('Application secret.'),
     tenant_id: str(undefined, 'Tenant id.'),
     managed_identity_id: str(undefined, '"system" or a user-assigned identity\'s client id.'),
     use_azure_auth: bool(false, 'Use the Azure CLI login / default credential chain (AKS workload identity).'),

@@ -5,7 +5,7 @@ import { lazyRequire } from '../../helpers/lazy-require.js';
 
 const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, int, obj, str } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, int, obj, path, str, address } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
@@ -316,8 +316,8 @@ export const factory: ExporterFactory<BigtableExporterConfig> = {
     instance_id: str(undefined, 'Bigtable instance.'),
     table_id: str('rrpairs', 'Table.'),
     app_profile_id: str(undefined, 'App profile (routing, e.g. single-cluster for consistent reads).'),
-    endpoint: str(undefined, 'host:port of the Bigtable emulator (plaintext). Unset for Cloud Bigtable; BIGTABLE_EMULATOR_HOST is honoured too.'),
-    credentials_file: str(undefined, 'Service account key file; Application Default Credentials (workload identity) when unset.'),
+    endpoint: address(undefined, 'host:port of the Bigtable emulator (plaintext). Unset for Cloud Bigtable; BIGTABLE_EMULATOR_HOST is honoured too.'),
+    credentials_file: path(undefined, 'Service account key file; Application Default Credentials (workload identity) when unset.'),
     create_table: bool(true, 'Create the table and column families (with the GC rule) when missing and allowed.'),
     retention: duration('14d', 'Max age of the GC rule on both families.'),
     store_rrpair: bool(true, 'Keep the full RRPair in family "r" (and an id lookup row for get).'),

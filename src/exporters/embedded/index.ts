@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, obj, str } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, path } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
 import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';
@@ -93,7 +93,7 @@ export const factory: ExporterFactory<EmbeddedConfig> & QueryableStoreFactory<Em
   stability: 'beta',
   description: 'Embedded on-disk short-term store (SQLite): index documents and optionally whole RRPairs, with a ttl and a size cap; queryable.',
   schema: obj({
-    path: str(undefined, 'SQLite file. Relative paths are resolved against the config file; default <service.data_dir>/embedded/<id>.db.'),
+    path: path(undefined, 'SQLite file (or :memory:); default <service.data_dir>/embedded/<id>.db.'),
     ttl: duration('7d', 'Rows stored longer ago than this are deleted while running; 0 keeps them.'),
     retention_check_interval: duration('1m', 'How often the ttl and size cap are enforced (the cap is also checked after every write).'),
     max_size: bytes('1GiB', 'Cap on the live data in the store; the oldest rows are deleted first; 0 = no cap.'),

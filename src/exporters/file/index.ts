@@ -1,5 +1,5 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, duration, int, obj, oneOf, str, exporterHelperProperties } from '../../config/fragments.js';
+import { bool, duration, int, obj, oneOf, path, exporterHelperProperties } from '../../config/fragments.js';
 import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
 import type { RecordBatch, RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
@@ -163,7 +163,7 @@ export const factory: ExporterFactory<FileExporterConfig> = {
   description: 'Writes raw.jsonl (or OTLP JSON) files with event-time partitions, rotation, gzip and atomic rename.',
   schema: obj(
     {
-      path: str(undefined, 'File path template: %Y %m %d %H %M %S (event time, UTC) and {service} {namespace} {cluster} {direction} {l7protocol}.'),
+      path: path(undefined, 'File path template: %Y %m %d %H %M %S (event time, UTC) and {service} {namespace} {cluster} {direction} {l7protocol}.'),
       format: oneOf(['raw_jsonl', 'otlp_json'], 'raw_jsonl', 'raw_jsonl: one RRPair JSON object per line. otlp_json: one OTLP logs JSON document per line.'),
       compression: oneOf(['none', 'gzip'], 'none', 'gzip writes .gz files.'),
       append_extension: bool(true, 'With gzip, add .gz to the path when it has none.'),
@@ -174,7 +174,7 @@ export const factory: ExporterFactory<FileExporterConfig> = {
         max_idle: duration('5s', 'Finish a file when nothing was written to it for this long; 0: never.'),
         max_days: int(0, 'Delete finished files older than this many days; 0: keep.', { minimum: 0 }),
         max_backups: int(0, 'Keep at most this many finished files per directory; 0: all.', { minimum: 0 }),
-      }),
+      }, { default: {} }),
       ...helper,
     },
     { required: ['path'] },

@@ -1,4 +1,4 @@
-import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, FORMATS, type Compression, type Format } from '../../layouts/format.js';
@@ -33,10 +33,10 @@ const schema = obj(
         name: str(undefined, 'Bucket name.', { minLength: 1 }),
         project_id: str(undefined, 'Google Cloud project (default: from the credentials).'),
         file_prefix: str('', 'Object name prefix under which the layout is written.'),
-        partition: obj({ format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: strftime partition format.') }),
+        partition: obj({ format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: strftime partition format.') }, { default: {} }),
         storage_class: oneOf(GCS_STORAGE_CLASSES, undefined, 'Storage class of every object (default: the bucket\'s).'),
         kms_key_name: str(undefined, 'Cloud KMS key for customer-managed encryption (CMEK).'),
-        endpoint: str(undefined, 'API endpoint, e.g. an emulator (no credentials are sent to a custom endpoint).'),
+        endpoint: address(undefined, 'API endpoint, e.g. an emulator (no credentials are sent to a custom endpoint).'),
       },
       { required: ['name'] },
     ),

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { bool, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
+import { bool, exporterHelperProperties, int, obj, oneOf, path, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
@@ -18,7 +18,7 @@ export interface LocalArchiveConfig extends ExporterHelperConfig {
 
 const schema = obj(
   {
-    directory: str(undefined, 'Root directory of the archive (relative paths: to the working directory).', { minLength: 1 }),
+    directory: path(undefined, 'Root directory of the archive.', { minLength: 1 }),
     prefix: str('', 'Key prefix under the directory.'),
     layout: oneOf(['native', 'otel_awss3', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Object layout (the same layouts as the cloud archives).'),
     format: oneOf(['raw_jsonl', 'otlp_json'], undefined, "Object format; default: the layout's."),

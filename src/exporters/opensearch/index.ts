@@ -12,11 +12,7 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
     requestTimeout: c.timeout > 0 ? c.timeout : 30_000,
     compression: 'gzip',
     ssl: {
-      ...(s.ca ? { ca: s.ca } : {}),
-      ...(s.cert ? { cert: s.cert } : {}),
-      ...(s.key ? { key: s.key } : {}),
-      ...(c.tls?.server_name_override ? { servername: c.tls.server_name_override } : {}),
-      rejectUnauthorized: !c.tls?.insecure_skip_verify,
+      ...s.tls,
     },
   };
   if (c.user) opts.auth = { username: c.user, password: c.password ?? '' };

@@ -4,50 +4,35 @@ import { lazyRequire } from '../../helpers/lazy-require.js';
 /** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
 const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { ExporterFactory, Host } from '../../core/component.js';
-import { bool, duration, exporterHelperProperties, obj, oneOf, str, stringMap, tls } from '../../config/fragments.js';
+import { address, bool, duration, exporterHelperProperties, obj, oneOf, secretHeaders, str, tlsClient, type Config, type TlsClientConfig } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { RecordBatch } from '../../core/record.js';
 import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../helpers/auth.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
-import { clientTls, type TlsConfig } from '../../helpers/tls.js';
+import { createExporter } from '../../helpers/exporter.js';
+import { clientTlsOptions } from '../../helpers/tls.js';
 import { decodeLogsResponse, encodeRecords, LOGS_SERVICE_EXPORT_PATH, retryDelayOfStatus } from '../../rrpair/otlp-proto.js';
-
-export interface OtlpGrpcExporterConfig extends ExporterHelperConfig {
-  endpoint: string;
-  tls: TlsConfig;
-  headers: Record<string, string>;
-  compression: 'gzip' | 'none' | '';
-  auth?: { authenticator?: string };
-  balancer_name?: string;
-  authority?: string;
-  keepalive?: { time?: number; timeout?: number; permit_without_stream?: boolean };
-}
 
 /** gRPC codes the OTLP spec says a client may retry; RESOURCE_EXHAUSTED only with a RetryInfo. */
 /** CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS: the codes OTel's exporter retries (codes fixed by the gRPC protocol). */
 const RETRYABLE = new Set<number>([1, 4, 10, 11, 14, 15]);
 
 /** "host:port", "http://host:port" (plaintext) or "https://host:port" → target and whether TLS is on. */
-export function grpcTarget(endpoint: string, cfgTls: TlsConfig): { target: string; secure: boolean } {
+export function grpcTarget(endpoint: string, cfgTls: TlsClientConfig | undefined): { target: string; secure: boolean } {
   const m = /^(https?|dns):\/\/(?:\/)?([^/]+)\/?$/.exec(endpoint.trim());
   const scheme = m?.[1];
   const target = m ? m[2]! : endpoint.trim();
-  const secure = scheme === 'http' ? false : cfgTls.insecure === true ? false : true;
+  // As configgrpc: http:// is plaintext, https:// TLS, otherwise TLS unless tls.insecure.
+  const secure = scheme === 'http' ? false : scheme === 'https' ? true : cfgTls?.insecure !== true;
   return { target, secure };
 }
 
 const pass = (b: Buffer) => b;
 
-export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
-  kind: 'exporter',
-  type: 'otlp',
-  stability: 'beta',
-  description: 'Sends records as OTLP logs over gRPC (LogsService/Export), one LogRecord per RRPair, as the Speedscale forwarder does.',
-  schema: obj(
+const schema = obj(
     {
-      endpoint: str(undefined, 'host:port of the OTLP/gRPC server; http:// means plaintext, https:// TLS.'),
-      tls: tls('Client TLS; set insecure: true for plaintext.'),
-      headers: stringMap('Metadata sent with every call.'),
+      endpoint: address(undefined, 'host:port of the OTLP/gRPC server; http:// means plaintext, https:// TLS.'),
+      tls: tlsClient('Client TLS (on unless the endpoint is http:// or insecure: true).'),
+      headers: secretHeaders('Metadata sent with every call; values are treated as secrets.'),
       compression: oneOf(['gzip', 'none', ''], 'gzip', 'Compression of each message.'),
       auth: authBlock(),
       balancer_name: str(undefined, 'Accepted for Collector compatibility; grpc-js picks the first address.'),
@@ -56,11 +41,20 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
         time: duration(undefined, 'Ping the server after this long without activity.'),
         timeout: duration(undefined, 'Wait this long for a ping answer.'),
         permit_without_stream: bool(undefined, 'Ping even when no call is open.'),
-      }, { default: undefined }),
+      }),
       ...exporterHelperProperties({ timeout: '5s' }),
     },
     { required: ['endpoint'] },
-  ),
+  );
+
+export type OtlpGrpcExporterConfig = Config<typeof schema>;
+
+export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
+  kind: 'exporter',
+  type: 'otlp',
+  stability: 'beta',
+  description: 'Sends records as OTLP logs over gRPC (LogsService/Export), one LogRecord per RRPair, as the Speedscale forwarder does.',
+  schema,
   create: (s) => {
     const c = s.config;
     let client: G.Client | undefined;
@@ -72,12 +66,13 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
         const { target, secure } = grpcTarget(c.endpoint, c.tls);
         let creds = grpcLib().credentials.createInsecure();
         if (secure) {
-          const t = clientTls(c.tls, s.configDir);
-          creds = grpcLib().credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, t.rejectUnauthorized ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+          const t = clientTlsOptions(c.tls);
+          const buf = (v: unknown) => (v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(([] as unknown[]).concat(v).join('\n')));
+          creds = grpcLib().credentials.createSsl(buf(t.ca), buf(t.key), buf(t.cert), t.rejectUnauthorized ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined });
         }
         const opts: G.ChannelOptions = {
           ...(c.compression === 'gzip' ? { 'grpc.default_compression_algorithm': 2 } : {}),
-          ...(c.tls.server_name_override ? { 'grpc.ssl_target_name_override': c.tls.server_name_override } : {}),
+          ...(c.tls?.server_name_override ? { 'grpc.ssl_target_name_override': c.tls.server_name_override } : {}),
           ...(c.authority ? { 'grpc.default_authority': c.authority } : {}),
           ...(c.keepalive?.time ? { 'grpc.keepalive_time_ms': c.keepalive.time } : {}),
           ...(c.keepalive?.timeout ? { 'grpc.keepalive_timeout_ms': c.keepalive.timeout } : {}),

@@ -3,29 +3,32 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ExporterFactory, Host } from '../../core/component.js';
-import { bytes, exporterHelperProperties, int, obj, oneOf, str, stringMap, tls } from '../../config/fragments.js';
+import { address, bytes, exporterHelperProperties, int, obj, oneOf, secretHeaders, tlsClient, type Config } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { RecordBatch } from '../../core/record.js';
 import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../helpers/auth.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
-import { clientTls, type TlsConfig } from '../../helpers/tls.js';
+import { createExporter } from '../../helpers/exporter.js';
+import { clientTlsOptions } from '../../helpers/tls.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { decodeLogsResponse, decodeStatusMessage, encodeRecords, partialOf } from '../../rrpair/otlp-proto.js';
 
 const gzipAsync = promisify(gzip);
 
-export interface OtlpHttpExporterConfig extends ExporterHelperConfig {
-  endpoint?: string;
-  logs_endpoint?: string;
-  tls: TlsConfig;
-  headers: Record<string, string>;
-  compression: 'gzip' | 'none' | '';
-  encoding: 'proto' | 'json';
-  auth?: { authenticator?: string };
-  max_idle_conns?: number;
-  read_buffer_size?: number;
-  write_buffer_size?: number;
-}
+const schema = obj({
+  endpoint: address(undefined, 'Base URL; logs go to <endpoint>/v1/logs.'),
+  logs_endpoint: address(undefined, 'Full URL for logs, used as it is (overrides endpoint).'),
+  tls: tlsClient('Client TLS for https:// endpoints.'),
+  headers: secretHeaders('Headers sent with every request (e.g. Authorization, X-Api-Key); values are treated as secrets.'),
+  compression: oneOf(['gzip', 'none', ''], 'gzip', 'Request body compression.'),
+  encoding: oneOf(['proto', 'json'], 'proto', 'application/x-protobuf or application/json.'),
+  auth: authBlock(),
+  max_idle_conns: int(100, 'Idle keep-alive connections kept open.', { minimum: 0 }),
+  read_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
+  write_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
+  ...exporterHelperProperties({ timeout: '30s' }),
+});
+
+export type OtlpHttpExporterConfig = Config<typeof schema>;
 
 /** The logs URL: logs_endpoint as it is, or endpoint + /v1/logs. */
 export function logsUrl(c: Pick<OtlpHttpExporterConfig, 'endpoint' | 'logs_endpoint'>): URL {
@@ -64,19 +67,7 @@ export const factory: ExporterFactory<OtlpHttpExporterConfig> = {
   aliases: ['otlp_http'],
   stability: 'beta',
   description: 'Sends records as OTLP logs over HTTP (protobuf or JSON), one LogRecord per RRPair, as the Speedscale forwarder does.',
-  schema: obj({
-    endpoint: str(undefined, 'Base URL; logs go to <endpoint>/v1/logs.'),
-    logs_endpoint: str(undefined, 'Full URL for logs, used as it is (overrides endpoint).'),
-    tls: tls('Client TLS for https:// endpoints.'),
-    headers: stringMap('Headers sent with every request.'),
-    compression: oneOf(['gzip', 'none', ''], 'gzip', 'Request body compression.'),
-    encoding: oneOf(['proto', 'json'], 'proto', 'application/x-protobuf or application/json.'),
-    auth: authBlock(),
-    max_idle_conns: int(100, 'Idle keep-alive connections kept open.', { minimum: 0 }),
-    read_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
-    write_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
-    ...exporterHelperProperties({ timeout: '30s' }),
-  }),
+  schema,
   validate: (c) => (c.endpoint || c.logs_endpoint ? [] : [{ message: 'set endpoint (or logs_endpoint)' }]),
   create: (s) => {
     const c = s.config;
@@ -90,7 +81,7 @@ export const factory: ExporterFactory<OtlpHttpExporterConfig> = {
       async start(host: Host) {
         auth = clientAuthenticator(host, c.auth?.authenticator);
         const common = { keepAlive: true, maxFreeSockets: Math.max(1, c.max_idle_conns ?? 100) };
-        agent = secure ? new HttpsAgent({ ...common, ...clientTls(c.tls, s.configDir) }) : new HttpAgent(common);
+        agent = secure ? new HttpsAgent({ ...common, ...clientTlsOptions(c.tls) }) : new HttpAgent(common);
       },
       async push(batch: RecordBatch, signal: AbortSignal) {
         let body: Buffer = c.encoding === 'json' ? Buffer.from(JSON.stringify(recordsToOtlpJson(batch))) : Buffer.from(encodeRecords(batch));

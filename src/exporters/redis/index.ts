@@ -1,45 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis, Cluster, RedisOptions } from 'ioredis';
 import { lazyRequire } from '../../helpers/lazy-require.js';
 
 const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, int, obj, str, strings, tls } from '../../config/fragments.js';
+import { address, bool, bytes, duration, exporterHelperProperties, int, obj, secret, str, strings, tlsClient, type Config, type TlsClientConfig } from '../../config/fragments.js';
 import { PartialFailureError, RetryableError, type ItemFailure } from '../../core/errors.js';
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { createExporter } from '../../helpers/exporter.js';
 import { splitHostPort } from '../../helpers/net.js';
 import { compileFilter, compareKey, exactLiteral, pageOf, queryable, tooLargeReason, tsMicros } from '../../helpers/hot-store.js';
+import { clientTlsOptions, clientUsesTls } from '../../helpers/tls.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
-
-export interface TlsConfig {
-  insecure?: boolean;
-  insecure_skip_verify: boolean;
-  ca_file?: string;
-  cert_file?: string;
-  key_file?: string;
-  server_name_override?: string;
-  min_version?: '1.2' | '1.3';
-}
-
-export interface RedisExporterConfig extends ExporterHelperConfig {
-  endpoint: string;
-  username?: string;
-  password?: string;
-  db: number;
-  tls?: TlsConfig;
-  cluster: { enabled: boolean; nodes: string[] };
-  key_prefix: string;
-  ttl: number;
-  store_rrpair: boolean;
-  max_record_size?: number;
-  connect_timeout: number;
-}
 
 const DAY_MS = 86_400_000;
 /** ids fetched per round trip while a query walks a sorted set. */
@@ -56,25 +31,9 @@ function dayScore(day: string): number {
   return Date.parse(`${day}T00:00:00Z`) / DAY_MS;
 }
 
-/**
- * TLS is used when `tls.insecure` is set to false, or a CA / client certificate is given (the
- * schema always fills `tls`, so its mere presence cannot mean "use TLS"); a rediss:// endpoint
- * uses TLS too.
- */
-export function tlsOptions(t: TlsConfig | undefined, baseDir: string, forced = false): ConnectionOptions | undefined {
-  if (!t || t.insecure) return forced ? {} : undefined;
-  if (!forced && t.insecure !== false && !t.ca_file && !t.cert_file) return undefined;
-  const file = (p?: string) => (p ? readFileSync(resolve(baseDir, p)) : undefined);
-  const o: ConnectionOptions = { rejectUnauthorized: !t.insecure_skip_verify };
-  const ca = file(t.ca_file);
-  const cert = file(t.cert_file);
-  const key = file(t.key_file);
-  if (ca) o.ca = ca;
-  if (cert) o.cert = cert;
-  if (key) o.key = key;
-  if (t.server_name_override) o.servername = t.server_name_override;
-  if (t.min_version) o.minVersion = t.min_version === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
-  return o;
+/** TLS when the endpoint is rediss://, or a `tls` block is given without `insecure: true`. */
+export function tlsOptions(t: TlsClientConfig | undefined, endpoint: string): ConnectionOptions | undefined {
+  return clientUsesTls(t, endpoint.startsWith('rediss://') ? true : undefined) ? clientTlsOptions(t) : undefined;
 }
 
 /**
@@ -87,7 +46,7 @@ export class RedisStore implements QueryableStore {
   private limit = Number.POSITIVE_INFINITY;
   private limitSource = '';
 
-  constructor(private readonly cfg: RedisExporterConfig, private readonly configDir: string, private readonly log: CreateSettings<unknown>['logger']) {}
+  constructor(private readonly cfg: RedisExporterConfig, _configDir: string, private readonly log: CreateSettings<unknown>['logger']) {}
 
   async start(): Promise<void> {
     const c = this.cfg;
@@ -101,9 +60,9 @@ export class RedisStore implements QueryableStore {
       ...(c.username ? { username: c.username } : {}),
       ...(c.password ? { password: c.password } : {}),
     };
-    const tlsOpts = tlsOptions(c.tls, this.configDir, c.endpoint.startsWith('rediss://'));
+    const tlsOpts = tlsOptions(c.tls, c.endpoint);
     if (tlsOpts) common.tls = tlsOpts;
-    if (c.cluster.enabled) {
+    if (c.cluster?.enabled) {
       const nodes = (c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).map((n) => splitHostPort(n, 6379, 'localhost'));
       this.client = new (ioredis().Cluster)(nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: common, ...(tlsOpts ? { dnsLookup: (a, cb) => cb(null, a) } : {}) });
     } else if (/^rediss?:\/\//.test(c.endpoint)) {
@@ -120,7 +79,7 @@ export class RedisStore implements QueryableStore {
       await this.client.connect();
     } catch (err) {
       this.client.disconnect();
-      const where = c.cluster.enabled ? `cluster ${(c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).join(',')}` : c.endpoint.replace(/\/\/[^@/]*@/, '//');
+      const where = c.cluster?.enabled ? `cluster ${(c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).join(',')}` : c.endpoint.replace(/\/\/[^@/]*@/, '//');
       throw new Error(`redis: cannot connect to ${where}: ${lastError?.message ?? (err as Error).message}`);
     }
     if (c.max_record_size !== undefined && c.max_record_size > 0) {
@@ -259,17 +218,12 @@ export class RedisStore implements QueryableStore {
   }
 }
 
-export const factory: ExporterFactory<RedisExporterConfig> = {
-  kind: 'exporter',
-  type: 'redis',
-  stability: 'alpha',
-  description: 'Short-term store in Redis: index documents with a TTL and per-day sorted-set indexes; queryable.',
-  schema: obj({
-    endpoint: str('localhost:6379', 'host:port, or a redis:// or rediss:// URL.'),
+const schema = obj({
+    endpoint: address('localhost:6379', 'host:port, or a redis:// or rediss:// URL.'),
     username: str(undefined, 'ACL user name (Redis 6+).'),
-    password: str(undefined, 'Password (AUTH).'),
+    password: secret('Password (AUTH).'),
     db: int(0, 'Database number (standalone only).', { minimum: 0 }),
-    tls: tls('TLS to the server: used when insecure is false, a ca_file or cert_file is set, or the endpoint is rediss://.'),
+    tls: tlsClient('TLS to the server: on when this block is given (unless insecure: true) or the endpoint is rediss://.'),
     cluster: obj({
       enabled: bool(false, 'Connect to a Redis Cluster.'),
       nodes: strings([], 'Seed nodes (host:port); endpoint when empty.'),
@@ -280,7 +234,16 @@ export const factory: ExporterFactory<RedisExporterConfig> = {
     max_record_size: bytes(undefined, 'Largest record (index document plus RRPair JSON) written; larger ones are dead-lettered. The server\'s proto-max-bulk-len applies too.'),
     connect_timeout: duration('10s', 'Time limit for connecting.'),
     ...exporterHelperProperties(),
-  }),
+  });
+
+export type RedisExporterConfig = Config<typeof schema>;
+
+export const factory: ExporterFactory<RedisExporterConfig> = {
+  kind: 'exporter',
+  type: 'redis',
+  stability: 'alpha',
+  description: 'Short-term store in Redis: index documents with a TTL and per-day sorted-set indexes; queryable.',
+  schema,
   create(s) {
     const store = new RedisStore(s.config, s.configDir, s.logger);
     const helper = createExporter(s, {

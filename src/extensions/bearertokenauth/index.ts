@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type { Component, ExtensionFactory } from '../../core/component.js';
-import { obj, str, strings } from '../../config/fragments.js';
+import { obj, path, secret, str, strings } from '../../config/fragments.js';
 import { AuthError, type ClientAuthenticator, type RequestHeaders, type ServerAuthenticator } from '../../helpers/auth.js';
 
 export interface BearerTokenAuthConfig {
@@ -60,9 +60,9 @@ export const factory: ExtensionFactory<BearerTokenAuthConfig> = {
   schema: obj({
     header: str('Authorization', 'Header carrying the token.'),
     scheme: str('Bearer', 'Scheme before the token; empty for none.'),
-    token: { ...str(undefined, 'The token.'), 'x-secret': true },
+    token: secret('The token.'),
     tokens: strings(undefined, 'Several accepted tokens (server).'),
-    filename: str(undefined, 'File holding the token; read on each request, so it can be rotated.'),
+    filename: path(undefined, 'File holding the token; read on each request, so it can be rotated.'),
   }),
   validate: (c) => (c.token || c.tokens?.length || c.filename ? [] : [{ message: 'set token, tokens or filename' }]),
   create: (s) => createBearerTokenAuth(s.config, s.configDir),

@@ -1,5 +1,5 @@
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { obj, str } from '../../config/fragments.js';
+import { address, obj, str } from '../../config/fragments.js';
 import { listenHttp } from '../../helpers/net.js';
 
 export interface HealthCheckConfig {
@@ -41,7 +41,7 @@ export const factory: ExtensionFactory<HealthCheckConfig> = {
   stability: 'stable',
   description: 'HTTP health endpoint: 200 when every pipeline is running, 503 otherwise.',
   schema: obj({
-    endpoint: str('localhost:13133', 'host:port to listen on.'),
+    endpoint: address('localhost:13133', 'host:port to listen on.'),
     path: str('/', 'Path that answers the health check.'),
   }),
   create: (s) => createHealthCheck(s.config, (port) => s.logger.info({ port }, 'health check listening')),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { int, obj, str } from '../../config/fragments.js';
+import { address, int, obj, secret, str } from '../../config/fragments.js';
 import { isQueryableStore, type QueryableStore } from '../../core/query.js';
 import { listenHttp } from '../../helpers/net.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
@@ -120,12 +120,12 @@ export const factory: ExtensionFactory<QueryApiConfig> = {
   description: 'HTTP API over a short-term store: GET /api/v1/rrpairs (JSON, paged) and /api/v1/rrpairs/<id>, for dashboards.',
   schema: obj(
     {
-      endpoint: str('localhost:8088', 'host:port to listen on.'),
+      endpoint: address('localhost:8088', 'host:port to listen on.'),
       store: str(undefined, 'Id of the exporter whose store is searched (embedded, opensearch/…, elasticsearch/…).'),
       default_limit: int(100, 'Page size when the request gives no limit.', { minimum: 1 }),
       max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
       default_start: str('-1h', 'Start of the window when the request gives none.'),
-      bearer_token: str(undefined, 'When set, requests need Authorization: Bearer <token>.', { 'x-secret': true }),
+      bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
     },
     { required: ['store'] },
   ),

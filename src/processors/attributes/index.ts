@@ -1,5 +1,5 @@
-import type { Component, ConfigProblem, Consumer, CreateSettings, JSONSchema, ProcessorFactory } from '../../core/component.js';
-import { bool, int, obj, oneOf, strings } from '../../config/fragments.js';
+import type { Component, ConfigProblem, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
+import { bool, int, list, obj, oneOf, raw, str, strings } from '../../config/fragments.js';
 import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { compileRegex, regexProblem } from '../../ottl/index.js';
 import { asString, equal } from '../../ottl/values.js';
@@ -76,27 +76,17 @@ export function compileMatch(m: MatchConfig | undefined): Matcher | undefined {
   return (r) => parts.every((p) => p(r));
 }
 
-const kvList = (what: string): JSONSchema => ({
-  type: 'array',
-  description: what,
-  items: obj({ key: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] } }, { required: ['key'], default: undefined }),
-});
+const kvList = (what: string) => list(obj({ key: str(), value: raw<string | number | boolean>({ type: ['string', 'number', 'boolean'] }) }, { required: ['key'] }), undefined, what);
 
-/** An optional block: no default, so an absent block stays absent. */
-function optional(schema: JSONSchema): JSONSchema {
-  const { default: _d, ...rest } = schema;
-  return rest;
-}
-
-export function matchSchema(description: string): JSONSchema {
-  return optional(obj({
+export function matchSchema(description: string) {
+  return (obj({
     match_type: oneOf(['strict', 'regexp'], undefined, 'How values are compared: strict equality or an RE2 regex (unanchored).'),
     attributes: kvList('Log attributes that must all match (no value: the key must be present).'),
     resources: kvList('Resource attributes that must all match.'),
     log_bodies: strings(undefined, 'The body (the RRPair, as JSON) must match one of these.'),
     log_severity_texts: strings(undefined, 'The severity text must match one of these (rrpipe records have none: "").'),
-    log_severity_number: optional(obj({ min: int(undefined, 'Lowest severity number.'), match_undefined: bool(undefined, 'Match records without a severity (every rrpipe record).') })),
-    regexp: optional(obj({ cacheenabled: bool(undefined, 'Accepted for OTel compatibility; not used.'), cachemaxnumentries: int(undefined, 'Accepted for OTel compatibility; not used.') })),
+    log_severity_number: (obj({ min: int(undefined, 'Lowest severity number.'), match_undefined: bool(undefined, 'Match records without a severity (every rrpipe record).') })),
+    regexp: (obj({ cacheenabled: bool(undefined, 'Accepted for OTel compatibility; not used.'), cachemaxnumentries: int(undefined, 'Accepted for OTel compatibility; not used.') })),
   }, { required: ['match_type'], description }));
 }
 

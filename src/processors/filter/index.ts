@@ -1,44 +1,11 @@
-import type { Component, Consumer, CreateSettings, JSONSchema, ProcessorFactory, ConfigProblem } from '../../core/component.js';
-import { duration, int, obj, oneOf, str, strings } from '../../config/fragments.js';
+import type { Component, Consumer, CreateSettings, ProcessorFactory, ConfigProblem } from '../../core/component.js';
+import { bool, duration, int, list, num, obj, oneOf, raw, str, strings, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
 import { valueAt } from '../../rrpair/path.js';
 import { PartialFailureError, type ItemFailure } from '../../core/errors.js';
-import { compileCondition as compileOttl, ERROR_MODES, evalCtx, ottlProblem, OttlRuntimeError, type Condition as OttlCondition, type ErrorMode } from '../../ottl/index.js';
-
-export interface Condition {
-  /** cluster, namespace, service, direction, l7protocol, command, location, status, host, duration, tags.<name>, or a path. */
-  field: string;
-  exact?: string | number | (string | number)[];
-  regex?: string;
-  prefix?: string;
-  range?: { min?: number; max?: number };
-  negate?: boolean;
-}
-
-export interface RuleSet {
-  match: 'all' | 'any';
-  rules: Condition[];
-}
-
-export interface SampleRule {
-  when?: RuleSet;
-  keep: number;
-  window: number;
-  by: string[];
-}
-
-export interface FilterConfig {
-  /** OTel: what a failing OTTL condition does (propagate: the record is refused; ignore: logged, treated as false; silent). */
-  error_mode: ErrorMode;
-  /** OTel: OTTL conditions; a record matching any of them is dropped. */
-  logs?: { log_record?: string[] };
-  include?: RuleSet;
-  exclude?: RuleSet;
-  sample: SampleRule[];
-  max_signatures: number;
-}
+import { compileCondition as compileOttl, ERROR_MODES, evalCtx, ottlProblem, OttlRuntimeError, type Condition as OttlCondition } from '../../ottl/index.js';
 
 const INDEX_FIELDS = new Set(['id', 'cluster', 'namespace', 'service', 'direction', 'l7protocol', 'command', 'location', 'status', 'host', 'duration', 'req_size', 'res_size', 'ts']);
 
@@ -204,28 +171,40 @@ class OttlFailure extends Error {
   }
 }
 
-/** A schema without a default, so an absent block stays absent. */
-function noDefault(s: JSONSchema): JSONSchema {
-  const { default: _d, ...rest } = s;
-  return rest;
-}
+const scalarOrList = raw<string | number | (string | number)[]>({ type: ['string', 'number', 'array'], items: { type: ['string', 'number'] }, description: 'Equal to this value or one of these values.' });
 
-const scalarOrList: JSONSchema = { type: ['string', 'number', 'array'], items: { type: ['string', 'number'] } };
+const condition = obj({
+  field: str(undefined, 'cluster, namespace, service, direction, l7protocol, command, location, status, host, duration, tags.<name>, an extra index field, or a path.'),
+  exact: scalarOrList,
+  regex: str(undefined, 'Matches this regex.'),
+  prefix: str(undefined, 'Starts with this.'),
+  range: obj({ min: num(), max: num() }, { description: 'A number within [min, max] (inclusive).' }),
+  negate: bool(undefined, 'Invert the match.'),
+}, { required: ['field'] });
 
-const condition: JSONSchema = {
-  ...obj({
-    field: str(undefined, 'cluster, namespace, service, direction, l7protocol, command, location, status, host, duration, tags.<name>, an extra index field, or a path.'),
-    exact: { ...scalarOrList, description: 'Equal to this value or one of these values.' },
-    regex: str(undefined, 'Matches this regex.'),
-    prefix: str(undefined, 'Starts with this.'),
-    range: noDefault(obj({ min: { type: 'number' }, max: { type: 'number' } }, { description: 'A number within [min, max] (inclusive).' })),
-    negate: { type: 'boolean', description: 'Invert the match.' },
-  }, { required: ['field'] }),
-  default: undefined,
-};
+const ruleSet = (description: string) =>
+  obj({ match: oneOf(['all', 'any'], 'all', 'all: every rule must match; any: one is enough.'), rules: list(condition, [], 'The conditions.') }, { description });
 
-const ruleSet = (description: string): JSONSchema =>
-  obj({ match: oneOf(['all', 'any'], 'all', 'all: every rule must match; any: one is enough.'), rules: { type: 'array', items: condition, default: [] } }, { default: undefined, description });
+const schema = obj({
+  error_mode: oneOf(ERROR_MODES, 'propagate', 'OTel: what a failing OTTL condition does: propagate (the record is refused), ignore (logged, the condition counts as false), silent (the same, not logged).'),
+  logs: obj({
+    log_record: strings(undefined, 'OTel: OTTL conditions on the log record; a record matching any of them is dropped.'),
+  }, { description: 'OTel: OTTL conditions per signal (rrpipe carries logs only).' }),
+  include: ruleSet('Keep only records that match (absent or empty: keep all).'),
+  exclude: ruleSet('Drop records that match.'),
+  sample: list(obj({
+    when: ruleSet('Only records that match are sampled (absent: all).'),
+    keep: int(1, 'Records kept per signature per window.', { minimum: 0 }),
+    window: duration('1m', 'Window length (event time).'),
+    by: strings(['service', 'command', 'location', 'status'], 'Fields that make the signature.'),
+  }), [], 'Keep at most `keep` records per signature per window.'),
+  max_signatures: int(100_000, 'Most signatures remembered per sample rule (memory bound).', { minimum: 1 }),
+});
+
+export type FilterConfig = Config<typeof schema>;
+export type RuleSet = NonNullable<FilterConfig['include']>;
+export type Condition = RuleSet['rules'][number];
+export type SampleRule = FilterConfig['sample'][number];
 
 export const factory: ProcessorFactory<FilterConfig> = {
   kind: 'processor',
@@ -233,29 +212,7 @@ export const factory: ProcessorFactory<FilterConfig> = {
   stability: 'beta',
   mutatesData: false,
   description: 'Drops records matching OTTL conditions (OTel form), or keeps/drops by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
-  schema: obj({
-    error_mode: oneOf(ERROR_MODES, 'propagate', 'OTel: what a failing OTTL condition does: propagate (the record is refused), ignore (logged, the condition counts as false), silent (the same, not logged).'),
-    logs: noDefault(obj({
-      log_record: strings(undefined, 'OTel: OTTL conditions on the log record; a record matching any of them is dropped.'),
-    }, { description: 'OTel: OTTL conditions per signal (rrpipe carries logs only).' })),
-    include: ruleSet('Keep only records that match (absent or empty: keep all).'),
-    exclude: ruleSet('Drop records that match.'),
-    sample: {
-      type: 'array',
-      default: [],
-      description: 'Keep at most `keep` records per signature per window.',
-      items: {
-        ...obj({
-          when: ruleSet('Only records that match are sampled (absent: all).'),
-          keep: int(1, 'Records kept per signature per window.', { minimum: 0 }),
-          window: duration('1m', 'Window length (event time).'),
-          by: strings(['service', 'command', 'location', 'status'], 'Fields that make the signature.'),
-        }),
-        default: undefined,
-      },
-    },
-    max_signatures: int(100_000, 'Most signatures remembered per sample rule (memory bound).', { minimum: 1 }),
-  }),
+  schema,
   validate: (c) => {
     const problems: ConfigProblem[] = [];
     const checkSet = (s: RuleSet | undefined, path: (string | number)[]) =>

@@ -1,24 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Component, Consumer, CreateSettings, ProcessorFactory, JSONSchema } from '../../core/component.js';
-import { bool, bytes, obj, oneOf, str, strings } from '../../config/fragments.js';
+import type { TBoolean } from '@sinclair/typebox';
+import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
+import { bool, bytes, list, obj, oneOf, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
-import { Redactor, type Action, type CustomRule } from './redactor.js';
-
-export interface RedactionConfig {
-  secret: string;
-  action: Action;
-  rule_set: string;
-  detectors: Record<DetectorName, boolean>;
-  sensitive_keys: boolean;
-  keys: string[];
-  rules: CustomRule[];
-  allow: { keys: string[]; values: string[] };
-  max_body_size: number;
-  oversize_body: 'mask' | 'drop';
-  keep_auth_scheme: boolean;
-  summary_attribute: string;
-}
+import { Redactor, type Action } from './redactor.js';
 
 /**
  * Redacts credentials and personal data from every RRPair before it reaches a backend. Fails
@@ -83,17 +69,37 @@ export class RedactionProcessor implements Component, Consumer {
 
 const action = (def?: Action) => oneOf(['mask', 'hash', 'drop'], def, 'mask: REDACTED-<CATEGORY>-<20 hex of HMAC-SHA256>; hash: the 20 hex alone; drop: remove the field.');
 
-const ruleSchema: JSONSchema = {
-  ...obj({
-    name: str(undefined, 'Rule name; the default category.'),
-    key: str(undefined, 'Regex (case-insensitive) on key names: headers, query/form fields, cookies, JSON keys, XML elements.'),
-    path: str(undefined, 'A location: http.req.headers.X-Api-Key, http.res.body.json.$.user.ssn, or $.user.ssn for any JSON body.'),
-    value: str(undefined, 'Regex on values; every match is replaced.'),
-    category: str(undefined, 'Category written in the replacement (default: the name, else CUSTOM).'),
-    action: action(),
-  }),
-  default: undefined,
-};
+const ruleSchema = obj({
+  name: str(undefined, 'Rule name; the default category.'),
+  key: str(undefined, 'Regex (case-insensitive) on key names: headers, query/form fields, cookies, JSON keys, XML elements.'),
+  path: str(undefined, 'A location: http.req.headers.X-Api-Key, http.res.body.json.$.user.ssn, or $.user.ssn for any JSON body.'),
+  value: str(undefined, 'Regex on values; every match is replaced.'),
+  category: str(undefined, 'Category written in the replacement (default: the name, else CUSTOM).'),
+  action: action(),
+});
+
+const detectors = Object.fromEntries(DETECTOR_NAMES.map((n) => [n, bool(true, `Find ${n.replace(/_/g, ' ')} values.`)])) as Record<DetectorName, Defaulted<TBoolean>>;
+
+const schema = obj({
+  secret: withDefault(secret('HMAC-SHA256 key for mask/hash, so equal values stay correlatable; empty: a random key per process (with a warning).'), ''),
+  action: action('mask'),
+  rule_set: str('rrpipe-default', 'Written to dlpRule on every redacted RRPair.'),
+  detectors: obj(detectors, { default: {} }),
+  sensitive_keys: bool(true, 'Redact values under keys named like authorization, cookie, set-cookie, password, secret, token, api-key, x-amz-security-token.'),
+  keys: strings([], 'More key-name regexes whose values are redacted.'),
+  rules: list(ruleSchema, [], 'Custom rules by key, path or value regex.'),
+  allow: obj({
+    keys: strings([], 'Key-name regexes never redacted (allow wins over every rule).'),
+    values: strings([], 'Value regexes (whole value) never redacted.'),
+  }, { default: {} }),
+  max_body_size: bytes('16MiB', 'Largest (decoded, decompressed) body parsed; larger ones are handled by oversize_body.'),
+  oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
+  keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
+  summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
+});
+
+/** The processor's config; the Redactor takes the same object (RedactorOptions is this type). */
+export type RedactionConfig = Config<typeof schema>;
 
 export const factory: ProcessorFactory<RedactionConfig> = {
   kind: 'processor',
@@ -101,23 +107,7 @@ export const factory: ProcessorFactory<RedactionConfig> = {
   stability: 'beta',
   mutatesData: true,
   description: 'Masks, hashes or drops credentials and personal data in headers, URLs, cookies, bodies and SQL (DLP).',
-  schema: obj({
-    secret: { ...str('', 'HMAC-SHA256 key for mask/hash, so equal values stay correlatable; empty: a random key per process (with a warning).'), 'x-secret': true },
-    action: action('mask'),
-    rule_set: str('rrpipe-default', 'Written to dlpRule on every redacted RRPair.'),
-    detectors: obj(Object.fromEntries(DETECTOR_NAMES.map((n) => [n, bool(true, `Find ${n.replace(/_/g, ' ')} values.`)]))),
-    sensitive_keys: bool(true, 'Redact values under keys named like authorization, cookie, set-cookie, password, secret, token, api-key, x-amz-security-token.'),
-    keys: strings([], 'More key-name regexes whose values are redacted.'),
-    rules: { type: 'array', items: ruleSchema, default: [], description: 'Custom rules by key, path or value regex.' },
-    allow: obj({
-      keys: strings([], 'Key-name regexes never redacted (allow wins over every rule).'),
-      values: strings([], 'Value regexes (whole value) never redacted.'),
-    }),
-    max_body_size: bytes('16MiB', 'Largest (decoded, decompressed) body parsed; larger ones are handled by oversize_body.'),
-    oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
-    keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
-    summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
-  }),
+  schema,
   validate: (c) => {
     const problems: { path: (string | number)[]; message: string }[] = [];
     const check = (re: string | undefined, path: (string | number)[]) => {

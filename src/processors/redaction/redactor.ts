@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { RRPair } from '../../rrpair/types.js';
-import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector, type DetectorName } from './detectors.js';
+import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
 import { Pass } from './pass.js';
 import { walkBody } from './walk/body.js';
 import { walkHeaders } from './walk/headers.js';
@@ -23,18 +23,8 @@ export interface CustomRule {
   action?: Action;
 }
 
-export interface RedactorOptions {
-  secret: string;
-  action: Action;
-  detectors: Record<DetectorName, boolean>;
-  sensitive_keys: boolean;
-  keys: string[];
-  rules: CustomRule[];
-  allow: { keys: string[]; values: string[] };
-  max_body_size: number;
-  oversize_body: 'mask' | 'drop';
-  keep_auth_scheme: boolean;
-}
+/** The redaction processor's config (declared once, by its schema in index.ts). */
+export type RedactorOptions = Omit<import('./index.js').RedactionConfig, 'rule_set' | 'summary_attribute'>;
 
 export interface Finding {
   path: string;

@@ -78,7 +78,7 @@ export const factory: ProcessorFactory<TokenizationConfig> = {
       uuid: bool(true, 'UUIDs.'),
       dates: bool(true, 'RFC 3339 and RFC 1123 dates, epoch seconds and milliseconds (2000–2100).'),
       recurring: bool(true, 'Values a response handed out that a later request in the same session sends back.'),
-    }),
+    }, { default: {} }),
     max_body_size: bytes('8MiB', 'Larger bodies are not looked into.'),
     max_sessions: int(10_000, 'Sessions remembered for recurring values (least recently used are forgotten).', { minimum: 1 }),
     max_values_per_session: int(1_000, 'Response values remembered per session.', { minimum: 1 }),

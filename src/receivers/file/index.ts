@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import fg from 'fast-glob';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
-import { bool, bytes, duration, int, obj, oneOf, str, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
+import { bool, bytes, duration, int, obj, oneOf, path, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
 import { errorMessage, PermanentError } from '../../core/errors.js';
 import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
 import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';
@@ -376,8 +376,8 @@ export const factory: ReceiverFactory<FileReceiverConfig> = {
       include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
       checkpoint: obj({
         enabled: bool(true, 'Remember offsets across restarts.'),
-        path: str(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
-      }),
+        path: path(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
+      }, { default: {} }),
       dead_letter: deadLetterSchema(),
     },
     { required: ['include'] },

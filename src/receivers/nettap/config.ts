@@ -1,35 +1,8 @@
-import { bool, bytes, int, obj, oneOf, str, strings, tls } from '../../config/fragments.js';
-import type { JSONSchema } from '../../core/component.js';
+import { address, bool, bytes, duration, int, list, obj, oneOf, path, str, strings, tlsClient, type Config } from '../../config/fragments.js';
 
-export interface NettapConfig {
-  mode: 'proxy' | 'pcap';
-  cluster?: string;
-  namespace?: string;
-  service?: string;
-  max_body_size: number;
-  buffer: { max_records: number; batch_size: number; max_in_flight: number };
-  proxy: {
-    inbound?: { listen: string; upstream: string };
-    outbound?: { listen: string; intercept_tls: boolean; no_intercept: string[] };
-    ca_dir?: string;
-    upstream_tls: { insecure_skip_verify: boolean; ca_file?: string };
-  };
-  pcap: {
-    file?: string;
-    interface?: string;
-    bpf_filter: string;
-    tcpdump_path: string;
-    snaplen: number;
-    local_ports: number[];
-    local_addresses: string[];
-    postgres_ports: number[];
-    idle_timeout: number;
-  };
-}
+const ints = (def: number[], description: string) => list(int(undefined, undefined, { minimum: 0, maximum: 65535 }), def, description);
 
-const ints = (def: number[], description: string): JSONSchema => ({ type: 'array', items: { type: 'integer', minimum: 0, maximum: 65535 }, default: def, description });
-
-export const schema: JSONSchema = obj({
+export const schema = obj({
   mode: oneOf(['proxy', 'pcap'], 'proxy', 'proxy: a capturing reverse (inbound) and/or forward (outbound) proxy. pcap: passive capture from an interface or a pcap/pcapng file.'),
   cluster: str(undefined, 'Cluster name for the records; default $CLUSTER_NAME.'),
   namespace: str(undefined, 'Namespace for the records; default $POD_NAMESPACE (downward API).'),
@@ -39,25 +12,22 @@ export const schema: JSONSchema = obj({
     max_records: int(10000, 'Captures waiting for the pipeline; beyond this they are dropped and counted (capture_overflow), never slowing the application.', { minimum: 1 }),
     batch_size: int(100, 'Records per batch handed to the pipeline.', { minimum: 1 }),
     max_in_flight: int(4, 'Batches handed to the pipeline at once.', { minimum: 1 }),
-  }),
+  }, { default: {} }),
   proxy: obj({
     inbound: obj({
-      listen: str('0.0.0.0:4143', 'Address the reverse proxy listens on (clients connect here).'),
-      upstream: str(undefined, 'The application: http://host:port or https://host:port.'),
-    }, { default: undefined, required: ['upstream'], description: 'Reverse proxy in front of the service; records direction IN.' }),
+      listen: address('localhost:4143', 'Address the reverse proxy listens on (clients connect here); 0.0.0.0:4143 to take traffic from other hosts.'),
+      upstream: address(undefined, 'The application: http://host:port or https://host:port.'),
+    }, { required: ['upstream'], description: 'Reverse proxy in front of the service; records direction IN.' }),
     outbound: obj({
-      listen: str('127.0.0.1:4140', 'Address of the forward proxy (HTTP_PROXY / HTTPS_PROXY).'),
+      listen: address('127.0.0.1:4140', 'Address of the forward proxy (HTTP_PROXY / HTTPS_PROXY).'),
       intercept_tls: bool(true, 'Terminate CONNECT tunnels with a certificate from the CA, to record HTTPS; off records tunnel metadata only.'),
       no_intercept: strings([], 'Hosts ("api.example.com" or "*.example.com") passed through without interception.'),
-    }, { default: undefined, description: 'Forward proxy for the service\'s outgoing calls; records direction OUT.' }),
-    ca_dir: str(undefined, 'Directory of the interception CA (rrpipe-ca.pem, rrpipe-ca-key.pem), created if absent; default $RRPIPE_CA_DIR or ~/.rrpipe/ca (same as `rrpipe ca`).'),
-    upstream_tls: obj({
-      insecure_skip_verify: bool(false, 'Do not verify upstream certificates.'),
-      ca_file: str(undefined, 'PEM CA(s) to trust for upstream certificates, besides the system ones.'),
-    }),
-  }),
+    }, { description: 'Forward proxy for the service\'s outgoing calls; records direction OUT.' }),
+    ca_dir: path(undefined, 'Directory of the interception CA (rrpipe-ca.pem, rrpipe-ca-key.pem), created if absent; default $RRPIPE_CA_DIR or ~/.rrpipe/ca (same as `rrpipe ca`).'),
+    upstream_tls: tlsClient('TLS to https:// upstreams and intercepted CONNECT targets (OTel configtls.ClientConfig; insecure has no effect).'),
+  }, { default: {} }),
   pcap: obj({
-    file: str(undefined, 'Read this pcap or pcapng file once, then finish.'),
+    file: path(undefined, 'Read this pcap or pcapng file once, then finish.'),
     interface: str(undefined, 'Capture live from this interface ("any", "eth0", "lo") through tcpdump.'),
     bpf_filter: str('tcp', 'BPF filter for live capture (tcpdump syntax); also narrows nothing when reading a file.'),
     tcpdump_path: str('tcpdump', 'The tcpdump binary used for live capture.'),
@@ -65,13 +35,8 @@ export const schema: JSONSchema = obj({
     local_ports: ints([], 'Ports of the services on this host: a connection to one of them is IN, any other OUT.'),
     local_addresses: strings([], 'Addresses of this host or pod: a connection to one of them is IN (used with or without local_ports).'),
     postgres_ports: ints([5432], 'Server ports treated as Postgres even when the capture starts mid-connection.'),
-    idle_timeout: { type: ['string', 'number'], 'x-duration': true, default: '5m', description: 'Forget a TCP connection idle this long.' },
-  }),
+    idle_timeout: duration('5m', 'Forget a TCP connection idle this long.'),
+  }, { default: {} }),
 });
 
-void tls;
-
-// Optional blocks have no default: absent means "not configured".
-const proxyProps = (schema.properties as Record<string, JSONSchema>).proxy!.properties as Record<string, JSONSchema>;
-delete proxyProps.inbound!.default;
-delete proxyProps.outbound!.default;
+export type NettapConfig = Config<typeof schema>;

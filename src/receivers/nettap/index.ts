@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Component, Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
 import { schema, type NettapConfig } from './config.js';
@@ -10,6 +9,7 @@ import { PcapCapture } from './pcap/capture.js';
 import { buildHttpPair, resolveIdentity, toRecord, type Identity } from './rrpair.js';
 import { CaptureSink } from './sink.js';
 import type { RRPair } from '../../rrpair/types.js';
+import { clientTlsOptions } from '../../helpers/tls.js';
 
 export type { NettapConfig } from './config.js';
 
@@ -55,7 +55,7 @@ export class NettapProxyReceiver extends NettapBase implements Component {
     const c = this.s.config;
     const p = c.proxy;
     if (!p.inbound && !p.outbound) throw new Error('nettap proxy mode needs proxy.inbound and/or proxy.outbound');
-    const upstreamCa = p.upstream_tls.ca_file ? readFileSync(resolvePath(this.s.configDir, p.upstream_tls.ca_file), 'utf8') : undefined;
+    const upstreamTls = clientTlsOptions(p.upstream_tls);
     let ca: CertAuthority | undefined;
     const needCa = (p.outbound && p.outbound.intercept_tls) || (p.inbound && parseUpstream(p.inbound.upstream).tls);
     if (needCa) {
@@ -70,8 +70,7 @@ export class NettapProxyReceiver extends NettapBase implements Component {
       interceptTls: p.outbound?.intercept_tls ?? false,
       noIntercept: p.outbound?.no_intercept ?? [],
       ...(ca ? { ca } : {}),
-      upstreamRejectUnauthorized: !p.upstream_tls.insecure_skip_verify,
-      ...(upstreamCa ? { upstreamCa } : {}),
+      upstreamTls,
       maxBody: c.max_body_size,
       tags: { captureMode: 'proxy', proxyLocation: direction === 'IN' ? 'in' : 'out', proxyType, source: 'rrpipe-nettap' },
       logger: this.s.logger,

@@ -11,20 +11,8 @@ import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
 import { bad, type Failure, type Ingest } from './ingest.js';
 
-export interface GrpcProtocolConfig {
-  endpoint: string;
-  max_recv_msg_size_mib: number;
-  max_concurrent_streams: number;
-  include_metadata: boolean;
-  tls?: unknown;
-  auth?: { authenticator: string };
-  keepalive?: {
-    server_parameters?: { max_connection_idle?: number; max_connection_age?: number; max_connection_age_grace?: number; time?: number; timeout?: number };
-    enforcement_policy?: { min_time?: number; permit_without_stream?: boolean };
-  };
-  read_buffer_size?: number;
-  write_buffer_size?: number;
-}
+export type { GrpcProtocolConfig } from './index.js';
+import type { GrpcProtocolConfig } from './index.js';
 
 const passthrough = (b: Buffer) => b;
 

@@ -13,16 +13,8 @@ import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } 
 const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 
-export interface HttpProtocolConfig {
-  endpoint: string;
-  logs_url_path: string;
-  max_request_body_size: number;
-  include_metadata: boolean;
-  tls?: unknown;
-  auth?: { authenticator: string };
-  cors?: { allowed_origins: string[]; allowed_headers: string[]; max_age: number };
-  response_headers: Record<string, string>;
-}
+export type { HttpProtocolConfig } from './index.js';
+import type { HttpProtocolConfig } from './index.js';
 
 type Encoding = 'proto' | 'json';
 
@@ -65,6 +57,7 @@ export class OtlpHttpServer {
           key: this.tls.key,
           ...(this.tls.clientCa ? { ca: this.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
           ...(this.tls.minVersion ? { minVersion: this.tls.minVersion } : {}),
+          ...(this.tls.maxVersion ? { maxVersion: this.tls.maxVersion } : {}),
         }, handler)
       : createHttpServer(handler);
     const { host, port } = splitHostPort(this.cfg.endpoint, 4318);

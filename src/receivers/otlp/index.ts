@@ -1,28 +1,15 @@
-import type { Component, Consumer, CreateSettings, Host, JSONSchema, ReceiverFactory } from '../../core/component.js';
-import { bool, bytes, duration, int, num, obj, oneOf, str, stringMap, strings, tls } from '../../config/fragments.js';
-import { validateAgainst } from '../../config/validate-schema.js';
+import type { Component, Consumer, CreateSettings, Host, ReceiverFactory } from '../../core/component.js';
+import { address, bool, bytes, duration, int, num, obj, oneOf, str, stringMap, strings, tlsServer, type Config } from '../../config/fragments.js';
 import { authBlock, serverAuthenticator } from '../../helpers/auth.js';
-import { serverTls, type TlsConfig } from '../../helpers/tls.js';
-import type { NonRRPairAction } from '../../rrpair/otlp.js';
-import { OtlpGrpcServer, type GrpcProtocolConfig } from './grpc.js';
-import { OtlpHttpServer, type HttpProtocolConfig } from './http.js';
+import { serverTlsOptions } from '../../helpers/tls.js';
+import { OtlpGrpcServer } from './grpc.js';
+import { OtlpHttpServer } from './http.js';
 import { Ingest } from './ingest.js';
 
-export interface OtlpReceiverConfig {
-  protocols: { grpc?: GrpcProtocolConfig | null; http?: HttpProtocolConfig | null };
-  non_rrpair: NonRRPairAction;
-}
-
-/** A protocol block: present (even empty, `grpc:`) enables it; absent leaves it off, as in the Collector. */
-function optionalBlock(schema: JSONSchema): JSONSchema {
-  const { default: _d, ...rest } = schema;
-  return { ...rest, type: ['object', 'null'] };
-}
-
 const grpcSchema = obj({
-  endpoint: str('0.0.0.0:4317', 'host:port to listen on.'),
+  endpoint: address('localhost:4317', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4317 for all interfaces).'),
   transport: oneOf(['tcp'], 'tcp', 'Only tcp.'),
-  tls: tls('Server TLS: cert_file and key_file; client_ca_file requires client certificates (mTLS).'),
+  tls: tlsServer('Server TLS: cert_file and key_file; client_ca_file requires client certificates (mTLS).'),
   auth: authBlock(),
   max_recv_msg_size_mib: num(4, 'Largest request accepted, in MiB, after decompression.', { exclusiveMinimum: 0 }),
   max_concurrent_streams: int(0, 'Concurrent calls per connection; 0 for no limit.', { minimum: 0 }),
@@ -36,23 +23,23 @@ const grpcSchema = obj({
       max_connection_age_grace: duration(undefined, 'Grace period for calls on a closing connection.'),
       time: duration(undefined, 'Ping an idle client after this long.'),
       timeout: duration(undefined, 'Wait this long for a ping answer.'),
-    }, { default: undefined }),
+    }),
     enforcement_policy: obj({
       min_time: duration(undefined, 'Minimum interval between client pings.'),
       permit_without_stream: bool(undefined, 'Allow client pings with no call open.'),
-    }, { default: undefined }),
-  }, { default: undefined, description: 'gRPC keepalive, as the Collector\'s configgrpc.' }),
+    }),
+  }, { description: 'gRPC keepalive, as the Collector\'s configgrpc.' }),
 }, { description: 'OTLP/gRPC (LogsService/Export).' });
 
 const httpSchema = obj({
-  endpoint: str('0.0.0.0:4318', 'host:port to listen on.'),
-  tls: tls('Server TLS: cert_file and key_file; client_ca_file requires client certificates (mTLS).'),
+  endpoint: address('localhost:4318', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4318 for all interfaces).'),
+  tls: tlsServer('Server TLS: cert_file and key_file; client_ca_file requires client certificates (mTLS).'),
   auth: authBlock(),
   cors: obj({
     allowed_origins: strings([], 'Origins allowed to send (may contain *). Empty: CORS off.'),
     allowed_headers: strings([], 'Extra request headers allowed.'),
     max_age: int(0, 'Seconds a browser may cache a preflight answer.', { minimum: 0 }),
-  }, { default: undefined, description: 'CORS for browser clients; off unless allowed_origins is set.' }),
+  }, { description: 'CORS for browser clients; off unless allowed_origins is set.' }),
   max_request_body_size: bytes('20MiB', 'Largest request accepted, both as sent and after decompression (413 beyond).'),
   include_metadata: bool(false, 'Pass the request headers to the pipeline with each batch.'),
   logs_url_path: str('/v1/logs', 'Path of the logs endpoint.'),
@@ -62,17 +49,13 @@ const httpSchema = obj({
 }, { description: 'OTLP/HTTP (POST /v1/logs, protobuf or JSON).' });
 
 const schema = obj({
-  protocols: obj({ grpc: optionalBlock(grpcSchema), http: optionalBlock(httpSchema) }, { description: 'Which transports to serve; a block present (even empty) turns it on.' }),
+  protocols: obj({ grpc: grpcSchema, http: httpSchema }, { description: 'Which transports to serve; a block present (even empty, `grpc:`) turns it on.' }),
   non_rrpair: oneOf(['drop', 'keep'], 'drop', 'A LogRecord whose body is not an RRPair: drop it (counted, reported as rejected in partial success) or keep it as a record.'),
 });
 
-/** Fill defaults into a protocol block given as null (`grpc:` with nothing under it). */
-function withDefaults<T>(block: T | null | undefined, s: JSONSchema): T | undefined {
-  if (block === undefined) return undefined;
-  const v = (block ?? {}) as T;
-  if (block === null) validateAgainst(s, v);
-  return v;
-}
+export type OtlpReceiverConfig = Config<typeof schema>;
+export type GrpcProtocolConfig = Config<typeof grpcSchema>;
+export type HttpProtocolConfig = Config<typeof httpSchema>;
 
 export class OtlpReceiver implements Component {
   readonly ingest: Ingest;
@@ -84,19 +67,20 @@ export class OtlpReceiver implements Component {
   }
 
   async start(host: Host): Promise<void> {
-    const p = this.s.config.protocols;
-    const g = withDefaults(p.grpc, grpcSchema);
-    const h = withDefaults(p.http, httpSchema);
+    const g = this.s.config.protocols?.grpc;
+    const h = this.s.config.protocols?.http;
     try {
       if (g) {
-        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, serverTls(g.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, g.auth?.authenticator));
+        const tls = serverTlsOptions(g.tls);
+        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, g.auth?.authenticator));
         await this.grpc.start();
-        this.s.logger.info({ endpoint: g.endpoint, port: this.grpc.port, tls: !!g.tls }, 'otlp: gRPC receiver listening');
+        this.s.logger.info({ endpoint: g.endpoint, port: this.grpc.port, tls: !!tls }, 'otlp: gRPC receiver listening');
       }
       if (h) {
-        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, serverTls(h.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, h.auth?.authenticator));
+        const tls = serverTlsOptions(h.tls);
+        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, h.auth?.authenticator));
         await this.http.start();
-        this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, path: h.logs_url_path, tls: !!h.tls }, 'otlp: HTTP receiver listening');
+        this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, path: h.logs_url_path, tls: !!tls }, 'otlp: HTTP receiver listening');
       }
     } catch (err) {
       await this.shutdown(AbortSignal.timeout(1000));
@@ -116,7 +100,7 @@ export const factory: ReceiverFactory<OtlpReceiverConfig> = {
   description: 'OTLP logs over gRPC (4317) and HTTP (4318): one RRPair per LogRecord, as the Speedscale forwarder sends them.',
   schema,
   validate(c) {
-    if (c.protocols.grpc === undefined && c.protocols.http === undefined) {
+    if (!c.protocols?.grpc && !c.protocols?.http) {
       return [{ path: ['protocols'], message: 'enable at least one protocol (grpc or http)' }];
     }
     return [];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
 import { errorMessage, isRetryable } from '../../core/errors.js';
 import type { RRRecord } from '../../core/record.js';
-import { bool, duration, int, obj, oneOf, str, strings } from '../../config/fragments.js';
+import { address, bool, duration, int, obj, oneOf, secret, str, strings } from '../../config/fragments.js';
 import { Backoff, sleep } from '../../helpers/backoff.js';
 import { Checkpoint } from '../../layouts/checkpoint.js';
 import { compileFilter, exactServices, FILTER_FIELDS, type RecordFilterConfig } from '../../layouts/filter.js';
@@ -272,9 +272,9 @@ export const factory: ReceiverFactory<RehydrateConfig> = {
       batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
       checkpoint: bool(true, 'Keep a checkpoint under service.data_dir so a restarted rehydration resumes without duplicates.'),
       object_retries: int(3, 'Retries of an object whose download fails (network).', { minimum: 0 }),
-      s3: obj({ region: str(undefined, 'AWS region.'), endpoint: str(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
-      gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: str(undefined, 'Custom API endpoint.') }),
-      azure: obj({ connection_string: str(undefined, 'Connection string.'), account_key: str(undefined, 'Account key.'), endpoint: str(undefined, 'Blob service URL.') }),
+      s3: obj({ region: str(undefined, 'AWS region.'), endpoint: address(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
+      gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: address(undefined, 'Custom API endpoint.') }),
+      azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL.') }),
     },
     { required: ['from', 'start'] },
   ),

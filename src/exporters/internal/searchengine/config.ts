@@ -1,51 +1,14 @@
 /** The config of the opensearch and elasticsearch exporters (one schema, two flavors) and the settings resolved from it. */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { JSONSchema } from '../../../core/component.js';
+import type { ConnectionOptions } from 'node:tls';
 import { PermanentError } from '../../../core/errors.js';
-import { bool, bytes, duration, exporterHelperProperties, int, obj, oneOf, str, strings, tls } from '../../../config/fragments.js';
-import type { ExporterHelperConfig } from '../../../helpers/exporter.js';
+import { address, bool, bytes, duration, exporterHelperProperties, int, obj, oneOf, secret, str, strings, tlsClient, type Config } from '../../../config/fragments.js';
+import { clientTlsOptions } from '../../../helpers/tls.js';
 
 export type Flavor = 'opensearch' | 'elasticsearch';
 
-export interface TlsConfig {
-  insecure?: boolean;
-  insecure_skip_verify?: boolean;
-  ca_file?: string;
-  cert_file?: string;
-  key_file?: string;
-  server_name_override?: string;
-}
-
-export interface SearchExporterConfig extends ExporterHelperConfig {
-  endpoint?: string;
-  endpoints?: string[];
-  index?: string;
-  logs_index?: string;
-  index_mode?: 'daily' | 'data_stream' | 'fixed';
-  action: 'create' | 'index';
-  mapping: { mode: 'rrpipe' | 'otel'; store_rrpair: boolean };
-  user?: string;
-  password?: string;
-  api_key?: string;
-  aws_sigv4?: { enabled: boolean; region?: string; service: 'es' | 'aoss' };
-  tls?: TlsConfig;
-  flush: { bytes: number; max_docs: number; concurrency: number };
-  index_management: {
-    enabled: boolean;
-    template_name?: string;
-    policy_name?: string;
-    retention: number;
-    rollover_max_age: number;
-    number_of_shards?: number;
-    number_of_replicas?: number;
-  };
-  query: { max_limit: number; keyword_suffix: string };
-}
-
-export function searchExporterSchema(flavor: Flavor): JSONSchema {
-  return obj({
-    endpoint: str(undefined, 'URL of the cluster, e.g. https://search-x.eu-west-1.es.amazonaws.com (or use endpoints).'),
+function properties(flavor: Flavor) {
+  return {
+    endpoint: address(undefined, 'URL of the cluster, e.g. https://search-x.eu-west-1.es.amazonaws.com (or use endpoints).'),
     endpoints: strings(undefined, 'URLs of cluster nodes (the OTel Collector elasticsearch exporter key).'),
     index: str(undefined, 'Index name, prefix of the daily indices, or data stream name. Default rrpipe-rrpairs (mapping.mode rrpipe) or speedscale-rrpair (otel).'),
     logs_index: str(undefined, 'Alias of index (the OTel Collector elasticsearch exporter key).'),
@@ -54,25 +17,16 @@ export function searchExporterSchema(flavor: Flavor): JSONSchema {
     mapping: obj({
       mode: oneOf(['rrpipe', 'otel'], 'rrpipe', 'rrpipe: the flat index document; otel: what the OTel Collector elasticsearch exporter writes (@timestamp, Body.*, Attributes.*, Resource.*).'),
       store_rrpair: bool(false, 'rrpipe mode: keep the whole RRPair in the document (stored, not indexed).'),
-    }),
+    }, { default: {} }),
     user: str(undefined, 'Basic auth user name.'),
-    password: str(undefined, 'Basic auth password.', { 'x-secret': true }),
-    api_key: str(undefined, 'API key (base64 of id:key), sent as Authorization: ApiKey.', { 'x-secret': true }),
-    ...(flavor === 'opensearch'
-      ? {
-          aws_sigv4: obj({
-            enabled: bool(false, 'Sign requests with AWS Signature V4 (Amazon OpenSearch Service); credentials from the AWS default chain.'),
-            region: str(undefined, 'AWS region, e.g. eu-west-1.'),
-            service: oneOf(['es', 'aoss'], 'es', 'es: managed domains; aoss: OpenSearch Serverless collections.'),
-          }),
-        }
-      : {}),
-    tls: tls(),
+    password: secret('Basic auth password.'),
+    api_key: secret('API key (base64 of id:key), sent as Authorization: ApiKey.'),
+    tls: tlsClient('Client TLS for https:// endpoints (OTel configtls.ClientConfig).'),
     flush: obj({
       bytes: bytes('5MiB', 'Largest bulk request body; a batch is split into several bulk requests above this.'),
       max_docs: int(1000, 'Most documents in one bulk request.', { minimum: 1 }),
       concurrency: int(2, 'Bulk requests of one batch in flight at once.', { minimum: 1 }),
-    }),
+    }, { default: {} }),
     index_management: obj({
       enabled: bool(true, 'Create the index template and the retention policy at start (needs the privileges).'),
       template_name: str(undefined, 'Index template name (default: the index name).'),
@@ -81,13 +35,29 @@ export function searchExporterSchema(flavor: Flavor): JSONSchema {
       rollover_max_age: duration('1d', 'data_stream: roll the write index over at this age.'),
       number_of_shards: int(undefined, 'Shards per index (template setting).', { minimum: 1 }),
       number_of_replicas: int(undefined, 'Replicas per index (template setting).', { minimum: 0 }),
-    }),
+    }, { default: {} }),
     query: obj({
       max_limit: int(10_000, 'Largest page a query returns.', { minimum: 1, maximum: 10_000 }),
       keyword_suffix: str('', 'Appended to the dimension fields in queries, e.g. ".keyword" for an index that Elasticsearch mapped dynamically (text + keyword sub-field), as an existing BYOC speedscale-rrpair index may be.'),
-    }),
+    }, { default: {} }),
     ...exporterHelperProperties(),
-  });
+  };
+}
+
+const awsSigv4 = obj({
+  enabled: bool(false, 'Sign requests with AWS Signature V4 (Amazon OpenSearch Service); credentials from the AWS default chain.'),
+  region: str(undefined, 'AWS region, e.g. eu-west-1.'),
+  service: oneOf(['es', 'aoss'], 'es', 'es: managed domains; aoss: OpenSearch Serverless collections.'),
+});
+
+const openSearchSchema = obj({ ...properties('opensearch'), aws_sigv4: awsSigv4 });
+const elasticsearchSchema = obj(properties('elasticsearch'));
+
+/** The config of either flavor (aws_sigv4 exists only for opensearch, so it is optional here). */
+export type SearchExporterConfig = Config<typeof openSearchSchema>;
+
+export function searchExporterSchema(flavor: Flavor): typeof openSearchSchema | typeof elasticsearchSchema {
+  return flavor === 'opensearch' ? openSearchSchema : elasticsearchSchema;
 }
 
 export interface Resolved {
@@ -99,18 +69,16 @@ export interface Resolved {
   searchTarget: string;
   templateName: string;
   policyName: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
+  /** Node TLS options for the official client (clientTlsOptions of `tls`). */
+  tls: ConnectionOptions;
 }
 
-export function resolveSettings(c: SearchExporterConfig, configDir: string): Resolved {
+export function resolveSettings(c: SearchExporterConfig, _configDir?: string): Resolved {
   const nodes = c.endpoints?.length ? c.endpoints : c.endpoint ? [c.endpoint] : [];
   if (nodes.length === 0) throw new PermanentError('endpoint (or endpoints) is required');
   const mode = c.mapping.mode;
   const index = c.index ?? c.logs_index ?? (mode === 'otel' ? 'speedscale-rrpair' : 'rrpipe-rrpairs');
   const indexMode = c.index_mode ?? (mode === 'otel' ? 'fixed' : 'daily');
-  const read = (f?: string) => (f ? readFileSync(resolve(configDir, f)) : undefined);
   return {
     nodes,
     mode,
@@ -119,9 +87,7 @@ export function resolveSettings(c: SearchExporterConfig, configDir: string): Res
     searchTarget: indexMode === 'daily' ? `${index}-*` : index,
     templateName: c.index_management.template_name ?? index,
     policyName: c.index_management.policy_name ?? `${index}-retention`,
-    ca: read(c.tls?.ca_file),
-    cert: read(c.tls?.cert_file),
-    key: read(c.tls?.key_file),
+    tls: clientTlsOptions(c.tls),
   };
 }
 

@@ -4,7 +4,7 @@
  * QueryFilter → query DSL (query.ts), the client adapter (client.ts) and the factory (factory.ts).
  * Each exporter's folder supplies an EngineClient built on its official client and its stability.
  */
-export { searchExporterSchema, resolveSettings, validateSearchConfig, type Flavor, type TlsConfig, type SearchExporterConfig, type Resolved } from './config.js';
+export { searchExporterSchema, resolveSettings, validateSearchConfig, type Flavor, type SearchExporterConfig, type Resolved } from './config.js';
 export { mappings, timeValue, indexTemplate, ilmPolicy, ismPolicy } from './templates.js';
 export { statusOf, errorType, classify, type BulkItemResult, type SearchHitRaw, type EngineClient } from './client.js';
 export { documentOf, indexFor, itemRetryable, bulkPush } from './bulk.js';

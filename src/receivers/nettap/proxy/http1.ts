@@ -12,7 +12,7 @@ export class Http1Handler {
   private readonly httpsAgent: https.Agent;
 
   constructor(private readonly opts: ProxyOptions, onConnect: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, rejectUnauthorized: opts.upstreamRejectUnauthorized, ...(opts.upstreamCa ? { ca: opts.upstreamCa } : {}), ALPNProtocols: ['http/1.1'] });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, ...opts.upstreamTls, ALPNProtocols: ['http/1.1'] });
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 });
     // A client that half-closes after its request still gets the whole response.
     (this.server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
@@ -190,7 +190,7 @@ export class Http1Handler {
       headers: forwardHeaders(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
       agent: false,
-      ...(r.target.tls ? { rejectUnauthorized: opts.upstreamRejectUnauthorized, ...(opts.upstreamCa ? { ca: opts.upstreamCa } : {}), servername: ctx.sni ?? r.target.host } : {}),
+      ...(r.target.tls ? { ...opts.upstreamTls, servername: opts.upstreamTls.servername ?? ctx.sni ?? r.target.host } : {}),
     } as https.RequestOptions);
     const record = (statusCode: number, statusMessage: string, rawRes: string[]) => {
       const end = nowMs();

@@ -26,7 +26,7 @@ export class Http2Handler {
     if (up && !up.closed && !up.destroyed) return up;
     const origin = `${target.tls ? 'https' : 'http'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
     up = http2.connect(origin, {
-      ...(target.tls ? { rejectUnauthorized: this.opts.upstreamRejectUnauthorized, ...(this.opts.upstreamCa ? { ca: this.opts.upstreamCa } : {}), ...(servername ? { servername } : {}) } : {}),
+      ...(target.tls ? { ...this.opts.upstreamTls, ...(servername ? { servername } : {}) } : {}),
     });
     up.on('error', () => this.opts.count('http2_upstream_error'));
     this.upstreams.set(session, up);

@@ -71,7 +71,7 @@ export class CaptureProxy {
     let p = this.alpnCache.get(key);
     if (!p) {
       p = new Promise<string>((resolve) => {
-        const s = tls.connect({ host: t.host, port: t.port, servername: net.isIP(servername) ? undefined : servername, ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: this.opts.upstreamRejectUnauthorized, ...(this.opts.upstreamCa ? { ca: this.opts.upstreamCa } : {}) } as tls.ConnectionOptions);
+        const s = tls.connect({ host: t.host, port: t.port, servername: net.isIP(servername) ? undefined : servername, ALPNProtocols: ['h2', 'http/1.1'], ...this.opts.upstreamTls } as tls.ConnectionOptions);
         const timer = setTimeout(() => s.destroy(), 5000);
         s.on('secureConnect', () => {
           clearTimeout(timer);

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { parseHostPort, type HostPort } from '../../../helpers/net.js';
 import type { CertAuthority } from './ca.js';
@@ -30,9 +31,8 @@ export interface ProxyOptions {
   /** Hosts (exact, or "*.suffix") whose CONNECT tunnels are passed through without interception. */
   noIntercept: string[];
   ca?: CertAuthority;
-  /** Verify upstream TLS certificates. */
-  upstreamRejectUnauthorized: boolean;
-  upstreamCa?: string;
+  /** TLS options for upstream connections (clientTlsOptions of upstream_tls: CA, client certificate, verification). */
+  upstreamTls: ConnectionOptions;
   maxBody: number;
   tags: Record<string, string>;
   logger: Logger;
