@@ -11,6 +11,7 @@ import {
   type ConfigIssue, type ParsedSource, type PositionMap,
 } from './source.js';
 import { validateAgainst } from './validate-schema.js';
+import { adminExposureWarnings } from './exposure.js';
 
 export interface ComponentConfig {
   id: string;
@@ -117,6 +118,8 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   const telemetry = (service.telemetry ?? {}) as { logs: { level: ResolvedConfig['logLevel'] }; metrics: { level: string; address: string; readers?: unknown[] } };
   const configDir = dirname(resolve(files[files.length - 1]!));
   const dataDir = String(service.data_dir ?? './data');
+  const metricsAddress = telemetry.metrics.level === 'none' ? undefined : readerAddress(telemetry.metrics.readers) ?? telemetry.metrics.address;
+  warnings.push(...adminExposureWarnings(new Map([...components.extensions].filter(([id]) => serviceExtensions.includes(id))), metricsAddress));
   return {
     files,
     configDir,
@@ -124,7 +127,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     pipelines,
     serviceExtensions,
     logLevel: telemetry.logs.level,
-    metricsAddress: telemetry.metrics.level === 'none' ? undefined : readerAddress(telemetry.metrics.readers) ?? telemetry.metrics.address,
+    metricsAddress,
     gracePeriodMs: Number(service.grace_period ?? 30_000),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(process.cwd(), dataDir),
     resolved: value,
