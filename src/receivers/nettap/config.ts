@@ -13,6 +13,7 @@ export interface NettapConfig {
     outbound?: { listen: string; intercept_tls: boolean; no_intercept: string[] };
     ca_dir?: string;
     upstream_tls: { insecure_skip_verify: boolean; ca_file?: string };
+    limits: { max_connections_per_client: number; requests_per_second_per_client: number };
   };
   pcap: {
     file?: string;
@@ -54,6 +55,10 @@ export const schema: JSONSchema = obj({
     upstream_tls: obj({
       insecure_skip_verify: bool(false, 'Do not verify upstream certificates.'),
       ca_file: str(undefined, 'PEM CA(s) to trust for upstream certificates, besides the system ones.'),
+    }),
+    limits: obj({
+      max_connections_per_client: int(1024, 'Open connections one client address may hold on a listener set; more are closed at once (counted: connection_limit). 0 = no limit.', { minimum: 0 }),
+      requests_per_second_per_client: int(2000, 'Sustained requests a second per client address (bursts of twice that); more are answered 429 and not captured (rate_limited). 0 = no limit.', { minimum: 0 }),
     }),
   }),
   pcap: obj({
