@@ -104,11 +104,14 @@ export function retryOnFailure(): JSONSchema {
 }
 
 /** Where records that can never be delivered go: a directory, or another exporter. */
-export function deadLetter(): JSONSchema {
+export function deadLetter(opts: { receiver?: boolean } = {}): JSONSchema {
   return obj(
     {
       path: str(undefined, 'Directory for dead-letter files (raw.jsonl lines with the reason).'),
       exporter: str(undefined, 'Id of another exporter that takes dead-lettered records.'),
+      ...(opts.receiver
+        ? { raw: bool(false, 'Keep refused input in clear in the dead-letter file. Off: only its SHA-256, size and the reason (input is refused before any redaction ran).') }
+        : {}),
     },
     { description: 'Destination for records that cannot be delivered (permanent errors).', default: undefined },
   );

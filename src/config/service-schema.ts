@@ -42,6 +42,7 @@ export const topLevelSchema: JSONSchema = {
         }),
         grace_period: duration('30s', 'On SIGTERM, how long to drain queues before exiting.'),
         data_dir: str('./data', 'Directory for state: file offsets, persistent queues, checkpoints.'),
+        umask: { type: 'string', pattern: '^0?[0-7]{3}$', default: '077', description: 'Process umask for everything rrpipe writes: "077" makes files 0600 and folders 0700; "027" lets the group read.' },
       },
       { required: ['pipelines'], default: undefined },
     ),

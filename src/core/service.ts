@@ -5,6 +5,7 @@ import { Graph } from './graph.js';
 import { createLogger } from './logger.js';
 import type { Registry } from './registry.js';
 import { Telemetry } from './telemetry.js';
+import { applyUmask } from './umask.js';
 
 export interface ServiceOptions {
   files: string[];
@@ -55,6 +56,7 @@ export class Service {
   }
 
   private async run(cfg: ResolvedConfig): Promise<void> {
+    applyUmask((cfg.resolved.service as { umask?: string } | undefined)?.umask);
     const graph = new Graph(cfg, this.telemetry, this.logger, { oneShot: this.opts.oneShot });
     this.graph = graph;
     this.cfg = cfg;

@@ -54,3 +54,20 @@ describe('admin endpoints are not exposed without authentication by accident', (
     for (const e of ['0.0.0.0:1', ':8088', '[::]:80', '10.0.0.1:8', 'example.com:80', '8088']) expect(isLoopback(e), e).toBe(false);
   });
 });
+
+describe('shipped capture configs redact by default', () => {
+  it('every pipeline fed by nettap runs redaction before its exporters', async () => {
+    const registry = await builtinRegistry();
+    let checked = 0;
+    for (const f of files(CONFIGS)) {
+      const cfg = await loadConfig([f], { registry, env: ENV });
+      for (const p of cfg.pipelines.values()) {
+        const capture = p.receivers.some((r) => cfg.components.receivers.get(r)?.type === 'nettap');
+        if (!capture) continue;
+        checked++;
+        expect(p.processors.some((id) => cfg.components.processors.get(id)?.type === 'redaction'), `${f}: ${p.id}`).toBe(true);
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(2);
+  });
+});
