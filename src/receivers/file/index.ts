@@ -7,7 +7,7 @@ import { createGunzip } from 'node:zlib';
 import fg from 'fast-glob';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
 import { bool, bytes, duration, int, obj, oneOf, str, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
-import { errorMessage, PermanentError } from '../../core/errors.js';
+import { errorMessage, isRetryable, PermanentError } from '../../core/errors.js';
 import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
 import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';
 import { sleep } from '../../helpers/backoff.js';
@@ -219,31 +219,46 @@ export class FileReceiver implements FiniteReceiver {
 
   /** Hand a batch to the pipeline until it is accepted; only then move the offset. */
   private async emit(batch: RecordBatch, state: FileState, end: { offset: number; line: number }): Promise<void> {
-    let wait = 100;
-    while (batch.length) {
-      try {
-        await this.next.consume(batch, { signal: this.stop.signal });
-        break;
-      } catch (err) {
-        if (this.stop.signal.aborted) return;
-        if (err instanceof PermanentError) {
-          await this.dl.records(batch, `refused by the pipeline: ${err.message}`);
-          break;
-        }
-        this.log.warn({ file: state.path, records: batch.length, reason: errorMessage(err), retry_in_ms: wait }, 'pipeline refused a batch; retrying');
-        try {
-          await sleep(wait, this.stop.signal);
-        } catch {
-          return;
-        }
-        wait = Math.min(wait * 2, 5000);
-      }
-    }
+    if (!(await this.deliver(batch, state))) return;
     // Refused lines must be in the dead-letter file before the offset moves past them.
     await Promise.all(this.deadLettering.splice(0));
     state.offset = end.offset;
     state.line = end.line;
     this.store.save(this.cp);
+  }
+
+  /**
+   * Retry transient refusals (backpressure, an exporter down) until accepted; an error that will
+   * not change on retry (a stack overflow on a deeply nested record, a mapping error) splits the
+   * batch until the failing record stands alone, which is dead-lettered. False when stopping.
+   */
+  private async deliver(batch: RecordBatch, state: FileState): Promise<boolean> {
+    let wait = 100;
+    while (batch.length) {
+      try {
+        await this.next.consume(batch, { signal: this.stop.signal });
+        return true;
+      } catch (err) {
+        if (this.stop.signal.aborted) return false;
+        if (err instanceof PermanentError || !isRetryable(err)) {
+          if (batch.length === 1) {
+            await this.dl.records(batch, `refused by the pipeline: ${errorMessage(err)}`);
+            this.log.warn({ file: state.path, reason: errorMessage(err), dead_letter: this.dl.destination }, 'a record the pipeline can never accept was dead-lettered');
+            return true;
+          }
+          const half = Math.ceil(batch.length / 2);
+          return (await this.deliver(batch.slice(0, half), state)) && (await this.deliver(batch.slice(half), state));
+        }
+        this.log.warn({ file: state.path, records: batch.length, reason: errorMessage(err), retry_in_ms: wait }, 'pipeline refused a batch; retrying');
+        try {
+          await sleep(wait, this.stop.signal);
+        } catch {
+          return false;
+        }
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+    return true;
   }
 
   private forgetVanished(seen: Set<string>): void {
