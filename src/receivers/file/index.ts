@@ -23,6 +23,7 @@ export interface FileReceiverConfig {
   poll_interval: number;
   batch_size: number;
   max_line_size: number;
+  max_decompressed_size: number;
   compression: 'auto' | 'gzip' | 'none';
   include_file_name: boolean;
   checkpoint: { enabled: boolean; path?: string };
@@ -155,19 +156,28 @@ export class FileReceiver implements FiniteReceiver {
         }
       }
     };
+    const cap = compressed && c.max_decompressed_size > 0 ? c.max_decompressed_size : Infinity;
+    let inflated = 0;
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (this.stopping) break;
+        inflated += chunk.length;
+        if (inflated > cap) {
+          (stream as unknown as { destroy?: () => void }).destroy?.();
+          throw new DecompressionCapError(`decompresses to more than max_decompressed_size (${cap} bytes)`);
+        }
         await take(split.push(chunk));
       }
     } catch (err) {
       if (!compressed) throw err;
-      // A truncated or corrupt gzip file: deliver what was readable, report the rest once.
+      // A truncated or corrupt gzip file, or a bomb: deliver what was readable, report the rest once.
       await take(split.push(Buffer.alloc(0)));
       if (batch.length) await this.emit(batch, state, batchEnd);
       batch = [];
-      await this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
-      this.log.error({ file: state.path, err: errorMessage(err) }, 'corrupt gzip file; delivered what could be read');
+      const what = err instanceof DecompressionCapError ? 'gzip file over the decompression cap' : 'corrupt gzip file';
+      this.m.received(1);
+      await this.dl.raw('', `${what}: ${errorMessage(err)}`, state.path);
+      this.log.error({ file: state.path, err: errorMessage(err), dead_letter: this.dl.destination }, `${what}; delivered what could be read before it`);
       state.done = true;
       this.store.save(this.cp);
       return;
@@ -183,6 +193,12 @@ export class FileReceiver implements FiniteReceiver {
     if (rest && rest.end > skipUntil && (compressed || !c.follow || isWholeJson(rest.text))) {
       this.toRecord(rest, state.path, batch);
       batchEnd = { offset: rest.end, line: rest.number };
+    }
+    // An over-long last line with no newline in a finished file is refused like any over-long line.
+    const over = split.oversizedRest();
+    if (over && over.end > skipUntil && (compressed || !c.follow)) {
+      this.toRecord(over, state.path, batch);
+      batchEnd = { offset: over.end, line: over.number };
     }
     if (batch.length || batchEnd.offset !== state.offset) await this.emit(batch, state, batchEnd);
     if (compressed) {
@@ -278,6 +294,8 @@ export class FileReceiver implements FiniteReceiver {
   }
 }
 
+class DecompressionCapError extends Error {}
+
 function isWholeJson(s: string): boolean {
   const t = s.trim();
   if (!t.startsWith('{') || !t.endsWith('}')) return false;
@@ -315,7 +333,8 @@ export const factory: ReceiverFactory<FileReceiverConfig> = {
       follow: bool(true, 'Keep watching for new lines and new files. false: read what is there once, then the receiver is done.'),
       poll_interval: duration('200ms', 'How often to look for new lines and files.'),
       batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
-      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (their first KiB) and skipped.'),
+      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (a hash, or their first KiB with dead_letter.raw) and skipped.'),
+      max_decompressed_size: bytes('1GiB', 'A compressed file that inflates beyond this is cut there: what was read is delivered, the rest dead-lettered and logged (a gzip bomb). 0 = no cap.'),
       compression: oneOf(['auto', 'gzip', 'none'], 'auto', 'auto: files ending in .gz are gunzipped.'),
       include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
       checkpoint: obj({
