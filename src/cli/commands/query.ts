@@ -69,7 +69,7 @@ export async function fullRRPair(store: StoreReader, hit: QueryHit): Promise<RRP
 }
 
 /** `--start -1h` reads as an option followed by an option; join such values as `--start=-1h`. */
-function joinNegativeValues(args: string[]): string[] {
+export function joinNegativeValues(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;

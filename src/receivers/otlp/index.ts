@@ -7,10 +7,12 @@ import type { NonRRPairAction } from '../../rrpair/otlp.js';
 import { OtlpGrpcServer, type GrpcProtocolConfig } from './grpc.js';
 import { OtlpHttpServer, type HttpProtocolConfig } from './http.js';
 import { Ingest } from './ingest.js';
+import { Admission } from './admission.js';
 
 export interface OtlpReceiverConfig {
   protocols: { grpc?: GrpcProtocolConfig | null; http?: HttpProtocolConfig | null };
   non_rrpair: NonRRPairAction;
+  admission: { request_limit_mib: number };
 }
 
 /** A protocol block: present (even empty, `grpc:`) enables it; absent leaves it off, as in the Collector. */
@@ -64,6 +66,9 @@ const httpSchema = obj({
 const schema = obj({
   protocols: obj({ grpc: optionalBlock(grpcSchema), http: optionalBlock(httpSchema) }, { description: 'Which transports to serve; a block present (even empty) turns it on.' }),
   non_rrpair: oneOf(['drop', 'keep'], 'drop', 'A LogRecord whose body is not an RRPair: drop it (counted, reported as rejected in partial success) or keep it as a record.'),
+  admission: obj({
+    request_limit_mib: num(64, 'Request data (after decompression) held at once by both protocols; a request that would go beyond while others are in flight gets 429 / RESOURCE_EXHAUSTED (retried by OTLP clients). 0 = no bound. As the otelarrow receiver\'s admission.request_limit_mib.', { minimum: 0 }),
+  }, { description: 'Bound on in-flight request bytes, so memory stays bounded without a memory_limiter.' }),
 });
 
 /** Fill defaults into a protocol block given as null (`grpc:` with nothing under it). */
@@ -87,14 +92,16 @@ export class OtlpReceiver implements Component {
     const p = this.s.config.protocols;
     const g = withDefaults(p.grpc, grpcSchema);
     const h = withDefaults(p.http, httpSchema);
+    const limitBytes = Math.floor((this.s.config.admission?.request_limit_mib ?? 64) * 1024 * 1024);
+    const admission = { gate: new Admission(limitBytes), limitBytes };
     try {
       if (g) {
-        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, serverTls(g.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, g.auth?.authenticator));
+        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, serverTls(g.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, g.auth?.authenticator), admission);
         await this.grpc.start();
         this.s.logger.info({ endpoint: g.endpoint, port: this.grpc.port, tls: !!g.tls }, 'otlp: gRPC receiver listening');
       }
       if (h) {
-        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, serverTls(h.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, h.auth?.authenticator));
+        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, serverTls(h.tls as TlsConfig, this.s.configDir), serverAuthenticator(host, h.auth?.authenticator), admission);
         await this.http.start();
         this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, path: h.logs_url_path, tls: !!h.tls }, 'otlp: HTTP receiver listening');
       }
