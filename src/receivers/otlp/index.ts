@@ -67,7 +67,7 @@ const schema = obj({
   protocols: obj({ grpc: optionalBlock(grpcSchema), http: optionalBlock(httpSchema) }, { description: 'Which transports to serve; a block present (even empty) turns it on.' }),
   non_rrpair: oneOf(['drop', 'keep'], 'drop', 'A LogRecord whose body is not an RRPair: drop it (counted, reported as rejected in partial success) or keep it as a record.'),
   admission: obj({
-    request_limit_mib: num(64, 'Request data (after decompression) held at once by both protocols; a request that would go beyond while others are in flight gets 429 / RESOURCE_EXHAUSTED (retried by OTLP clients). 0 = no bound. As the otelarrow receiver\'s admission.request_limit_mib.', { minimum: 0 }),
+    request_limit_mib: num(32, 'Request data (after decompression) held at once by both protocols; a request that would go beyond while others are in flight gets 429 / RESOURCE_EXHAUSTED (retried by OTLP clients). 0 = no bound. As the otelarrow receiver\'s admission.request_limit_mib.', { minimum: 0 }),
   }, { description: 'Bound on in-flight request bytes, so memory stays bounded without a memory_limiter.' }),
 });
 
@@ -92,7 +92,7 @@ export class OtlpReceiver implements Component {
     const p = this.s.config.protocols;
     const g = withDefaults(p.grpc, grpcSchema);
     const h = withDefaults(p.http, httpSchema);
-    const limitBytes = Math.floor((this.s.config.admission?.request_limit_mib ?? 64) * 1024 * 1024);
+    const limitBytes = Math.floor((this.s.config.admission?.request_limit_mib ?? 32) * 1024 * 1024);
     const admission = { gate: new Admission(limitBytes), limitBytes };
     try {
       if (g) {
