@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { sinks, testRegistry } from '../support/capture.js';
 import { generate } from '../support/samples.js';
 import { tmp } from '../support/tmp.js';

@@ -6,7 +6,7 @@ import { isQueryableStore, QueryTimeoutError, withDeadline, type QueryableStore 
 import type { ComponentMetrics } from '../../core/telemetry.js';
 import { UnsupportedRegexError } from '../../helpers/linear-regex.js';
 import { isLoopback } from '../../config/exposure.js';
-import { listenHttp } from '../../helpers/http-server.js';
+import { listenHttp } from '../../helpers/net.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 
 export interface QueryApiConfig {
