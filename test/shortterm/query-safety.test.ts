@@ -53,8 +53,8 @@ service:
     const h = (await proc.waitLog('health check listening')) as { port: number };
     api = `http://127.0.0.1:${q.port}/api/v1/rrpairs`;
     health = `http://127.0.0.1:${h.port}/`;
-    await waitFor(async () => ((await (await fetch(`${api}?start=-3h&limit=500`)).json()) as { count: number }).count === N, { what: 'all records in the store' });
-  }, 120_000);
+    await waitFor(async () => ((await (await fetch(`${api}?start=-3h&limit=500`)).json()) as { count: number }).count === N, { timeoutMs: 120_000, what: 'all records in the store' });
+  }, 300_000);
 
   afterAll(() => {
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
