@@ -1,5 +1,6 @@
 import { UsageError } from './command.js';
 import { commands } from './commands/index.js';
+import { applyUmask } from '../core/umask.js';
 
 function help(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(cmd.usage);
     return 0;
   }
+  applyUmask(undefined); // outputs (--out, snapshots, stores) are private; `run` applies service.umask
   try {
     return await cmd.run(rest);
   } catch (err) {

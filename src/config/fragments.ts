@@ -217,13 +217,25 @@ export function retryOnFailure() {
 
 /** Where records that can never be delivered go: a directory, or another exporter. */
 export function deadLetter() {
+  return obj(deadLetterProperties(), { description: 'Destination for records that cannot be delivered (permanent errors).' });
+}
+
+/** A receiver's dead_letter block: as deadLetter(), plus `raw`, since receivers refuse input before any redaction ran. */
+export function receiverDeadLetter() {
   return obj(
     {
-      path: path(undefined, 'Directory for dead-letter files (raw.jsonl lines with the reason); default <data_dir>/dead_letter.'),
-      exporter: str(undefined, 'Id of another exporter that takes dead-lettered records.'),
+      ...deadLetterProperties(),
+      raw: bool(false, 'Keep refused input in clear in the dead-letter file. Off: only its SHA-256, size and the reason (input is refused before any redaction ran).'),
     },
-    { description: 'Destination for records that cannot be delivered (permanent errors).' },
+    { description: 'Destination for input that cannot be delivered (permanent errors).' },
   );
+}
+
+function deadLetterProperties() {
+  return {
+    path: path(undefined, 'Directory for dead-letter files (raw.jsonl lines with the reason); default <data_dir>/dead_letter.'),
+    exporter: str(undefined, 'Id of another exporter that takes dead-lettered records.'),
+  };
 }
 
 /** The exporter helper's settings, to spread into an exporter's properties. */

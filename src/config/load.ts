@@ -12,6 +12,7 @@ import {
   type ConfigIssue, type ParsedSource, type PositionMap, type UnsetRef,
 } from './source.js';
 import { validateAgainst } from './validate-schema.js';
+import { adminExposureWarnings } from './exposure.js';
 
 export interface ComponentConfig {
   id: string;
@@ -126,6 +127,8 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   const configDir = dirname(resolve(files[files.length - 1]!));
   const secrets = secretValues(topLevelSchema, value);
   for (const [section] of SECTIONS) for (const c of components[section].values()) secretValues(c.factory.schema, c.config, secrets);
+  const metricsAddress = telemetry.metrics.level === 'none' ? undefined : readerAddress(telemetry.metrics.readers) ?? telemetry.metrics.address;
+  warnings.push(...adminExposureWarnings(new Map([...components.extensions].filter(([id]) => serviceExtensions.includes(id))), metricsAddress));
   return {
     files,
     configDir,
@@ -133,7 +136,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     pipelines,
     serviceExtensions,
     logLevel: telemetry.logs.level,
-    metricsAddress: telemetry.metrics.level === 'none' ? undefined : readerAddress(telemetry.metrics.readers) ?? telemetry.metrics.address,
+    metricsAddress,
     gracePeriodMs: svc.grace_period,
     dataDir: svc.data_dir,
     resolved: value,

@@ -1,4 +1,4 @@
-import { address, duration, list, obj, oneOf, path, raw, strings, type Config } from './fragments.js';
+import { address, duration, list, obj, oneOf, path, raw, str, strings, type Config } from './fragments.js';
 
 const pipeline = obj(
   {
@@ -33,6 +33,7 @@ const serviceSchema = obj(
     }, { default: {} }),
     grace_period: duration('30s', 'On SIGTERM, how long to drain queues before exiting.'),
     data_dir: path('./data', 'Directory for state: file offsets, persistent queues, checkpoints.'),
+    umask: str('077', 'Process umask for everything rrpipe writes: "077" makes files 0600 and folders 0700; "027" lets the group read.', { pattern: '^0?[0-7]{3}$' }),
   },
   { required: ['pipelines'] },
 );

@@ -1,5 +1,5 @@
 import type { Consumer } from './component.js';
-import { errorMessage, RetryableError } from './errors.js';
+import { errorMessage, PermanentError, RetryableError } from './errors.js';
 import { cloneRecord, type Context, type RecordBatch } from './record.js';
 
 export interface FanoutTarget {
@@ -17,9 +17,16 @@ export function fanout(targets: FanoutTarget[]): Consumer {
   if (targets.length === 1) return targets[0]!.consumer;
   return {
     async consume(batch: RecordBatch, ctx: Context): Promise<void> {
-      const results = await Promise.allSettled(
-        targets.map((t) => t.consumer.consume(t.mutates ? batch.map(cloneRecord) : batch, ctx)),
-      );
+      // Copies are made before any target sees the batch: a record that cannot be copied (nested
+      // too deeply) fails the whole consume before anything was handed on, so the sender can
+      // isolate it without delivering the others twice.
+      let batches: RecordBatch[];
+      try {
+        batches = targets.map((t) => (t.mutates ? batch.map(cloneRecord) : batch));
+      } catch (err) {
+        throw new PermanentError(`record cannot be copied for fan-out: ${errorMessage(err)}`, { cause: err });
+      }
+      const results = await Promise.allSettled(targets.map((t, i) => t.consumer.consume(batches[i]!, ctx)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length === 0) return;
       if (failed.length === 1) throw failed[0]!.reason;

@@ -39,9 +39,43 @@ export interface QueryPage {
  * Hits are ordered by ts ascending, then id.
  */
 export interface QueryableStore {
-  query(filter: QueryFilter): Promise<QueryPage>;
+  query(filter: QueryFilter, opts?: QueryOptions): Promise<QueryPage>;
   /** The full RRPair by id, when the store keeps it. */
-  get?(id: string): Promise<RRPair | undefined>;
+  get?(id: string, opts?: QueryOptions): Promise<RRPair | undefined>;
+}
+
+export interface QueryOptions {
+  /** Aborted when the caller's deadline passes: a store that can stop its work stops it. */
+  signal?: AbortSignal;
+}
+
+/** A query ran past its deadline (query_api answers 503, `rrpipe query` exits 1). */
+export class QueryTimeoutError extends Error {
+  constructor(readonly ms: number) {
+    super(`the query ran past its deadline${ms ? ` of ${ms} ms` : ''} and was stopped; narrow the time window or the filters`);
+  }
+}
+
+/**
+ * Run a store call with a deadline: past it, the signal handed to the store aborts (the embedded
+ * store terminates its query worker) and the caller gets a QueryTimeoutError whatever the store does.
+ */
+export async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!(ms > 0)) return fn(new AbortController().signal);
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new QueryTimeoutError(ms);
+      ac.abort(err);
+      reject(err);
+    }, ms);
+  });
+  try {
+    return await Promise.race([fn(ac.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function isQueryableStore(c: unknown): c is QueryableStore {

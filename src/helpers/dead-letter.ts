@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Consumer, Host } from '../core/component.js';
 import type { RecordBatch } from '../core/record.js';
@@ -9,6 +10,8 @@ import type { ComponentMetrics } from '../core/telemetry.js';
 export interface DeadLetterConfig {
   path?: string;
   exporter?: string;
+  /** Receivers: keep refused input in clear (default: only its hash, size and the reason). */
+  raw?: boolean;
 }
 
 /** One dead-letter line: what failed, why, and the RRPair (or the raw text that could not be parsed). */
@@ -19,6 +22,11 @@ export interface DeadLetterEntry {
   rrpair?: unknown;
   raw?: string;
   source?: string;
+  /** Instead of the input, when it is kept out of the file: its SHA-256 and size. */
+  sha256?: string;
+  bytes?: number;
+  /** The record's uuid, when only a hash is kept. */
+  id?: string;
 }
 
 /**
@@ -44,10 +52,19 @@ export class DeadLetter {
     private readonly metrics: ComponentMetrics,
     private readonly logger: Logger,
     private readonly host?: Host,
+    opts: { protectInput?: boolean } = {},
   ) {
     this.dir = cfg?.path ?? defaultDir;
     this.exporter = cfg?.exporter;
+    this.hashOnly = (opts.protectInput ?? false) && cfg?.raw !== true;
   }
+
+  /**
+   * Receivers dead-letter input before the pipeline's processors (redaction among them) ran: by
+   * default only a hash, the size and the reason reach the disk (`dead_letter.raw: true` keeps
+   * the input). Exporters dead-letter what the pipeline produced, as it would have been exported.
+   */
+  private readonly hashOnly: boolean;
 
   get destination(): string {
     return this.exporter ? `exporter ${this.exporter}` : this.dir;
@@ -77,7 +94,7 @@ export class DeadLetter {
       }
     }
     const time = new Date().toISOString();
-    const lines = batch.map((r) => JSON.stringify({ reason, component: this.component, time, rrpair: r.rrpair } satisfies DeadLetterEntry)).join('\n') + '\n';
+    const lines = batch.map((r) => this.recordLine(r.rrpair, reason, time)).join('\n') + '\n';
     try {
       await this.write(time.slice(0, 10), lines);
       this.metrics.deadLettered(batch.length, label);
@@ -88,9 +105,25 @@ export class DeadLetter {
     }
   }
 
+  private recordLine(rrpair: unknown, reason: string, time: string): string {
+    const base = { reason, component: this.component, time };
+    let text: string;
+    try {
+      text = JSON.stringify(rrpair);
+    } catch (err) {
+      // e.g. nested too deeply to serialize (RangeError): keep what identifies it.
+      const id = (rrpair as { uuid?: unknown } | null)?.uuid;
+      return JSON.stringify({ ...base, ...(typeof id === 'string' ? { id } : {}), reason: `${reason} (record not serializable: ${(err as Error).message})` } satisfies DeadLetterEntry);
+    }
+    if (!this.hashOnly) return `{"reason":${JSON.stringify(reason)},"component":${JSON.stringify(this.component)},"time":"${time}","rrpair":${text}}`;
+    const id = (rrpair as { uuid?: unknown } | null)?.uuid;
+    return JSON.stringify({ ...base, ...(typeof id === 'string' ? { id } : {}), sha256: sha256(text), bytes: Buffer.byteLength(text) } satisfies DeadLetterEntry);
+  }
+
   /** A line that never became a record (malformed input). The promise resolves once it is written (it never rejects). */
   raw(raw: string, reason: string, source?: string): Promise<void> {
-    const e: DeadLetterEntry = { reason, component: this.component, time: new Date().toISOString(), raw, ...(source ? { source } : {}) };
+    const kept = this.hashOnly ? { sha256: sha256(raw), bytes: Buffer.byteLength(raw) } : { raw };
+    const e: DeadLetterEntry = { reason, component: this.component, time: new Date().toISOString(), ...kept, ...(source ? { source } : {}) };
     return this.write(e.time.slice(0, 10), JSON.stringify(e) + '\n').then(
       () => this.metrics.deadLettered(1, shortReason(reason)),
       (err) => {
@@ -126,4 +159,8 @@ export class DeadLetter {
 /** A reason as a metric label: bounded cardinality (no ids, no numbers). */
 export function shortReason(reason: string): string {
   return reason.split(':')[0]!.replace(/[0-9]+/g, 'N').slice(0, 60);
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
 }

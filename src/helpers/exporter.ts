@@ -61,6 +61,9 @@ export function createExporter(settings: CreateSettings<ExporterHelperConfig>, t
   return new HelperExporter(settings, target);
 }
 
+/** Extra pushes one failing batch may spend to isolate its permanently failing records. */
+const SPLIT_BUDGET = 64;
+
 class HelperExporter implements Component, Consumer {
   private queue?: BatchQueue & { drainRemaining?(): RecordBatch[] };
   private workers: Promise<void>[] = [];
@@ -186,7 +189,7 @@ class HelperExporter implements Component, Consumer {
   }
 
   /** One push; returns the records to retry (permanent failures are dead-lettered here). */
-  private async attempt(batch: RecordBatch): Promise<{ retry: RecordBatch; reason: string; retryAfterMs?: number }> {
+  private async attempt(batch: RecordBatch, budget = { left: SPLIT_BUDGET }): Promise<{ retry: RecordBatch; reason: string; retryAfterMs?: number }> {
     const timeout = AbortSignal.timeout(this.s.config.timeout > 0 ? this.s.config.timeout : 2_147_483_647);
     const signal = AbortSignal.any([timeout, this.stopController.signal]);
     try {
@@ -217,6 +220,15 @@ class HelperExporter implements Component, Consumer {
       const reason = aborted
         ? this.stopController.signal.aborted ? 'shutdown deadline' : `timeout after ${this.s.config.timeout}ms`
         : errorMessage(err);
+      if (!aborted && !isRetryable(err) && batch.length > 1 && budget.left > 0) {
+        // One bad record (too deep to serialize, rejected as invalid) must not take its batch
+        // with it: split until the failing records stand alone, within a budget of pushes.
+        const half = Math.ceil(batch.length / 2);
+        budget.left -= 2;
+        const a = await this.attempt(batch.slice(0, half), budget);
+        const b = await this.attempt(batch.slice(half), budget);
+        return { retry: [...a.retry, ...b.retry], reason: a.reason || b.reason, ...((a.retryAfterMs ?? b.retryAfterMs) !== undefined ? { retryAfterMs: a.retryAfterMs ?? b.retryAfterMs } : {}) };
+      }
       this.s.metrics.failed(batch.length, shortReason(reason));
       if (!aborted && !isRetryable(err)) {
         await this.deadLetter.records(batch, reason);

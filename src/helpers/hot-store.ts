@@ -1,6 +1,7 @@
 import type { Component, Consumer } from '../core/component.js';
-import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../core/query.js';
+import type { QueryFilter, QueryHit, QueryOptions, QueryPage, QueryableStore } from '../core/query.js';
 import type { IndexDoc } from '../rrpair/index-doc.js';
+import { compileLinear, type LinearRegex } from './linear-regex.js';
 
 /**
  * Shared pieces of the short-term (hot) stores: filter matching, paging cursors and the
@@ -32,14 +33,8 @@ export function tsOfDate(d: Date): string {
 }
 
 export function compileFilter(filter: QueryFilter): CompiledFilter {
-  const re = (name: string, src?: string): RegExp | undefined => {
-    if (src === undefined || src === '') return undefined;
-    try {
-      return new RegExp(src);
-    } catch (err) {
-      throw new Error(`query: ${name} is not a valid regular expression: ${(err as Error).message}`);
-    }
-  };
+  // RE2 (linear time): a user's pattern cannot hold the event loop however it is written.
+  const re = (name: string, src?: string): LinearRegex | undefined => (src === undefined || src === '' ? undefined : compileLinear(src, `query: ${name}`));
   const method = re('method', filter.method);
   const status = re('status', filter.status);
   const endpoint = re('endpoint', filter.endpoint);
@@ -121,8 +116,8 @@ export function queryable(component: Component & Consumer, store: QueryableStore
     start: (host) => component.start(host),
     shutdown: (deadline) => component.shutdown(deadline),
     consume: (batch, ctx) => component.consume(batch, ctx),
-    query: (filter) => store.query(filter),
-    ...(store.get ? { get: (id: string) => store.get!(id) } : {}),
+    query: (filter, opts) => store.query(filter, opts),
+    ...(store.get ? { get: (id: string, opts?: QueryOptions) => store.get!(id, opts) } : {}),
   };
 }
 

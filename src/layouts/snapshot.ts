@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, lstatSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -156,15 +156,38 @@ async function writeLine(ws: WriteStream, s: string): Promise<void> {
 }
 
 /** A file name from a uuid (base64 has "/" and "+"): hex of the 16 bytes, or a safe form. */
-export function uuidFileName(id: string): string {
+export /** The output path must not be a symlink: it would write (or, as a directory, create files) wherever it points. */
+function refuseSymlink(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isSymbolicLink()) throw new Error(`--out ${path} is a symbolic link; refusing to write through it (give the real path)`);
+}
+
+function outError(path: string, err: NodeJS.ErrnoException): Error {
+  return err.code === 'ELOOP' ? new Error(`--out ${path} is a symbolic link; refusing to write through it (give the real path)`) : err;
+}
+
+function uuidFileName(id: string): string {
   const b = Buffer.from(id, 'base64');
   if (b.length === 16 && b.toString('base64') === id) return b.toString('hex');
   return id.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 async function openWriter(o: SnapshotOptions, layout: string): Promise<Writer> {
+  refuseSymlink(o.out);
   if (o.format === 'raw_jsonl') {
-    const ws = createWriteStream(o.out);
+    // O_NOFOLLOW: a symlink planted at the output path fails the open instead of redirecting the write.
+    let fd: number;
+    try {
+      fd = openSync(o.out, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      throw outError(o.out, err as NodeJS.ErrnoException);
+    }
+    const ws = createWriteStream('', { fd });
     return {
       write: (e) => writeLine(ws, e.json + '\n'),
       async close() {

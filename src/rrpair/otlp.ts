@@ -257,14 +257,18 @@ export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPair
   if (!Array.isArray(rls)) throw new OtlpMappingError('resourceLogs must be an array');
   const out: LogsRequestResult = { records: [], nonRRPair: 0, rejected: 0 };
   for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: object[] }[] }[]) {
-    if (typeof rl !== 'object' || rl === null) throw new OtlpMappingError('resourceLogs entries must be objects');
+    // Arrays are objects too: {"resourceLogs":[[…]]} would otherwise pass as an empty entry.
+    if (typeof rl !== 'object' || rl === null || Array.isArray(rl)) throw new OtlpMappingError('resourceLogs entries must be objects');
     const resAttrs = rl.resource?.attributes;
     if (resAttrs !== undefined && !Array.isArray(resAttrs)) throw new OtlpMappingError('resource.attributes must be an array');
-    for (const sl of rl.scopeLogs ?? []) {
-      const lrs = sl?.logRecords ?? [];
+    const sls = rl.scopeLogs ?? [];
+    if (!Array.isArray(sls)) throw new OtlpMappingError('scopeLogs must be an array');
+    for (const sl of sls) {
+      if (typeof sl !== 'object' || sl === null || Array.isArray(sl)) throw new OtlpMappingError('scopeLogs entries must be objects');
+      const lrs = sl.logRecords ?? [];
       if (!Array.isArray(lrs)) throw new OtlpMappingError('logRecords must be an array');
       for (const lr of lrs as Parameters<typeof logRecordToRecord>[0][]) {
-        if (typeof lr !== 'object' || lr === null) throw new OtlpMappingError('logRecords entries must be objects');
+        if (typeof lr !== 'object' || lr === null || Array.isArray(lr)) throw new OtlpMappingError('logRecords entries must be objects');
         if (lr.attributes !== undefined && !Array.isArray(lr.attributes)) throw new OtlpMappingError('attributes must be an array');
         const rec = logRecordToRecord(lr, resAttrs);
         if (rec) {

@@ -6,6 +6,7 @@ import { Graph } from './graph.js';
 import { createLogger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { Telemetry } from '../core/telemetry.js';
+import { applyUmask } from '../core/umask.js';
 
 export interface ServiceOptions {
   files: string[];
@@ -56,6 +57,7 @@ export class Service {
   }
 
   private async run(cfg: ResolvedConfig): Promise<void> {
+    applyUmask((cfg.resolved.service as { umask?: string } | undefined)?.umask);
     const graph = new Graph(cfg, this.telemetry, this.logger, { oneShot: this.opts.oneShot });
     this.graph = graph;
     this.cfg = cfg;

@@ -4,7 +4,8 @@ import pino from 'pino';
 import { builtinRegistry } from '../../components.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import type { Component, ExporterFactory, Host } from '../../core/component.js';
-import { hasOpenReader, isQueryableStore, type QueryFilter, type QueryHit, type StoreReader } from '../../core/query.js';
+import { hasOpenReader, isQueryableStore, withDeadline, type QueryFilter, type QueryHit, type StoreReader } from '../../core/query.js';
+import { parseDuration } from '../../config/units.js';
 import { noopMetrics } from '../../core/telemetry.js';
 import { fetchArchived } from '../../helpers/archive-fetch.js';
 import { filterFromParams } from '../../helpers/query-params.js';
@@ -38,18 +39,19 @@ export async function openStore(files: string[], id: string): Promise<StoreReade
   };
   await comp.start(host);
   return {
-    query: (f) => comp.query(f),
-    ...(comp.get ? { get: (rid: string) => comp.get!(rid) } : {}),
+    query: (f, o) => comp.query(f, o),
+    ...(comp.get ? { get: (rid: string, o?: { signal?: AbortSignal }) => comp.get!(rid, o) } : {}),
     close: () => comp.shutdown(AbortSignal.timeout(10_000)),
   };
 }
 
 /** Every hit of a filter, page by page, up to limit (0 = all). */
-export async function* allHits(store: StoreReader, filter: QueryFilter, limit: number): AsyncGenerator<QueryHit> {
+export async function* allHits(store: StoreReader, filter: QueryFilter, limit: number, pageTimeoutMs = 0): AsyncGenerator<QueryHit> {
   let left = limit > 0 ? limit : Infinity;
   let after = filter.after;
   while (left > 0) {
-    const page = await store.query({ ...filter, limit: Math.min(PAGE, left), ...(after ? { after } : {}) });
+    const f = { ...filter, limit: Math.min(PAGE, left), ...(after ? { after } : {}) };
+    const page = await withDeadline(pageTimeoutMs, (signal) => store.query(f, { signal }));
     for (const h of page.hits.slice(0, Math.min(page.hits.length, left))) yield h;
     left -= page.hits.length;
     if (!page.next || page.hits.length === 0) return;
@@ -67,7 +69,7 @@ export async function fullRRPair(store: StoreReader, hit: QueryHit): Promise<RRP
 }
 
 /** `--start -1h` reads as an option followed by an option; join such values as `--start=-1h`. */
-function joinNegativeValues(args: string[]): string[] {
+export function joinNegativeValues(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -103,6 +105,7 @@ export const query: CliCommand = {
   --limit N           at most N results (default 100; 0 = all)
   --output FORMAT     table (default), jsonl (index documents), raw (full RRPairs as raw.jsonl)
   --out FILE          write there instead of stdout
+  --timeout D         stop a page query running longer than D (default 30s; 0 = no limit)
 
 Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 2 bad usage.`,
   async run(args) {
@@ -123,6 +126,7 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
         limit: { type: 'string', default: '100' },
         output: { type: 'string', short: 'o', default: 'table' },
         out: { type: 'string' },
+        timeout: { type: 'string', default: '30s' },
       },
     });
     if (!values.store) throw new UsageError('--store is required');
@@ -130,10 +134,16 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
     if (!['table', 'jsonl', 'raw'].includes(output)) throw new UsageError(`invalid --output "${output}" (table, jsonl or raw)`);
     let filter: QueryFilter;
     try {
-      const { config: _c, ...params } = values;
+      const { config: _c, timeout: _t, ...params } = values;
       filter = filterFromParams(params);
     } catch (err) {
       throw new UsageError((err as Error).message);
+    }
+    let timeoutMs: number;
+    try {
+      timeoutMs = parseDuration(values.timeout!);
+    } catch (err) {
+      throw new UsageError(`invalid --timeout: ${(err as Error).message}`);
     }
     const limit = filter.limit ?? 100;
     delete filter.limit;
@@ -156,7 +166,7 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
     let n = 0;
     try {
       const rows: string[][] = [];
-      for await (const hit of allHits(store, filter, limit)) {
+      for await (const hit of allHits(store, filter, limit, timeoutMs)) {
         n++;
         if (output === 'table') rows.push(tableRow(hit));
         else if (output === 'jsonl') await write(JSON.stringify(hit.doc) + '\n');

@@ -5,6 +5,7 @@ import { buildSnapshot } from '../../layouts/snapshot.js';
 import { openLocation } from '../../layouts/uri.js';
 import { parseTime } from '../../layouts/window.js';
 import type { CliCommand } from '../command.js';
+import { joinNegativeValues } from './query.js';
 
 export function progressBar(done: number, total: number, extra: string): void {
   if (!process.stderr.isTTY) return;
@@ -30,7 +31,7 @@ export const snapshot: CliCommand = {
   async run(args) {
     const filterOpts = Object.fromEntries(FILTER_FIELDS.map((f) => [f, { type: 'string' as const, multiple: true as const }]));
     const { values } = parseArgs({
-      args,
+      args: joinNegativeValues(args),
       options: { from: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, layout: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, endpoint: { type: 'string' }, parallel: { type: 'string' }, spill: { type: 'string' }, ...filterOpts },
     });
     const v = values as Record<string, string | string[] | undefined>;

@@ -2,7 +2,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, path } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
-import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryPage } from '../../core/query.js';
+import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
 import { EmbeddedStore } from './store.js';
@@ -72,13 +72,13 @@ export function createEmbeddedExporter(s: CreateSettings<EmbeddedConfig>, opts: 
     start: (host) => helper.start(host),
     shutdown: (deadline) => helper.shutdown(deadline),
     consume: (batch, ctx) => helper.consume(batch, ctx),
-    query(filter: QueryFilter): Promise<QueryPage> {
+    query(filter: QueryFilter, opts?: QueryOptions): Promise<QueryPage> {
       if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
-      return store.query(filter);
+      return store.query(filter, opts);
     },
-    get(id: string): Promise<RRPair | undefined> {
+    get(id: string, opts?: QueryOptions): Promise<RRPair | undefined> {
       if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
-      return store.get(id);
+      return store.get(id, opts);
     },
     get store() {
       return store;

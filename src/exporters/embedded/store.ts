@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryPage, type StoreReader } from '../../core/query.js';
+import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryOptions, type QueryPage, type StoreReader } from '../../core/query.js';
+import { cachedLinear, type LinearRegex } from '../../helpers/linear-regex.js';
 import type { RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
+import { SqlWorker } from './sql-worker.js';
 import type { RRPair } from '../../rrpair/types.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -63,13 +65,15 @@ export class EmbeddedStore implements StoreReader {
   readonly db: Database.Database;
   private readonly insert?: Database.Statement;
   private readonly now: () => number;
-  private readonly regexCache = new Map<string, RegExp>();
+  /** Reads run here, off the event loop (an in-memory database has no second connection: in-thread). */
+  private readonly reader?: SqlWorker;
 
   constructor(private readonly opts: EmbeddedStoreOptions) {
     this.now = opts.now ?? Date.now;
     if (!opts.readOnly && opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     this.db = new Database(opts.path, { readonly: opts.readOnly ?? false, fileMustExist: opts.readOnly ?? false });
     this.db.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => (this.regex(String(pattern)).test(String(value ?? '')) ? 1 : 0));
+    if (opts.path !== ':memory:') this.reader = new SqlWorker(opts.path);
     if (!opts.readOnly) {
       // auto_vacuum must be set before the first table exists; incremental lets the cap give space back.
       this.db.pragma('auto_vacuum = INCREMENTAL');
@@ -84,14 +88,8 @@ export class EmbeddedStore implements StoreReader {
     this.db.pragma('busy_timeout = 5000');
   }
 
-  private regex(pattern: string): RegExp {
-    let re = this.regexCache.get(pattern);
-    if (!re) {
-      re = new RegExp(pattern);
-      if (this.regexCache.size > 100) this.regexCache.clear();
-      this.regexCache.set(pattern, re);
-    }
-    return re;
+  private regex(pattern: string): LinearRegex {
+    return cachedLinear(pattern);
   }
 
   /**
@@ -164,11 +162,19 @@ export class EmbeddedStore implements StoreReader {
     return (this.db.prepare('SELECT count(*) AS n FROM rrpairs').get() as { n: number }).n;
   }
 
-  async query(filter: QueryFilter): Promise<QueryPage> {
-    return this.querySync(filter);
+  async query(filter: QueryFilter, opts: QueryOptions = {}): Promise<QueryPage> {
+    const { sql, args, limit } = this.select(filter);
+    const rows = this.reader ? await this.reader.all(sql, args, opts.signal) : (this.db.prepare(sql).all(...args) as Record<string, unknown>[]);
+    return this.page(rows, limit);
   }
 
+  /** The query on this thread (tests and tools that hold no event loop worth keeping free). */
   querySync(filter: QueryFilter): QueryPage {
+    const { sql, args, limit } = this.select(filter);
+    return this.page(this.db.prepare(sql).all(...args) as Record<string, unknown>[], limit);
+  }
+
+  private select(filter: QueryFilter): { sql: string; args: unknown[]; limit: number } {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.start) {
@@ -202,7 +208,10 @@ export class EmbeddedStore implements StoreReader {
     }
     const limit = Math.min(Math.max(1, filter.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
     const sql = `SELECT * FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, limit + 1) as Record<string, unknown>[];
+    return { sql, args: [...args, limit + 1], limit };
+  }
+
+  private page(rows: Record<string, unknown>[], limit: number): QueryPage {
     const more = rows.length > limit;
     const hits = rows.slice(0, limit).map((row) => this.hit(row));
     const last = hits[hits.length - 1];
@@ -222,12 +231,14 @@ export class EmbeddedStore implements StoreReader {
     return hit;
   }
 
-  async get(id: string): Promise<RRPair | undefined> {
-    const row = this.db.prepare('SELECT rrpair FROM rrpairs WHERE id = ?').get(id) as { rrpair: string | null } | undefined;
+  async get(id: string, opts: QueryOptions = {}): Promise<RRPair | undefined> {
+    const sql = 'SELECT rrpair FROM rrpairs WHERE id = ?';
+    const row = (this.reader ? await this.reader.get(sql, [id], opts.signal) : this.db.prepare(sql).get(id)) as { rrpair: string | null } | undefined;
     return row?.rrpair ? (JSON.parse(row.rrpair) as RRPair) : undefined;
   }
 
   async close(): Promise<void> {
+    await this.reader?.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,7 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { address, int, obj, secret, str } from '../../config/fragments.js';
-import { isQueryableStore, type QueryableStore } from '../../core/query.js';
+import { address, duration, int, obj, secret, str } from '../../config/fragments.js';
+import { isQueryableStore, QueryTimeoutError, withDeadline, type QueryableStore } from '../../core/query.js';
+import type { ComponentMetrics } from '../../core/telemetry.js';
+import { UnsupportedRegexError } from '../../helpers/linear-regex.js';
+import { isLoopback } from '../../config/exposure.js';
 import { listenHttp } from '../../helpers/net.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 
@@ -12,16 +16,27 @@ export interface QueryApiConfig {
   max_limit: number;
   default_start: string;
   bearer_token?: string;
+  /** Milliseconds a query may run before it is stopped and answered 503. */
+  timeout: number;
 }
 
 const PREFIX = '/api/v1/rrpairs';
+
+/** Constant-time comparison of the Authorization header with the expected bearer token. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const got = Buffer.from(header ?? '');
+  const want = Buffer.from(`Bearer ${token}`);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
 const EXTRA_PARAMS = new Set(['full']);
 
 /**
  * GET /api/v1/rrpairs?start=-1h&service=…&limit=…&after=… → the index documents of a short-term
  * store (the exporter named by `store`), a page at a time; GET /api/v1/rrpairs/<id> → one RRPair.
  */
-export function createQueryApi(config: QueryApiConfig, onListening?: (port: number) => void): Component & { port?: number } {
+export function createQueryApi(config: QueryApiConfig, onListening?: (port: number) => void, metrics?: ComponentMetrics): Component & { port?: number } {
+  const timeouts = metrics?.counter('query_timeouts', 'Queries stopped at their deadline (answered 503).');
+  const timeoutMs = config.timeout ?? 5_000;
   let server: Awaited<ReturnType<typeof listenHttp>> | undefined;
   let host: Host | undefined;
 
@@ -42,7 +57,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
       res.setHeader('allow', 'GET, HEAD');
       return send(res, 405, { error: 'only GET' });
     }
-    if (config.bearer_token && req.headers.authorization !== `Bearer ${config.bearer_token}`) {
+    if (config.bearer_token && !tokenMatches(req.headers.authorization, config.bearer_token)) {
       res.setHeader('www-authenticate', 'Bearer');
       return send(res, 401, { error: 'missing or wrong bearer token' });
     }
@@ -50,8 +65,13 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
     if (!store) return send(res, 503, { error: `store ${config.store} is not running` });
     try {
       if (url.pathname.length > PREFIX.length + 1) {
-        const id = decodeURIComponent(url.pathname.slice(PREFIX.length + 1));
-        const rr = store.get ? await store.get(id) : undefined;
+        let id: string;
+        try {
+          id = decodeURIComponent(url.pathname.slice(PREFIX.length + 1));
+        } catch {
+          return send(res, 400, { error: `the id in ${url.pathname.slice(0, 200)} is not valid percent-encoding` });
+        }
+        const rr = store.get ? await withDeadline(timeoutMs, (signal) => store.get!(id, { signal })) : undefined;
         if (!rr) return send(res, 404, { error: `RRPair ${id} is not in store ${config.store}` });
         return send(res, 200, rr);
       }
@@ -71,7 +91,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
       }
       filter.limit ??= config.default_limit;
       const full = params.full === 'true' || params.full === '1';
-      const page = await store.query(filter);
+      const page = await withDeadline(timeoutMs, (signal) => store.query(filter, { signal }));
       let nextUrl: string | undefined;
       if (page.next) {
         const q = new URLSearchParams(params);
@@ -86,7 +106,12 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
       });
     } catch (err) {
       const msg = (err as Error).message;
-      return send(res, /paging token/.test(msg) ? 400 : 500, { error: msg });
+      if (err instanceof QueryTimeoutError) {
+        timeouts?.inc();
+        res.setHeader('retry-after', '1');
+        return send(res, 503, { error: msg });
+      }
+      return send(res, /paging token/.test(msg) || err instanceof UnsupportedRegexError ? 400 : 500, { error: msg });
     }
   };
 
@@ -126,8 +151,17 @@ export const factory: ExtensionFactory<QueryApiConfig> = {
       max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
       default_start: str('-1h', 'Start of the window when the request gives none.'),
       bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
+      timeout: duration('5s', 'A query running longer is stopped and answered 503 (counted in rrpipe_query_timeouts_total).'),
     },
     { required: ['store'] },
   ),
-  create: (s) => createQueryApi(s.config, (port) => s.logger.info({ port, store: s.config.store }, 'query API listening')),
+  validate(c) {
+    // The API serves captured traffic: beyond loopback it needs a token (an empty one, e.g. an unset
+    // ${env:…:-}, counts as none).
+    if (!c.bearer_token && !isLoopback(c.endpoint)) {
+      return [{ path: ['endpoint'], message: `listens on ${c.endpoint}, beyond loopback, without bearer_token: set bearer_token, or listen on localhost (kubectl port-forward reaches it)` }];
+    }
+    return [];
+  },
+  create: (s) => createQueryApi(s.config, (port) => s.logger.info({ port, store: s.config.store }, 'query API listening'), s.metrics),
 };

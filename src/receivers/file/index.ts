@@ -6,8 +6,8 @@ import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import fg from 'fast-glob';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
-import { bool, bytes, duration, int, obj, oneOf, path, strings, deadLetter as deadLetterSchema } from '../../config/fragments.js';
-import { errorMessage, PermanentError } from '../../core/errors.js';
+import { bool, bytes, duration, int, obj, oneOf, path, strings, receiverDeadLetter } from '../../config/fragments.js';
+import { errorMessage, isRetryable, PermanentError } from '../../core/errors.js';
 import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
 import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';
 import { sleep } from '../../helpers/backoff.js';
@@ -23,6 +23,7 @@ export interface FileReceiverConfig {
   poll_interval: number;
   batch_size: number;
   max_line_size: number;
+  max_decompressed_size: number;
   compression: 'auto' | 'gzip' | 'none';
   include_file_name: boolean;
   checkpoint: { enabled: boolean; path?: string };
@@ -75,7 +76,7 @@ export class FileReceiver implements FiniteReceiver {
     const safeId = this.s.id.replace(/[^A-Za-z0-9_.-]/g, '_');
     this.store = new CheckpointStore(c.checkpoint.enabled ? c.checkpoint.path ?? join(host.dataDir, 'file_receiver', `${safeId}.json`) : undefined);
     this.cp = this.store.load();
-    this.dl = new DeadLetter(this.s.id, c.dead_letter, join(host.dataDir, 'dead_letter'), this.m, this.log, host);
+    this.dl = new DeadLetter(this.s.id, c.dead_letter, join(host.dataDir, 'dead_letter'), this.m, this.log, host, { protectInput: true });
     this.loop = this.run().catch((err) => {
       this.log.error({ err }, 'file receiver stopped on an unexpected error');
       host.reportStatus(`receiver:${this.s.id}`, 'permanent_error', err as Error);
@@ -169,20 +170,29 @@ export class FileReceiver implements FiniteReceiver {
         }
       }
     };
+    const cap = compressed && c.max_decompressed_size > 0 ? c.max_decompressed_size : Infinity;
+    let inflated = 0;
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (this.stopping) break;
+        inflated += chunk.length;
+        if (inflated > cap) {
+          (stream as unknown as { destroy?: () => void }).destroy?.();
+          throw new DecompressionCapError(`decompresses to more than max_decompressed_size (${cap} bytes)`);
+        }
         await take(split.push(chunk));
       }
     } catch (err) {
       if (!compressed) throw err;
-      // A truncated or corrupt gzip file: deliver what was readable, report the rest once.
+      // A truncated or corrupt gzip file, or a bomb: deliver what was readable, report the rest once.
       await take(split.push(Buffer.alloc(0)));
       if (batch.length) await this.emit(batch, state, batchEnd);
       batch = [];
       const delivered = await this.drain();
-      await this.dl.raw('', `corrupt gzip file: ${errorMessage(err)}`, state.path);
-      this.log.error({ file: state.path, err: errorMessage(err) }, 'corrupt gzip file; delivered what could be read');
+      const what = err instanceof DecompressionCapError ? 'gzip file over the decompression cap' : 'corrupt gzip file';
+      this.m.received(1);
+      await this.dl.raw('', `${what}: ${errorMessage(err)}`, state.path);
+      this.log.error({ file: state.path, err: errorMessage(err), dead_letter: this.dl.destination }, `${what}; delivered what could be read before it`);
       if (!delivered) return;
       state.done = true;
       this.store.save(this.cp);
@@ -200,6 +210,12 @@ export class FileReceiver implements FiniteReceiver {
     if (rest && rest.end > skipUntil && (compressed || !c.follow || isWholeJson(rest.text))) {
       this.toRecord(rest, state.path, batch);
       batchEnd = { offset: rest.end, line: rest.number };
+    }
+    // An over-long last line with no newline in a finished file is refused like any over-long line.
+    const over = split.oversizedRest();
+    if (over && over.end > skipUntil && (compressed || !c.follow)) {
+      this.toRecord(over, state.path, batch);
+      batchEnd = { offset: over.end, line: over.number };
     }
     if (batch.length || batchEnd.offset !== state.offset) await this.emit(batch, state, batchEnd);
     if (!(await this.drain())) return;
@@ -282,18 +298,27 @@ export class FileReceiver implements FiniteReceiver {
     return all;
   }
 
-  /** Retry a batch until the pipeline accepts it; false when stopped first. */
+  /**
+   * Retry transient refusals (backpressure, an exporter down) until accepted; an error that will
+   * not change on retry (a stack overflow on a deeply nested record, a mapping error) splits the
+   * batch until the failing record stands alone, which is dead-lettered. False when stopping.
+   */
   private async deliver(batch: RecordBatch, state: FileState): Promise<boolean> {
     let wait = 100;
     while (batch.length) {
       try {
         await untilAborted(this.next.consume(batch, { signal: this.stop.signal }), this.stop.signal);
-        break;
+        return true;
       } catch (err) {
         if (this.stop.signal.aborted) return false;
-        if (err instanceof PermanentError) {
-          await this.dl.records(batch, `refused by the pipeline: ${err.message}`);
-          break;
+        if (err instanceof PermanentError || !isRetryable(err)) {
+          if (batch.length === 1) {
+            await this.dl.records(batch, `refused by the pipeline: ${errorMessage(err)}`);
+            this.log.warn({ file: state.path, reason: errorMessage(err), dead_letter: this.dl.destination }, 'a record the pipeline can never accept was dead-lettered');
+            return true;
+          }
+          const half = Math.ceil(batch.length / 2);
+          return (await this.deliver(batch.slice(0, half), state)) && (await this.deliver(batch.slice(half), state));
         }
         this.log.warn({ file: state.path, records: batch.length, reason: errorMessage(err), retry_in_ms: wait }, 'pipeline refused a batch; retrying');
         try {
@@ -334,6 +359,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+class DecompressionCapError extends Error {}
+
 function isWholeJson(s: string): boolean {
   const t = s.trim();
   if (!t.startsWith('{') || !t.endsWith('}')) return false;
@@ -371,14 +398,15 @@ export const factory: ReceiverFactory<FileReceiverConfig> = {
       follow: bool(true, 'Keep watching for new lines and new files. false: read what is there once, then the receiver is done.'),
       poll_interval: duration('200ms', 'How often to look for new lines and files.'),
       batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
-      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (their first KiB) and skipped.'),
+      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (a hash, or their first KiB with dead_letter.raw) and skipped.'),
+      max_decompressed_size: bytes('1GiB', 'A compressed file that inflates beyond this is cut there: what was read is delivered, the rest dead-lettered and logged (a gzip bomb). 0 = no cap.'),
       compression: oneOf(['auto', 'gzip', 'none'], 'auto', 'auto: files ending in .gz are gunzipped.'),
       include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
       checkpoint: obj({
         enabled: bool(true, 'Remember offsets across restarts.'),
         path: path(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
       }, { default: {} }),
-      dead_letter: deadLetterSchema(),
+      dead_letter: receiverDeadLetter(),
     },
     { required: ['include'] },
   ),

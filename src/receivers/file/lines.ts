@@ -77,6 +77,12 @@ export class LineSplitter {
     return { text: stripCR(Buffer.concat(this.carry).toString('utf8')), end: this.pos, number: this.lineNo + 1 };
   }
 
+  /** An over-long line still without its newline (at the end of a finished file, it is refused). */
+  oversizedRest(): OversizedLine | undefined {
+    if (!this.skipping) return undefined;
+    return { oversized: true, head: this.skippedHead, end: this.pos, number: this.lineNo + 1 };
+  }
+
   /** Offset of the first byte not yet part of a complete line. */
   get committedEnd(): number {
     return this.pos - this.carryLen;

@@ -25,6 +25,10 @@ export const schema = obj({
     }, { description: 'Forward proxy for the service\'s outgoing calls; records direction OUT.' }),
     ca_dir: path(undefined, 'Directory of the interception CA (rrpipe-ca.pem, rrpipe-ca-key.pem), created if absent; default $RRPIPE_CA_DIR or ~/.rrpipe/ca (same as `rrpipe ca`).'),
     upstream_tls: tlsClient('TLS to https:// upstreams and intercepted CONNECT targets (OTel configtls.ClientConfig; insecure has no effect).'),
+    limits: obj({
+      max_connections_per_client: int(1024, 'Open connections one client address may hold on a listener set; more are closed at once (counted: connection_limit). 0 = no limit.', { minimum: 0 }),
+      requests_per_second_per_client: int(2000, 'Sustained requests a second per client address (bursts of twice that); more are answered 429 and not captured (rate_limited). 0 = no limit.', { minimum: 0 }),
+    }, { default: {} }),
   }, { default: {} }),
   pcap: obj({
     file: path(undefined, 'Read this pcap or pcapng file once, then finish.'),

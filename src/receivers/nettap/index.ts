@@ -3,6 +3,7 @@ import type { Component, Consumer, CreateSettings, FiniteReceiver, Host, Receive
 import { schema, type NettapConfig } from './config.js';
 import { CertAuthority, defaultCaDir, ensureCa } from './proxy/ca.js';
 import { CaptureProxy } from './proxy/server.js';
+import { ProxyGuard } from './proxy/guard.js';
 import { splitHostPort } from '../../helpers/net.js';
 import type { Target } from './proxy/types.js';
 import { PcapCapture } from './pcap/capture.js';
@@ -65,7 +66,9 @@ export class NettapProxyReceiver extends NettapBase implements Component {
       ca = new CertAuthority(paths);
       if (paths.created) this.s.logger.info({ ca: paths.certFile }, 'nettap: created the interception CA; add it to the application trust store');
     }
+    const guard = new ProxyGuard({ maxConnectionsPerClient: p.limits.max_connections_per_client, requestsPerSecondPerClient: p.limits.requests_per_second_per_client });
     const common = (direction: 'IN' | 'OUT', proxyType: string) => ({
+      guard,
       direction,
       interceptTls: p.outbound?.intercept_tls ?? false,
       noIntercept: p.outbound?.no_intercept ?? [],

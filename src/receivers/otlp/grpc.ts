@@ -10,6 +10,7 @@ import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
 import { bad, type Failure, type Ingest } from './ingest.js';
+import { admissionRefusal, type Admission } from './admission.js';
 
 export type { GrpcProtocolConfig } from './index.js';
 import type { GrpcProtocolConfig } from './index.js';
@@ -52,6 +53,7 @@ export class OtlpGrpcServer {
     private readonly receiverId: string,
     private readonly tls: ServerTls | undefined,
     private readonly auth: ServerAuthenticator | undefined,
+    private readonly admission?: { gate: Admission; limitBytes: number },
   ) {}
 
   async start(): Promise<void> {
@@ -105,6 +107,16 @@ export class OtlpGrpcServer {
         return fail(this.ingest.refused('grpc', bad('unauthenticated', 'unauthenticated', err instanceof AuthError ? err.message : 'authentication failed')));
       }
     }
+    const ticket = this.admission?.gate.ticket();
+    if (ticket && !ticket.holdUpTo(call.request.length)) return fail(this.ingest.refused('grpc', admissionRefusal(this.admission!.limitBytes)));
+    try {
+      await this.decodeAndDeliver(call, cb, fail);
+    } finally {
+      ticket?.release();
+    }
+  }
+
+  private async decodeAndDeliver(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>, fail: (f: Failure) => void): Promise<void> {
     let doc: unknown;
     try {
       doc = decodeLogsRequest(call.request);

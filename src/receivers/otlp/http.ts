@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { isUtf8 } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
 import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } from './ingest.js';
+import { admissionRefusal, type Admission } from './admission.js';
 
 const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
@@ -37,6 +39,7 @@ export class OtlpHttpServer {
     private readonly receiverId: string,
     private readonly tls: ServerTls | undefined,
     private readonly auth: ServerAuthenticator | undefined,
+    private readonly admission?: { gate: Admission; limitBytes: number },
   ) {}
 
   async start(): Promise<void> {
@@ -131,6 +134,22 @@ export class OtlpHttpServer {
     if (ce !== '' && ce !== 'identity' && ce !== 'gzip' && ce !== 'deflate') {
       return fail(bad('unsupported_media_type', 'unsupported_encoding', `unsupported content encoding "${ce}": use gzip, deflate or none`));
     }
+    const ticket = this.admission?.gate.ticket();
+    try {
+      await this.admitted(req, res, ce, encoding, fail, ticket);
+    } finally {
+      ticket?.release();
+    }
+  }
+
+  /** The rest of a request, holding its bytes against the admission bound until it is answered. */
+  private async admitted(
+    req: IncomingMessage, res: ServerResponse, ce: string, encoding: Encoding, fail: (f: Failure, enc?: Encoding) => void,
+    ticket: ReturnType<Admission['ticket']> | undefined,
+  ): Promise<void> {
+    const overBound = () => fail(admissionRefusal(this.admission!.limitBytes));
+    const declared = Number(req.headers['content-length']);
+    if (ticket && Number.isFinite(declared) && declared <= this.cfg.max_request_body_size && !ticket.holdUpTo(declared)) return overBound();
     const limit = this.cfg.max_request_body_size;
     let body: Buffer;
     try {
@@ -145,6 +164,10 @@ export class OtlpHttpServer {
       if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return;
       throw err;
     }
+    if (ticket && !ticket.holdUpTo(Math.max(ticket.held, body.length))) return overBound();
+    // JSON must be UTF-8 (RFC 8259 §8.1); decoding would replace bad bytes with U+FFFD silently.
+    // (Protobuf string fields are checked by the decoder's own rules.)
+    if (encoding === 'json' && !isUtf8(body)) return fail(bad('invalid', 'invalid_utf8', 'the JSON body is not valid UTF-8'));
     let doc: unknown;
     try {
       doc = encoding === 'proto' ? decodeLogsRequest(body) : JSON.parse(body.toString('utf8'));

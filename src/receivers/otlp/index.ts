@@ -5,6 +5,7 @@ import { serverTlsOptions } from '../../helpers/tls.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { OtlpHttpServer } from './http.js';
 import { Ingest } from './ingest.js';
+import { Admission } from './admission.js';
 
 const grpcSchema = obj({
   endpoint: address('localhost:4317', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4317 for all interfaces).'),
@@ -51,6 +52,9 @@ const httpSchema = obj({
 const schema = obj({
   protocols: obj({ grpc: grpcSchema, http: httpSchema }, { description: 'Which transports to serve; a block present (even empty, `grpc:`) turns it on.' }),
   non_rrpair: oneOf(['drop', 'keep'], 'drop', 'A LogRecord whose body is not an RRPair: drop it (counted, reported as rejected in partial success) or keep it as a record.'),
+  admission: obj({
+    request_limit_mib: num(32, 'Request data (after decompression) held at once by both protocols; a request that would go beyond while others are in flight gets 429 / RESOURCE_EXHAUSTED (retried by OTLP clients). 0 = no bound. As the otelarrow receiver\'s admission.request_limit_mib.', { minimum: 0 }),
+  }, { description: 'Bound on in-flight request bytes, so memory stays bounded without a memory_limiter.' }),
 });
 
 export type OtlpReceiverConfig = Config<typeof schema>;
@@ -69,16 +73,18 @@ export class OtlpReceiver implements Component {
   async start(host: Host): Promise<void> {
     const g = this.s.config.protocols?.grpc;
     const h = this.s.config.protocols?.http;
+    const limitBytes = Math.floor((this.s.config.admission?.request_limit_mib ?? 32) * 1024 * 1024);
+    const admission = { gate: new Admission(limitBytes), limitBytes };
     try {
       if (g) {
         const tls = serverTlsOptions(g.tls);
-        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, g.auth?.authenticator));
+        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, g.auth?.authenticator), admission);
         await this.grpc.start();
         this.s.logger.info({ endpoint: g.endpoint, port: this.grpc.port, tls: !!tls }, 'otlp: gRPC receiver listening');
       }
       if (h) {
         const tls = serverTlsOptions(h.tls);
-        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, h.auth?.authenticator));
+        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, h.auth?.authenticator), admission);
         await this.http.start();
         this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, path: h.logs_url_path, tls: !!tls }, 'otlp: HTTP receiver listening');
       }

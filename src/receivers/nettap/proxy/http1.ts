@@ -3,7 +3,8 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { BodyTap } from '../body.js';
 import { headersFromRaw, headerValue, type HttpCapture } from '../rrpair.js';
-import { CTX, forwardHeaders, nowMs, offPath, targetHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
+import { LOOP_BODY } from './guard.js';
+import { CTX, forwardHeaders, nowMs, offPath, targetHostPort, withVia, type ConnCtx, type ProxyOptions, type Target } from './types.js';
 
 /** HTTP/1.x proxying: plain requests, Expect: 100-continue, streaming bodies, upgrades. */
 export class Http1Handler {
@@ -63,6 +64,28 @@ export class Http1Handler {
     return undefined;
   }
 
+  /** Refuse (without forwarding or capturing) a request over its client's rate or that loops; true when refused. */
+  private refused(req: IncomingMessage, ctx: ConnCtx, target: Target, res?: ServerResponse, socket?: Duplex): boolean {
+    const g = this.opts.guard;
+    let status: number | undefined;
+    let body = '';
+    if (!g.admitRequest(ctx.clientAddr ?? '')) {
+      this.opts.count('rate_limited');
+      status = 429;
+      body = 'rrpipe nettap: too many requests from this client\n';
+    } else if (g.isSelf(target.host, target.port) || g.looped(req.headers.via)) {
+      this.opts.count('loop_detected');
+      status = 508;
+      body = LOOP_BODY;
+    }
+    if (status === undefined) return false;
+    req.resume();
+    const headers = { 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...(status === 429 ? { 'Retry-After': '1' } : {}) };
+    if (res) res.writeHead(status, headers).end(body);
+    else socket?.end(`HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Loop Detected'}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`);
+    return true;
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const opts = this.opts;
     const start = nowMs();
@@ -73,6 +96,7 @@ export class Http1Handler {
       res.writeHead(400, { 'Content-Type': 'text/plain', Connection: 'close' }).end('rrpipe nettap: cannot tell where to send this request\n');
       return;
     }
+    if (this.refused(req, ctx, r.target, res)) return;
     const reqTap = new BodyTap(opts.maxBody);
     const resTap = new BodyTap(opts.maxBody);
     let status: number | undefined;
@@ -114,7 +138,7 @@ export class Http1Handler {
       port: r.target.port,
       method: req.method,
       path: r.path,
-      headers: forwardHeaders(req.rawHeaders) as unknown as http.OutgoingHttpHeaders,
+      headers: withVia(forwardHeaders(req.rawHeaders), opts.guard, req.headers.via) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
       agent: r.target.tls ? this.httpsAgent : this.httpAgent,
       ...(r.target.tls ? { servername: ctx.sni ?? (isIpLike(r.target.host) ? undefined : r.target.host) } : {}),
@@ -181,13 +205,14 @@ export class Http1Handler {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if (this.refused(req, ctx, r.target, undefined, socket)) return;
     const mod = r.target.tls ? https : http;
     const upReq = mod.request({
       host: r.target.host,
       port: r.target.port,
       method: req.method,
       path: r.path,
-      headers: forwardHeaders(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
+      headers: withVia(forwardHeaders(req.rawHeaders, true), opts.guard, req.headers.via) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
       agent: false,
       ...(r.target.tls ? { ...opts.upstreamTls, servername: opts.upstreamTls.servername ?? ctx.sni ?? r.target.host } : {}),

@@ -3,6 +3,7 @@ import { BodyTap } from '../body.js';
 import { headersFromRaw, headerValue, type HttpCapture } from '../rrpair.js';
 import type { Duplex } from 'node:stream';
 import { HOP_BY_HOP, nowMs, offPath, type ConnCtx, type ProxyOptions, type Target } from './types.js';
+import { LOOP_BODY } from './guard.js';
 
 /** HTTP/2 and gRPC proxying (h2c with prior knowledge, and TLS with ALPN h2), trailers included. */
 export class Http2Handler {
@@ -42,6 +43,18 @@ export class Http2Handler {
     if (!target) {
       stream.respond({ ':status': 400 });
       stream.end('rrpipe nettap: no upstream for this HTTP/2 connection\n');
+      return;
+    }
+    if (!opts.guard.admitRequest(ctx.clientAddr ?? '')) {
+      opts.count('rate_limited');
+      stream.respond({ ':status': 429, 'retry-after': '1' });
+      stream.end();
+      return;
+    }
+    if (opts.guard.isSelf(target.host, target.port) || opts.guard.looped(headers.via)) {
+      opts.count('loop_detected');
+      stream.respond({ ':status': 508 });
+      stream.end(LOOP_BODY);
       return;
     }
     const method = String(headers[':method'] ?? 'GET');
@@ -84,7 +97,8 @@ export class Http2Handler {
     let up: http2.ClientHttp2Stream;
     try {
       const upHeaders: http2.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && k !== 'host' && v !== undefined) upHeaders[k] = v;
+      for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && k !== 'host' && k !== 'via' && v !== undefined) upHeaders[k] = v;
+      upHeaders.via = opts.guard.viaWith(headers.via);
       up = this.upstreamFor(session, target, ctx.sni).request(upHeaders, { endStream: false });
     } catch (err) {
       status = 502;

@@ -6,6 +6,7 @@ import { listen } from '../../../helpers/net.js';
 import { newUuid, rfc3339 } from '../rrpair.js';
 import { Http1Handler } from './http1.js';
 import { Http2Handler } from './http2.js';
+import { LOOP_BODY } from './guard.js';
 import { CTX, hostMatches, nowMs, offPath, targetHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -25,16 +26,33 @@ export class CaptureProxy {
     this.h1 = new Http1Handler(opts, (req, socket, head) => this.connect(req, socket, head));
     this.h2 = new Http2Handler(opts);
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
+      const client = socket.remoteAddress ?? '';
+      if (!opts.guard.openConnection(client)) {
+        opts.count('connection_limit');
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        opts.guard.closeConnection(client);
+      });
       const ctx: ConnCtx = { tls: false, ...(opts.upstream ? { target: opts.upstream } : {}), ...(socket.remoteAddress ? { clientAddr: socket.remoteAddress } : {}), ...(socket.remotePort ? { clientPort: socket.remotePort } : {}) };
       this.dispatch(socket, ctx, opts.upstream?.tls ?? false);
     });
   }
 
+  /** Open connections (for tests and the connection limit). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   listen(host: string, port: number): Promise<net.AddressInfo> {
-    return listen(this.server, host, port);
+    return listen(this.server, host, port).then((addr) => {
+      this.opts.guard.addListener(addr);
+      return addr;
+    });
   }
 
   address(): net.AddressInfo {
@@ -51,7 +69,11 @@ export class CaptureProxy {
 
   /** Look at the first bytes of a connection and hand it to TLS, HTTP/2 or HTTP/1.x. */
   private dispatch(socket: Duplex, ctx: ConnCtx, mayTerminateTls: boolean): void {
+    // A client that closes before sending anything: with allowHalfOpen the socket would stay open.
+    const closedEarly = () => socket.destroy();
+    socket.once('end', closedEarly);
     socket.once('data', (first: Buffer) => {
+      socket.off('end', closedEarly);
       socket.pause();
       if (first[0] === 0x16 && (mayTerminateTls || ctx.target !== undefined) && this.opts.ca) {
         void this.terminateTls(prefixed(socket, first), ctx);
@@ -132,6 +154,16 @@ export class CaptureProxy {
       return;
     }
     const parent = ((req.socket as unknown as Record<symbol, ConnCtx>)[CTX]) ?? { tls: false };
+    if (!opts.guard.admitRequest(parent.clientAddr ?? '')) {
+      opts.count('rate_limited');
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (opts.guard.isSelf(host, port)) {
+      opts.count('loop_detected');
+      socket.end(`HTTP/1.1 508 Loop Detected\r\nContent-Type: text/plain\r\nContent-Length: ${LOOP_BODY.length}\r\nConnection: close\r\n\r\n${LOOP_BODY}`);
+      return;
+    }
     const intercept = opts.interceptTls && opts.ca !== undefined && !hostMatches(host, opts.noIntercept);
     if (intercept) {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');

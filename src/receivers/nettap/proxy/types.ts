@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { parseHostPort, type HostPort } from '../../../helpers/net.js';
 import type { CertAuthority } from './ca.js';
+import type { ProxyGuard } from './guard.js';
 import type { HttpCapture } from '../rrpair.js';
 import type { RRPair } from '../../../rrpair/types.js';
 
@@ -41,6 +42,16 @@ export interface ProxyOptions {
   onTunnel(rr: RRPair): void;
   /** Count something that went wrong without harming traffic (bad input, capture errors). */
   count(reason: string): void;
+  /** Loop detection and per-client limits, shared by the receiver's listeners. */
+  guard: ProxyGuard;
+}
+
+/** Raw headers to forward with this proxy's Via hop added (replacing the client's Via lines). */
+export function withVia(raw: string[], guard: ProxyGuard, clientVia: string | string[] | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() !== 'via') out.push(raw[i]!, raw[i + 1]!);
+  out.push('Via', guard.viaWith(clientVia));
+  return out;
 }
 
 export const CTX = Symbol.for('rrpipe.nettap.ctx');

@@ -1,0 +1,101 @@
+// Memory under 16 concurrent maximum-size OTLP/HTTP requests, with a config shaped like the
+// Speedscale BYOC chart's collector (no memory_limiter): rrpipe runs as its own process and its
+// peak RSS is read from /proc/<pid>/status (VmHWM), then its RSS after the load has passed.
+// Requests refused with 429 (admission.request_limit_mib) are retried as an OTLP client does.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ROOT, emit, generateJsonl, tmp } from '../lib.mjs';
+
+const { newRecord } = await import(join(ROOT, 'dist/index.js'));
+const { recordsToOtlpJson } = await import(join(ROOT, 'dist/rrpair/otlp.js'));
+
+const CONCURRENT = 16;
+const ROUNDS = Number(process.env.BENCH_ADMISSION_ROUNDS ?? 2);
+const dir = tmp();
+const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+writeFileSync(join(dir, 'c.yaml'), `
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: "127.0.0.1:${port}" }
+processors:
+  batch: {}
+exporters:
+  file: { path: "${dir}/out/{service}.jsonl", format: raw_jsonl, compression: gzip, flush_interval: 1s }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none }, logs: { level: warn } }
+  pipelines:
+    logs: { receivers: [otlp], processors: [batch], exporters: [file] }
+`);
+
+// One request of about 18 MB of OTLP JSON (gzip: a few MB), distinct uuids per request. The
+// records are made once and renumbered per request.
+const template = generateJsonl(2000, 1000).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const perRecord = Buffer.byteLength(JSON.stringify(recordsToOtlpJson(template.map((r) => newRecord(r))))) / template.length;
+const PER_REQUEST = Math.ceil((17.5 * 2 ** 20) / perRecord);
+function body(k) {
+  const recs = [];
+  for (let i = 0; i < PER_REQUEST; i++) {
+    const rr = { ...template[i % template.length], uuid: Buffer.from((k * 1e7 + i).toString(16).padStart(32, '0'), 'hex').toString('base64') };
+    recs.push(newRecord(rr));
+  }
+  const json = Buffer.from(JSON.stringify(recordsToOtlpJson(recs)));
+  return { gz: gzipSync(json), decoded: json.length, records: recs.length };
+}
+
+function post(buf) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v1/logs', method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': buf.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(buf);
+  });
+}
+
+async function send(buf) {
+  let refused = 0;
+  for (;;) {
+    const code = await post(buf).catch(() => 0);
+    if (code === 200) return refused;
+    refused++;
+    await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+  }
+}
+
+const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+const bodies = Array.from({ length: CONCURRENT }, (_, k) => body(k));
+const child = spawn(process.execPath, [join(ROOT, 'bin/rrpipe.js'), 'run', '-c', join(dir, 'c.yaml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+for (let i = 0; i < 100; i++) {
+  if (await post(Buffer.alloc(0)).then(() => true, () => false)) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+const t0 = Date.now();
+const cpu0 = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ');
+let refused = 0;
+for (let round = 0; round < ROUNDS; round++) refused += (await Promise.all(bodies.map((b) => send(b.gz)))).reduce((a, n) => a + n, 0);
+const seconds = (Date.now() - t0) / 1000;
+const cpu1 = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ');
+const ticks = (s) => Number(s[13]) + Number(s[14]);
+const peak = status(child.pid, 'VmHWM');
+await new Promise((r) => setTimeout(r, 5000));
+const after = status(child.pid, 'VmRSS');
+child.kill('SIGTERM');
+await new Promise((r) => child.on('exit', r));
+const records = bodies.reduce((a, b) => a + b.records, 0) * ROUNDS;
+emit({
+  case: `otlp http: ${CONCURRENT} concurrent ${(bodies[0].decoded / 2 ** 20).toFixed(0)} MB requests (${(bodies[0].gz.length / 2 ** 20).toFixed(1)} MB gzip), BYOC shape`,
+  records,
+  bytes: bodies.reduce((a, b) => a + b.decoded, 0) * ROUNDS,
+  seconds,
+  cpu_seconds: (ticks(cpu1) - ticks(cpu0)) / 100,
+  peak_rss_mb: peak,
+  extra: `RSS 5 s after: ${after.toFixed(0)} MB; 429s retried: ${refused}`,
+});
