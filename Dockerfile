@@ -23,8 +23,9 @@ RUN npm run build \
 FROM node:${NODE_VERSION}-bookworm AS install
 WORKDIR /opt/rrpipe
 COPY --from=build /pkg/rrpipe.tgz /tmp/rrpipe.tgz
-# Production dependencies only; better-sqlite3 and zstd-napi compile with this stage's toolchain.
-RUN npm install --omit=dev --no-audit --no-fund /tmp/rrpipe.tgz \
+# Production dependencies only; better-sqlite3 and zstd-napi compile with this stage's toolchain
+# (JOBS=max: node-gyp builds on every core).
+RUN JOBS=max npm install --omit=dev --no-audit --no-fund /tmp/rrpipe.tgz \
  && npm cache clean --force \
  && rm /tmp/rrpipe.tgz
 

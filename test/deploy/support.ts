@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 export const ROOT = resolve(__dirname, '../..');
 export const PKG = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
   version: string;
+  engines: { node: string };
   files: string[];
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
