@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { archiveExporter } from '../dist/layouts/archive.js';
+import { archiveExporter } from '../dist/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../dist/layouts/local.js';
 import { buildSnapshot } from '../dist/layouts/snapshot.js';
 import { newRecord } from '../dist/core/record.js';
 import { noopMetrics } from '../dist/core/telemetry.js';
 import { silentLogger } from '../dist/core/logger.js';
-import { Service } from '../dist/core/service.js';
+import { Service } from '../dist/service/service.js';
 import { builtinRegistry } from '../dist/components.js';
 
 const N = Number(process.argv[2] ?? 200_000);

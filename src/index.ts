@@ -12,7 +12,7 @@ export type { IndexDoc } from './rrpair/index-doc.js';
 export { RetryableError, PermanentError, BackpressureError, ShutdownError, PartialFailureError, type ItemFailure } from './core/errors.js';
 export { Registry } from './core/registry.js';
 export { Telemetry, noopMetrics, type ComponentMetrics } from './core/telemetry.js';
-export { Service, type ServiceOptions } from './core/service.js';
+export { Service, type ServiceOptions } from './service/service.js';
 export { loadConfig, ConfigError, type ResolvedConfig } from './config/load.js';
 export * as schema from './config/fragments.js';
 export { parseDuration, parseBytes } from './config/units.js';

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sinks, testRegistry } from '../../test/support/capture.js';
 import { generate } from '../../test/support/samples.js';

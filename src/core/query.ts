@@ -1,5 +1,4 @@
-import type { IndexDoc } from '../rrpair/index-doc.js';
-import type { RRPair } from '../rrpair/types.js';
+import type { IndexDoc, RRPair } from './rrpair.js';
 
 /** What `rrpipe query` and GET /api/v1/rrpairs ask a short-term store. Regexes are strings (JS syntax). */
 export interface QueryFilter {

@@ -1,5 +1,4 @@
-import type { RRPair } from '../rrpair/types.js';
-import type { IndexDoc } from '../rrpair/index-doc.js';
+import type { IndexDoc, RRPair } from './rrpair.js';
 
 export type AttrValue = string | number | boolean;
 export type Attrs = { [key: string]: AttrValue };

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, writ
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sinks, testRegistry } from '../support/capture.js';
 import { generate, readJsonl, sampleFiles } from '../support/samples.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { failures, sinks, testRegistry } from '../support/capture.js';
 import { generate } from '../support/samples.js';

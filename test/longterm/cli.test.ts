@@ -10,7 +10,7 @@ import type { Host } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord } from '../../src/core/record.js';
 import { noopMetrics } from '../../src/core/telemetry.js';
-import { archiveExporter } from '../../src/layouts/archive.js';
+import { archiveExporter } from '../../src/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../../src/layouts/local.js';
 import { canon, corpus, tmp } from './support.js';
 

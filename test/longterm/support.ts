@@ -8,7 +8,7 @@ import { builtinRegistry } from '../../src/components.js';
 import type { Consumer, ExporterFactory, FiniteReceiver, ReceiverFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 
 export const SAMPLES = '/work/shared/samples';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { ca } from '../../src/cli/commands/ca.js';
 import { Flow, pcapFile } from './craft.js';
 

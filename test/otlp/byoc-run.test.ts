@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { expectedRRPair, freePort, SAMPLES } from './support.js';
 
 async function send(exporter: LogRecordExporter, rrs: typeof SAMPLES, ids: { cluster: string; service: string; namespace: string }): Promise<void> {

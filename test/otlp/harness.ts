@@ -5,7 +5,7 @@ import { builtinRegistry } from '../../src/components.js';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { RRRecord } from '../../src/core/record.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { exporterHelperProperties, obj } from '../../src/config/fragments.js';
 import { createExporter, type ExporterHelperConfig } from '../../src/helpers/exporter.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Service } from '../../src/core/service.js';
+import { Service } from '../../src/service/service.js';
 import { genRRPairs, reference, testReceiverFactory, tmpDir, toRecords } from './support.js';
 
 const NOW = Date.now();

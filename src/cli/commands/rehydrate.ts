@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
 import { builtinRegistry } from '../../components.js';
 import { ConfigError } from '../../config/load.js';
-import { Service } from '../../core/service.js';
+import { Service } from '../../service/service.js';
 import { activeRehydrations } from '../../receivers/rehydrate/index.js';
 import type { CliCommand } from '../command.js';
 import { progressBar } from './snapshot.js';

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../config/load.js';
 import { builtinRegistry } from '../../components.js';
-import { Service } from '../../core/service.js';
+import { Service } from '../../service/service.js';
 import { defaultConfigPath, type CliCommand } from '../command.js';
 
 export const run: CliCommand = {

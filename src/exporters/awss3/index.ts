@@ -1,6 +1,6 @@
 import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
-import { archiveFactories } from '../../layouts/archive.js';
+import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
 import { layoutDefaults, OTEL_S3_PARTITION, type LayoutName } from '../../layouts/layout.js';
 import { S3Store } from '../../layouts/s3.js';
@@ -58,6 +58,7 @@ const schema = obj(
 
 export const factories = archiveFactories<AwsS3Config>({
   type: 'awss3',
+  stability: { exporter: 'alpha', connector: 'alpha' },
   description: 'Archives records to Amazon S3 (or any S3 API) in the native, OTel awss3 or Fluent Bit layout.',
   schema,
   validate: (c) => (c.s3uploader.kms_key_id && c.s3uploader.server_side_encryption === 'AES256' ? [{ path: ['s3uploader', 'kms_key_id'], message: 'kms_key_id needs server_side_encryption aws:kms' }] : []),

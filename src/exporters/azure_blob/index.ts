@@ -1,6 +1,6 @@
 import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
-import { archiveFactories } from '../../layouts/archive.js';
+import { archiveFactories } from '../internal/archive/factories.js';
 import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
 import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
 import { layoutDefaults, type LayoutName } from '../../layouts/layout.js';
@@ -74,6 +74,7 @@ function storeOptions(c: AzureBlobConfig): AzureStoreOptions {
 export const factories = archiveFactories<AzureBlobConfig>({
   type: 'azure_blob',
   aliases: ['azureblob'],
+  stability: { exporter: 'alpha', connector: 'alpha' },
   description: 'Archives records to Azure Blob Storage in the native, OTel azure_blob or Fluent Bit layout.',
   schema,
   build: (s) => {

@@ -2,7 +2,7 @@ import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
-} from '../../helpers/search-engine.js';
+} from '../internal/searchengine/index.js';
 
 /** An EngineClient on the official Elasticsearch client (@elastic/elasticsearch 8.x: talks to Elasticsearch 8 and 9). */
 export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promise<EngineClient> {
@@ -54,6 +54,7 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
 
 export const factory = searchExporterFactory({
   flavor: 'elasticsearch',
+  stability: 'beta',
   description: 'Elasticsearch / Elastic Cloud short-term store: bulk indexing, index template, ILM retention, OTel-collector-compatible otel mode; queryable.',
   makeClient: elasticClient,
 });

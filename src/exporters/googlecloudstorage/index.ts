@@ -1,6 +1,6 @@
 import { bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
-import { archiveFactories } from '../../layouts/archive.js';
+import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, FORMATS, type Compression, type Format } from '../../layouts/format.js';
 import { GcsStore } from '../../layouts/gcs.js';
 import { layoutDefaults, OTEL_S3_PARTITION, type LayoutName } from '../../layouts/layout.js';
@@ -54,6 +54,7 @@ const schema = obj(
 
 export const factories = archiveFactories<GcsConfig>({
   type: 'googlecloudstorage',
+  stability: { exporter: 'alpha', connector: 'alpha' },
   description: 'Archives records to Google Cloud Storage in the native, OTel-style or Fluent Bit layout.',
   schema,
   validate: (c) => (c.chunk_size % (256 * 1024) !== 0 ? [{ path: ['chunk_size'], message: 'chunk_size must be a multiple of 256 KiB' }] : []),

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { bool, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
 import type { ExporterHelperConfig } from '../../helpers/exporter.js';
-import { archiveFactories } from '../../layouts/archive.js';
+import { archiveFactories } from '../internal/archive/factories.js';
 import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
 import { layoutDefaults, type LayoutName } from '../../layouts/layout.js';
 import { LocalDirStore } from '../../layouts/local.js';
@@ -36,6 +36,7 @@ const schema = obj(
  */
 export const factories = archiveFactories<LocalArchiveConfig>({
   type: 'local_archive',
+  stability: { exporter: 'alpha', connector: 'alpha' },
   description: 'Archives records to a local directory in the native, OTel or Fluent Bit layout (objects written whole, then renamed).',
   schema,
   build: (s) => {

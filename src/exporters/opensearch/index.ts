@@ -2,7 +2,7 @@ import { Client } from '@opensearch-project/opensearch';
 import {
   searchExporterFactory,
   type EngineClient, type Resolved, type SearchExporterConfig, type SearchHitRaw,
-} from '../../helpers/search-engine.js';
+} from '../internal/searchengine/index.js';
 
 /** An EngineClient on the official OpenSearch client (@opensearch-project/opensearch). */
 export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Promise<EngineClient> {
@@ -81,6 +81,7 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
 
 export const factory = searchExporterFactory({
   flavor: 'opensearch',
+  stability: 'beta',
   description: 'OpenSearch / Amazon OpenSearch Service (managed, serverless) short-term store: bulk indexing, index template, ISM retention; queryable.',
   makeClient: openSearchClient,
 });

@@ -8,6 +8,7 @@ import { PartialFailureError, RetryableError, type ItemFailure } from '../../cor
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
 import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { splitHostPort } from '../../helpers/net.js';
 import { compileFilter, compareKey, exactLiteral, pageOf, queryable, tooLargeReason, tsMicros } from '../../helpers/hot-store.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
@@ -73,11 +74,6 @@ export function tlsOptions(t: TlsConfig | undefined, baseDir: string, forced = f
   return o;
 }
 
-function hostPort(ep: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(ep);
-  return { host: m?.[1] || 'localhost', port: m?.[2] ? Number(m[2]) : 6379 };
-}
-
 /**
  * Index documents (and optionally full RRPairs) in Redis: one hash per record with a TTL, and
  * per-day sorted sets (all, by service, by command, by status) scored by event time in
@@ -105,12 +101,12 @@ export class RedisStore implements QueryableStore {
     const tlsOpts = tlsOptions(c.tls, this.configDir, c.endpoint.startsWith('rediss://'));
     if (tlsOpts) common.tls = tlsOpts;
     if (c.cluster.enabled) {
-      const nodes = (c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).map(hostPort);
+      const nodes = (c.cluster.nodes.length ? c.cluster.nodes : [c.endpoint]).map((n) => splitHostPort(n, 6379, 'localhost'));
       this.client = new Cluster(nodes, { enableAutoPipelining: true, lazyConnect: true, redisOptions: common, ...(tlsOpts ? { dnsLookup: (a, cb) => cb(null, a) } : {}) });
     } else if (/^rediss?:\/\//.test(c.endpoint)) {
       this.client = new Redis(c.endpoint, common);
     } else {
-      this.client = new Redis({ ...common, ...hostPort(c.endpoint) });
+      this.client = new Redis({ ...common, ...splitHostPort(c.endpoint, 6379, 'localhost') });
     }
     let lastError: Error | undefined;
     this.client.on('error', (err: Error) => {

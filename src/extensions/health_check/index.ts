@@ -1,6 +1,6 @@
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
 import { obj, str } from '../../config/fragments.js';
-import { listenHttp } from '../../helpers/http-server.js';
+import { listenHttp } from '../../helpers/net.js';
 
 export interface HealthCheckConfig {
   endpoint: string;

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
 import { int, obj, str } from '../../config/fragments.js';
 import { isQueryableStore, type QueryableStore } from '../../core/query.js';
-import { listenHttp } from '../../helpers/http-server.js';
+import { listenHttp } from '../../helpers/net.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 
 export interface QueryApiConfig {

@@ -4,18 +4,14 @@ import type { Component, Consumer, CreateSettings, FiniteReceiver, Host, Receive
 import { schema, type NettapConfig } from './config.js';
 import { CertAuthority, defaultCaDir, ensureCa } from './proxy/ca.js';
 import { CaptureProxy } from './proxy/server.js';
-import { splitHostPort, type Target } from './proxy/types.js';
+import { splitHostPort } from '../../helpers/net.js';
+import type { Target } from './proxy/types.js';
 import { PcapCapture } from './pcap/capture.js';
 import { buildHttpPair, resolveIdentity, toRecord, type Identity } from './rrpair.js';
 import { CaptureSink } from './sink.js';
 import type { RRPair } from '../../rrpair/types.js';
 
 export type { NettapConfig } from './config.js';
-
-function parseListen(s: string): { host: string; port: number } {
-  const { host, port } = splitHostPort(s, 0);
-  return { host: host || '0.0.0.0', port };
-}
 
 function parseUpstream(s: string): Target {
   const u = new URL(/^[a-z]+:\/\//i.test(s) ? s : `http://${s}`);
@@ -85,14 +81,14 @@ export class NettapProxyReceiver extends NettapBase implements Component {
     });
     if (p.inbound) {
       const proxy = new CaptureProxy({ ...common('IN', 'reverse'), upstream: parseUpstream(p.inbound.upstream) });
-      const l = parseListen(p.inbound.listen);
+      const l = splitHostPort(p.inbound.listen, 0);
       await proxy.listen(l.host, l.port);
       this.proxies.push({ direction: 'IN', proxy });
       this.s.logger.info({ listen: proxy.address(), upstream: p.inbound.upstream }, 'nettap: inbound proxy listening');
     }
     if (p.outbound) {
       const proxy = new CaptureProxy(common('OUT', 'forward'));
-      const l = parseListen(p.outbound.listen);
+      const l = splitHostPort(p.outbound.listen, 0);
       await proxy.listen(l.host, l.port);
       this.proxies.push({ direction: 'OUT', proxy });
       this.s.logger.info({ listen: proxy.address() }, 'nettap: outbound proxy listening');

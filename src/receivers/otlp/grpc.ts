@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Context } from '../../core/record.js';
-import { splitHostPort } from '../../core/service.js';
+import { joinHostPort, splitHostPort } from '../../helpers/net.js';
 import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
@@ -92,7 +92,7 @@ export class OtlpGrpcServer {
       ? grpc.ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
       : grpc.ServerCredentials.createInsecure();
     const { host, port } = splitHostPort(c.endpoint, 4317);
-    const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const addr = joinHostPort(host, port);
     this.port = await new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
   }

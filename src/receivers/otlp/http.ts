@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Context } from '../../core/record.js';
-import { splitHostPort } from '../../core/service.js';
+import { listen, splitHostPort } from '../../helpers/net.js';
 import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { decodeLogsRequest, encodeLogsResponse, OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
@@ -68,14 +68,7 @@ export class OtlpHttpServer {
         }, handler)
       : createHttpServer(handler);
     const { host, port } = splitHostPort(this.cfg.endpoint, 4318);
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, () => {
-        this.server!.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as { port: number }).port;
+    this.port = (await listen(this.server, host, port)).port;
   }
 
   async shutdown(deadline: AbortSignal): Promise<void> {

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { BodyTap } from '../body.js';
 import { headersFromRaw, headerValue, type HttpCapture } from '../rrpair.js';
-import { CTX, forwardHeaders, nowMs, offPath, splitHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
+import { CTX, forwardHeaders, nowMs, offPath, targetHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
 
 /** HTTP/1.x proxying: plain requests, Expect: 100-continue, streaming bodies, upgrades. */
 export class Http1Handler {
@@ -57,7 +57,7 @@ export class Http1Handler {
     if (this.opts.upstream) return { target: this.opts.upstream, path: url, host: req.headers.host ?? this.opts.upstream.host };
     // A forward proxy got an origin-form request: use the Host header (transparent mode).
     if (req.headers.host) {
-      const hp = splitHostPort(req.headers.host, ctx.tls ? 443 : 80);
+      const hp = targetHostPort(req.headers.host, ctx.tls ? 443 : 80);
       return { target: { ...hp, tls: ctx.tls }, path: url, host: req.headers.host };
     }
     return undefined;

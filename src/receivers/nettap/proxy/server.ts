@@ -2,10 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { listen } from '../../../helpers/net.js';
 import { newUuid, rfc3339 } from '../rrpair.js';
 import { Http1Handler } from './http1.js';
 import { Http2Handler } from './http2.js';
-import { CTX, hostMatches, nowMs, offPath, splitHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
+import { CTX, hostMatches, nowMs, offPath, targetHostPort, type ConnCtx, type ProxyOptions, type Target } from './types.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -33,13 +34,7 @@ export class CaptureProxy {
   }
 
   listen(host: string, port: number): Promise<net.AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as net.AddressInfo);
-      });
-    });
+    return listen(this.server, host, port);
   }
 
   address(): net.AddressInfo {
@@ -130,7 +125,7 @@ export class CaptureProxy {
       socket.end('HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    const { host, port } = splitHostPort(req.url ?? '', 443);
+    const { host, port } = targetHostPort(req.url ?? '', 443);
     if (!host || !port || port > 65535) {
       opts.count('bad_connect_target');
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');

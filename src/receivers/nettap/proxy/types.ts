@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { parseHostPort, type HostPort } from '../../../helpers/net.js';
 import type { CertAuthority } from './ca.js';
 import type { HttpCapture } from '../rrpair.js';
 import type { RRPair } from '../../../rrpair/types.js';
@@ -89,8 +90,8 @@ export function hostMatches(host: string, patterns: string[]): boolean {
   });
 }
 
-export function splitHostPort(s: string, defPort: number): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
-  if (!m) return { host: s, port: defPort };
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : defPort };
+/** host:port of a Host header or CONNECT target; never throws: a value that does not parse is kept whole as the host. */
+export function targetHostPort(s: string, defPort: number): HostPort {
+  const hp = parseHostPort(s, defPort);
+  return hp && hp.host !== '' ? hp : { host: s, port: defPort };
 }

@@ -4,12 +4,12 @@ import type { ComponentConfig, ResolvedConfig } from '../config/load.js';
 import type {
   Component, ComponentStatus, Consumer, CreateSettings, ExporterFactory, ExtensionFactory, Host, Kind,
   ProcessorFactory, ReceiverFactory, ServiceStatus, ConnectorFactory,
-} from './component.js';
-import { isFiniteReceiver } from './component.js';
-import { errorMessage } from './errors.js';
-import { fanout } from './fanout.js';
-import type { Context, RecordBatch } from './record.js';
-import type { Telemetry } from './telemetry.js';
+} from '../core/component.js';
+import { isFiniteReceiver } from '../core/component.js';
+import { errorMessage } from '../core/errors.js';
+import { fanout } from '../core/fanout.js';
+import type { Context, RecordBatch } from '../core/record.js';
+import type { Telemetry } from '../core/telemetry.js';
 
 interface Node {
   key: string;

@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto';
-import type { Component, Consumer, CreateSettings, ExporterFactory, ConnectorFactory, JSONSchema, ConfigProblem } from '../core/component.js';
-import { errorMessage, isRetryable, PartialFailureError, type ItemFailure } from '../core/errors.js';
-import type { RecordBatch, RRRecord } from '../core/record.js';
-import { createExporter, type ExporterHelperConfig } from '../helpers/exporter.js';
-import { assertCompression, compress, encodeRecords, encodedOrder } from './format.js';
-import { checkSpec, ensureManifest, planObjects, type LayoutSpec } from './layout.js';
-import { eachLimit } from './reader.js';
-import { ObjectExistsError, type ObjectStore } from './store.js';
+import type { Component, Consumer, CreateSettings } from '../../../core/component.js';
+import { errorMessage, isRetryable, PartialFailureError, type ItemFailure } from '../../../core/errors.js';
+import type { RecordBatch, RRRecord } from '../../../core/record.js';
+import { createExporter, type ExporterHelperConfig } from '../../../helpers/exporter.js';
+import { assertCompression, compress, encodeRecords, encodedOrder } from '../../../layouts/format.js';
+import { ensureManifest, planObjects, type LayoutSpec } from '../../../layouts/layout.js';
+import { eachLimit } from '../../../layouts/reader.js';
+import { ObjectExistsError, type ObjectStore } from '../../../layouts/store.js';
 
 export interface ArchiveOptions {
   spec: LayoutSpec;
@@ -96,44 +96,4 @@ export function archiveExporter(
       if (failures.length) throw new PartialFailureError(failures);
     },
   });
-}
-
-/** Register a store exporter as both an exporter and a connector of the same type. */
-export function archiveFactories<C>(def: {
-  type: string;
-  aliases?: string[];
-  description: string;
-  schema: JSONSchema;
-  validate?: (c: C) => ConfigProblem[];
-  build: (s: CreateSettings<C>) => { openStore: () => ObjectStore; options: ArchiveOptions };
-}): [ExporterFactory<C>, ConnectorFactory<C>] {
-  const validate = (c: C): ConfigProblem[] => {
-    const problems = def.validate?.(c) ?? [];
-    try {
-      const { options } = def.build({ config: c } as CreateSettings<C>);
-      const bad = checkSpec(options.spec);
-      if (bad) problems.push({ message: bad });
-      assertCompression(options.spec.compression);
-    } catch (err) {
-      problems.push({ message: errorMessage(err) });
-    }
-    return problems;
-  };
-  const make = (s: CreateSettings<C>, next?: Consumer) => {
-    const b = def.build(s);
-    return archiveExporter(s as unknown as CreateSettings<ExporterHelperConfig>, b.openStore, b.options, next);
-  };
-  return [
-    { kind: 'exporter', type: def.type, ...(def.aliases ? { aliases: def.aliases } : {}), stability: 'alpha', description: def.description, schema: def.schema, validate, create: (s) => make(s) },
-    {
-      kind: 'connector',
-      type: def.type,
-      ...(def.aliases ? { aliases: def.aliases } : {}),
-      stability: 'alpha',
-      description: `${def.description} As a connector: hands the archived records, each with its location, to the pipelines that take it as a receiver.`,
-      schema: def.schema,
-      validate,
-      create: (s, next) => make(s, next),
-    },
-  ];
 }

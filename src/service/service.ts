@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type ResolvedConfig } from '../config/load.js';
+import { listen, splitHostPort } from '../helpers/net.js';
 import { Graph } from './graph.js';
-import { createLogger } from './logger.js';
-import type { Registry } from './registry.js';
-import { Telemetry } from './telemetry.js';
+import { createLogger } from '../core/logger.js';
+import type { Registry } from '../core/registry.js';
+import { Telemetry } from '../core/telemetry.js';
 
 export interface ServiceOptions {
   files: string[];
@@ -141,19 +142,9 @@ export class Service {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: metrics are at /metrics\n');
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
+    const bound = await listen(server, host, port);
     server.unref();
     this.metricsServer = server;
-    this.logger.info({ address: `${host}:${(server.address() as { port: number }).port}` }, 'metrics at /metrics');
+    this.logger.info({ address: `${host}:${bound.port}` }, 'metrics at /metrics');
   }
-}
-
-export function splitHostPort(addr: string, defaultPort: number): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d+))?$/.exec(addr.trim());
-  if (!m) throw new Error(`invalid address "${addr}" (expected host:port)`);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port: m[3] !== undefined ? Number(m[3]) : defaultPort };
 }
