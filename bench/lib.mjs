@@ -1,29 +1,26 @@
 // Shared helpers for benchmark cases. A case is a script in bench/cases/ that prints one JSON
 // line per result row: { case, records, bytes, seconds, cpu_seconds, peak_rss_mb }.
-import { readFileSync, writeFileSync, mkdtempSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const SAMPLES = resolve(ROOT, '..', 'shared', 'samples');
+/** The real RRPairs kept in the repository (test/testdata/samples/README.md says where they come from). */
+export const SAMPLES = join(ROOT, 'test', 'testdata', 'samples');
+
+/** Every sample RRPair as a raw.jsonl line, files in name order. */
+export function sampleLines() {
+  return readdirSync(SAMPLES).filter((f) => f.endsWith('.jsonl')).sort().flatMap((f) => readFileSync(join(SAMPLES, f), 'utf8').split('\n').filter((l) => l.trim()));
+}
 
 export function tmp() {
   return mkdtempSync(join(tmpdir(), 'rrpipe-bench-'));
 }
 
-/** A sample-shaped RRPair template (real headers), from ../shared/samples when present. */
+/** A sample-shaped RRPair template (real headers), from the in-repo samples. */
 function template() {
-  try {
-    const line = readFileSync(join(SAMPLES, 'openai-chat-completion-tool-calling.raw.jsonl'), 'utf8').split('\n')[0];
-    return JSON.parse(line);
-  } catch {
-    return {
-      msgType: 'rrpair', l7protocol: 'https', direction: 'OUT', cluster: 'undefined', namespace: 'undefined', service: 'undefined',
-      http: { req: { method: 'POST', uri: '/v1/chat/completions', host: 'api.openai.com', headers: { 'Content-Type': ['application/json'] } },
-        res: { statusCode: 200, statusMessage: '200 OK', headers: { 'Content-Type': ['application/json'] } } },
-    };
-  }
+  return JSON.parse(readFileSync(join(SAMPLES, 'openai-chat-completion-tool-calling.raw.jsonl'), 'utf8').split('\n')[0]);
 }
 
 /** Deterministic pseudo-random, so every run benchmarks the same data. */

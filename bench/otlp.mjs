@@ -1,6 +1,6 @@
 // OTLP/HTTP-protobuf → batch → file: how many RRPairs per second the daemon takes in and writes,
 // and its peak RSS. Runs `node bin/rrpipe.js run` as a child (so RSS is the daemon's alone),
-// sends pre-encoded ExportLogsServiceRequests built from the shared samples over keep-alive
+// sends pre-encoded ExportLogsServiceRequests built from the in-repo samples over keep-alive
 // connections, then stops the daemon with SIGTERM (which drains and closes the files) and
 // counts the lines written. Needs `npm run build` first.
 //   node bench/otlp.mjs [records=200000] [per_request=200] [concurrency=8]
@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sampleLines } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { encodeLogsRequest } = await import(join(root, 'dist/rrpair/otlp-proto.js'));
@@ -21,10 +22,7 @@ const TOTAL = Number(process.argv[2] ?? 200_000);
 const PER_REQ = Number(process.argv[3] ?? 200);
 const CONC = Number(process.argv[4] ?? 8);
 
-const samplesDir = process.env.RRPIPE_SAMPLES ?? [join(root, '../shared/samples'), join(root, '../../shared/samples'), '/work/shared/samples'].find((d) => {
-  try { return readdirSync(d).length > 0; } catch { return false; }
-});
-const samples = readdirSync(samplesDir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(samplesDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const samples = sampleLines().map((l) => JSON.parse(l));
 
 const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 

@@ -1,8 +1,7 @@
 // Records/s through redaction + indexing + tokenization, next to the plain pipeline (no processors).
 // Run after a build: `npm run build && node bench/processors.mjs [records]`. Uses the real RRPairs
-// in /work/shared/samples (or $RRPIPE_SAMPLES), cycled to the requested count.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+// in test/testdata/samples, cycled to the requested count.
+import { sampleLines } from './lib.mjs';
 import { silentLogger } from '../dist/core/logger.js';
 import { newRecord } from '../dist/core/record.js';
 import { noopMetrics } from '../dist/core/telemetry.js';
@@ -12,8 +11,7 @@ import { factory as tokenization } from '../dist/processors/tokenization/index.j
 import { factory as filter } from '../dist/processors/filter/index.js';
 import { validateAgainst } from '../dist/config/validate-schema.js';
 
-const dir = process.env.RRPIPE_SAMPLES ?? '/work/shared/samples';
-const lines = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()));
+const lines = sampleLines();
 const N = Number(process.argv[2] ?? 20000);
 const BATCH = 100;
 

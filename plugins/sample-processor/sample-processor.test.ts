@@ -5,8 +5,7 @@ import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sinks, testRegistry } from '../../test/support/capture.js';
-import { generate } from '../../test/support/samples.js';
-import { tmp } from '../../test/support/tmp.js';
+import { generate, tmp } from '../../test/support/index.js';
 
 const PLUGIN = resolve(__dirname);
 

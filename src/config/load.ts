@@ -7,7 +7,7 @@ import { parseId } from '../core/component.js';
 import type { Registry } from '../core/registry.js';
 import { topLevelSchema } from './service-schema.js';
 import {
-  formatIssue, isPlainObject, mergeSources, parseSource, positionOf,
+  formatIssue, isPlainObject, mergeSources, parseSource, pathKey, positionOf,
   type ConfigIssue, type ParsedSource, type PositionMap,
 } from './source.js';
 import { validateAgainst } from './validate-schema.js';
@@ -162,7 +162,9 @@ function checkComponent(
   for (const p of problems) issues.push({ pos: positionOf(positions, [section, id, ...p.path], p.atKey), where, message: p.message });
   if (problems.length === 0 && factory.validate) {
     for (const p of factory.validate(config)) {
-      issues.push({ pos: positionOf(positions, [section, id, ...(p.path ?? [])]), where, message: p.message });
+      const path = [section, id, ...(p.path ?? [])];
+      const inString = p.offset !== undefined ? positions.inString?.get(pathKey(path)) : undefined;
+      issues.push({ pos: inString ? inString(p.offset!) : positionOf(positions, path), where, message: p.message });
     }
   }
   return { id, kind, type: factory.type, factory, config };

@@ -13,6 +13,8 @@ export interface Position {
 export interface PositionMap {
   value: Map<string, Position>;
   key: Map<string, Position>;
+  /** For string scalars: where character `offset` of the parsed string was written (OTTL errors point into it). */
+  inString?: Map<string, (offset: number) => Position>;
 }
 
 export interface ConfigIssue {
@@ -52,7 +54,7 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
     for (const e of doc.errors) issues.push({ pos: posAt(e.pos[0]), message: `invalid YAML: ${e.message.split('\n')[0]}` });
     return undefined;
   }
-  const positions: PositionMap = { value: new Map(), key: new Map() };
+  const positions: PositionMap = { value: new Map(), key: new Map(), inString: new Map() };
   const ctx: ExpandContext = { env, baseDir: dirname(abs), warnings };
   const walk = (node: Node | null | undefined, path: (string | number)[]): unknown => {
     if (node === null || node === undefined) return null;
@@ -73,6 +75,14 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
     if (isScalar(node)) {
       const v = node.value;
       if (typeof v !== 'string') return v;
+      const range = node.range;
+      // Offsets are into the expanded string: a "$$" (a literal "$") was two characters in the YAML.
+      const beforeExpand = (o: number) => {
+        let i = 0;
+        for (let n = 0; n < o && i < v.length; n++) i += v.startsWith('$$', i) ? 2 : 1;
+        return i;
+      };
+      if (range) positions.inString!.set(pathKey(path), (offset) => posAt(scalarOffset(src, range[0], range[1], node.type, beforeExpand(offset))));
       try {
         return expandScalar(v, ctx, node.type === Scalar.PLAIN);
       } catch (err) {
@@ -89,14 +99,55 @@ export function parseSource(file: string, env: NodeJS.ProcessEnv, issues: Config
   return { file, value: value ?? {}, positions };
 }
 
+/**
+ * The source offset of character `offset` of a scalar's value: past the opening quote, with
+ * escapes ('' in single quotes, \n, \xNN, \uNNNN in double quotes) counted as one character and
+ * block scalars' indentation skipped. Folded line breaks count as one character.
+ */
+function scalarOffset(src: string, start: number, end: number, type: Scalar.Type | undefined, offset: number): number {
+  let i = start;
+  if (type === Scalar.BLOCK_LITERAL || type === Scalar.BLOCK_FOLDED) {
+    i = src.indexOf('\n', start) + 1;
+    if (i <= 0) return start;
+    const indent = /^[ ]*/.exec(src.slice(i))![0].length;
+    let n = 0;
+    i += indent;
+    while (i < end && n < offset) {
+      if (src[i] === '\n') {
+        i++;
+        i += Math.min(indent, /^[ ]*/.exec(src.slice(i))![0].length);
+      } else i++;
+      n++;
+    }
+    return i;
+  }
+  const quote = type === Scalar.QUOTE_SINGLE ? "'" : type === Scalar.QUOTE_DOUBLE ? '"' : undefined;
+  if (quote) i++;
+  let n = 0;
+  while (i < end && n < offset) {
+    const c = src[i];
+    if (quote === "'" && c === "'" && src[i + 1] === "'") i += 2;
+    else if (quote === '"' && c === '\\') {
+      const e = src[i + 1];
+      i += e === 'x' ? 4 : e === 'u' ? 6 : e === 'U' ? 10 : 2;
+    } else if (c === '\n') {
+      i++;
+      while (src[i] === ' ' || src[i] === '\t') i++;
+    } else i++;
+    n++;
+  }
+  return i;
+}
+
 /** Deep-merge later sources over earlier ones (maps merge, everything else replaces), keeping positions. */
 export function mergeSources(sources: ParsedSource[]): { value: Record<string, unknown>; positions: PositionMap } {
-  const positions: PositionMap = { value: new Map(), key: new Map() };
+  const positions: PositionMap = { value: new Map(), key: new Map(), inString: new Map() };
   let value: unknown = {};
   for (const s of sources) {
     value = mergeValue(value, s.value);
     for (const [k, p] of s.positions.value) positions.value.set(k, p);
     for (const [k, p] of s.positions.key) positions.key.set(k, p);
+    for (const [k, p] of s.positions.inString ?? []) positions.inString!.set(k, p);
   }
   return { value: (isPlainObject(value) ? value : {}) as Record<string, unknown>, positions };
 }

@@ -82,6 +82,8 @@ export interface ConfigProblem {
   /** Path inside the component's config, e.g. ["s3uploader", "s3_bucket"]. */
   path?: (string | number)[];
   message: string;
+  /** Character offset inside the string value at `path` (an OTTL expression), to point the column at it. */
+  offset?: number;
 }
 
 export interface ReceiverFactory<C = any> extends FactoryBase<C> {

@@ -23,7 +23,7 @@ export async function fetchArchived(uri: string): Promise<RRPair> {
   let line: string | undefined;
   if (frag === undefined || frag === '') {
     if (lines.length !== 1) throw new Error(`${uri}: no #line given and the file holds ${lines.length} lines`);
-    line = lines[0];
+    line = lines[0]!;
   } else {
     const m = /^(?:L|line=)?(\d+)$/.exec(frag);
     if (!m) throw new Error(`${uri}: invalid line fragment "#${frag}"`);

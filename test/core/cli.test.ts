@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/proc.js';
-import { tmp } from '../support/tmp.js';
+import { runCli, tmp } from '../support/index.js';
 
 describe('rrpipe CLI', () => {
   it('validate exits 0 for the embedded default and every shipped config', async () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { builtinRegistry } from '../../src/components.js';
+import { tmp } from '../support/index.js';
 
 async function errorsOf(yaml: string, env: NodeJS.ProcessEnv = {}, name = 'configs/test.yaml'): Promise<string[]> {
   try {
@@ -230,7 +230,7 @@ service:
   });
 
   it('${file:path} reads a file relative to the config, and a missing one is an error at its position', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rrpipe-cfg-'));
+    const dir = tmp('rrpipe-cfg-');
     writeFileSync(join(dir, 'out-path.txt'), '/var/out.jsonl\n');
     writeFileSync(join(dir, 'c.yaml'), `receivers:
   file: { include: [a] }

@@ -1,20 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RrpipeProcess } from '../support/proc.js';
-import { readJsonl, sampleFiles } from '../support/samples.js';
-import { tmp, waitFor } from '../support/tmp.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, readJsonl, RrpipeProcess, sampleFiles, tmp, waitFor } from '../support/index.js';
 
 describe('rrpipe run with no arguments (the embedded default)', () => {
   it('starts, answers on the health port, serves metrics, and writes every record dropped into its inbox to its outbox', async () => {
@@ -31,7 +18,7 @@ describe('rrpipe run with no arguments (the embedded default)', () => {
       await p.waitLog('rrpipe started');
       const res = await fetch(`http://127.0.0.1:${health}/`);
       expect(res.status).toBe(200);
-      expect((await res.json()).pipelines).toEqual({ logs: 'ok', 'logs/index': 'ok' });
+      expect(((await res.json()) as { pipelines: unknown }).pipelines).toEqual({ logs: 'ok', 'logs/index': 'ok' });
 
       mkdirSync(join(dir, 'inbox'), { recursive: true });
       const expected = sampleFiles().flatMap((f) => readJsonl(f));
@@ -58,8 +45,8 @@ describe('rrpipe run with no arguments (the embedded default)', () => {
 
       // Archived under ./archive, then indexed: the query API finds every record, each pointing at the archive.
       const page = await waitFor(async () => {
-        const r = await (await fetch(`http://127.0.0.1:${query}/api/v1/rrpairs?start=2000-01-01T00:00:00Z&limit=1000`)).json();
-        return r.hits?.length === expected.length ? r : undefined;
+        const r = (await (await fetch(`http://127.0.0.1:${query}/api/v1/rrpairs?start=2000-01-01T00:00:00Z&limit=1000`)).json()) as { hits?: { archive_uri?: string }[] };
+        return r.hits?.length === expected.length ? { hits: r.hits } : undefined;
       }, { what: 'every record indexed', timeoutMs: 20_000 });
       expect(page.hits.every((d: { archive_uri?: string }) => d.archive_uri?.startsWith(`file://${dir}/archive/`))).toBe(true);
 

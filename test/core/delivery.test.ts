@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import type { Host } from '../../src/core/component.js';
 import { PartialFailureError, PermanentError, RetryableError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RecordBatch } from '../../src/core/record.js';
@@ -10,7 +9,7 @@ import { Telemetry } from '../../src/core/telemetry.js';
 import { createExporter, type ExporterHelperConfig, type PushTarget } from '../../src/helpers/exporter.js';
 import { BatchProcessor } from '../../src/processors/batch/index.js';
 import { testRegistry } from '../support/capture.js';
-import { tmp } from '../support/tmp.js';
+import { testHost as host, tmp } from '../support/index.js';
 
 async function helperConfig(extra = ''): Promise<ExporterHelperConfig> {
   const yaml = `receivers: { file: { include: [x] } }
@@ -22,10 +21,6 @@ ${extra}
 service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
   const cfg = await loadConfig(['c.yaml'], { registry: await testRegistry(), texts: { 'c.yaml': yaml }, env: {} });
   return cfg.components.exporters.get('file')!.config as ExporterHelperConfig;
-}
-
-function host(dataDir: string): Host {
-  return { getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => {}, status: () => ({ running: true, pipelines: {}, components: {} }), dataDir, oneShot: false };
 }
 
 const recs = (n: number): RecordBatch => Array.from({ length: n }, (_, i) => newRecord({ uuid: `r${i}`, ts: '2025-03-18T00:00:00Z' }));

@@ -5,8 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { sinks, testRegistry } from '../support/capture.js';
-import { generate, readJsonl, sampleFiles } from '../support/samples.js';
-import { tmp, waitFor } from '../support/tmp.js';
+import { generate, readJsonl, sampleFiles, tmp, waitFor } from '../support/index.js';
 
 const running: Service[] = [];
 afterEach(async () => {

@@ -4,8 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Service } from '../../src/service/service.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { failures, sinks, testRegistry } from '../support/capture.js';
-import { generate } from '../support/samples.js';
-import { tmp, waitFor } from '../support/tmp.js';
+import { generate, tmp, waitFor } from '../support/index.js';
 
 const running: Service[] = [];
 afterEach(async () => {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureBlobStore } from '../../src/layouts/azure.js';
 import { getRecordAt } from '../../src/layouts/get.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
-import { bigPairs, canon, corpus, runOnce, sinks, sources, startAzurite, tmp } from './support.js';
+import { startAzurite, tmp } from '../support/index.js';
+import { bigPairs, canon, corpus, runOnce, sinks, sources } from './support.js';
 
 let az: Awaited<ReturnType<typeof startAzurite>>;
 const pairs = corpus(2000);

@@ -6,13 +6,13 @@ import { get } from '../../src/cli/commands/get.js';
 import { lifecycle } from '../../src/cli/commands/lifecycle.js';
 import { rehydrate } from '../../src/cli/commands/rehydrate.js';
 import { snapshot } from '../../src/cli/commands/snapshot.js';
-import type { Host } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord } from '../../src/core/record.js';
 import { noopMetrics } from '../../src/core/telemetry.js';
 import { archiveExporter } from '../../src/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../../src/layouts/local.js';
-import { canon, corpus, tmp } from './support.js';
+import { testHost, tmp } from '../support/index.js';
+import { canon, corpus } from './support.js';
 
 const pairs = corpus(3000);
 const byUuid = new Map(pairs.map((p) => [p.uuid!, canon(p)]));
@@ -30,7 +30,7 @@ function capture() {
 
 beforeAll(async () => {
   dir = tmp('local');
-  const host = { dataDir: tmp('data'), oneShot: true, getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => undefined, status: () => ({ running: true, pipelines: {}, components: {} }) } as Host;
+  const host = testHost(tmp('data'), { oneShot: true });
   const exp = archiveExporter(
     { id: 'local', kind: 'exporter', config: { timeout: 30_000, sending_queue: { enabled: false, num_consumers: 1, queue_size: 1, sizer: 'requests', block_on_overflow: true }, retry_on_failure: { enabled: false, initial_interval: 1, max_interval: 1, max_elapsed_time: 1, multiplier: 1, randomization_factor: 0 } }, logger: silentLogger(), metrics: noopMetrics(), configDir: '.' },
     () => new LocalDirStore(dir),

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GcsStore } from '../../src/layouts/gcs.js';
 import { readAll } from '../../src/layouts/store.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
-import { crc32c, FakeGcs } from '../fakes/gcs/server.js';
-import { canon, corpus, runOnce, sinks, sources, tmp } from './support.js';
+import { crc32c, FakeGcs, tmp } from '../support/index.js';
+import { canon, corpus, runOnce, sinks, sources } from './support.js';
 
 const fake = new FakeGcs();
 let endpoint: string;

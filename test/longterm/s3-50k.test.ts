@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/layouts/s3.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
-import { canon, corpus, runOnce, sinks, sources, startS3, tmp } from './support.js';
+import { startS3, tmp } from '../support/index.js';
+import { canon, corpus, runOnce, sinks, sources } from './support.js';
 
 // The full size: the samples plus 50,000 generated RRPairs spread over 30 hours, through
 // awss3 (native layout, gzip) into s3rver, read back whole by the rehydrate receiver and by snapshot.

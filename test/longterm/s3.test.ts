@@ -5,7 +5,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../../src/layouts/s3.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
-import { bigPairs, canon, corpus, runOnce, sinks, sources, startS3, tmp } from './support.js';
+import { startS3, tmp } from '../support/index.js';
+import { bigPairs, canon, corpus, runOnce, sinks, sources } from './support.js';
 
 let s3: Awaited<ReturnType<typeof startS3>>;
 const pairs = corpus(5000);

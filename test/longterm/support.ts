@@ -1,29 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { builtinRegistry } from '../../src/components.js';
 import type { Consumer, ExporterFactory, FiniteReceiver, ReceiverFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
 import { Service } from '../../src/service/service.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-
-export const SAMPLES = '/work/shared/samples';
-const root = resolve(import.meta.dirname, '../..');
-
-export function tmp(name: string): string {
-  return mkdtempSync(join(tmpdir(), `rrpipe-lt-${name}-`));
-}
+import { loadSample } from '../support/index.js';
 
 /** The real samples plus `n` generated RRPairs spread over 30 hours from `base`. */
 export function corpus(n: number, base = Date.parse('2025-03-18T00:00:00Z')): RRPair[] {
   const out: RRPair[] = [];
-  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) {
-    for (const line of readFileSync(join(SAMPLES, f), 'utf8').split('\n')) if (line.trim()) out.push(JSON.parse(line));
-  }
+  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) out.push(...loadSample(f));
   const services = ['orders', 'payments', 'web/frontend'];
   const span = 30 * 3_600_000;
   for (let i = 0; i < n; i++) {
@@ -124,73 +111,6 @@ export async function runOnce(yamlText: string, opts: { beforeDone?: (svc: Servi
   else await svc.receiversDone();
   await svc.shutdown();
   return svc;
-}
-
-export interface S3Event {
-  eventName: string;
-  s3: { object: { key: string; size?: number } };
-}
-
-/** s3rver on an ephemeral port, with the given buckets; `events` are its S3 notifications (ObjectCreated:Put, :Post for a completed multipart upload). */
-export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; events: S3Event[]; stop(): Promise<void> }> {
-  const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (o: object) => { run(): Promise<AddressInfo>; close(): Promise<void>; on(ev: 'event', fn: (e: { Records: S3Event[] }) => void): void };
-  };
-  const dir = tmp('s3');
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
-  const events: S3Event[] = [];
-  server.on('event', (e) => events.push(...e.Records));
-  const addr = await server.run();
-  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-  return {
-    endpoint: `http://127.0.0.1:${addr.port}`,
-    dir,
-    events,
-    async stop() {
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-export const AZURITE_ACCOUNT = 'devstoreaccount1';
-const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-/** Azurite's blob service on an ephemeral port. */
-export async function startAzurite(): Promise<{ connectionString: string; stop(): Promise<void> }> {
-  const dir = tmp('azurite');
-  const bin = join(root, 'node_modules', '.bin', 'azurite-blob');
-  const child: ChildProcess = spawn(bin, ['--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir, '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const port = await new Promise<number>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`azurite did not start: ${out}`)), 20_000);
-    const on = (b: Buffer) => {
-      out += b.toString();
-      const m = /(?:listening at|listens on) http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => rej(new Error(`azurite exited ${code}: ${out}`)));
-  }).catch((err) => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  });
-  return {
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT};`,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**

@@ -8,7 +8,7 @@ function ip4(a: string): Buffer {
   return Buffer.from(a.split('.').map(Number));
 }
 
-export function tcpFrame(src: string, dst: string, sport: number, dport: number, seq: number, ack: number, flags: number, payload = Buffer.alloc(0)): Buffer {
+export function tcpFrame(src: string, dst: string, sport: number, dport: number, seq: number, ack: number, flags: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const eth = Buffer.alloc(14);
   eth.writeUInt16BE(0x0800, 12);
   const ip = Buffer.alloc(20);
@@ -42,7 +42,7 @@ export class Flow {
     this.sseq = 5_000_000 + isn;
     this.t = t0;
   }
-  private push(fromClient: boolean, flags: number, payload = Buffer.alloc(0), seq?: number): Pkt {
+  private push(fromClient: boolean, flags: number, payload: Buffer = Buffer.alloc(0), seq?: number): Pkt {
     this.t += 1;
     const [a, b] = fromClient ? [this.client, this.server] : [this.server, this.client];
     const p = { ts: this.t, frame: tcpFrame(a[0], b[0], a[1], b[1], seq ?? (fromClient ? this.cseq : this.sseq), fromClient ? this.sseq : this.cseq, flags, payload) };
@@ -86,7 +86,7 @@ export function pcapFile(pkts: Pkt[], linkType = 1): Buffer {
   hdr.writeUInt16LE(4, 6);
   hdr.writeUInt32LE(262144, 16);
   hdr.writeUInt32LE(linkType, 20);
-  const parts = [hdr];
+  const parts: Buffer[] = [hdr];
   for (const p of pkts) {
     const r = Buffer.alloc(16);
     r.writeUInt32LE(Math.floor(p.ts / 1000), 0);

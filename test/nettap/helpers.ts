@@ -39,15 +39,6 @@ export function createNettap(raw: unknown, next: Consumer, metrics: ComponentMet
   return factory.create({ id: 'nettap', kind: 'receiver', config: nettapConfig(raw), logger: silentLogger(), metrics, configDir: process.cwd() }, next) as unknown;
 }
 
-export const fakeHost = {
-  getExtension: () => undefined,
-  getExporter: () => undefined,
-  reportStatus: () => {},
-  status: () => ({ running: true, pipelines: {}, components: {} }),
-  dataDir: '/tmp',
-  oneShot: false,
-};
-
 export function run(cmd: string, args: string[], opts: { input?: string; timeout?: number } = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { encoding: 'buffer', timeout: opts.timeout ?? 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {

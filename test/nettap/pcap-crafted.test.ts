@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Telemetry } from '../../src/core/telemetry.js';
 import type { NettapPcapReceiver } from '../../src/receivers/nettap/index.js';
 import { Flow, pcapFile, pcapngFile, type Pkt } from './craft.js';
-import { Collector, createNettap, decode, fakeHost } from './helpers.js';
+import { Collector, createNettap, decode } from './helpers.js';
+import { testHost, tmp } from '../support/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nettap-craft-'));
+const dir = tmp('nettap-craft-');
 
 async function readCapture(bytes: Buffer, extra: Record<string, unknown> = {}) {
   const file = join(dir, `c${Math.random().toString(36).slice(2)}.pcap`);
@@ -15,7 +15,7 @@ async function readCapture(bytes: Buffer, extra: Record<string, unknown> = {}) {
   const col = new Collector();
   const telemetry = new Telemetry({ processMetrics: false });
   const rx = createNettap({ mode: 'pcap', pcap: { file, local_ports: [8080], ...extra } }, col, telemetry.forComponent('nettap', 'receiver')) as NettapPcapReceiver;
-  await rx.start(fakeHost);
+  await rx.start(testHost());
   await rx.done();
   await rx.shutdown(AbortSignal.timeout(1000));
   const events = async (reason: string) => {

@@ -1,35 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NettapPcapReceiver } from '../../src/receivers/nettap/index.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { missing } from '../support/backend.js';
-import { Collector, createNettap, decode, fakeHost, run } from './helpers.js';
+import { missing, pgBin, startPostgres, testHost, tmp } from '../support/index.js';
+import { Collector, createNettap, decode } from './helpers.js';
 
-const skip = missing('tcpdump', 'apt-get install tcpdump') ?? missing('initdb', 'apt-get install postgresql') ?? missing('pg_ctl', 'apt-get install postgresql');
-const dir = mkdtempSync(join(tmpdir(), 'nettap-live-'));
+const skip = missing('tcpdump', 'apt-get install tcpdump') ?? missing(pgBin('initdb'), 'apt-get install postgresql') ?? missing(pgBin('pg_ctl'), 'apt-get install postgresql');
+const dir = tmp('nettap-live-');
 chmodSync(dir, 0o755);
 const isRoot = process.getuid?.() === 0;
 let app: http.Server;
 let httpPort: number;
+let pgServer: Awaited<ReturnType<typeof startPostgres>>;
 let pgPort: number;
-const pgData = join(dir, 'pgdata');
-const pgSock = join(dir, 'sock');
-const asPg = (cmd: string, args: string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'nobody', '--', cmd, ...args]] : [cmd, args]);
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 beforeAll(async () => {
   if (skip) return;
@@ -45,25 +34,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   httpPort = (app.address() as net.AddressInfo).port;
-
-  // a throwaway PostgreSQL cluster (postgres refuses to run as root: run it as nobody)
-  pgPort = await freePort();
-  for (const d of [pgData, pgSock]) {
-    rmSync(d, { recursive: true, force: true });
-    await run('mkdir', ['-p', d]);
-    if (isRoot) chownSync(d, 65534, 65534);
-  }
-  const init = await run(...asPg('initdb', ['-D', pgData, '-A', 'trust', '-U', 'app', '--no-sync']), { timeout: 60_000 });
-  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  const start = await run(...asPg('pg_ctl', ['-D', pgData, '-w', '-l', join(pgSock, 'log'), '-o', `-p ${pgPort} -k ${pgSock} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']), { timeout: 60_000 });
-  if (start.code !== 0) throw new Error(`pg_ctl start failed: ${start.stderr}`);
+  pgServer = await startPostgres({ user: 'app' });
+  pgPort = pgServer.port;
 }, 120_000);
 
 afterAll(async () => {
   if (skip) return;
   app?.closeAllConnections();
   app?.close();
-  await run(...asPg('pg_ctl', ['-D', pgData, '-m', 'immediate', 'stop']));
+  await pgServer?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -136,7 +115,7 @@ describe.skipIf(skip)('nettap pcap, real loopback traffic', () => {
 
     const col = new Collector();
     const rx = createNettap({ mode: 'pcap', pcap: { file, local_ports: [httpPort, pgPort], postgres_ports: [pgPort] } }, col) as NettapPcapReceiver;
-    await rx.start(fakeHost);
+    await rx.start(testHost());
     await rx.done();
     await rx.shutdown(AbortSignal.timeout(1000));
     const rs = col.records.map((r) => r.rrpair);
@@ -172,7 +151,7 @@ describe.skipIf(skip)('nettap pcap, real loopback traffic', () => {
   it('captures live from the loopback interface through tcpdump with a BPF filter', async () => {
     const col = new Collector();
     const rx = createNettap({ mode: 'pcap', pcap: { interface: 'lo', bpf_filter: `tcp port ${httpPort}`, local_ports: [httpPort] } }, col) as NettapPcapReceiver;
-    await rx.start(fakeHost);
+    await rx.start(testHost());
     try {
       await httpTraffic();
       await pgTraffic('t2'); // filtered out by BPF

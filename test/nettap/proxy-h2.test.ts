@@ -1,18 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync } from 'node:fs';
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import http from 'node:http';
 import { CertAuthority, ensureCa } from '../../src/receivers/nettap/proxy/ca.js';
 import type { NettapProxyReceiver } from '../../src/receivers/nettap/index.js';
-import { missing } from '../support/backend.js';
-import { Collector, createNettap, decode, fakeHost, run } from './helpers.js';
+import { missing, testHost, tmp } from '../support/index.js';
+import { Collector, createNettap, decode, run } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nettap-h2-'));
+const dir = tmp('nettap-h2-');
 const col = new Collector();
 let h2app: http2.Http2Server;
 let h2tls: http2.Http2SecureServer;
@@ -30,7 +28,7 @@ const echoDef = {
 
 function h2handler(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
   const c: Buffer[] = [];
-  stream.on('data', (d) => c.push(d));
+  stream.on('data', (d: Buffer) => c.push(d));
   stream.on('end', () => {
     stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-h2': 'yes' });
     stream.end(JSON.stringify({ path: headers[':path'], body: Buffer.concat(c).toString() }));
@@ -39,7 +37,7 @@ function h2handler(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpH
 
 async function proxyFor(upstream: string, extra: Record<string, unknown> = {}): Promise<NettapProxyReceiver> {
   const rx = createNettap({ mode: 'proxy', proxy: { inbound: { listen: '127.0.0.1:0', upstream }, ca_dir: join(dir, 'ca'), ...extra } }, col) as NettapProxyReceiver;
-  await rx.start(fakeHost);
+  await rx.start(testHost());
   return rx;
 }
 
@@ -69,7 +67,7 @@ beforeAll(async () => {
   wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(isBinary ? m : `echo ${m.toString()}`)));
   await new Promise<void>((r) => wsHttp.listen(0, '127.0.0.1', r));
   rxWs = createNettap({ mode: 'proxy', proxy: { inbound: { listen: '127.0.0.1:0', upstream: `http://127.0.0.1:${(wsHttp.address() as net.AddressInfo).port}` }, outbound: { listen: '127.0.0.1:0' }, ca_dir: join(dir, 'ca'), upstream_tls: { ca_file: upCa.certFile } } }, col) as NettapProxyReceiver;
-  await rxWs.start(fakeHost);
+  await rxWs.start(testHost());
 });
 
 afterAll(async () => {

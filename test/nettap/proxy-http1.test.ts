@@ -1,17 +1,16 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertAuthority, ensureCa } from '../../src/receivers/nettap/proxy/ca.js';
 import type { NettapProxyReceiver } from '../../src/receivers/nettap/index.js';
-import { missing } from '../support/backend.js';
-import { Collector, createNettap, decode, fakeHost, run } from './helpers.js';
+import { missing, testHost, tmp } from '../support/index.js';
+import { Collector, createNettap, decode, run } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nettap-h1-'));
+const dir = tmp('nettap-h1-');
 const big = Buffer.alloc(200_000, 'x');
 let app: http.Server;
 let appPort: number;
@@ -82,7 +81,7 @@ beforeAll(async () => {
     },
     col,
   ) as NettapProxyReceiver;
-  await rx.start(fakeHost);
+  await rx.start(testHost());
   inPort = rx.port('IN');
   outPort = rx.port('OUT');
   caFile = rx.caCertFile!;

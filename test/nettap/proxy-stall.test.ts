@@ -4,10 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer } from '../../src/core/component.js';
 import { Telemetry } from '../../src/core/telemetry.js';
 import type { NettapProxyReceiver } from '../../src/receivers/nettap/index.js';
-import { createNettap, fakeHost } from './helpers.js';
+import { testHost, waitFor } from '../support/index.js';
+import { createNettap } from './helpers.js';
 
-/** A pipeline that never accepts anything (an exporter stuck on a dead backend). */
-const stalled: Consumer = { consume: () => new Promise(() => {}) };
+/** A pipeline that never accepts anything (an exporter stuck on a dead backend); `handed` counts what it was given. */
+let handed = 0;
+const stalled: Consumer = {
+  consume: (batch) => {
+    handed += batch.length;
+    return new Promise(() => {});
+  },
+};
 /** A pipeline that refuses everything. */
 const refusing: Consumer = { consume: () => Promise.reject(new Error('down')) };
 
@@ -53,12 +60,16 @@ describe('nettap never harms the application', () => {
       stalled,
       telemetry.forComponent('nettap', 'receiver'),
     ) as NettapProxyReceiver;
-    await rx.start(fakeHost);
+    await rx.start(testHost());
     try {
       const codes = await hammer(rx.port('IN'), 60);
       expect(codes.every((c) => c === 200)).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
+      // Every capture is accounted for: handed to the stuck pipeline, waiting in the buffer, or dropped.
+      const buffered = async () => (await telemetry.registry.getSingleMetric('rrpipe_queue_size')!.get()).values[0]?.value ?? 0;
+      await waitFor(async () => handed + (await buffered()) + rx.dropped === 60, { what: 'all 60 captures accounted for' });
       // at most one batch (2) is in the stuck consume() call and 5 wait in the buffer: the rest were dropped
+      expect(handed).toBeLessThanOrEqual(2);
+      expect(await buffered()).toBe(5);
       expect(rx.dropped).toBeGreaterThanOrEqual(60 - 7);
       expect(rx.dropped).toBeLessThan(60);
       expect(await telemetry.total('dropped', { reason: 'capture_overflow' })).toBe(rx.dropped);
@@ -74,11 +85,12 @@ describe('nettap never harms the application', () => {
       refusing,
       telemetry.forComponent('nettap', 'receiver'),
     ) as NettapProxyReceiver;
-    await rx.start(fakeHost);
+    await rx.start(testHost());
     try {
       const codes = await hammer(rx.port('IN'), 20);
       expect(codes.every((c) => c === 200)).toBe(true);
-      await new Promise((r) => setTimeout(r, 100));
+      // Each capture is refused by the pipeline after the response went out: wait until all 20 were.
+      await waitFor(async () => (await telemetry.total('dropped', { reason: 'pipeline_refused' })) >= 20, { what: '20 refused captures' });
       expect(await telemetry.total('dropped', { reason: 'pipeline_refused' })).toBe(20);
     } finally {
       await rx.shutdown(AbortSignal.timeout(200));

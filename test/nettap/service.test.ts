@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
@@ -8,8 +7,9 @@ import { silentLogger } from '../../src/core/logger.js';
 import { Service } from '../../src/service/service.js';
 import { ca } from '../../src/cli/commands/ca.js';
 import { Flow, pcapFile } from './craft.js';
+import { tmp } from '../support/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nettap-svc-'));
+const dir = tmp('nettap-svc-');
 
 describe('nettap in a service', () => {
   it('runs a pcap file through batch to an exporter as a one-shot job, every record accepted', async () => {

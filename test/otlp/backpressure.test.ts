@@ -8,7 +8,8 @@ import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { encodeLogsRequest, retryDelayOfStatus } from '../../src/rrpair/otlp-proto.js';
 import { grpcExport } from './client.js';
 import { counterValue, startService, type Running } from './harness.js';
-import { freePort, SAMPLES } from './support.js';
+import { freePort, waitFor } from '../support/index.js';
+import { SAMPLES } from './support.js';
 
 /** Each uuid → how many times it arrived. */
 function countByUuid(svc: Running): Map<string, number> {
@@ -57,9 +58,7 @@ service:
     for (const rr of SAMPLES) logger.emit({ body: structuredClone(rr) as never, attributes: { service: 's', namespace: 'n' } });
     const flushed = provider.forceFlush();
     // Wait until the receiver has refused at least once, then let the exporter recover.
-    const t0 = Date.now();
-    while ((await counterValue(svc.service, 'rrpipe_records_refused_total')) === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
-    expect(await counterValue(svc.service, 'rrpipe_records_refused_total')).toBeGreaterThan(0);
+    await waitFor(async () => (await counterValue(svc.service, 'rrpipe_records_refused_total')) > 0, { timeoutMs: 10_000, what: 'a refusal' });
     await new Promise((r) => setTimeout(r, 500));
     svc.sink.release();
     await flushed;

@@ -6,7 +6,8 @@ import { recordsToOtlpJson, toAnyValue } from '../../src/rrpair/otlp.js';
 import { decodeLogsResponse, decodeStatusMessage, encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
 import { grpcExport, post } from './client.js';
 import { counterValue, startService, type Running } from './harness.js';
-import { deepKvlistRequest, freePort, SAMPLES } from './support.js';
+import { freePort } from '../support/index.js';
+import { deepKvlistRequest, SAMPLES } from './support.js';
 
 const PROTO = { 'content-type': 'application/x-protobuf' };
 const JSONCT = { 'content-type': 'application/json' };

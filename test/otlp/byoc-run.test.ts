@@ -2,15 +2,15 @@ import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Service } from '../../src/service/service.js';
-import { expectedRRPair, freePort, SAMPLES } from './support.js';
+import { freePort, tmp } from '../support/index.js';
+import { expectedRRPair, SAMPLES } from './support.js';
 
 async function send(exporter: LogRecordExporter, rrs: typeof SAMPLES, ids: { cluster: string; service: string; namespace: string }): Promise<void> {
   const provider = new LoggerProvider({ resource: resourceFromAttributes({ cluster: ids.cluster }), processors: [new BatchLogRecordProcessor(exporter)] });
@@ -27,7 +27,7 @@ describe('configs/byoc/otlp-to-file.yaml runs as it is (ports moved for the test
   const registry = await builtinRegistry();
   it.skipIf(!registry.get('exporter', 'file'))('the SDK gRPC and HTTP exporters → otlp → batch → file: the files hold the samples, field for field', async () => {
     const [g, h, hc, m] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const data = mkdtempSync(join(tmpdir(), 'rrpipe-byoc-'));
+    const data = tmp('rrpipe-byoc-');
     const text = readFileSync(join(import.meta.dirname, '../../configs/byoc/otlp-to-file.yaml'), 'utf8')
       .replace('0.0.0.0:4317', `127.0.0.1:${g}`)
       .replace('0.0.0.0:4318', `127.0.0.1:${h}`)

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmp } from '../support/index.js';
 
 export interface TestCerts {
   dir: string;
@@ -14,7 +14,7 @@ export interface TestCerts {
 
 /** A throwaway CA with a server certificate (127.0.0.1, localhost) and a client certificate, made with the openssl CLI. */
 export function makeCerts(): TestCerts {
-  const dir = mkdtempSync(join(tmpdir(), 'rrpipe-certs-'));
+  const dir = tmp('rrpipe-certs-');
   const p = (f: string) => join(dir, f);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
   ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=rrpipe test CA');

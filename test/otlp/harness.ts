@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { builtinRegistry } from '../../src/components.js';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -8,6 +6,7 @@ import type { RRRecord } from '../../src/core/record.js';
 import { Service } from '../../src/service/service.js';
 import { exporterHelperProperties, obj } from '../../src/config/fragments.js';
 import { createExporter, type ExporterHelperConfig } from '../../src/helpers/exporter.js';
+import { tmp } from '../support/index.js';
 
 /** Records captured by a `capture` exporter, by component id; `stalled` holds every push until released. */
 export class Sink {
@@ -73,7 +72,7 @@ export async function startService(yaml: string): Promise<Running> {
   const registry = await builtinRegistry();
   const sinks = new Map<string, Sink>();
   registry.register(captureFactory(sinks));
-  const dataDir = mkdtempSync(join(tmpdir(), 'rrpipe-otlp-'));
+  const dataDir = tmp('rrpipe-otlp-');
   const text = `${yaml}\n`.replace('__DATA_DIR__', dataDir);
   const service = new Service({ files: ['t.yaml'], texts: { 't.yaml': text }, registry, logger: silentLogger() });
   await service.start();

@@ -4,7 +4,8 @@ import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
 import { post } from './client.js';
 import { startService, type Running } from './harness.js';
-import { freePort, SAMPLES } from './support.js';
+import { freePort, waitFor } from '../support/index.js';
+import { SAMPLES } from './support.js';
 
 /** rrpipe A (otlp receiver → otlp / otlphttp exporter) → rrpipe B (otlp receiver → capture): nothing changes on the way. */
 describe('rrpipe → otlp exporters → a second rrpipe otlp receiver: lossless', () => {
@@ -121,8 +122,7 @@ service:
     try {
       const r = await post(aHttp, '/v1/logs', Buffer.from(encodeLogsRequest(recordsToOtlpJson([newRecord(structuredClone(SAMPLES[0]!))]))), { 'content-type': 'application/x-protobuf' });
       expect(r.status).toBe(200);
-      const t0 = Date.now();
-      while (calls < 3 && Date.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 20));
+      await waitFor(() => calls >= 3, { timeoutMs: 10_000, intervalMs: 20, what: 'the third call' });
       expect(calls).toBe(3);
       expect(await a.service.telemetry.total('sent', { component: 'otlphttp' })).toBe(1);
       expect(await a.service.telemetry.total('failed', { component: 'otlphttp' })).toBe(2);

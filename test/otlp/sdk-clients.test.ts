@@ -5,7 +5,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startService, type Running } from './harness.js';
-import { expectedRRPair, freePort, SAMPLES } from './support.js';
+import { freePort } from '../support/index.js';
+import { expectedRRPair, SAMPLES } from './support.js';
 
 /** Send the samples as the Speedscale forwarder does: body = the RRPair, attributes service/namespace, resource cluster. */
 async function sendSamples(exporter: LogRecordExporter, ids = { cluster: 'prod-east', service: 'payments', namespace: 'shop' }): Promise<void> {

@@ -1,29 +1,8 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createServer } from 'node:net';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { allSamples } from '../support/index.js';
 
-const dir = process.env.RRPIPE_SAMPLES
-  ?? [join(import.meta.dirname, '../../../shared/samples'), join(import.meta.dirname, '../../../../shared/samples'), '/work/shared/samples'].find((d) => existsSync(d))
-  ?? '/work/shared/samples';
-
-/** Every RRPair of the shared samples, in file order. */
-export const SAMPLES: RRPair[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.jsonl'))
-  .sort()
-  .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RRPair));
-
-/** A free TCP port on 127.0.0.1 (for servers configured through YAML). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** Every RRPair of the samples, in file order. */
+export const SAMPLES: RRPair[] = allSamples();
 
 /** Protobuf varint. */
 function varint(n: number): number[] {

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecord } from '../../src/core/record.js';
 import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
-import { missing } from '../support/backend.js';
+import { freePort, missing } from '../support/index.js';
 import { makeCerts, type TestCerts } from './certs.js';
 import { grpcExport, post } from './client.js';
 import { counterValue, startService, type Running } from './harness.js';
-import { freePort, SAMPLES } from './support.js';
+import { SAMPLES } from './support.js';
 
 const TOKEN = 's3cret-token';
 const body = () => Buffer.from(encodeLogsRequest(recordsToOtlpJson([newRecord(structuredClone(SAMPLES[0]!))])));

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Consumer, ProcessorFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type Context, type RecordBatch, type RRRecord } from '../../src/core/record.js';
@@ -6,15 +5,7 @@ import { Telemetry } from '../../src/core/telemetry.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 
-export const SAMPLES = '/work/shared/samples';
-
-export function loadSamples(name: string): RRPair[] {
-  return readFileSync(`${SAMPLES}/${name}`, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RRPair);
-}
-
-export function allSamples(): RRPair[] {
-  return [...loadSamples('openai-chat-completion-tool-calling.raw.jsonl'), ...loadSamples('openai-fine-tuning.raw.jsonl')];
-}
+export { allSamples } from '../support/index.js';
 
 /** Collects what reaches the next stage. */
 export class Sink implements Consumer {

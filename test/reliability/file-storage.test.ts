@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackpressureError } from '../../src/core/errors.js';
 import { newRecord, type RecordBatch } from '../../src/core/record.js';
 import { Telemetry } from '../../src/core/telemetry.js';
 import { SegmentQueue, segmentFiles, type SegmentQueueOptions } from '../../src/extensions/file_storage/segment-queue.js';
+import { tmp as supportTmp } from '../support/index.js';
 
 const dirs: string[] = [];
 function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'rrpipe-fs-'));
+  const d = supportTmp('rrpipe-fs-');
   dirs.push(d);
   return d;
 }
@@ -88,7 +88,7 @@ describe('file_storage persistent queue', () => {
     const dir = tmp();
     const q = await SegmentQueue.open(opts(dir, { segmentBytes: 100_000 }));
     for (let i = 0; i < 5; i++) await q.offer(batch(1));
-    const items = [];
+    const items: NonNullable<Awaited<ReturnType<SegmentQueue['take']>>>[] = [];
     for (let i = 0; i < 5; i++) items.push((await q.take())!);
     await items[1]!.ack();
     await items[3]!.ack();

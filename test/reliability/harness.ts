@@ -1,22 +1,13 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../support/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PLUGIN = join(ROOT, 'test/reliability/fixtures/plugin.mjs');
 
-/** `npm run build` once per test file (the child processes run dist/). */
-export function build(): void {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-}
-
-export function tmpDir(): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'rrpipe-rel-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 /** A numbered RRPair; its uuid is base64 of 16 bytes holding the number, as Speedscale's are 16 random bytes. */
 export function rrpair(n: number): Record<string, unknown> {
@@ -178,7 +169,7 @@ export class Daemon {
     return f;
   }
 
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     this.ingestPort = 0;
     this.metricsPort = 0;
     const proc = spawn(process.execPath, [join(ROOT, 'bin/rrpipe.js'), 'run', '-c', this.configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -254,7 +245,7 @@ export class Metrics {
   }
 
   /** received + recovered = sent + dead-lettered + dropped + still queued + refused back to the sender, for one exporter. */
-  lossEquation(component: string): { left: number; right: number; parts: Record<string, number> } {
+  lossEquation(component: string): { left: number; right: number; parts: Record<'received' | 'recovered' | 'sent' | 'dead_lettered' | 'dropped' | 'queued' | 'refused', number> } {
     const l = { component };
     const parts = {
       received: this.sum('rrpipe_records_received_total', { ...l, kind: 'exporter' }),
@@ -322,15 +313,5 @@ export class Feeder {
   /** Wait until the feeder has had everything up to `limit` acknowledged. */
   async finished(): Promise<void> {
     await this.loop;
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(50);
   }
 }

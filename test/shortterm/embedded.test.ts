@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedExporter } from '../../src/exporters/embedded/index.js';
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import { newRecord } from '../../src/core/record.js';
-import { genRRPairs, loadSamples, reference, runCli, testHost, tmpDir, toRecords, writeConfig, exporterFromYaml, type RefFilter } from './support.js';
+import { testHost, tmpDir } from '../support/index.js';
+import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, exporterFromYaml, type RefFilter } from './support.js';
 
 const NOW = Date.now();
 
@@ -99,7 +100,7 @@ describe('embedded store: retention and size cap', () => {
     const { builtinRegistry } = await import('../../src/components.js');
     const { silentLogger } = await import('../../src/core/logger.js');
     const { noopMetrics } = await import('../../src/core/telemetry.js');
-    const f = '/tmp/ttl.yaml';
+    const f = join(t.dir, 'ttl.yaml');
     const cfg = await loadConfig([f], { registry: await builtinRegistry(), texts: { [f]: `exporters:\n  embedded:\n    path: ${t.dir}/ttl.db\n    ttl: 7d\n    retention_check_interval: 50ms\n    sending_queue: { enabled: false }\n` } });
     const exp = createEmbeddedExporter(
       { id: 'embedded', kind: 'exporter', config: cfg.components.exporters.get('embedded')!.config, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir },

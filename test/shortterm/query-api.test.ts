@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Service } from '../../src/service/service.js';
-import { genRRPairs, reference, testReceiverFactory, tmpDir, toRecords } from './support.js';
+import { tmpDir } from '../support/index.js';
+import { genRRPairs, reference, testReceiverFactory, toRecords } from './support.js';
 
 const NOW = Date.now();
 const H = 3_600_000;

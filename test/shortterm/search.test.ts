@@ -8,9 +8,8 @@ import { silentLogger } from '../../src/core/logger.js';
 import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
 import type { SearchExporter } from '../../src/exporters/internal/searchengine/index.js';
 import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.js';
-import { luceneRegex, startSearchEngineFake, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
-import { missing } from '../support/backend.js';
-import { genRRPairs, loadSamples, reference, runCli, testHost, tmpDir, toRecords, writeConfig, type RefFilter } from './support.js';
+import { luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
+import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
 
 const NOW = Date.now();
 const H = 3_600_000;
@@ -148,8 +147,8 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
         if (!page.next) break;
         after = page.next;
       }
-      expect(await store.get(generated[3]!.uuid!)).toEqual(generated[3]);
-      expect(await store.get('no-such-id')).toBeUndefined();
+      expect(await store.get!(generated[3]!.uuid!)).toEqual(generated[3]);
+      expect(await store.get!('no-such-id')).toBeUndefined();
       await store.close();
       expect(ids).toEqual(reference(all, { start: NOW - 3 * H }));
       const raw = await runCli(['query', '-c', cfgFile, '--store', `${flavor}/hot`, '--start', '-3h', '--service', 'payments', '--limit', '25', '--output', 'raw'], t.dir);
@@ -253,7 +252,7 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
       const { factory } = await import('../../src/exporters/elasticsearch/index.js');
       const cfg = await loadConfig([file], { registry: await builtinRegistry() });
       const reader = await factory.openReader({ id: 'elasticsearch/otel', kind: 'exporter', config: cfg.components.exporters.get('elasticsearch/otel')!.config, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir }, { dataDir: t.dir });
-      expect(await reader.get(samples[5]!.uuid!)).toEqual(samples[5]); // GET /speedscale-rrpair/_doc/<id>
+      expect(await reader.get!(samples[5]!.uuid!)).toEqual(samples[5]); // GET /speedscale-rrpair/_doc/<id>
       await reader.close();
       expect(fake.requests.some((r) => r.method === 'GET' && r.path === `/speedscale-rrpair/_doc/${samples[5]!.uuid}`)).toBe(true);
 

@@ -1,29 +1,20 @@
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { Component, Consumer, ExporterFactory, Host, ReceiverFactory } from '../../src/core/component.js';
+import type { Component, Consumer, ExporterFactory, ReceiverFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
 import type { Registry } from '../../src/core/registry.js';
 import { noopMetrics, type ComponentMetrics } from '../../src/core/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { loadSample } from '../support/index.js';
 
-export const SAMPLES_DIR = '/work/shared/samples';
-
-export function tmpDir(prefix = 'rrpipe-st-'): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export function loadSamples(): RRPair[] {
-  const out: RRPair[] = [];
-  for (const f of ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl']) {
-    for (const line of readFileSync(join(SAMPLES_DIR, f), 'utf8').split('\n')) if (line.trim()) out.push(JSON.parse(line));
-  }
-  return out;
+  return ['openai-fine-tuning.raw.jsonl', 'openai-chat-completion-tool-calling.raw.jsonl'].flatMap(loadSample);
 }
 
 const SERVICES = ['orders', 'payments', 'frontend', 'inventory'];
@@ -108,17 +99,6 @@ export function reference(rrs: RRPair[], f: RefFilter): string[] {
     .map((r) => ({ k: nanos(r.ts!), id: idOf(r) }))
     .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((x) => x.id);
-}
-
-export function testHost(dataDir: string, exporters: Map<string, Consumer> = new Map()): Host {
-  return {
-    getExtension: () => undefined,
-    getExporter: (id) => exporters.get(id),
-    reportStatus: () => {},
-    status: () => ({ running: true, pipelines: {}, components: {} }),
-    dataDir,
-    oneShot: false,
-  };
 }
 
 /** Create an exporter the way the service does: from a YAML config (validated and defaulted). */

@@ -1,7 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ContainerClient, ContainerSASPermissions, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { QueueClient, QueueSASPermissions, StorageSharedKeyCredential as QueueKey } from '@azure/storage-queue';
 import { KustoConnectionStringBuilder } from 'azure-kusto-data';
@@ -9,29 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { AdxStore, factory, type AdxExporterConfig } from '../../src/exporters/azuredataexplorer/index.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
-import { FakeKusto } from '../fakes/kusto/server.js';
-import { chunks, generatedRecords, queryAll, reference, sampleRecords, startProcess, stopProcess } from './support.js';
-
-// Azurite's well-known development account.
-const ACCOUNT = 'devstoreaccount1';
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-const AZURITE = join(process.cwd(), 'node_modules/.bin/azurite');
+import { AZURITE_ACCOUNT as ACCOUNT, AZURITE_KEY as KEY, FakeKusto, startAzurite } from '../support/index.js';
+import { chunks, generatedRecords, queryAll, reference, sampleRecords } from './support.js';
 
 describe('azuredataexplorer exporter, queued ingestion: Azurite blob + queue, Kusto wire fake', () => {
   const kusto = new FakeKusto();
-  let azurite: ChildProcess | undefined;
-  let dir = '';
+  let azurite: Awaited<ReturnType<typeof startAzurite>> | undefined;
   let store: AdxStore;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rrpipe-azurite-'));
-    azurite = await startProcess(AZURITE, [
-      '--disableTelemetry', '--skipApiVersionCheck', '-l', dir,
-      '--blobHost', '127.0.0.1', '--blobPort', '0', '--queueHost', '127.0.0.1', '--queuePort', '0', '--tableHost', '127.0.0.1', '--tablePort', '0',
-    ], /Blob service is successfully listening[\s\S]*Table service is successfully listening/);
-    const out = (azurite as ChildProcess & { banner: string }).banner;
-    const blobUrl = /Blob service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
-    const queueUrl = /Queue service is successfully listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+    azurite = await startAzurite({ queue: true });
+    const { blobUrl, queueUrl } = azurite;
     const container = new ContainerClient(`${blobUrl}/${ACCOUNT}/tempstorage`, new StorageSharedKeyCredential(ACCOUNT, KEY));
     await container.create();
     const queue = new QueueClient(`${queueUrl}/${ACCOUNT}/readyforaggregation`, new QueueKey(ACCOUNT, KEY));
@@ -52,8 +36,7 @@ describe('azuredataexplorer exporter, queued ingestion: Azurite blob + queue, Ku
   afterAll(async () => {
     await store?.shutdown();
     await kusto.stop();
-    await stopProcess(azurite);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await azurite?.stop();
   });
 
   it('uploads each batch to the blob container, announces it on the queue, and reads back the reference', async () => {

@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { AdxStore, factory, type AdxExporterConfig } from '../../src/exporters/azuredataexplorer/index.js';
 import { schemaCommands } from '../../src/exporters/azuredataexplorer/schema.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
-import { FakeKusto } from '../fakes/kusto/server.js';
+import { FakeKusto } from '../support/index.js';
 import { chunks, generatedRecords, hugeRecord, queryAll, reference, sampleRecords } from './support.js';
 
 function config(uri: string, extra: Record<string, unknown> = {}): AdxExporterConfig {

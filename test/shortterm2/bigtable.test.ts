@@ -1,34 +1,32 @@
-import type { ChildProcess } from 'node:child_process';
 import { Bigtable } from '@google-cloud/bigtable';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factory, rowKey, saltOf, type BigtableExporterConfig } from '../../src/exporters/bigtable/index.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { missing } from '../support/backend.js';
+import { bigtableEmulator, missing, startBigtable } from '../support/index.js';
 import {
-  build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, startProcess, stopProcess, type Built,
+  build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built,
 } from './support.js';
 
-const EMULATOR = '/usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator';
 const fast = {
   sending_queue: { enabled: false },
   retry_on_failure: { initial_interval: '50ms', max_interval: '300ms', max_elapsed_time: '30s' },
   timeout: '10s',
 };
 
-describe.skipIf(missing(EMULATOR, 'gcloud components install bigtable (google-cloud-cli-bigtable-emulator)'))('bigtable exporter against the Bigtable emulator', () => {
-  let emu: ChildProcess | undefined;
+describe.skipIf(missing(bigtableEmulator(), 'the Google Cloud CLI\'s Bigtable emulator: apt-get install google-cloud-cli-bigtable-emulator from Google\'s apt repository, or gcloud components install bigtable'))('bigtable exporter against the Bigtable emulator', () => {
+  let emu: Awaited<ReturnType<typeof startBigtable>> | undefined;
   let endpoint = '';
   let admin: Bigtable;
 
   beforeAll(async () => {
-    emu = await startProcess(EMULATOR, ['-host', '127.0.0.1', '-port', '0'], /running on 127\.0\.0\.1:\d+/);
-    endpoint = /127\.0\.0\.1:\d+/.exec((emu as ChildProcess & { banner: string }).banner)![0];
+    emu = await startBigtable();
+    endpoint = emu.endpoint;
     admin = new Bigtable({ projectId: 'p', apiEndpoint: endpoint, metricsEnabled: false });
   }, 30_000);
 
   afterAll(async () => {
     await admin?.close().catch(() => {});
-    await stopProcess(emu);
+    await emu?.stop();
   });
 
   async function exporter(table: string, extra: Record<string, unknown> = {}, ep = endpoint): Promise<Built<BigtableExporterConfig>> {

@@ -1,14 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factory, keysOf, type RedisExporterConfig } from '../../src/exporters/redis/index.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { missing } from '../support/backend.js';
+import { missing, startRedis, type RedisServer } from '../support/index.js';
 import {
-  build, chunks, FlakyProxy, freePort, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, startProcess, stopProcess, type Built,
+  build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built,
 } from './support.js';
 
 const fast = {
@@ -18,26 +14,20 @@ const fast = {
 };
 
 describe.skipIf(missing('redis-server', 'apt-get install redis-server'))('redis exporter against redis-server', () => {
-  let server: ChildProcess | undefined;
+  let server: RedisServer | undefined;
   let port = 0;
-  let dir = '';
   let admin: Redis;
 
   beforeAll(async () => {
-    port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'rrpipe-redis-'));
-    server = await startProcess('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-      '--proto-max-bulk-len', '1mb', '--requirepass', 's3cret',
-    ], /Ready to accept connections/);
+    server = await startRedis({ args: ['--appendonly', 'no', '--proto-max-bulk-len', '1mb', '--requirepass', 's3cret'] });
+    port = server.port;
     admin = new Redis({ port, host: '127.0.0.1', password: 's3cret', lazyConnect: true });
     await admin.connect();
   }, 30_000);
 
   afterAll(async () => {
     admin?.disconnect();
-    await stopProcess(server);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   async function exporter(extra: Record<string, unknown> = {}, p = port): Promise<Built<RedisExporterConfig>> {

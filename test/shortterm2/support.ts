@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Component, Consumer, ExporterFactory, Host } from '../../src/core/component.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
@@ -11,18 +9,11 @@ import { noopMetrics } from '../../src/core/telemetry.js';
 import type { QueryFilter, QueryHit, QueryableStore } from '../../src/core/query.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-
-export const SAMPLES_DIR = '/work/shared/samples';
+import { allSamples, testHost, tmp } from '../support/index.js';
 
 /** The real RRPairs, as records. */
 export function sampleRecords(): RRRecord[] {
-  const out: RRRecord[] = [];
-  for (const f of readdirSync(SAMPLES_DIR).filter((n) => n.endsWith('.jsonl')).sort()) {
-    for (const line of readFileSync(join(SAMPLES_DIR, f), 'utf8').split('\n')) {
-      if (line.trim()) out.push(newRecord(JSON.parse(line) as RRPair, { resource: { cluster: 'c1' }, attributes: { service: 'openai-client', namespace: 'samples' } }));
-    }
-  }
-  return out;
+  return allSamples().map((rr) => newRecord(rr, { resource: { cluster: 'c1' }, attributes: { service: 'openai-client', namespace: 'samples' } }));
 }
 
 /** Deterministic generated RRPairs across services, methods, statuses, and two days. */
@@ -96,14 +87,9 @@ export async function build<C>(factory: ExporterFactory<C>, raw: Record<string, 
   const config = structuredClone(raw);
   const problems = validateAgainst(factory.schema, config);
   if (problems.length) throw new Error(problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; '));
-  const dir = mkdtempSync(join(tmpdir(), 'rrpipe-st2-'));
+  const dir = tmp('rrpipe-st2-');
   const host: Built<C>['host'] = {
-    getExtension: () => undefined,
-    getExporter: () => undefined,
-    reportStatus: () => {},
-    status: () => ({ running: true, pipelines: {}, components: {} }),
-    dataDir: dir,
-    oneShot: false,
+    ...testHost(dir),
     async deadLetters() {
       await new Promise((r) => setTimeout(r, 150)); // the dead-letter file is written through a stream
       const dl = join(dir, 'dead_letter');
@@ -136,48 +122,6 @@ export function chunks<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Start a server process and wait until `ready` matches its output (or it exits). */
-export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<ChildProcess & { banner: string }> {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start in ${timeoutMs}ms: ${out.slice(-2000)}`)), timeoutMs);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited with ${code}: ${out.slice(-2000)}`));
-    });
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return Object.assign(child, { banner: ready.exec(out)![0] });
-}
-
-export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(t);
 }
 
 /**

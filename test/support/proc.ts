@@ -1,8 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
-import { waitFor } from './tmp.js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { waitFor } from './wait.js';
 
-export const BIN = resolve(__dirname, '../../bin/rrpipe.js');
+const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/rrpipe.js');
+
+/**
+ * Tests that run rrpipe as a child process run dist/, which `npm test` builds before vitest starts.
+ * They do not build it themselves: tsc rewriting dist/ while other test files run it breaks them.
+ * Throws when dist/ is missing or older than a file in src/.
+ */
+export function requireBuild(): void {
+  const built = join(ROOT, 'dist/index.js');
+  if (!existsSync(built)) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  const at = statSync(built).mtimeMs;
+  const newer = (readdirSync(join(ROOT, 'src'), { recursive: true }) as string[]).find((f) => f.endsWith('.ts') && statSync(join(ROOT, 'src', f)).mtimeMs > at);
+  if (newer) throw new Error(`dist/ is older than src/${newer}: run \`npm run build\` first (npm test does)`);
+}
+
+let checkedBuild = false;
 
 /** rrpipe as a child process, with its log lines collected. Needs `npm run build` first (npm test does it). */
 export class RrpipeProcess {
@@ -13,6 +30,7 @@ export class RrpipeProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    checkedBuild ||= (requireBuild(), true);
     this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -33,7 +51,7 @@ export class RrpipeProcess {
     this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
   }
 
-  waitLog(msg: string | RegExp, timeoutMs = 20_000) {
+  waitLog(msg: string | RegExp, timeoutMs = 60_000) {
     return waitFor(() => this.logs.find((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg)))), { timeoutMs, what: `log "${msg}"` });
   }
 

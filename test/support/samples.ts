@@ -2,14 +2,26 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RRPair } from '../../src/rrpair/types.js';
 
-export const SAMPLES_DIR = resolve(__dirname, '../../../shared/samples');
+/** The real RRPairs kept in the repository (see test/testdata/samples/README.md). */
+export const SAMPLES_DIR = resolve(import.meta.dirname, '../testdata/samples');
 
+/** Paths of the sample files, in name order. */
 export function sampleFiles(): string[] {
-  return readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.raw.jsonl')).map((f) => join(SAMPLES_DIR, f));
+  return readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.raw.jsonl')).sort().map((f) => join(SAMPLES_DIR, f));
 }
 
 export function readJsonl(path: string): RRPair[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as RRPair);
+}
+
+/** The RRPairs of one sample file, by name (e.g. 'openai-fine-tuning.raw.jsonl'). */
+export function loadSample(name: string): RRPair[] {
+  return readJsonl(join(SAMPLES_DIR, name));
+}
+
+/** Every sample RRPair, files in name order, lines in file order. */
+export function allSamples(): RRPair[] {
+  return sampleFiles().flatMap(readJsonl);
 }
 
 /** n RRPairs shaped like the samples, with distinct uuids and ts spread from `start` by `stepMs`. */

@@ -1,18 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** A new empty directory under the OS temp dir. */
 export function tmp(prefix = 'rrpipe-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
-  }
-  throw new Error(`timed out waiting for ${opts.what ?? 'condition'} (last: ${JSON.stringify(last)})`);
+/** A new empty directory and the function that removes it. */
+export function tmpDir(prefix = 'rrpipe-test-'): { dir: string; cleanup(): void } {
+  const dir = tmp(prefix);
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -4,6 +4,8 @@ import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
 import { valueAt } from '../../rrpair/path.js';
+import { PartialFailureError, type ItemFailure } from '../../core/errors.js';
+import { compileCondition as compileOttl, ERROR_MODES, evalCtx, ottlProblem, OttlRuntimeError, type Condition as OttlCondition, type ErrorMode } from '../../ottl/index.js';
 
 export interface Condition {
   /** cluster, namespace, service, direction, l7protocol, command, location, status, host, duration, tags.<name>, or a path. */
@@ -28,6 +30,10 @@ export interface SampleRule {
 }
 
 export interface FilterConfig {
+  /** OTel: what a failing OTTL condition does (propagate: the record is refused; ignore: logged, treated as false; silent). */
+  error_mode: ErrorMode;
+  /** OTel: OTTL conditions; a record matching any of them is dropped. */
+  logs?: { log_record?: string[] };
   include?: RuleSet;
   exclude?: RuleSet;
   sample: SampleRule[];
@@ -81,11 +87,13 @@ function compileSet(s: RuleSet | undefined): Matcher | undefined {
  * its reason ("filtered" or "sampled"). Records are not changed.
  */
 export class FilterProcessor implements Component, Consumer {
+  private readonly dropWhen: { text: string; test: OttlCondition }[];
   private readonly include?: Matcher;
   private readonly exclude?: Matcher;
   private readonly samplers: { when?: Matcher; rule: SampleRule; seen: Map<string, { window: number; n: number }> }[];
 
   constructor(private readonly s: CreateSettings<FilterConfig>, private readonly next: Consumer) {
+    this.dropWhen = (s.config.logs?.log_record ?? []).map((text) => ({ text, test: compileOttl(text) }));
     this.include = compileSet(s.config.include);
     this.exclude = compileSet(s.config.exclude);
     this.samplers = s.config.sample.map((rule) => ({ when: compileSet(rule.when), rule, seen: new Map() }));
@@ -96,6 +104,8 @@ export class FilterProcessor implements Component, Consumer {
 
   /** Why a record is left out, or undefined when it is kept. */
   verdict(r: RRRecord): 'filtered' | 'sampled' | undefined {
+    if (this.dropWhen.length && this.matchesOttl(r)) return 'filtered';
+    if (!this.include && !this.exclude && this.samplers.length === 0) return undefined;
     const doc = indexDocOf(r);
     if (this.include && !this.include(r, doc)) return 'filtered';
     if (this.exclude && this.exclude(r, doc)) return 'filtered';
@@ -115,6 +125,20 @@ export class FilterProcessor implements Component, Consumer {
     return undefined;
   }
 
+  /** OTel filter semantics: dropped when any condition is true (conditions ORed, evaluated in order). */
+  private matchesOttl(r: RRRecord): boolean {
+    const c = evalCtx(r);
+    for (const cond of this.dropWhen) {
+      try {
+        if (cond.test(c)) return true;
+      } catch (err) {
+        if (!(err instanceof OttlRuntimeError) || this.s.config.error_mode === 'propagate') throw new OttlFailure(cond.text, err);
+        if (this.s.config.error_mode === 'ignore') this.s.logger.warn({ condition: cond.text, err: (err as Error).message }, 'filter: condition failed on a record; treated as false (error_mode: ignore)');
+      }
+    }
+    return false;
+  }
+
   private prune(seen: Map<string, { window: number }>, current: number): void {
     for (const [k, v] of seen) if (v.window !== current) seen.delete(k);
     // still full of current-window signatures: forget the oldest half
@@ -127,29 +151,56 @@ export class FilterProcessor implements Component, Consumer {
     }
   }
 
-  consume(batch: RecordBatch, ctx: Context): Promise<void> {
+  async consume(batch: RecordBatch, ctx: Context): Promise<void> {
     const out: RecordBatch = [];
+    const outIndex: number[] = [];
+    const refused: ItemFailure[] = [];
     let filtered = 0;
     let sampled = 0;
     let malformed = 0;
-    for (const r of batch) {
+    batch.forEach((r, i) => {
       let v: 'filtered' | 'sampled' | undefined;
       try {
         v = this.verdict(r);
       } catch (err) {
+        if (err instanceof OttlFailure) {
+          // error_mode: propagate. OTel fails the whole batch; rrpipe refuses only this record,
+          // permanently (the same record fails the same way again), and passes the others on.
+          refused.push({ index: i, reason: err.message, retryable: false });
+          return;
+        }
         // A record the rules cannot read is kept: filtering must not lose data by accident.
         malformed++;
         this.s.logger.warn({ err }, 'filter: could not evaluate the rules on a record; keeping it');
       }
       if (v === 'filtered') filtered++;
       else if (v === 'sampled') sampled++;
-      else out.push(r);
-    }
+      else {
+        out.push(r);
+        outIndex.push(i);
+      }
+    });
     if (filtered) this.s.metrics.dropped(filtered, 'filtered');
     if (sampled) this.s.metrics.dropped(sampled, 'sampled');
     if (malformed) this.s.metrics.counter('filter_unreadable', 'Records the filter rules could not be evaluated on (kept).').inc({}, malformed);
-    if (out.length === 0) return Promise.resolve();
-    return this.next.consume(out, ctx);
+    if (refused.length) this.s.logger.warn({ records: refused.length, reason: refused[0]!.reason }, 'filter: condition failed; record(s) refused (error_mode: propagate)');
+    if (out.length) {
+      try {
+        await this.next.consume(out, ctx);
+      } catch (err) {
+        if (!refused.length) throw err;
+        if (!(err instanceof PartialFailureError)) throw err;
+        for (const f of err.failures) refused.push({ ...f, index: outIndex[f.index]! });
+      }
+    }
+    if (refused.length) throw new PartialFailureError(refused.sort((a, b) => a.index - b.index));
+  }
+}
+
+/** A condition failed under error_mode: propagate. */
+class OttlFailure extends Error {
+  constructor(condition: string, cause: unknown) {
+    super(`filter condition ${JSON.stringify(condition)} failed: ${(cause as Error).message}`);
   }
 }
 
@@ -181,8 +232,12 @@ export const factory: ProcessorFactory<FilterConfig> = {
   type: 'filter',
   stability: 'beta',
   mutatesData: false,
-  description: 'Keeps or drops records by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
+  description: 'Drops records matching OTTL conditions (OTel form), or keeps/drops by cluster, service, command, location, status, host, tags … and samples repetitive traffic.',
   schema: obj({
+    error_mode: oneOf(ERROR_MODES, 'propagate', 'OTel: what a failing OTTL condition does: propagate (the record is refused), ignore (logged, the condition counts as false), silent (the same, not logged).'),
+    logs: noDefault(obj({
+      log_record: strings(undefined, 'OTel: OTTL conditions on the log record; a record matching any of them is dropped.'),
+    }, { description: 'OTel: OTTL conditions per signal (rrpipe carries logs only).' })),
     include: ruleSet('Keep only records that match (absent or empty: keep all).'),
     exclude: ruleSet('Drop records that match.'),
     sample: {
@@ -215,6 +270,13 @@ export const factory: ProcessorFactory<FilterConfig> = {
           }
         }
       });
+    (c.logs?.log_record ?? []).forEach((text, i) => {
+      try {
+        compileOttl(text);
+      } catch (err) {
+        problems.push(ottlProblem(err, text, ['logs', 'log_record', i]));
+      }
+    });
     checkSet(c.include, ['include']);
     checkSet(c.exclude, ['exclude']);
     c.sample.forEach((s, i) => {

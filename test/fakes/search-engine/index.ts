@@ -446,7 +446,7 @@ export class SearchEngineFake {
         continue;
       }
       const r = this.applyItem(kind, index, meta._id as string | undefined, source);
-      if (r.status >= 300) errors = true;
+      if (Number(r.status) >= 300) errors = true;
       items.push({ [kind]: r });
     }
     return { took: 1, errors, items };

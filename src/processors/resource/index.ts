@@ -1,0 +1,42 @@
+import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
+import { obj } from '../../config/fragments.js';
+import type { Context, RecordBatch } from '../../core/record.js';
+import { actionSchema, compileActions, validateActions, type ActionConfig, type AttrAction } from '../internal/attraction/index.js';
+
+export interface ResourceConfig {
+  attributes: ActionConfig[];
+}
+
+/** The OTel resource processor: attribute actions on each record's resource attributes. */
+export class ResourceProcessor implements Component, Consumer {
+  private readonly run: AttrAction;
+
+  constructor(s: CreateSettings<ResourceConfig>, private readonly next: Consumer) {
+    this.run = compileActions(s.config.attributes);
+  }
+
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+
+  consume(batch: RecordBatch, ctx: Context): Promise<void> {
+    for (const r of batch) this.run(r.resource as Record<string, unknown>, ctx);
+    return this.next.consume(batch, ctx);
+  }
+}
+
+export const factory: ProcessorFactory<ResourceConfig> = {
+  kind: 'processor',
+  type: 'resource',
+  stability: 'beta',
+  mutatesData: true,
+  description: 'OTel resource processor: insert, update, upsert, delete, hash, extract, convert resource attributes.',
+  schema: obj({
+    attributes: { type: 'array', items: actionSchema(), default: [], description: 'The actions on resource attributes, applied in order.' },
+  }),
+  validate: (c) => {
+    const problems = validateActions(c.attributes, ['attributes']);
+    if (c.attributes.length === 0) problems.push({ path: ['attributes'], message: 'missing required field "attributes" (at least one action)' });
+    return problems;
+  },
+  create: (s, next) => new ResourceProcessor(s, next),
+};

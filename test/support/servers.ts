@@ -1,0 +1,183 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bigtableEmulator, pgBin } from './backend.js';
+import { freePort } from './net.js';
+import { tmpDir } from './tmp.js';
+
+/*
+ * Every server and emulator the tests run, each started on 127.0.0.1 on a free port and stopped
+ * by the returned stop(). The wire fakes (GCS, Kusto, OpenSearch/Elasticsearch), used only where
+ * no real server or emulator can run here, live in test/fakes/ and are re-exported by index.ts.
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export type Started = ChildProcess & { banner: string };
+
+/** Start a server process and wait until `ready` matches its output (or it exits, or `timeoutMs` passes). */
+export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Started> {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} did not start in ${timeoutMs}ms: ${out.slice(-2000)}`));
+    }, timeoutMs);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code}: ${out.slice(-2000)}`));
+    });
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return Object.assign(child, { banner: ready.exec(out)![0] });
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(t);
+}
+
+export interface S3Event {
+  eventName: string;
+  s3: { object: { key: string; size?: number } };
+}
+
+/** s3rver (npm dev dependency) with the given buckets; `events` are its S3 notifications (ObjectCreated:Put, :Post for a completed multipart upload). */
+export async function startS3(buckets: string[]): Promise<{ endpoint: string; dir: string; events: S3Event[]; stop(): Promise<void> }> {
+  const { default: S3rver } = await import('s3rver');
+  const t = tmpDir('rrpipe-s3-');
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: t.dir, configureBuckets: buckets.map((name) => ({ name })) });
+  const events: S3Event[] = [];
+  server.on('event', (e) => events.push(...e.Records));
+  const addr = await server.run();
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  return {
+    endpoint: `http://127.0.0.1:${addr.port}`,
+    dir: t.dir,
+    events,
+    async stop() {
+      await server.close();
+      t.cleanup();
+    },
+  };
+}
+
+/** Azurite's well-known development account and key. */
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+/** Azurite (npm dev dependency): its blob service, and its queue service when asked for. */
+export async function startAzurite(opts: { queue?: boolean } = {}): Promise<{ blobUrl: string; queueUrl: string; connectionString: string; stop(): Promise<void> }> {
+  const t = tmpDir('rrpipe-azurite-');
+  const children: Started[] = [];
+  const stop = async () => {
+    for (const c of children) await stopProcess(c);
+    t.cleanup();
+  };
+  const start = async (service: 'blob' | 'queue') => {
+    const child = await startProcess(join(ROOT, 'node_modules', '.bin', `azurite-${service}`), [
+      `--${service}Host`, '127.0.0.1', `--${service}Port`, '0', '--location', join(t.dir, service),
+      '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry',
+    ], /(?:listening at|listens on) http:\/\/127\.0\.0\.1:\d+/, process.env, 60_000);
+    children.push(child);
+    return /http:\/\/127\.0\.0\.1:\d+/.exec(child.banner)![0];
+  };
+  try {
+    const blobUrl = await start('blob');
+    const queueUrl = opts.queue ? await start('queue') : '';
+    return {
+      blobUrl,
+      queueUrl,
+      connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl}/${AZURITE_ACCOUNT};`,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface RedisServer {
+  port: number;
+  dir: string;
+  child: Started;
+  stop(): Promise<void>;
+}
+
+/**
+ * redis-server (Debian package redis-server) in `dir` (a new temp dir when not given, removed by
+ * stop()); `port` to start it again where a previous one ran.
+ */
+export async function startRedis(opts: { port?: number; dir?: string; args?: string[] } = {}): Promise<RedisServer> {
+  const own = opts.dir ? undefined : tmpDir('rrpipe-redis-');
+  const dir = opts.dir ?? own!.dir;
+  const port = opts.port ?? (await freePort());
+  const child = await startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...(opts.args ?? [])], /Ready to accept connections/);
+  return {
+    port, dir, child,
+    async stop() {
+      await stopProcess(child);
+      own?.cleanup();
+    },
+  };
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 60_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`${cmd} ${args[0] ?? ''} failed: ${stderr || err.message}`)) : resolve()));
+  });
+}
+
+/**
+ * A throwaway PostgreSQL cluster (Debian package postgresql): initdb with trust auth for `user`,
+ * pg_ctl start on 127.0.0.1. PostgreSQL refuses to run as root, so as root it runs as nobody.
+ */
+export async function startPostgres(opts: { user?: string } = {}): Promise<{ port: number; user: string; stop(): Promise<void> }> {
+  const t = tmpDir('rrpipe-pg-');
+  const isRoot = process.getuid?.() === 0;
+  const as = (cmd: string, args: string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'nobody', '--', cmd, ...args]] : [cmd, args]);
+  const data = join(t.dir, 'pgdata');
+  const sock = join(t.dir, 'sock');
+  for (const d of [t.dir, data, sock]) {
+    mkdirSync(d, { recursive: true });
+    if (isRoot) chownSync(d, 65534, 65534);
+  }
+  const user = opts.user ?? 'app';
+  const port = await freePort();
+  await run(...as(pgBin('initdb'), ['-D', data, '-A', 'trust', '-U', user, '--no-sync']));
+  await run(...as(pgBin('pg_ctl'), ['-D', data, '-w', '-l', join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']));
+  return {
+    port, user,
+    async stop() {
+      await run(...as(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])).catch(() => undefined);
+      t.cleanup();
+    },
+  };
+}
+
+/** The Google Cloud CLI's Bigtable emulator (cbtemulator) on a free port; `endpoint` is host:port. */
+export async function startBigtable(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const child = await startProcess(bigtableEmulator(), ['-host', '127.0.0.1', '-port', '0'], /running on 127\.0\.0\.1:\d+/);
+  return { endpoint: /127\.0\.0\.1:\d+/.exec(child.banner)![0], stop: () => stopProcess(child) };
+}
