@@ -4,7 +4,7 @@ import type { CompiledPath, Getter } from './context.js';
 import { OttlError, OttlRuntimeError } from './errors.js';
 import type { Regex } from './regex.js';
 import {
-  asString, formatFloat, isMap, isNil, parseFloatStrict, parseIntStrict, put, toStored, typeName, type Value,
+  asString, isMap, isNil, parseFloatStrict, parseIntStrict, put, toStored, typeName, type Value,
 } from './values.js';
 
 /** What a function's compile step can ask of the compiler for its arguments. */

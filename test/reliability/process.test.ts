@@ -75,7 +75,7 @@ describe('delivery under real process failures', () => {
     const dups = [...sink.seen.values()].filter((c) => c > 1).length;
     console.log(`kill -9 x20: ${feeder.acked.size} acknowledged, all delivered; ${dups} delivered more than once (at least once)`);
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
-  }, 300_000);
+  }, 600_000);
 
   it('SIGHUP during a steady stream swaps the pipelines without losing acknowledged records', async () => {
     const { sink, daemon } = await setup();
