@@ -1,4 +1,4 @@
-import ignore from '@balena/dockerignore';
+import * as dockerignoreLib from '@balena/dockerignore';
 import { DockerfileParser, type Instruction, type Label } from 'dockerfile-ast';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -8,6 +8,8 @@ import { PKG, ROOT } from './support.js';
 
 // No container engine runs here (docs/container.md): the image definition is checked by parsing it.
 const dockerfile = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+// The package is CommonJS (module.exports = ignore); its types declare a namespace.
+const ignore = ((dockerignoreLib as unknown as { default?: unknown }).default ?? dockerignoreLib) as () => { add(p: string): { ignores(p: string): boolean } };
 const dockerignore = ignore().add(readFileSync(join(ROOT, '.dockerignore'), 'utf8'));
 
 interface Stage {

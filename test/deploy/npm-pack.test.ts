@@ -3,8 +3,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tmp, waitFor } from '../support/tmp.js';
-import { CONFIG_ENV, PKG, requiredEnv, ROOT, run } from './support.js';
+import { tmp } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
+import { CONFIG_ENV, requiredEnv, ROOT, run } from './support.js';
 
 // What the image's install stage does (Dockerfile), on this machine: `npm pack`, then
 // `npm install --omit=dev` of the tarball in an empty folder. The install compiles the native
@@ -100,7 +101,7 @@ describe('the npm package', () => {
     try {
       const status = await waitFor(async () => {
         const r = await fetch(`http://127.0.0.1:${health}/`).catch(() => undefined);
-        return r?.status === 200 ? r.json() : undefined;
+        return r?.status === 200 ? ((await r.json()) as { pipelines?: Record<string, string> }) : undefined;
       }, { what: `health_check on ${health} (rrpipe said: ${stderr.slice(-500)})`, timeoutMs: 5 * MINUTES, intervalMs: 250 });
       expect(status.pipelines).toEqual({ logs: 'ok', 'logs/index': 'ok' });
 
@@ -111,7 +112,7 @@ describe('the npm package', () => {
         const body = r?.ok ? ((await r.json()) as { hits?: { archive_uri?: string }[] }) : undefined;
         return body?.hits?.length === 2 ? body : undefined;
       }, { what: 'both records indexed', timeoutMs: 2 * MINUTES, intervalMs: 250 });
-      expect(page.hits!.every((h) => h.archive_uri?.startsWith(`file://${data}/archive/`))).toBe(true);
+      expect(page.hits!.every((h: { archive_uri?: string }) => h.archive_uri?.startsWith(`file://${data}/archive/`))).toBe(true);
       const outbox = await waitFor(() => {
         const dir = join(data, 'outbox');
         const text = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).map((f) => readFileSync(join(dir, f), 'utf8')).join('') : '';

@@ -14,7 +14,7 @@ export const PKG = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8'
 };
 
 /** A rendered Kubernetes object, loosely typed: the tests read what they check. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any };
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any };
 
 /** `kubectl kustomize DIR`, parsed. */
 export function kustomize(dir: string): K8sObject[] {
