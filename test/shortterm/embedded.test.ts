@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedConfig, EmbeddedExporter } from '../../src/exporters/embedded/index.js';
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import { newRecord } from '../../src/core/record.js';
-import { testHost, tmpDir } from '../support/index.js';
+import { testHost, tmpDir, withPipeline } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, exporterFromYaml, type RefFilter } from './support.js';
 
 const NOW = Date.now();
@@ -101,7 +101,7 @@ describe('embedded store: retention and size cap', () => {
     const { silentLogger } = await import('../../src/core/logger.js');
     const { noopMetrics } = await import('../../src/core/telemetry.js');
     const f = join(t.dir, 'ttl.yaml');
-    const cfg = await loadConfig([f], { registry: await builtinRegistry(), texts: { [f]: `exporters:\n  embedded:\n    path: ${t.dir}/ttl.db\n    ttl: 7d\n    retention_check_interval: 50ms\n    sending_queue: { enabled: false }\n` } });
+    const cfg = await loadConfig([f], { registry: await builtinRegistry(), texts: { [f]: withPipeline(`exporters:\n  embedded:\n    path: ${t.dir}/ttl.db\n    ttl: 7d\n    retention_check_interval: 50ms\n    sending_queue: { enabled: false }\n`) } });
     const exp = createEmbeddedExporter(
       { id: 'embedded', kind: 'exporter', config: cfg.components.exporters.get('embedded')!.config as unknown as EmbeddedConfig, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir },
       { now: () => clock },
@@ -178,7 +178,7 @@ describe('rrpipe query --output raw reads RRPairs the store does not keep throug
     const store = new EmbeddedStore({ path: join(t.dir, 'arch.db'), storeRRPair: false });
     store.write(recs);
     await store.close();
-    const cfg = writeConfig(t.dir, 'arch.yaml', `exporters:\n  embedded:\n    path: ./arch.db\n    store_rrpair: false\n`);
+    const cfg = writeConfig(t.dir, 'arch.yaml', `exporters:\n  embedded:\n    path: ${join(t.dir, 'arch.db')}\n    store_rrpair: false\n`);
     const r = await runCli(['query', '-c', cfg, '--store', 'embedded', '--start', '-2h', '--limit', '0', '--output', 'raw'], t.dir);
     const got = r.out.trim().split('\n').map((l) => JSON.parse(l));
     const want = reference(rrs.slice(0, 29), { start: NOW - 2 * 3_600_000 });

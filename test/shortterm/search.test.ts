@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { noopMetrics, Telemetry } from '../../src/core/telemetry.js';
 import type { SearchExporter, SearchExporterConfig } from '../../src/exporters/internal/searchengine/index.js';
 import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.js';
-import { luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
+import { withPipeline, luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
 
 const NOW = Date.now();
@@ -16,7 +16,7 @@ const H = 3_600_000;
 
 async function makeExporter(yaml: string, id: string, dir: string, telemetry = new Telemetry({ processMetrics: false })): Promise<{ exp: SearchExporter; telemetry: Telemetry; file: string }> {
   const file = writeConfig(dir, `${id.replace('/', '_')}-${Math.random().toString(36).slice(2)}.yaml`, yaml);
-  const cfg = await loadConfig([file], { registry: await builtinRegistry(), texts: { [file]: yaml } });
+  const cfg = await loadConfig([file], { registry: await builtinRegistry(), texts: { [file]: withPipeline(yaml) } });
   const c = cfg.components.exporters.get(id)!;
   const exp = (await (c.factory as ExporterFactory).create({
     id, kind: 'exporter', config: c.config as unknown as SearchExporterConfig, logger: silentLogger(), metrics: telemetry.forComponent(id, 'exporter'), configDir: cfg.configDir,

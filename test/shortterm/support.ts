@@ -10,7 +10,7 @@ import type { Registry } from '../../src/core/registry.js';
 import { noopMetrics, type ComponentMetrics } from '../../src/core/telemetry.js';
 import { main } from '../../src/cli/main.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { loadSample } from '../support/index.js';
+import { loadSample, withPipeline } from '../support/index.js';
 
 
 export function loadSamples(): RRPair[] {
@@ -109,7 +109,7 @@ export async function exporterFromYaml<T extends Component & Consumer>(
 ): Promise<T> {
   const registry = opts.registry ?? (await builtinRegistry());
   const file = opts.file ?? join(tmpdir(), 'rrpipe-test.yaml');
-  const cfg = await loadConfig([file], { registry, texts: { [file]: yamlText } });
+  const cfg = await loadConfig([file], { registry, texts: { [file]: withPipeline(yamlText) } });
   const c = cfg.components.exporters.get(id)!;
   return (await (c.factory as ExporterFactory).create({
     id, kind: 'exporter', config: c.config, logger: silentLogger(), metrics: opts.metrics ?? noopMetrics(), configDir: cfg.configDir,
@@ -138,7 +138,7 @@ export async function runCli(args: string[], outDir: string): Promise<{ code: nu
 
 export function writeConfig(dir: string, name: string, text: string): string {
   const p = join(dir, name);
-  writeFileSync(p, text);
+  writeFileSync(p, withPipeline(text));
   return p;
 }
 

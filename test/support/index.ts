@@ -2,6 +2,7 @@
 // test data, rrpipe as a child process, and every server, emulator and wire fake they run against.
 export { sleep, waitFor } from './wait.js';
 export { tmp, tmpDir } from './tmp.js';
+export { withPipeline } from './config.js';
 export { freePort } from './net.js';
 export { testHost } from './host.js';
 export { bigtableEmulator, haveBinary, missing, pgBin } from './backend.js';
