@@ -1,9 +1,8 @@
 // Records/s and CPU seconds per 100k records through the OTTL processors (filter's OTel form,
 // transform) and the attributes processor, next to the plain pipeline. Run after a build:
-// `npm run build && node bench/ottl.mjs [records]`. Uses the real RRPairs in /work/shared/samples
-// (or $RRPIPE_SAMPLES), cycled to the requested count.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+// `npm run build && node bench/ottl.mjs [records]`. Uses the in-repo sample RRPairs
+// (test/testdata/samples), cycled to the requested count.
+import { sampleLines } from './lib.mjs';
 import { silentLogger } from '../dist/core/logger.js';
 import { newRecord } from '../dist/core/record.js';
 import { noopMetrics } from '../dist/core/telemetry.js';
@@ -12,8 +11,7 @@ import { factory as transform } from '../dist/processors/transform/index.js';
 import { factory as attributes } from '../dist/processors/attributes/index.js';
 import { validateAgainst } from '../dist/config/validate-schema.js';
 
-const dir = process.env.RRPIPE_SAMPLES ?? '/work/shared/samples';
-const lines = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()));
+const lines = sampleLines();
 const N = Number(process.argv[2] ?? 100000);
 const BATCH = 100;
 const apps = ['banking-gateway', 'banking-transactions', 'cart'];
