@@ -134,6 +134,25 @@ export const CONVERTERS: Record<string, FunctionDef> = {
 /** merge_maps strategies (ottlfuncs README, "merge_maps"). */
 const STRATEGIES = ['insert', 'update', 'upsert'];
 
+/** delete_matching_keys (matching: true) and keep_matching_keys (false): drop the keys whose match against the pattern equals `matching`. */
+function deleteKeysWhere(matching: boolean): FunctionDef {
+  return {
+    params: ['target', 'pattern'],
+    required: 2,
+    compile: ([target, pattern], t) => {
+      const p = t.target(target!);
+      const re = t.regex(pattern!);
+      return (c) => {
+        const m = p.get(c);
+        if (isNil(m)) return null;
+        const map = mapOf(m, p.text);
+        for (const k of Object.keys(map)) if (re.test(k) === matching) delete map[k];
+        return null;
+      };
+    },
+  };
+}
+
 export const EDITORS: Record<string, FunctionDef> = {
   set: {
     params: ['target', 'value'],
@@ -164,36 +183,8 @@ export const EDITORS: Record<string, FunctionDef> = {
       };
     },
   },
-  delete_matching_keys: {
-    params: ['target', 'pattern'],
-    required: 2,
-    compile: ([target, pattern], t) => {
-      const p = t.target(target!);
-      const re = t.regex(pattern!);
-      return (c) => {
-        const m = p.get(c);
-        if (isNil(m)) return null;
-        const map = mapOf(m, p.text);
-        for (const k of Object.keys(map)) if (re.test(k)) delete map[k];
-        return null;
-      };
-    },
-  },
-  keep_matching_keys: {
-    params: ['target', 'pattern'],
-    required: 2,
-    compile: ([target, pattern], t) => {
-      const p = t.target(target!);
-      const re = t.regex(pattern!);
-      return (c) => {
-        const m = p.get(c);
-        if (isNil(m)) return null;
-        const map = mapOf(m, p.text);
-        for (const k of Object.keys(map)) if (!re.test(k)) delete map[k];
-        return null;
-      };
-    },
-  },
+  delete_matching_keys: deleteKeysWhere(true),
+  keep_matching_keys: deleteKeysWhere(false),
   keep_keys: {
     params: ['target', 'keys'],
     required: 2,
