@@ -33,8 +33,9 @@ receivers:
       grpc: { endpoint: "127.0.0.1:${grpcPort}" }
       http: { endpoint: "127.0.0.1:${httpPort}" }
 processors:
-  # default sizes: a request is never split across two batches, so a refusal is all-or-nothing
-  batch: { timeout: 20ms }
+  # The SDK sends its batches of 40 concurrently; a batch of exactly one request each keeps the
+  # stalled queue (one in the consumer, one queued) from absorbing them all into a single batch.
+  batch: { timeout: 20ms, send_batch_size: 40 }
 exporters:
   capture:
     sending_queue: { queue_size: 1, num_consumers: 1, block_on_overflow: false }
@@ -58,9 +59,12 @@ service:
     for (const rr of SAMPLES) logger.emit({ body: structuredClone(rr) as never, attributes: { service: 's', namespace: 'n' } });
     const flushed = provider.forceFlush();
     // Wait until the receiver has refused at least once, then let the exporter recover.
-    await waitFor(async () => (await counterValue(svc.service, 'rrpipe_records_refused_total')) > 0, { timeoutMs: 10_000, what: 'a refusal' });
-    await new Promise((r) => setTimeout(r, 500));
-    svc.sink.release();
+    try {
+      await waitFor(async () => (await counterValue(svc.service, 'rrpipe_records_refused_total')) > 0, { timeoutMs: 20_000, what: 'a refusal' });
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      svc.sink.release();
+    }
     await flushed;
     await provider.shutdown();
     await svc.sink.waitFor(SAMPLES.length);
