@@ -49,7 +49,7 @@ describe('the GCS wire fake', () => {
 
 describe('googlecloudstorage exporter → GCS fake → rehydrate and snapshot', () => {
   const cases = [
-    { prefix: 'native', block: '    bucket: { name: archive, file_prefix: native, storage_class: NEARLINE, endpoint: ENDPOINT }' },
+    { prefix: 'native', block: '    bucket: { name: archive, file_prefix: native, storage_class: NEARLINE, endpoint: ENDPOINT }\n    layout: native' },
     { prefix: 'otel', block: '    bucket: { name: archive, file_prefix: otel, storage_class: COLDLINE, endpoint: ENDPOINT }\n    layout: otel_awss3\n    resumable_threshold: 1KiB\n    chunk_size: 256KiB' },
     { prefix: 'fb', block: '    bucket: { name: archive, file_prefix: fb, endpoint: ENDPOINT }\n    layout: fluentbit_s3' },
   ];
