@@ -42,6 +42,7 @@ connectors:
 exporters:
   file/outbox:
     path: ${dir}/out/outbox/rrpairs.jsonl
+    layout: rrpipe
     sending_queue: { enabled: true, storage: file_storage }
   embedded: { path: ${dir}/out/store/embedded.db }
 extensions:
