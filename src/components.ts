@@ -35,6 +35,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/embedded/index.js'),
   import('./exporters/opensearch/index.js'),
   import('./exporters/elasticsearch/index.js'),
+  import('./exporters/loki/index.js'),
   import('./extensions/query_api/index.js'),
   import('./receivers/nettap/index.js'),
 ];
