@@ -37,6 +37,9 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/elasticsearch/index.js'),
   import('./extensions/query_api/index.js'),
   import('./receivers/nettap/index.js'),
+  import('./connectors/count/index.js'),
+  import('./connectors/sum/index.js'),
+  import('./processors/deltatocumulative/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
