@@ -40,6 +40,8 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./connectors/count/index.js'),
   import('./connectors/sum/index.js'),
   import('./processors/deltatocumulative/index.js'),
+  import('./exporters/prometheusremotewrite/index.js'),
+  import('./receivers/prometheus/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

@@ -21,8 +21,15 @@ export interface Consumer<T extends Item = RRRecord> {
   consume(batch: T[], ctx: Context): Promise<void>;
 }
 
-/** A consumer of whichever signal its pipeline carries; the config loader checks the signals match. */
-export type AnyConsumer = Consumer<Item>;
+/**
+ * A consumer of whichever signal its pipeline carries. The config loader checks that every
+ * component supports its pipeline's signal (`signals`, `connects`), so a logs component gets
+ * RRRecords and a metrics component MetricPoints; each declares the one it takes on its own
+ * `consume`. (Typed loosely at the factory boundary so that logs components written against
+ * RRRecord need no casts.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyConsumer = Consumer<any>;
 
 export interface Component {
   start(host: Host): Promise<void>;
