@@ -3,8 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Consumer, Host, InputProtector } from '../core/component.js';
-import type { RecordBatch } from '../core/record.js';
+import type { AnyConsumer, Host, InputProtector, Item } from '../core/component.js';
+import { isMetricPoint, pointJson, type MetricPoint } from '../core/metric.js';
 import type { ComponentMetrics } from '../core/telemetry.js';
 
 export interface DeadLetterConfig {
@@ -81,11 +81,11 @@ export class DeadLetter {
     return join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`);
   }
 
-  async records(batch: RecordBatch, reason: string): Promise<void> {
+  async records(batch: Item[], reason: string): Promise<void> {
     if (batch.length === 0) return;
     const label = shortReason(reason);
     if (this.exporter) {
-      const target: Consumer | undefined = this.host?.getExporter(this.exporter);
+      const target: AnyConsumer | undefined = this.host?.getExporter(this.exporter);
       if (target) {
         try {
           await target.consume(batch, {});
@@ -100,7 +100,7 @@ export class DeadLetter {
       }
     }
     const time = new Date().toISOString();
-    const lines = batch.map((r) => this.recordLine(r.rrpair, reason, time)).join('\n') + '\n';
+    const lines = batch.map((r) => (isMetricPoint(r) ? this.metricLine(r, reason, time) : this.recordLine(r.rrpair, reason, time))).join('\n') + '\n';
     try {
       await this.write(time.slice(0, 10), lines);
       this.metrics.deadLettered(batch.length, label);
@@ -109,6 +109,12 @@ export class DeadLetter {
       this.metrics.dropped(batch.length, 'dead_letter_failed');
       this.logger.error({ err, records: batch.length, reason, destination: this.dir }, 'dead-letter write failed: records lost');
     }
+  }
+
+  private metricLine(p: MetricPoint, reason: string, time: string): string {
+    const text = pointJson(p);
+    if (!this.hashOnly) return `{"reason":${JSON.stringify(reason)},"component":${JSON.stringify(this.component)},"time":"${time}","metric":${text}}`;
+    return JSON.stringify({ reason, component: this.component, time, sha256: sha256(text), bytes: Buffer.byteLength(text) });
   }
 
   private recordLine(rrpair: unknown, reason: string, time: string): string {
