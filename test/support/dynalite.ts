@@ -122,7 +122,7 @@ export class DynamoProxy {
         parsed.UnprocessedItems = held;
         answer = Buffer.from(JSON.stringify(parsed));
       }
-      const h = { ...ur.headers, 'content-length': String(answer.length) };
+      const h: Record<string, string | string[] | undefined> = { ...ur.headers, 'content-length': String(answer.length) };
       delete h['x-amz-crc32'];
       res.writeHead(ur.statusCode ?? 500, h);
       res.end(answer);
