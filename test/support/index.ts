@@ -15,3 +15,4 @@ export { startSearchEngineFake, luceneRegex, type FakeOptions, type Flavor, type
 export { jsonLabels, LokiFake, startLokiFake, parseLokiTime, type LokiFakeOptions } from '../fakes/loki/server.js';
 export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic } from './metrics.js';
 export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
+export { DynamoProxy, startDynalite, type Dynalite, type DynamoCall } from './dynalite.js';
