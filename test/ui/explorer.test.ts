@@ -166,6 +166,7 @@ service:
       for (const m of marks) expect(m).toMatch(/^REDACTED-AUTHORIZATION-[0-9a-f]{20}$/);
       expect(await page.getByTestId('request').textContent()).not.toContain(rr.http!.req!.headers!.Authorization![0]!.slice(7, 30));
       expect(await page.getByTestId('duration').textContent()).toBe(`${rr.duration} ms`);
+      await page.getByTestId('response').scrollIntoViewIfNeeded();
       await shot('read');
       await page.getByTestId('back').click();
       await expect.poll(() => page.getByTestId('row').count()).toBeGreaterThan(0);
@@ -182,6 +183,8 @@ service:
       expect(edge('orders', 'payments')?.slice(2, 4)).toEqual([String(calls('orders', 'OUT').length), rate(calls('orders', 'OUT'))]);
       expect(edge('payments', 'api.stripe.com')?.[2]).toBe(String(calls('payments', 'OUT').length));
       expect(edge('(clients)', 'frontend')?.[2]).toBe(String(calls('frontend', 'IN').length));
+      // orders' inbound calls are frontend's outbound ones: drawn once, not again from (clients).
+      expect(edge('(clients)', 'orders')).toBeUndefined();
       // The recorded samples: outbound HTTPS to OpenAI.
       expect(await page.getByTestId('technologies').textContent()).toContain('api.openai.com');
       expect(await page.getByTestId('protocols').textContent()).toContain('https');

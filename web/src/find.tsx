@@ -39,7 +39,7 @@ function HistogramChart(props: { h: Histogram; onZoom(start: string, end: string
         legend: { show: false },
         scales: { x: { time: true, range: [h.start / 1000, h.end / 1000] } },
         axes: [{}, { size: 50 }],
-        series: [{}, { label: 'ok', fill: '#4c8bf5', stroke: '#4c8bf5', paths: bars }, { label: 'errors', fill: '#e5534b', stroke: '#e5534b', paths: bars }],
+        series: [{}, { label: 'calls', fill: '#4c8bf5', stroke: '#4c8bf5', paths: bars, points: { show: false } }, { label: 'errors', fill: '#e5534b', stroke: '#e5534b', paths: bars, points: { show: false } }],
         hooks: {
           setSelect: [
             (u) => {

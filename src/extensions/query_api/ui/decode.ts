@@ -198,7 +198,7 @@ export function viewOf(id: string, rr: RRPair): RRPairView {
     location: str(rr.location),
     status: str(rr.status),
     ...(req ? { request: { line: `${str(req.method)} ${str(req.url ?? req.uri)} ${req.version ? `HTTP/${str(req.version)}` : ''}`.trim(), headers: headerList(req.headers), body: decodeBody(req.bodyBase64, req.headers) } } : {}),
-    ...(res ? { response: { line: `${res.statusCode ?? ''} ${str(res.statusMessage)}`.trim(), headers: headerList(res.headers), body: decodeBody(res.bodyBase64, res.headers, str(res.contentType)) } } : {}),
+    ...(res ? { response: { line: str(res.statusMessage).startsWith(String(res.statusCode ?? '')) && res.statusMessage ? str(res.statusMessage) : `${res.statusCode ?? ''} ${str(res.statusMessage)}`.trim(), headers: headerList(res.headers), body: decodeBody(res.bodyBase64, res.headers, str(res.contentType)) } } : {}),
     tokens: Array.isArray(rr.tokenList) ? rr.tokenList : Array.isArray(rr.tokens) ? rr.tokens : [],
     redactions: markers(JSON.stringify(rr)),
     dlp: { modified: rr.dlpModified === true, ...(rr.dlpRule ? { rule: rr.dlpRule } : {}) },

@@ -141,6 +141,17 @@ export async function serviceMap(store: QueryableStore, filter: QueryFilter, o: 
     }
   });
   for (const d of outCalls) addEdge(d.service, hostService.get(d.host) ?? (d.host || '(unknown host)'), d);
+  // Inbound calls a recorded caller explains are drawn once, from that caller: (clients) keeps the rest.
+  for (const [k, e] of edges) {
+    if (e.from !== CLIENTS) continue;
+    for (const o of edges.values()) {
+      if (o.to !== e.to || o.from === CLIENTS) continue;
+      e.calls -= o.calls;
+      e.errors -= o.errors;
+    }
+    if (e.calls <= 0) edges.delete(k);
+    else e.errors = Math.max(0, e.errors);
+  }
   const nodes = new Map<string, MapNode>();
   const node = (id: string): MapNode => {
     let n = nodes.get(id);
