@@ -130,7 +130,7 @@ service:
 
       await applyFilters({ service: 'orders', status: '^5' });
       const want = await storeDocs({ service: 'orders', status: '^5' });
-      const fromInput = shop.filter((r) => r.service === 'orders' && r.status.startsWith('5'));
+      const fromInput = shop.filter((r) => r.service === 'orders' && r.status!.startsWith('5'));
       expect(want.length).toBe(fromInput.length);
       expect(want.length).toBeGreaterThan(0);
       await expect.poll(rowIds).toEqual(want.map((d) => d.id));
@@ -144,7 +144,7 @@ service:
       // Sorting by duration (descending) is done by the server over every match.
       await page.getByTestId('sort-duration').click();
       await page.getByTestId('sort-duration').click();
-      const byDuration = [...shop.filter((r) => r.service === 'orders' && r.status.startsWith('5'))].sort((a, b) => b.duration! - a.duration! || (a.ts! < b.ts! ? -1 : 1));
+      const byDuration = [...shop.filter((r) => r.service === 'orders' && r.status!.startsWith('5'))].sort((a, b) => b.duration! - a.duration! || (a.ts! < b.ts! ? -1 : 1));
       await expect.poll(async () => (await page.getByTestId('row').evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[6]!.textContent)))).toEqual(byDuration.map((r) => `${r.duration} ms`));
     });
 
