@@ -19,7 +19,8 @@ await build({
   jsx: 'automatic',
   jsxImportSource: 'preact',
   outfile: join(out, 'app.js'),
-  legalComments: 'linked',
+  legalComments: 'inline',
+  banner: { js: '/*! rrpipe traffic explorer. Bundles preact (MIT License, Copyright (c) 2015-present Jason Miller) and uPlot (MIT License, Copyright (c) 2022 Leon Sorokin). */' },
   logLevel: 'warning',
 });
 copyFileSync(join(here, 'src/index.html'), join(out, 'index.html'));
