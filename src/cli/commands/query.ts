@@ -16,7 +16,7 @@ const PAGE = 1000;
 
 /** Open the short-term store an exporter of the config writes to, for reading. */
 export async function openStore(files: string[], id: string): Promise<StoreReader> {
-  const registry = await builtinRegistry();
+  const registry = await builtinRegistry({ lazy: true });
   const cfg = await loadConfig(files, { registry });
   const c = cfg.components.exporters.get(id);
   if (!c) {
