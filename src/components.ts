@@ -39,8 +39,14 @@ const builtins: [string, () => Promise<BuiltinModule>][] = [
   ['embedded', () => import('./exporters/embedded/index.js')],
   ['opensearch', () => import('./exporters/opensearch/index.js')],
   ['elasticsearch', () => import('./exporters/elasticsearch/index.js')],
+  ['loki', () => import('./exporters/loki/index.js')],
   ['query_api', () => import('./extensions/query_api/index.js')],
   ['nettap', () => import('./receivers/nettap/index.js')],
+  ['count', () => import('./connectors/count/index.js')],
+  ['sum', () => import('./connectors/sum/index.js')],
+  ['deltatocumulative', () => import('./processors/deltatocumulative/index.js')],
+  ['prometheusremotewrite', () => import('./exporters/prometheusremotewrite/index.js')],
+  ['prometheus', () => import('./receivers/prometheus/index.js')],
 ];
 
 /** The built-ins, all loaded; `{ lazy: true }`: each when a config first names its type (the CLI's start-up). */
