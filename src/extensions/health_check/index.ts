@@ -1,11 +1,6 @@
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { address, obj, str } from '../../config/fragments.js';
+import { address, obj, str, type Config } from '../../config/fragments.js';
 import { listenHttp } from '../../helpers/net.js';
-
-export interface HealthCheckConfig {
-  endpoint: string;
-  path: string;
-}
 
 /** GET <path> answers 200 when every pipeline is running, 503 otherwise, with the status as JSON. */
 export function createHealthCheck(config: HealthCheckConfig, onListening?: (port: number) => void): Component & { port?: number } {
@@ -35,14 +30,18 @@ export function createHealthCheck(config: HealthCheckConfig, onListening?: (port
   return ext;
 }
 
+const schema = obj({
+  endpoint: address('localhost:13133', 'host:port to listen on.'),
+  path: str('/', 'Path that answers the health check.'),
+});
+
+export type HealthCheckConfig = Config<typeof schema>;
+
 export const factory: ExtensionFactory<HealthCheckConfig> = {
   kind: 'extension',
   type: 'health_check',
   stability: 'stable',
   description: 'HTTP health endpoint: 200 when every pipeline is running, 503 otherwise.',
-  schema: obj({
-    endpoint: address('localhost:13133', 'host:port to listen on.'),
-    path: str('/', 'Path that answers the health check.'),
-  }),
+  schema,
   create: (s) => createHealthCheck(s.config, (port) => s.logger.info({ port }, 'health check listening')),
 };
