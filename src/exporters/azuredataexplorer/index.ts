@@ -3,10 +3,6 @@ import { Readable } from 'node:stream';
 import type { Client, KustoConnectionStringBuilder } from 'azure-kusto-data';
 import type { IngestClient, ManagedStreamingIngestClient } from 'azure-kusto-ingest';
 import { lazyRequire } from '../../helpers/lazy-require.js';
-
-const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
-const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
-const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -18,6 +14,10 @@ import { indexDocOf } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { quoteName, schemaCommands } from './schema.js';
+
+const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
+const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
+const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 
 /** `system` for a system-assigned identity, or a client id. */
 function connectionBuilder(c: AdxExporterConfig, uri: string): KustoConnectionStringBuilder {

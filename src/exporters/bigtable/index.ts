@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Bigtable, Table } from '@google-cloud/bigtable';
 import { lazyRequire } from '../../helpers/lazy-require.js';
-
-const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, int, obj, path, str, address, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -14,6 +12,8 @@ import { compileFilter, compareKey, pageOf, queryable, tooLargeReason } from '..
 import { indexDocOf } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
+
+const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 
 /** Column families: index fields, and the full RRPair. */
 export const FAMILY_INDEX = 'i';
