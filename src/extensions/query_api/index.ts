@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { address, duration, int, obj, secret, str, type Config } from '../../config/fragments.js';
+import { address, duration, int, obj, secret, str, tlsServer, type Config } from '../../config/fragments.js';
 import { isQueryableStore, QueryTimeoutError, withDeadline, type QueryableStore } from '../../core/query.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
 import { UnsupportedRegexError } from '../../helpers/linear-regex.js';
 import { isLoopback } from '../../config/exposure.js';
 import { listenHttp } from '../../helpers/net.js';
+import { serverTlsOptions } from '../../helpers/tls.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 
 const PREFIX = '/api/v1/rrpairs';
@@ -114,7 +115,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
           if (!res.headersSent) send(res, 500, { error: String(err) });
           else res.destroy();
         });
-      });
+      }, serverTlsOptions(config.tls));
       ext.port = server.port;
       onListening?.(ext.port);
     },
@@ -135,6 +136,7 @@ const schema = obj(
     max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
     default_start: str('-1h', 'Start of the window when the request gives none.'),
     bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
+    tls: tlsServer(),
     timeout: duration('5s', 'A query running longer is stopped and answered 503 (counted in rrpipe_query_timeouts_total).'),
   },
   { required: ['store'] },
