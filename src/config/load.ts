@@ -43,6 +43,8 @@ export interface ResolvedConfig {
   metricsAddress?: string;
   gracePeriodMs: number;
   dataDir: string;
+  /** service.umask: the process umask, as octal text ("077"). */
+  umask: ServiceConfig['umask'];
   /** The merged, expanded and defaulted document (what print-config shows, masked). */
   resolved: Record<string, unknown>;
   /** Every value of a secret (x-secret) key: masked in logs and error messages. */
@@ -144,6 +146,7 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
     metricsAddress,
     gracePeriodMs: svc.grace_period,
     dataDir: svc.data_dir,
+    umask: svc.umask,
     resolved: value,
     secrets,
     warnings,

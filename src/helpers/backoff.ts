@@ -1,11 +1,6 @@
-export interface RetryConfig {
-  enabled: boolean;
-  initial_interval: number;
-  max_interval: number;
-  max_elapsed_time: number;
-  multiplier: number;
-  randomization_factor: number;
-}
+import type { ExporterHelperConfig } from '../config/fragments.js';
+
+export type RetryConfig = ExporterHelperConfig['retry_on_failure'];
 
 /** Exponential backoff with jitter, as the OTel Collector's configretry computes it. */
 export class Backoff {

@@ -6,13 +6,10 @@ import type { Logger } from 'pino';
 import type { AnyConsumer, Host, InputProtector, Item } from '../core/component.js';
 import { isMetricPoint, pointJson, type MetricPoint } from '../core/metric.js';
 import type { ComponentMetrics } from '../core/telemetry.js';
+import type { Config, receiverDeadLetter } from '../config/fragments.js';
 
-export interface DeadLetterConfig {
-  path?: string;
-  exporter?: string;
-  /** Receivers: keep refused input in clear (default: only its hash, size and the reason). */
-  raw?: boolean;
-}
+/** An exporter's dead_letter block, or a receiver's (which adds `raw`). */
+export type DeadLetterConfig = Partial<Config<ReturnType<typeof receiverDeadLetter>>>;
 
 /** One dead-letter line: what failed, why, and the RRPair (or the raw text that could not be parsed). */
 export interface DeadLetterEntry {

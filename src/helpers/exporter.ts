@@ -4,26 +4,13 @@ import { errorMessage, isRetryable, PartialFailureError, PermanentError, Shutdow
 import type { Context, RecordBatch, RRRecord } from '../core/record.js';
 import type { ComponentMetrics } from '../core/telemetry.js';
 import type { Logger } from 'pino';
-import { Backoff, sleep, type RetryConfig } from './backoff.js';
-import { DeadLetter, shortReason, type DeadLetterConfig } from './dead-letter.js';
+import type { ExporterHelperConfig } from '../config/fragments.js';
+import { Backoff, sleep } from './backoff.js';
+import { DeadLetter, shortReason } from './dead-letter.js';
 import { MemoryQueue, type BatchQueue, type Sizer } from './memory-queue.js';
 
-export interface QueueConfig {
-  enabled: boolean;
-  num_consumers: number;
-  queue_size: number;
-  sizer: Sizer;
-  block_on_overflow: boolean;
-  storage?: string;
-}
-
-/** The settings every exporter shares (see fragments.exporterHelperProperties). */
-export interface ExporterHelperConfig {
-  timeout: number;
-  sending_queue: QueueConfig;
-  retry_on_failure: RetryConfig;
-  dead_letter?: DeadLetterConfig;
-}
+export type { ExporterHelperConfig };
+export type QueueConfig = ExporterHelperConfig['sending_queue'];
 
 export interface PushTarget<T extends Item = RRRecord> {
   /**

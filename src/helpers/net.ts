@@ -1,5 +1,7 @@
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server } from 'node:net';
+import type { ServerTlsOptions } from './tls.js';
 
 /**
  * Addresses and listening, in one place: every receiver, extension and the service parse
@@ -49,10 +51,14 @@ export function listen(server: Server, host: string, port: number, onError: (err
   });
 }
 
-/** A small HTTP server for an extension: listen on "host:port", report the port, close all connections on stop. */
-export async function listenHttp(endpoint: string, defaultPort: number, handler: RequestListener): Promise<{ server: HttpServer; port: number; close(): Promise<void> }> {
+/**
+ * A small HTTP server for an extension: listen on "host:port" (HTTPS with `tls`, from
+ * serverTlsOptions; client certificates required when it names a client CA), report the port,
+ * close all connections on stop.
+ */
+export async function listenHttp(endpoint: string, defaultPort: number, handler: RequestListener, tls?: ServerTlsOptions): Promise<{ server: HttpServer | HttpsServer; port: number; close(): Promise<void> }> {
   const { host, port } = splitHostPort(endpoint, defaultPort);
-  const server = createServer(handler);
+  const server = tls ? httpsServer(tls, handler) : createServer(handler);
   const bound = await listen(server, host, port);
   return {
     server,
@@ -62,6 +68,11 @@ export async function listenHttp(endpoint: string, defaultPort: number, handler:
       return new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+function httpsServer(tls: ServerTlsOptions, handler: RequestListener): HttpsServer {
+  const { clientCa, ...context } = tls;
+  return createHttpsServer({ ...context, ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, handler);
 }
 
 function warnServerError(err: Error): void {

@@ -1,9 +1,9 @@
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { lazyRequire } from '../helpers/lazy-require.js';
-
-const blob = lazyRequire<typeof import('@azure/storage-blob')>('@azure/storage-blob');
 import type { Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+
+const blob = lazyRequire<typeof import('@azure/storage-blob')>('@azure/storage-blob');
 
 export interface AzureStoreOptions {
   container: string;

@@ -1,9 +1,9 @@
 import type { Storage, Bucket } from '@google-cloud/storage';
 import { lazyRequire } from '../helpers/lazy-require.js';
-
-const gcs = lazyRequire<typeof import('@google-cloud/storage')>('@google-cloud/storage');
 import { PassThrough, type Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+
+const gcs = lazyRequire<typeof import('@google-cloud/storage')>('@google-cloud/storage');
 
 export interface GcsStoreOptions {
   bucket: string;

@@ -1,10 +1,10 @@
 import type { S3Client, StorageClass, ServerSideEncryption } from '@aws-sdk/client-s3';
 import { lazyRequire } from '../helpers/lazy-require.js';
+import type { Readable } from 'node:stream';
+import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const s3 = lazyRequire<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
 const storage = lazyRequire<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage');
-import type { Readable } from 'node:stream';
-import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 export interface S3StoreOptions {
   bucket: string;

@@ -57,7 +57,7 @@ export class Service {
   }
 
   private async run(cfg: ResolvedConfig): Promise<void> {
-    applyUmask((cfg.resolved.service as { umask?: string } | undefined)?.umask);
+    applyUmask(cfg.umask);
     const graph = new Graph(cfg, this.telemetry, this.logger, { oneShot: this.opts.oneShot });
     this.graph = graph;
     this.cfg = cfg;

@@ -28,22 +28,12 @@ describe('otlp receiver: in-flight request bytes are bounded (admission.request_
   beforeAll(async () => {
     httpPort = await freePort();
     grpcPort = await freePort();
-    svc = await startService(`
-receivers:
-  otlp:
-    admission: { request_limit_mib: 1 }
-    protocols:
-      grpc: { endpoint: "127.0.0.1:${grpcPort}" }
-      http: { endpoint: "127.0.0.1:${httpPort}" }
-exporters:
-  capture:
-    sending_queue: { enabled: false }
-service:
-  telemetry: { metrics: { level: none }, logs: { level: silent } }
-  data_dir: __DATA_DIR__
-  pipelines:
-    logs: { receivers: [otlp], exporters: [capture] }
-`);
+    svc = await startService({
+      receiver: 'admission: { request_limit_mib: 1 }',
+      grpc: `endpoint: "127.0.0.1:${grpcPort}"`,
+      http: `endpoint: "127.0.0.1:${httpPort}"`,
+      capture: 'sending_queue: { enabled: false }',
+    });
   });
   afterAll(async () => svc?.stop());
 

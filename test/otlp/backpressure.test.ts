@@ -26,25 +26,14 @@ describe('otlp receiver backpressure: a stalled exporter → retryable errors; o
   beforeAll(async () => {
     httpPort = await freePort();
     grpcPort = await freePort();
-    svc = await startService(`
-receivers:
-  otlp:
-    protocols:
-      grpc: { endpoint: "127.0.0.1:${grpcPort}" }
-      http: { endpoint: "127.0.0.1:${httpPort}" }
-processors:
-  # The SDK sends its batches of 40 concurrently; a batch of exactly one request each keeps the
-  # stalled queue (one in the consumer, one queued) from absorbing them all into a single batch.
-  batch: { timeout: 20ms, send_batch_size: 40 }
-exporters:
-  capture:
-    sending_queue: { queue_size: 1, num_consumers: 1, block_on_overflow: false }
-service:
-  telemetry: { metrics: { level: none }, logs: { level: silent } }
-  data_dir: __DATA_DIR__
-  pipelines:
-    logs: { receivers: [otlp], processors: [batch], exporters: [capture] }
-`);
+    svc = await startService({
+      grpc: `endpoint: "127.0.0.1:${grpcPort}"`,
+      http: `endpoint: "127.0.0.1:${httpPort}"`,
+      // The SDK sends its batches of 40 concurrently; a batch of exactly one request each keeps the
+      // stalled queue (one in the consumer, one queued) from absorbing them all into a single batch.
+      processors: { batch: 'timeout: 20ms, send_batch_size: 40' },
+      capture: 'sending_queue: { queue_size: 1, num_consumers: 1, block_on_overflow: false }',
+    });
   });
   afterAll(async () => svc?.stop());
 

@@ -25,24 +25,10 @@ describe('otlp receiver: bad input gets a clear 4xx / gRPC status, is counted, a
   beforeAll(async () => {
     httpPort = await freePort();
     grpcPort = await freePort();
-    svc = await startService(`
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:${grpcPort}
-        max_recv_msg_size_mib: 1
-      http:
-        endpoint: 127.0.0.1:${httpPort}
-        max_request_body_size: 1MiB
-exporters:
-  capture: {}
-service:
-  telemetry: { metrics: { level: none }, logs: { level: silent } }
-  data_dir: __DATA_DIR__
-  pipelines:
-    logs: { receivers: [otlp], exporters: [capture] }
-`);
+    svc = await startService({
+      grpc: `endpoint: "127.0.0.1:${grpcPort}", max_recv_msg_size_mib: 1`,
+      http: `endpoint: "127.0.0.1:${httpPort}", max_request_body_size: 1MiB`,
+    });
   });
   afterAll(async () => svc?.stop());
 

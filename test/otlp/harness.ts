@@ -67,8 +67,44 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** The one shape of the OTLP tests' service: otlp receiver → optional processors → capture. */
+export interface OtlpServiceSpec {
+  /** Keys of the gRPC protocol block (flow-map text), e.g. `endpoint: "127.0.0.1:4317", max_recv_msg_size_mib: 1`; absent: no gRPC. */
+  grpc?: string;
+  /** Keys of the HTTP protocol block; absent: no HTTP. */
+  http?: string;
+  /** Other keys of the otlp receiver (flow-map text), e.g. `admission: { request_limit_mib: 1 }`. */
+  receiver?: string;
+  /** Processors in pipeline order, id → their config (flow-map text). */
+  processors?: Record<string, string>;
+  /** Config of the capture exporter (flow-map text). */
+  capture?: string;
+}
+
+/** YAML of an OTLP test service (silent logs, no metrics endpoint, a temporary data_dir). */
+export function otlpServiceYaml(s: OtlpServiceSpec): string {
+  const procs = Object.entries(s.processors ?? {});
+  return [
+    'receivers:',
+    '  otlp:',
+    ...(s.receiver ? [`    ${s.receiver}`] : []),
+    '    protocols:',
+    ...(s.grpc !== undefined ? [`      grpc: { ${s.grpc} }`] : []),
+    ...(s.http !== undefined ? [`      http: { ${s.http} }`] : []),
+    ...(procs.length ? ['processors:', ...procs.map(([id, c]) => `  ${id}: { ${c} }`)] : []),
+    'exporters:',
+    `  capture: { ${s.capture ?? ''} }`,
+    'service:',
+    '  telemetry: { metrics: { level: none }, logs: { level: silent } }',
+    '  data_dir: __DATA_DIR__',
+    '  pipelines:',
+    `    logs: { receivers: [otlp], ${procs.length ? `processors: [${procs.map(([id]) => id).join(', ')}], ` : ''}exporters: [capture] }`,
+  ].join('\n');
+}
+
 /** Start a Service from YAML text with the built-in components plus `capture`. */
-export async function startService(yaml: string): Promise<Running> {
+export async function startService(yaml: string | OtlpServiceSpec): Promise<Running> {
+  if (typeof yaml !== 'string') yaml = otlpServiceYaml(yaml);
   const registry = await builtinRegistry();
   const sinks = new Map<string, Sink>();
   registry.register(captureFactory(sinks));

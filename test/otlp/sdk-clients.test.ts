@@ -30,24 +30,11 @@ describe('otlp receiver with the OpenTelemetry JS SDK log exporters', () => {
   beforeAll(async () => {
     grpcPort = await freePort();
     httpPort = await freePort();
-    svc = await startService(`
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:${grpcPort}
-      http:
-        endpoint: 127.0.0.1:${httpPort}
-processors:
-  batch: {}
-exporters:
-  capture: {}
-service:
-  telemetry: { metrics: { level: none }, logs: { level: silent } }
-  data_dir: __DATA_DIR__
-  pipelines:
-    logs: { receivers: [otlp], processors: [batch], exporters: [capture] }
-`);
+    svc = await startService({
+      grpc: `endpoint: "127.0.0.1:${grpcPort}"`,
+      http: `endpoint: "127.0.0.1:${httpPort}"`,
+      processors: { batch: '' },
+    });
   });
   afterAll(async () => svc?.stop());
   beforeEach(() => {

@@ -10,19 +10,7 @@ describe('otlp/http: input that would be silently emptied or altered is refused 
 
   beforeAll(async () => {
     port = await freePort();
-    svc = await startService(`
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: "127.0.0.1:${port}" }
-exporters:
-  capture: {}
-service:
-  telemetry: { metrics: { level: none }, logs: { level: silent } }
-  data_dir: __DATA_DIR__
-  pipelines:
-    logs: { receivers: [otlp], exporters: [capture] }
-`);
+    svc = await startService({ http: `endpoint: "127.0.0.1:${port}"` });
   });
   afterAll(async () => svc?.stop());
 

@@ -3,39 +3,21 @@ import { Readable } from 'node:stream';
 import type { Client, KustoConnectionStringBuilder } from 'azure-kusto-data';
 import type { IngestClient, ManagedStreamingIngestClient } from 'azure-kusto-ingest';
 import { lazyRequire } from '../../helpers/lazy-require.js';
-
-const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
-const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
-const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { createExporter } from '../../helpers/exporter.js';
 import { compileFilter, pageOf, queryable, tooLargeReason } from '../../helpers/hot-store.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { quoteName, schemaCommands } from './schema.js';
 
-export interface AdxExporterConfig extends ExporterHelperConfig {
-  cluster_uri: string;
-  /** Ingestion (data management) endpoint; `https://ingest-<cluster>` when unset. */
-  ingest_uri?: string;
-  db_name: string;
-  logs_table_name: string;
-  logs_table_json_mapping: string;
-  ingestion_type: 'queued' | 'managed';
-  application_id?: string;
-  application_key?: string;
-  tenant_id?: string;
-  managed_identity_id?: string;
-  use_azure_auth: boolean;
-  create_schema: boolean;
-  retention: number;
-  max_record_size: number;
-}
+const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
+const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
+const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 
 /** `system` for a system-assigned identity, or a client id. */
 function connectionBuilder(c: AdxExporterConfig, uri: string): KustoConnectionStringBuilder {
@@ -214,28 +196,32 @@ export class AdxStore implements QueryableStore {
   }
 }
 
+const schema = obj({
+  cluster_uri: str(undefined, 'Cluster URI, https://<cluster>.<region>.kusto.windows.net.'),
+  ingest_uri: str(undefined, 'Ingestion URI; https://ingest-<cluster>… when unset.'),
+  db_name: str('rrpipe', 'Database.'),
+  logs_table_name: str('RRPairs', 'Table.'),
+  logs_table_json_mapping: str('rrpair_mapping', 'JSON ingestion mapping name.'),
+  ingestion_type: oneOf(['queued', 'managed'], 'queued', 'queued: blob + queue, batched by ADX. managed: streaming, falling back to queued.'),
+  application_id: str(undefined, 'Entra ID application (client) id.'),
+  application_key: secret('Application secret.'),
+  tenant_id: str(undefined, 'Tenant id.'),
+  managed_identity_id: str(undefined, '"system" or a user-assigned identity\'s client id.'),
+  use_azure_auth: bool(false, 'Use the Azure CLI login / default credential chain (AKS workload identity).'),
+  create_schema: bool(true, 'Run the table, mapping and retention commands at start (needs table admin; else warns).'),
+  retention: duration('14d', 'Retention policy (soft delete period).'),
+  max_record_size: bytes('4MiB', 'Largest ingested row; larger records are dead-lettered.'),
+  ...exporterHelperProperties(),
+}, { required: ['cluster_uri'] });
+
+export type AdxExporterConfig = Config<typeof schema>;
+
 export const factory: ExporterFactory<AdxExporterConfig> = {
   kind: 'exporter',
   type: 'azuredataexplorer',
   stability: 'alpha',
   description: 'Short-term store in Azure Data Explorer (Kusto): queued or managed (streaming) ingestion, KQL queries.',
-  schema: obj({
-    cluster_uri: str(undefined, 'Cluster URI, https://<cluster>.<region>.kusto.windows.net.'),
-    ingest_uri: str(undefined, 'Ingestion URI; https://ingest-<cluster>… when unset.'),
-    db_name: str('rrpipe', 'Database.'),
-    logs_table_name: str('RRPairs', 'Table.'),
-    logs_table_json_mapping: str('rrpair_mapping', 'JSON ingestion mapping name.'),
-    ingestion_type: oneOf(['queued', 'managed'], 'queued', 'queued: blob + queue, batched by ADX. managed: streaming, falling back to queued.'),
-    application_id: str(undefined, 'Entra ID application (client) id.'),
-    application_key: secret('Application secret.'),
-    tenant_id: str(undefined, 'Tenant id.'),
-    managed_identity_id: str(undefined, '"system" or a user-assigned identity\'s client id.'),
-    use_azure_auth: bool(false, 'Use the Azure CLI login / default credential chain (AKS workload identity).'),
-    create_schema: bool(true, 'Run the table, mapping and retention commands at start (needs table admin; else warns).'),
-    retention: duration('14d', 'Retention policy (soft delete period).'),
-    max_record_size: bytes('4MiB', 'Largest ingested row; larger records are dead-lettered.'),
-    ...exporterHelperProperties(),
-  }, { required: ['cluster_uri'] }),
+  schema,
   validate(c) {
     const auth = [c.application_id || c.application_key ? 1 : 0, c.managed_identity_id ? 1 : 0, c.use_azure_auth ? 1 : 0].reduce((a, b) => a + b, 0);
     const problems = [];

@@ -2,33 +2,18 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Bigtable, Table } from '@google-cloud/bigtable';
 import { lazyRequire } from '../../helpers/lazy-require.js';
-
-const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, int, obj, path, str, address } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, int, obj, path, str, address, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
 import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { createExporter } from '../../helpers/exporter.js';
 import { compileFilter, compareKey, pageOf, queryable, tooLargeReason } from '../../helpers/hot-store.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
 
-export interface BigtableExporterConfig extends ExporterHelperConfig {
-  project_id: string;
-  instance_id: string;
-  table_id: string;
-  app_profile_id?: string;
-  endpoint?: string;
-  credentials_file?: string;
-  create_table: boolean;
-  retention: number;
-  store_rrpair: boolean;
-  salt_buckets: number;
-  max_cell_size: number;
-  max_request_size: number;
-}
+const bigtable = lazyRequire<typeof import('@google-cloud/bigtable')>('@google-cloud/bigtable');
 
 /** Column families: index fields, and the full RRPair. */
 export const FAMILY_INDEX = 'i';
@@ -306,26 +291,30 @@ export class BigtableStore implements QueryableStore {
   }
 }
 
+const schema = obj({
+  project_id: str(undefined, 'Google Cloud project.'),
+  instance_id: str(undefined, 'Bigtable instance.'),
+  table_id: str('rrpairs', 'Table.'),
+  app_profile_id: str(undefined, 'App profile (routing, e.g. single-cluster for consistent reads).'),
+  endpoint: address(undefined, 'host:port of the Bigtable emulator (plaintext). Unset for Cloud Bigtable; BIGTABLE_EMULATOR_HOST is honoured too.'),
+  credentials_file: path(undefined, 'Service account key file; Application Default Credentials (workload identity) when unset.'),
+  create_table: bool(true, 'Create the table and column families (with the GC rule) when missing and allowed.'),
+  retention: duration('14d', 'Max age of the GC rule on both families.'),
+  store_rrpair: bool(true, 'Keep the full RRPair in family "r" (and an id lookup row for get).'),
+  salt_buckets: int(16, 'Salt buckets per service (row key spreading); a query by service reads this many ranges. Do not change it on an existing table.', { minimum: 1, maximum: 256 }),
+  max_cell_size: bytes('10MiB', 'Largest RRPair cell; larger records are dead-lettered (Bigtable: 10 MB recommended, 100 MB hard limit).'),
+  max_request_size: bytes('16MiB', 'A batch is split into MutateRows requests of at most this size.'),
+  ...exporterHelperProperties(),
+}, { required: ['project_id', 'instance_id'] });
+
+export type BigtableExporterConfig = Config<typeof schema>;
+
 export const factory: ExporterFactory<BigtableExporterConfig> = {
   kind: 'exporter',
   type: 'bigtable',
   stability: 'alpha',
   description: 'Short-term store in Cloud Bigtable: row key service#salt#ts#id, GC rule of max age; queryable.',
-  schema: obj({
-    project_id: str(undefined, 'Google Cloud project.'),
-    instance_id: str(undefined, 'Bigtable instance.'),
-    table_id: str('rrpairs', 'Table.'),
-    app_profile_id: str(undefined, 'App profile (routing, e.g. single-cluster for consistent reads).'),
-    endpoint: address(undefined, 'host:port of the Bigtable emulator (plaintext). Unset for Cloud Bigtable; BIGTABLE_EMULATOR_HOST is honoured too.'),
-    credentials_file: path(undefined, 'Service account key file; Application Default Credentials (workload identity) when unset.'),
-    create_table: bool(true, 'Create the table and column families (with the GC rule) when missing and allowed.'),
-    retention: duration('14d', 'Max age of the GC rule on both families.'),
-    store_rrpair: bool(true, 'Keep the full RRPair in family "r" (and an id lookup row for get).'),
-    salt_buckets: int(16, 'Salt buckets per service (row key spreading); a query by service reads this many ranges. Do not change it on an existing table.', { minimum: 1, maximum: 256 }),
-    max_cell_size: bytes('10MiB', 'Largest RRPair cell; larger records are dead-lettered (Bigtable: 10 MB recommended, 100 MB hard limit).'),
-    max_request_size: bytes('16MiB', 'A batch is split into MutateRows requests of at most this size.'),
-    ...exporterHelperProperties(),
-  }, { required: ['project_id', 'instance_id'] }),
+  schema,
   create(s) {
     const store = new BigtableStore(s.config, s.configDir, s.logger);
     return queryable(createExporter(s, { start: () => store.start(), push: (b) => store.push(b), shutdown: () => store.shutdown() }), store);

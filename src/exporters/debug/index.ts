@@ -1,14 +1,8 @@
 import type { AnyConsumer, Component, ExporterFactory, Item } from '../../core/component.js';
 import { isMetricPoint, pointJson, type MetricPoint } from '../../core/metric.js';
-import { oneOf, obj, int } from '../../config/fragments.js';
+import { oneOf, obj, int, type Config } from '../../config/fragments.js';
 import type { RRRecord } from '../../core/record.js';
 import { deriveCLS } from '../../rrpair/derive.js';
-
-export interface DebugConfig {
-  verbosity: 'basic' | 'normal' | 'detailed';
-  sampling_initial: number;
-  sampling_thereafter: number;
-}
 
 /** Writes to stdout; its own stream so a test or a pipe can read it. */
 export function createDebugExporter(config: DebugConfig, out: NodeJS.WritableStream = process.stdout): Component & AnyConsumer {
@@ -45,6 +39,14 @@ export function createDebugExporter(config: DebugConfig, out: NodeJS.WritableStr
   };
 }
 
+const schema = obj({
+  verbosity: oneOf(['basic', 'normal', 'detailed'], 'basic', 'How much to print per batch.'),
+  sampling_initial: int(2, 'With normal or detailed: records printed before sampling starts.', { minimum: 0 }),
+  sampling_thereafter: int(1, 'With normal or detailed: then print one record in this many.', { minimum: 1 }),
+});
+
+export type DebugConfig = Config<typeof schema>;
+
 export const factory: ExporterFactory<DebugConfig> = {
   kind: 'exporter',
   type: 'debug',
@@ -52,10 +54,6 @@ export const factory: ExporterFactory<DebugConfig> = {
   stability: 'stable',
   signals: ['logs', 'metrics'],
   description: 'Prints records to stdout: a count (basic), one line each (normal) or whole (detailed).',
-  schema: obj({
-    verbosity: oneOf(['basic', 'normal', 'detailed'], 'basic', 'How much to print per batch.'),
-    sampling_initial: int(2, 'With normal or detailed: records printed before sampling starts.', { minimum: 0 }),
-    sampling_thereafter: int(1, 'With normal or detailed: then print one record in this many.', { minimum: 1 }),
-  }),
+  schema,
   create: (s) => createDebugExporter(s.config),
 };

@@ -1,19 +1,11 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, bytes, duration, exporterHelperProperties, obj, path } from '../../config/fragments.js';
+import { bool, bytes, duration, exporterHelperProperties, obj, path, type Config } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
 import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { createExporter } from '../../helpers/exporter.js';
 import { EmbeddedStore } from './store.js';
-
-export interface EmbeddedConfig extends ExporterHelperConfig {
-  path?: string;
-  ttl: number;
-  retention_check_interval: number;
-  max_size: number;
-  store_rrpair: boolean;
-}
 
 function storePath(s: CreateSettings<EmbeddedConfig>, dataDir: string): string {
   const p = s.config.path;
@@ -86,20 +78,24 @@ export function createEmbeddedExporter(s: CreateSettings<EmbeddedConfig>, opts: 
   };
 }
 
+const schema = obj({
+  path: path(undefined, 'SQLite file (or :memory:); default <service.data_dir>/embedded/<id>.db.'),
+  ttl: duration('7d', 'Rows stored longer ago than this are deleted while running; 0 keeps them.'),
+  retention_check_interval: duration('1m', 'How often the ttl and size cap are enforced (the cap is also checked after every write).'),
+  max_size: bytes('1GiB', 'Cap on the live data in the store; the oldest rows are deleted first; 0 = no cap.'),
+  store_rrpair: bool(true, 'Keep the whole RRPair beside the index document (rrpipe query --output raw reads it from here).'),
+  ...exporterHelperProperties(),
+});
+
+export type EmbeddedConfig = Config<typeof schema>;
+
 export const factory: ExporterFactory<EmbeddedConfig> & QueryableStoreFactory<EmbeddedConfig> = {
   kind: 'exporter',
   type: 'embedded',
   aliases: ['sqlite'],
   stability: 'beta',
   description: 'Embedded on-disk short-term store (SQLite): index documents and optionally whole RRPairs, with a ttl and a size cap; queryable.',
-  schema: obj({
-    path: path(undefined, 'SQLite file (or :memory:); default <service.data_dir>/embedded/<id>.db.'),
-    ttl: duration('7d', 'Rows stored longer ago than this are deleted while running; 0 keeps them.'),
-    retention_check_interval: duration('1m', 'How often the ttl and size cap are enforced (the cap is also checked after every write).'),
-    max_size: bytes('1GiB', 'Cap on the live data in the store; the oldest rows are deleted first; 0 = no cap.'),
-    store_rrpair: bool(true, 'Keep the whole RRPair beside the index document (rrpipe query --output raw reads it from here).'),
-    ...exporterHelperProperties(),
-  }),
+  schema,
   create: (s) => createEmbeddedExporter(s),
   async openReader(s, env) {
     const path = storePath(s, env.dataDir);

@@ -1,8 +1,6 @@
 import type * as G from '@grpc/grpc-js';
 import { lazyRequire } from '../../helpers/lazy-require.js';
 
-/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
-const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { ExporterFactory, Host } from '../../core/component.js';
 import { address, bool, duration, exporterHelperProperties, obj, oneOf, secretHeaders, str, tlsClient, type Config, type TlsClientConfig } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
@@ -11,6 +9,9 @@ import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../
 import { createExporter } from '../../helpers/exporter.js';
 import { clientTlsOptions } from '../../helpers/tls.js';
 import { decodeLogsResponse, encodeRecords, LOGS_SERVICE_EXPORT_PATH, retryDelayOfStatus } from '../../rrpair/otlp-proto.js';
+
+/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
+const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 
 /** gRPC codes the OTLP spec says a client may retry; RESOURCE_EXHAUSTED only with a RetryInfo. */
 /** CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS: the codes OTel's exporter retries (codes fixed by the gRPC protocol). */

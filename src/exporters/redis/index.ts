@@ -1,8 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis, Cluster, RedisOptions } from 'ioredis';
 import { lazyRequire } from '../../helpers/lazy-require.js';
-
-const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { address, bool, bytes, duration, exporterHelperProperties, int, obj, secret, str, strings, tlsClient, type Config, type TlsClientConfig } from '../../config/fragments.js';
 import { PartialFailureError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -15,6 +13,8 @@ import { clientTlsOptions, clientUsesTls } from '../../helpers/tls.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
+
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 const DAY_MS = 86_400_000;
 /** ids fetched per round trip while a query walks a sorted set. */

@@ -2,16 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type { Component, ExtensionFactory } from '../../core/component.js';
-import { obj, path, secret, str, strings } from '../../config/fragments.js';
+import { obj, path, secret, str, strings, type Config } from '../../config/fragments.js';
 import { AuthError, type ClientAuthenticator, type RequestHeaders, type ServerAuthenticator } from '../../helpers/auth.js';
-
-export interface BearerTokenAuthConfig {
-  header: string;
-  scheme: string;
-  token?: string;
-  tokens?: string[];
-  filename?: string;
-}
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -52,18 +44,22 @@ export function createBearerTokenAuth(cfg: BearerTokenAuthConfig, configDir: str
   };
 }
 
+const schema = obj({
+  header: str('Authorization', 'Header carrying the token.'),
+  scheme: str('Bearer', 'Scheme before the token; empty for none.'),
+  token: secret('The token.'),
+  tokens: strings(undefined, 'Several accepted tokens (server).'),
+  filename: path(undefined, 'File holding the token; read on each request, so it can be rotated.'),
+});
+
+export type BearerTokenAuthConfig = Config<typeof schema>;
+
 export const factory: ExtensionFactory<BearerTokenAuthConfig> = {
   kind: 'extension',
   type: 'bearertokenauth',
   stability: 'beta',
   description: 'Bearer token authentication for servers (receivers) and clients (exporters), as the Collector\'s extension.',
-  schema: obj({
-    header: str('Authorization', 'Header carrying the token.'),
-    scheme: str('Bearer', 'Scheme before the token; empty for none.'),
-    token: secret('The token.'),
-    tokens: strings(undefined, 'Several accepted tokens (server).'),
-    filename: path(undefined, 'File holding the token; read on each request, so it can be rotated.'),
-  }),
+  schema,
   validate: (c) => (c.token || c.tokens?.length || c.filename ? [] : [{ message: 'set token, tokens or filename' }]),
   create: (s) => createBearerTokenAuth(s.config, s.configDir),
 };

@@ -1,11 +1,7 @@
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { address, obj, str } from '../../config/fragments.js';
+import { address, obj, str, tlsServer, type Config } from '../../config/fragments.js';
 import { listenHttp } from '../../helpers/net.js';
-
-export interface HealthCheckConfig {
-  endpoint: string;
-  path: string;
-}
+import { serverTlsOptions } from '../../helpers/tls.js';
 
 /** GET <path> answers 200 when every pipeline is running, 503 otherwise, with the status as JSON. */
 export function createHealthCheck(config: HealthCheckConfig, onListening?: (port: number) => void): Component & { port?: number } {
@@ -22,7 +18,7 @@ export function createHealthCheck(config: HealthCheckConfig, onListening?: (port
         const st = host.status();
         res.writeHead(st.running ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: st.running ? 'Server available' : 'Server not available', pipelines: st.pipelines, components: st.components }));
-      });
+      }, serverTlsOptions(config.tls));
       ext.port = server.port;
       onListening?.(ext.port);
     },
@@ -35,14 +31,19 @@ export function createHealthCheck(config: HealthCheckConfig, onListening?: (port
   return ext;
 }
 
+const schema = obj({
+  endpoint: address('localhost:13133', 'host:port to listen on.'),
+  path: str('/', 'Path that answers the health check.'),
+  tls: tlsServer(),
+});
+
+export type HealthCheckConfig = Config<typeof schema>;
+
 export const factory: ExtensionFactory<HealthCheckConfig> = {
   kind: 'extension',
   type: 'health_check',
   stability: 'stable',
   description: 'HTTP health endpoint: 200 when every pipeline is running, 503 otherwise.',
-  schema: obj({
-    endpoint: address('localhost:13133', 'host:port to listen on.'),
-    path: str('/', 'Path that answers the health check.'),
-  }),
+  schema,
   create: (s) => createHealthCheck(s.config, (port) => s.logger.info({ port }, 'health check listening')),
 };

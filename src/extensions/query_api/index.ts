@@ -1,28 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Component, ExtensionFactory, Host } from '../../core/component.js';
-import { address, duration, int, obj, secret, str } from '../../config/fragments.js';
+import { address, duration, int, obj, secret, str, tlsServer, type Config } from '../../config/fragments.js';
 import { isQueryableStore, QueryTimeoutError, withDeadline, type QueryableStore } from '../../core/query.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
 import { UnsupportedRegexError } from '../../helpers/linear-regex.js';
 import { isLoopback } from '../../config/exposure.js';
 import { listenHttp } from '../../helpers/net.js';
+import { serverTlsOptions } from '../../helpers/tls.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
 import { EXPLORE_PREFIX, handleExplore, isUiPath, serveUi } from './ui/routes.js';
-
-export interface QueryApiConfig {
-  endpoint: string;
-  store: string;
-  default_limit: number;
-  max_limit: number;
-  default_start: string;
-  bearer_token?: string;
-  /** Milliseconds a query may run before it is stopped and answered 503. */
-  timeout: number;
-  archive?: string;
-  scan_limit?: number;
-  export_limit?: number;
-}
 
 const PREFIX = '/api/v1/rrpairs';
 
@@ -135,7 +122,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
           if (!res.headersSent) send(res, 500, { error: String(err) });
           else res.destroy();
         });
-      });
+      }, serverTlsOptions(config.tls));
       ext.port = server.port;
       onListening?.(ext.port);
     },
@@ -148,26 +135,31 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
   return ext;
 }
 
+const schema = obj(
+  {
+    endpoint: address('localhost:8088', 'host:port to listen on.'),
+    store: str(undefined, 'Id of the exporter whose store is searched (embedded, opensearch/…, elasticsearch/…).'),
+    default_limit: int(100, 'Page size when the request gives no limit.', { minimum: 1 }),
+    max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
+    default_start: str('-1h', 'Start of the window when the request gives none.'),
+    bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
+    tls: tlsServer(),
+    timeout: duration('5s', 'A query running longer is stopped and answered 503 (counted in rrpipe_query_timeouts_total).'),
+    archive: str(undefined, 'Long-term archive root the records are archived in (s3://…, gs://…, azblob://…, a directory), named in the explorer\'s `rrpipe snapshot` command; a file:// archive is found from archive_uri.'),
+    scan_limit: int(1_000_000, 'Index documents the explorer\'s histogram, service map and sorted table read at most per request.', { minimum: 1 }),
+    export_limit: int(10_000, 'Records the explorer exports at most; a larger selection is answered with the `rrpipe snapshot` command.', { minimum: 1 }),
+  },
+  { required: ['store'] },
+);
+
+export type QueryApiConfig = Config<typeof schema>;
+
 export const factory: ExtensionFactory<QueryApiConfig> = {
   kind: 'extension',
   type: 'query_api',
   stability: 'alpha',
   description: 'HTTP API over a short-term store: GET /api/v1/rrpairs (JSON, paged) and /api/v1/rrpairs/<id>, for dashboards; the traffic explorer page at /ui.',
-  schema: obj(
-    {
-      endpoint: address('localhost:8088', 'host:port to listen on.'),
-      store: str(undefined, 'Id of the exporter whose store is searched (embedded, opensearch/…, elasticsearch/…).'),
-      default_limit: int(100, 'Page size when the request gives no limit.', { minimum: 1 }),
-      max_limit: int(1000, 'Largest page a request may ask for.', { minimum: 1, maximum: 10_000 }),
-      default_start: str('-1h', 'Start of the window when the request gives none.'),
-      bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
-      timeout: duration('5s', 'A query running longer is stopped and answered 503 (counted in rrpipe_query_timeouts_total).'),
-      archive: str(undefined, 'Long-term archive root the records are archived in (s3://…, gs://…, azblob://…, a directory), named in the explorer\'s `rrpipe snapshot` command; a file:// archive is found from archive_uri.'),
-      scan_limit: int(1_000_000, 'Index documents the explorer\'s histogram, service map and sorted table read at most per request.', { minimum: 1 }),
-      export_limit: int(10_000, 'Records the explorer exports at most; a larger selection is answered with the `rrpipe snapshot` command.', { minimum: 1 }),
-    },
-    { required: ['store'] },
-  ),
+  schema,
   validate(c) {
     // The API serves captured traffic: beyond loopback it needs a token (an empty one, e.g. an unset
     // ${env:…:-}, counts as none).

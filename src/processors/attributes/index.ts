@@ -1,30 +1,9 @@
 import type { Component, ConfigProblem, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { bool, int, list, obj, oneOf, raw, str, strings } from '../../config/fragments.js';
+import { bool, int, list, obj, oneOf, raw, str, strings, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { compileRegex, regexProblem } from '../../ottl/index.js';
 import { asString, equal } from '../../ottl/values.js';
-import { actionSchema, compileActions, validateActions, type ActionConfig, type AttrAction } from '../internal/attraction/index.js';
-
-interface KeyValue {
-  key: string;
-  value?: unknown;
-}
-
-export interface MatchConfig {
-  match_type: 'strict' | 'regexp';
-  attributes?: KeyValue[];
-  resources?: KeyValue[];
-  log_bodies?: string[];
-  log_severity_texts?: string[];
-  log_severity_number?: { min?: number; match_undefined?: boolean };
-  regexp?: { cacheenabled?: boolean; cachemaxnumentries?: number };
-}
-
-export interface AttributesConfig {
-  actions: ActionConfig[];
-  include?: MatchConfig;
-  exclude?: MatchConfig;
-}
+import { actionSchema, compileActions, validateActions, type AttrAction } from '../internal/attraction/index.js';
 
 type Matcher = (r: RRRecord) => boolean;
 
@@ -90,6 +69,9 @@ export function matchSchema(description: string) {
   }, { required: ['match_type'], description }));
 }
 
+export type MatchConfig = Config<ReturnType<typeof matchSchema>>;
+type KeyValue = NonNullable<MatchConfig['attributes']>[number];
+
 export function validateMatch(m: MatchConfig | undefined, path: string): ConfigProblem[] {
   if (!m) return [];
   const problems: ConfigProblem[] = [];
@@ -137,17 +119,21 @@ export class AttributesProcessor implements Component, Consumer {
   }
 }
 
+const schema = obj({
+  actions: list(actionSchema(), [], 'The actions, applied in order.'),
+  include: matchSchema('Act only on records that match.'),
+  exclude: matchSchema('Do not act on records that match (checked after include).'),
+});
+
+export type AttributesConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<AttributesConfig> = {
   kind: 'processor',
   type: 'attributes',
   stability: 'beta',
   mutatesData: true,
   description: 'OTel attributes processor: insert, update, upsert, delete, hash, extract, convert log attributes, with include/exclude.',
-  schema: obj({
-    actions: { type: 'array', items: actionSchema(), default: [], description: 'The actions, applied in order.' },
-    include: matchSchema('Act only on records that match.'),
-    exclude: matchSchema('Do not act on records that match (checked after include).'),
-  }),
+  schema,
   validate: (c) => {
     const problems = validateActions(c.actions, ['actions']);
     if (c.actions.length === 0) problems.push({ path: ['actions'], message: 'give at least one action' });

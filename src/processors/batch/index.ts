@@ -1,16 +1,8 @@
 import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
-import { bytes, duration, int, obj } from '../../config/fragments.js';
+import { bytes, duration, int, obj, type Config } from '../../config/fragments.js';
 import { ShutdownError } from '../../core/errors.js';
 import { itemSize } from '../../core/metric.js';
 import type { Context } from '../../core/record.js';
-
-export interface BatchConfig {
-  send_batch_size: number;
-  send_batch_max_size: number;
-  send_batch_bytes: number;
-  timeout: number;
-  max_in_flight: number;
-}
 
 /** One consume() call waiting for all the batches its records went into. */
 interface Ticket {
@@ -119,6 +111,16 @@ export class BatchProcessor implements Component, AnyConsumer {
   }
 }
 
+const schema = obj({
+  send_batch_size: int(8192, 'Send a batch once it holds this many records.', { minimum: 1 }),
+  send_batch_max_size: int(0, 'Never send more records than this in one batch (0: no cap).', { minimum: 0 }),
+  send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
+  timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
+  max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
+});
+
+export type BatchConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<BatchConfig> = {
   kind: 'processor',
   type: 'batch',
@@ -126,13 +128,7 @@ export const factory: ProcessorFactory<BatchConfig> = {
   mutatesData: false,
   signals: ['logs', 'metrics'],
   description: 'Groups records into batches by count, bytes and time; acknowledges only what downstream accepted.',
-  schema: obj({
-    send_batch_size: int(8192, 'Send a batch once it holds this many records.', { minimum: 1 }),
-    send_batch_max_size: int(0, 'Never send more records than this in one batch (0: no cap).', { minimum: 0 }),
-    send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
-    timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
-    max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
-  }),
+  schema,
   validate: (c) =>
     c.send_batch_max_size > 0 && c.send_batch_max_size < c.send_batch_size
       ? [{ path: ['send_batch_max_size'], message: 'send_batch_max_size must be 0 or at least send_batch_size' }]

@@ -1,16 +1,9 @@
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { bytes, obj, stringMap } from '../../config/fragments.js';
+import { bytes, obj, stringMap, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { buildIndexDoc } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import { valueAt } from '../../rrpair/path.js';
-
-export interface IndexingConfig {
-  /** Extra index fields: name → path (Speedscale location syntax, or resource./attributes.). */
-  extra_fields: Record<string, string>;
-  /** Largest body decoded to read an extra field from a JSON body. */
-  max_body_size: number;
-}
 
 /**
  * Attaches the index document (`record.index`) that short-term stores search by. The RRPair itself
@@ -58,6 +51,13 @@ function scalar(v: unknown): IndexDoc[string] {
   return JSON.stringify(v);
 }
 
+const schema = obj({
+  extra_fields: stringMap('Extra index fields: field name → path (http.req.headers.X-Tenant, http.res.body.json.$.id, tags.source, attributes.k8s.pod).'),
+  max_body_size: bytes('8MiB', 'Largest body decoded to read a http.*.body.json path; larger bodies give no value.'),
+});
+
+export type IndexingConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<IndexingConfig> = {
   kind: 'processor',
   type: 'indexing',
@@ -65,10 +65,7 @@ export const factory: ProcessorFactory<IndexingConfig> = {
   // Records are copied ({ ...r, index }) rather than changed, so fan-out need not clone them.
   mutatesData: false,
   description: 'Attaches the index document (time, identity, command/location/status, sizes, extra fields) short-term stores search by.',
-  schema: obj({
-    extra_fields: stringMap('Extra index fields: field name → path (http.req.headers.X-Tenant, http.res.body.json.$.id, tags.source, attributes.k8s.pod).'),
-    max_body_size: bytes('8MiB', 'Largest body decoded to read a http.*.body.json path; larger bodies give no value.'),
-  }),
+  schema,
   validate: (c) =>
     Object.keys(c.extra_fields)
       .filter((k) => (INDEX_FIELDS as readonly string[]).includes(k))

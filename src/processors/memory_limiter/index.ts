@@ -2,18 +2,10 @@ import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
-import { duration, int, obj } from '../../config/fragments.js';
+import { duration, int, obj, type Config } from '../../config/fragments.js';
 import { BackpressureError } from '../../core/errors.js';
 import type { Context } from '../../core/record.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
-
-export interface MemoryLimiterConfig {
-  check_interval: number;
-  limit_mib: number;
-  spike_limit_mib: number;
-  limit_percentage: number;
-  spike_limit_percentage: number;
-}
 
 /** What the limiter measures; injectable for tests. */
 export interface MemoryProbe {
@@ -138,6 +130,16 @@ export class MemoryLimiter implements Component, AnyConsumer {
   }
 }
 
+const schema = obj({
+  check_interval: duration('1s', 'How often memory use is measured.'),
+  limit_mib: int(0, 'Hard limit in MiB of memory in use (JS heap + buffers). 0: use limit_percentage.', { minimum: 0 }),
+  spike_limit_mib: int(0, 'Headroom below limit_mib: data is refused above limit_mib - spike_limit_mib. 0: 20% of the limit.', { minimum: 0 }),
+  limit_percentage: int(0, 'Hard limit as a percentage of the memory available (the cgroup limit in a container). Used when limit_mib is 0.', { minimum: 0, maximum: 100 }),
+  spike_limit_percentage: int(0, 'Headroom as a percentage of the memory available. 0: 20% of the limit.', { minimum: 0, maximum: 100 }),
+});
+
+export type MemoryLimiterConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<MemoryLimiterConfig> = {
   kind: 'processor',
   type: 'memory_limiter',
@@ -145,13 +147,7 @@ export const factory: ProcessorFactory<MemoryLimiterConfig> = {
   mutatesData: false,
   signals: ['logs', 'metrics'],
   description: 'Refuses data with a retryable error (backpressure) while memory use is above a soft limit.',
-  schema: obj({
-    check_interval: duration('1s', 'How often memory use is measured.'),
-    limit_mib: int(0, 'Hard limit in MiB of memory in use (JS heap + buffers). 0: use limit_percentage.', { minimum: 0 }),
-    spike_limit_mib: int(0, 'Headroom below limit_mib: data is refused above limit_mib - spike_limit_mib. 0: 20% of the limit.', { minimum: 0 }),
-    limit_percentage: int(0, 'Hard limit as a percentage of the memory available (the cgroup limit in a container). Used when limit_mib is 0.', { minimum: 0, maximum: 100 }),
-    spike_limit_percentage: int(0, 'Headroom as a percentage of the memory available. 0: 20% of the limit.', { minimum: 0, maximum: 100 }),
-  }),
+  schema,
   validate: (c) => {
     const out = [];
     if (c.limit_mib === 0 && c.limit_percentage === 0) out.push({ message: 'set limit_mib or limit_percentage' });

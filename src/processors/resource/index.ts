@@ -1,11 +1,7 @@
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { obj } from '../../config/fragments.js';
+import { list, obj, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
-import { actionSchema, compileActions, validateActions, type ActionConfig, type AttrAction } from '../internal/attraction/index.js';
-
-export interface ResourceConfig {
-  attributes: ActionConfig[];
-}
+import { actionSchema, compileActions, validateActions, type AttrAction } from '../internal/attraction/index.js';
 
 /** The OTel resource processor: attribute actions on each record's resource attributes. */
 export class ResourceProcessor implements Component, Consumer {
@@ -24,15 +20,19 @@ export class ResourceProcessor implements Component, Consumer {
   }
 }
 
+const schema = obj({
+  attributes: list(actionSchema(), [], 'The actions on resource attributes, applied in order.'),
+});
+
+export type ResourceConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<ResourceConfig> = {
   kind: 'processor',
   type: 'resource',
   stability: 'beta',
   mutatesData: true,
   description: 'OTel resource processor: insert, update, upsert, delete, hash, extract, convert resource attributes.',
-  schema: obj({
-    attributes: { type: 'array', items: actionSchema(), default: [], description: 'The actions on resource attributes, applied in order.' },
-  }),
+  schema,
   validate: (c) => {
     const problems = validateActions(c.attributes, ['attributes']);
     if (c.attributes.length === 0) problems.push({ path: ['attributes'], message: 'missing required field "attributes" (at least one action)' });

@@ -1,16 +1,7 @@
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { bool, bytes, int, obj, oneOf, str } from '../../config/fragments.js';
+import { bool, bytes, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import { findTokens, parameterize, RecurringValues, type TokenEntry } from '../../rrpair/tokens.js';
-
-export interface TokenizationConfig {
-  mode: 'annotate' | 'parameterize';
-  field: string;
-  detect: { jwt: boolean; auth: boolean; uuid: boolean; dates: boolean; recurring: boolean };
-  max_body_size: number;
-  max_sessions: number;
-  max_values_per_session: number;
-}
 
 /**
  * Finds the values that must change at replay (JWTs, credentials, UUIDs, dates, ids handed out
@@ -63,25 +54,29 @@ export class TokenizationProcessor implements Component, Consumer {
   }
 }
 
+const schema = obj({
+  mode: oneOf(['annotate', 'parameterize'], 'annotate', 'annotate: add token entries only; parameterize: also replace each value by a placeholder.'),
+  field: str('tokens', 'RRPair field the token entries are written to (a list).'),
+  detect: obj({
+    jwt: bool(true, 'JWTs (header and claims decoded; exp/iat/nbf noted).'),
+    auth: bool(true, 'Bearer and Basic credentials in request headers.'),
+    uuid: bool(true, 'UUIDs.'),
+    dates: bool(true, 'RFC 3339 and RFC 1123 dates, epoch seconds and milliseconds (2000–2100).'),
+    recurring: bool(true, 'Values a response handed out that a later request in the same session sends back.'),
+  }, { default: {} }),
+  max_body_size: bytes('8MiB', 'Larger bodies are not looked into.'),
+  max_sessions: int(10_000, 'Sessions remembered for recurring values (least recently used are forgotten).', { minimum: 1 }),
+  max_values_per_session: int(1_000, 'Response values remembered per session.', { minimum: 1 }),
+});
+
+export type TokenizationConfig = Config<typeof schema>;
+
 export const factory: ProcessorFactory<TokenizationConfig> = {
   kind: 'processor',
   type: 'tokenization',
   stability: 'alpha',
   mutatesData: true,
   description: 'Finds JWTs, credentials, UUIDs, dates and recurring ids, and records them as token entries (optionally as placeholders) for replay.',
-  schema: obj({
-    mode: oneOf(['annotate', 'parameterize'], 'annotate', 'annotate: add token entries only; parameterize: also replace each value by a placeholder.'),
-    field: str('tokens', 'RRPair field the token entries are written to (a list).'),
-    detect: obj({
-      jwt: bool(true, 'JWTs (header and claims decoded; exp/iat/nbf noted).'),
-      auth: bool(true, 'Bearer and Basic credentials in request headers.'),
-      uuid: bool(true, 'UUIDs.'),
-      dates: bool(true, 'RFC 3339 and RFC 1123 dates, epoch seconds and milliseconds (2000–2100).'),
-      recurring: bool(true, 'Values a response handed out that a later request in the same session sends back.'),
-    }, { default: {} }),
-    max_body_size: bytes('8MiB', 'Larger bodies are not looked into.'),
-    max_sessions: int(10_000, 'Sessions remembered for recurring values (least recently used are forgotten).', { minimum: 1 }),
-    max_values_per_session: int(1_000, 'Response values remembered per session.', { minimum: 1 }),
-  }),
+  schema,
   create: (s, next) => new TokenizationProcessor(s, next),
 };

@@ -1,24 +1,11 @@
 import type { Component, ConfigProblem, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
-import { obj, oneOf, strings } from '../../config/fragments.js';
+import { obj, oneOf, raw, strings, withDefault, type Config } from '../../config/fragments.js';
 import { PartialFailureError, type ItemFailure } from '../../core/errors.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import {
   compileCondition, compileStatement, ERROR_MODES, evalCtx, ottlProblem, OttlRuntimeError,
   type Condition, type ContextName, type ErrorMode, type Statement,
 } from '../../ottl/index.js';
-
-export interface StatementGroup {
-  context?: 'log' | 'resource' | 'scope';
-  statements: string[];
-  conditions?: string[];
-  error_mode?: ErrorMode;
-}
-
-export interface TransformConfig {
-  error_mode: ErrorMode;
-  /** OTel's two forms: a flat list of statements, or groups `{ context, statements, conditions }`. */
-  log_statements: (string | StatementGroup)[];
-}
 
 interface CompiledGroup {
   conditions: { text: string; test: Condition }[];
@@ -119,8 +106,30 @@ export class TransformProcessor implements Component, Consumer {
   }
 }
 
-const errorMode = (def?: ErrorMode) =>
+const errorMode = <Def extends ErrorMode | undefined = undefined>(def?: Def) =>
   oneOf(ERROR_MODES, def, 'What a failing statement does: propagate (the record is refused, permanently), ignore (logged, the next statement runs), silent (the same, not logged).');
+
+const statementGroup = obj({
+  context: oneOf(['log', 'resource', 'scope'], undefined, 'The OTTL context of the statements (default log).'),
+  statements: strings(undefined, 'OTTL statements.'),
+  conditions: strings(undefined, 'OTTL conditions; the statements run when any is true.'),
+  error_mode: errorMode(),
+}, { required: ['statements'] });
+
+export type StatementGroup = Config<typeof statementGroup>;
+
+const schema = obj({
+  error_mode: errorMode('propagate'),
+  // OTel's two forms: a flat list of statements, or groups { context, statements, conditions }.
+  log_statements: withDefault(raw<(string | StatementGroup)[]>({
+    type: 'array',
+    description: 'OTTL statements, in order: a flat list of strings, or groups with context (log | resource), statements, conditions and error_mode.',
+    // A string or a group: object keywords apply only to objects, so one schema gives one clear error.
+    items: { ...statementGroup, type: ['string', 'object'] },
+  }), []),
+});
+
+export type TransformConfig = Config<typeof schema>;
 
 export const factory: ProcessorFactory<TransformConfig> = {
   kind: 'processor',
@@ -128,25 +137,7 @@ export const factory: ProcessorFactory<TransformConfig> = {
   stability: 'alpha',
   mutatesData: true,
   description: 'OTel transform processor: OTTL statements (set, delete_key, merge_maps, …) over body, attributes and resource attributes.',
-  schema: obj({
-    error_mode: errorMode('propagate'),
-    log_statements: {
-      type: 'array',
-      default: [],
-      description: 'OTTL statements, in order: a flat list of strings, or groups with context (log | resource), statements, conditions and error_mode.',
-      // A string or a group: object keywords apply only to objects, so one schema gives one clear error.
-      items: {
-        ...obj({
-          context: oneOf(['log', 'resource', 'scope'], undefined, 'The OTTL context of the statements (default log).'),
-          statements: strings(undefined, 'OTTL statements.'),
-          conditions: strings(undefined, 'OTTL conditions; the statements run when any is true.'),
-          error_mode: errorMode(),
-        }, { required: ['statements'] }),
-        type: ['string', 'object'],
-        default: undefined,
-      },
-    },
-  }),
+  schema,
   validate: (c) => {
     const problems: ConfigProblem[] = [];
     for (const { group, path, flat } of groupsOf(c)) {

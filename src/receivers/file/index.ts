@@ -6,29 +6,14 @@ import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import fg from 'fast-glob';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
-import { bool, bytes, duration, int, obj, oneOf, path, strings, receiverDeadLetter } from '../../config/fragments.js';
+import { bool, bytes, duration, int, obj, oneOf, path, strings, receiverDeadLetter, type Config } from '../../config/fragments.js';
 import { errorMessage, isRetryable, PermanentError } from '../../core/errors.js';
 import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
-import { DeadLetter, type DeadLetterConfig } from '../../helpers/dead-letter.js';
+import { DeadLetter } from '../../helpers/dead-letter.js';
 import { sleep } from '../../helpers/backoff.js';
 import { MalformedRecordError, parseRRPairLine } from '../../rrpair/json.js';
 import { LineSplitter, type Line, type OversizedLine } from './lines.js';
 import { CheckpointStore, type Checkpoint, type FileState } from './state.js';
-
-export interface FileReceiverConfig {
-  include: string[];
-  exclude: string[];
-  start_at: 'beginning' | 'end';
-  follow: boolean;
-  poll_interval: number;
-  batch_size: number;
-  max_line_size: number;
-  max_decompressed_size: number;
-  compression: 'auto' | 'gzip' | 'none';
-  include_file_name: boolean;
-  checkpoint: { enabled: boolean; path?: string };
-  dead_letter?: DeadLetterConfig;
-}
 
 const FINGERPRINT_BYTES = 1024;
 const MAX_LOGGED_MALFORMED = 20;
@@ -385,30 +370,34 @@ async function fingerprint(path: string, len: number): Promise<{ hash: string; l
   }
 }
 
+const schema = obj(
+  {
+    include: strings(undefined, 'Globs of files to read.', { minItems: 1 }),
+    exclude: strings([], 'Globs of files to skip.'),
+    start_at: oneOf(['beginning', 'end'], 'beginning', 'For files present at start with no saved offset: read them whole, or only what is appended.'),
+    follow: bool(true, 'Keep watching for new lines and new files. false: read what is there once, then the receiver is done.'),
+    poll_interval: duration('200ms', 'How often to look for new lines and files.'),
+    batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
+    max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (a hash, or their first KiB with dead_letter.raw) and skipped.'),
+    max_decompressed_size: bytes('1GiB', 'A compressed file that inflates beyond this is cut there: what was read is delivered, the rest dead-lettered and logged (a gzip bomb). 0 = no cap.'),
+    compression: oneOf(['auto', 'gzip', 'none'], 'auto', 'auto: files ending in .gz are gunzipped.'),
+    include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
+    checkpoint: obj({
+      enabled: bool(true, 'Remember offsets across restarts.'),
+      path: path(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
+    }, { default: {} }),
+    dead_letter: receiverDeadLetter(),
+  },
+  { required: ['include'] },
+);
+
+export type FileReceiverConfig = Config<typeof schema>;
+
 export const factory: ReceiverFactory<FileReceiverConfig> = {
   kind: 'receiver',
   type: 'file',
   stability: 'beta',
   description: 'Reads raw.jsonl / .jsonl.gz files by glob, once or following (tail -F), resuming from saved offsets.',
-  schema: obj(
-    {
-      include: { ...strings(undefined, 'Globs of files to read.'), minItems: 1 },
-      exclude: strings([], 'Globs of files to skip.'),
-      start_at: oneOf(['beginning', 'end'], 'beginning', 'For files present at start with no saved offset: read them whole, or only what is appended.'),
-      follow: bool(true, 'Keep watching for new lines and new files. false: read what is there once, then the receiver is done.'),
-      poll_interval: duration('200ms', 'How often to look for new lines and files.'),
-      batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
-      max_line_size: bytes('16MiB', 'Longer lines are dead-lettered (a hash, or their first KiB with dead_letter.raw) and skipped.'),
-      max_decompressed_size: bytes('1GiB', 'A compressed file that inflates beyond this is cut there: what was read is delivered, the rest dead-lettered and logged (a gzip bomb). 0 = no cap.'),
-      compression: oneOf(['auto', 'gzip', 'none'], 'auto', 'auto: files ending in .gz are gunzipped.'),
-      include_file_name: bool(true, 'Add the log.file.name attribute, as the OTel filelog receiver does.'),
-      checkpoint: obj({
-        enabled: bool(true, 'Remember offsets across restarts.'),
-        path: path(undefined, 'Checkpoint file (default: <data_dir>/file_receiver/<id>.json).'),
-      }, { default: {} }),
-      dead_letter: receiverDeadLetter(),
-    },
-    { required: ['include'] },
-  ),
+  schema,
   create: (s, next) => new FileReceiver(s, next),
 };

@@ -1,8 +1,6 @@
 import type * as G from '@grpc/grpc-js';
 import { lazyRequire } from '../../helpers/lazy-require.js';
 
-/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
-const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 import type { Logger } from 'pino';
 import type { Context } from '../../core/record.js';
 import { joinHostPort, splitHostPort } from '../../helpers/net.js';
@@ -14,6 +12,9 @@ import { admissionRefusal, type Admission } from './admission.js';
 
 export type { GrpcProtocolConfig } from './index.js';
 import type { GrpcProtocolConfig } from './index.js';
+
+/** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
+const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 
 const passthrough = (b: Buffer) => b;
 

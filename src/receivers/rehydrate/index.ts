@@ -1,31 +1,18 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { TArray, TString } from '@sinclair/typebox';
 import type { Consumer, CreateSettings, FiniteReceiver, Host, ReceiverFactory } from '../../core/component.js';
 import { errorMessage, isRetryable } from '../../core/errors.js';
 import type { RRRecord } from '../../core/record.js';
-import { address, bool, duration, int, obj, oneOf, secret, str, strings } from '../../config/fragments.js';
+import { address, bool, duration, int, obj, oneOf, secret, str, strings, type Config } from '../../config/fragments.js';
 import { Backoff, sleep } from '../../helpers/backoff.js';
 import { Checkpoint } from '../../layouts/checkpoint.js';
-import { compileFilter, exactServices, FILTER_FIELDS, type RecordFilterConfig } from '../../layouts/filter.js';
-import { LAYOUTS, type LayoutName } from '../../layouts/layout.js';
+import { compileFilter, exactServices, FILTER_FIELDS, type FilterField } from '../../layouts/filter.js';
+import { LAYOUTS } from '../../layouts/layout.js';
 import { eachLimit, isCorruption, listWindow, readObject, resolveLayout, type ObjectProblem } from '../../layouts/reader.js';
 import type { ObjectInfo, ObjectStore } from '../../layouts/store.js';
-import { openLocation, type StoreConnection } from '../../layouts/uri.js';
+import { openLocation } from '../../layouts/uri.js';
 import { parseTime } from '../../layouts/window.js';
-
-export interface RehydrateConfig extends StoreConnection {
-  from: string;
-  layout: LayoutName | 'auto';
-  partition_format?: string;
-  start: string;
-  end: string;
-  max_lateness: number;
-  filter: RecordFilterConfig;
-  parallel: number;
-  batch_size: number;
-  checkpoint: boolean;
-  object_retries: number;
-}
 
 /** Progress of a rehydration (also in metrics), for the CLI's progress bar and tests. */
 export interface RehydrateProgress {
@@ -254,30 +241,34 @@ async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, tries = 5)
   }
 }
 
+const schema = obj(
+  {
+    from: str(undefined, 'Where the archive is: s3://bucket/prefix, gs://bucket/prefix, azblob://account/container/prefix, or a directory.', { minLength: 1 }),
+    layout: oneOf(['auto', ...LAYOUTS], 'auto', 'auto reads <prefix>/_rrpipe/layout.json; or name the layout.'),
+    partition_format: str(undefined, 'otel_awss3: the strftime partition format the writer used.'),
+    start: str(undefined, 'Window start: RFC 3339 or relative (-6h).', { minLength: 1 }),
+    end: str('now', 'Window end (inclusive): RFC 3339, now, or relative (-1h).'),
+    max_lateness: duration('1h', 'Layouts partitioned by write time (OTel, Fluent Bit): also list partitions this long after end.'),
+    filter: obj(Object.fromEntries(FILTER_FIELDS.map((f) => [f, strings(undefined, `Accepted ${f} values ("*" globs).`)])) as Record<FilterField, TArray<TString>>),
+    parallel: int(8, 'Objects read at once.', { minimum: 1 }),
+    batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
+    checkpoint: bool(true, 'Keep a checkpoint under service.data_dir so a restarted rehydration resumes without duplicates.'),
+    object_retries: int(3, 'Retries of an object whose download fails (network).', { minimum: 0 }),
+    s3: obj({ region: str(undefined, 'AWS region.'), endpoint: address(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
+    gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: address(undefined, 'Custom API endpoint.') }),
+    azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL.') }),
+  },
+  { required: ['from', 'start'] },
+);
+
+export type RehydrateConfig = Config<typeof schema>;
+
 export const factory: ReceiverFactory<RehydrateConfig> = {
   kind: 'receiver',
   type: 'rehydrate',
   stability: 'alpha',
   description: 'Loads a time window of archived RRPairs back from S3, GCS, Azure Blob or a local directory, once.',
-  schema: obj(
-    {
-      from: str(undefined, 'Where the archive is: s3://bucket/prefix, gs://bucket/prefix, azblob://account/container/prefix, or a directory.', { minLength: 1 }),
-      layout: oneOf(['auto', ...LAYOUTS], 'auto', 'auto reads <prefix>/_rrpipe/layout.json; or name the layout.'),
-      partition_format: str(undefined, 'otel_awss3: the strftime partition format the writer used.'),
-      start: str(undefined, 'Window start: RFC 3339 or relative (-6h).', { minLength: 1 }),
-      end: str('now', 'Window end (inclusive): RFC 3339, now, or relative (-1h).'),
-      max_lateness: duration('1h', 'Layouts partitioned by write time (OTel, Fluent Bit): also list partitions this long after end.'),
-      filter: obj(Object.fromEntries(FILTER_FIELDS.map((f) => [f, strings(undefined, `Accepted ${f} values ("*" globs).`)]))),
-      parallel: int(8, 'Objects read at once.', { minimum: 1 }),
-      batch_size: int(1000, 'Records per batch handed to the pipeline.', { minimum: 1 }),
-      checkpoint: bool(true, 'Keep a checkpoint under service.data_dir so a restarted rehydration resumes without duplicates.'),
-      object_retries: int(3, 'Retries of an object whose download fails (network).', { minimum: 0 }),
-      s3: obj({ region: str(undefined, 'AWS region.'), endpoint: address(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
-      gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: address(undefined, 'Custom API endpoint.') }),
-      azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL.') }),
-    },
-    { required: ['from', 'start'] },
-  ),
+  schema,
   validate(c) {
     const problems = [];
     for (const f of ['start', 'end'] as const) {

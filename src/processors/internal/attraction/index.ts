@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ConfigProblem, JSONSchema } from '../../../core/component.js';
-import { obj, oneOf, str } from '../../../config/fragments.js';
+import type { ConfigProblem } from '../../../core/component.js';
+import { obj, oneOf, raw, str, type Config } from '../../../config/fragments.js';
 import type { Context } from '../../../core/record.js';
 import { compileRegex, regexProblem, type Regex } from '../../../ottl/index.js';
 import { asString, isNil, parseFloatStrict, parseIntStrict } from '../../../ottl/values.js';
@@ -13,31 +13,22 @@ import { asString, isNil, parseFloatStrict, parseIntStrict } from '../../../ottl
 export type ActionName = 'insert' | 'update' | 'upsert' | 'delete' | 'hash' | 'extract' | 'convert';
 const ACTIONS: readonly ActionName[] = ['insert', 'update', 'upsert', 'delete', 'hash', 'extract', 'convert'];
 
-export interface ActionConfig {
-  key?: string;
-  action: string;
-  value?: unknown;
-  from_attribute?: string;
-  from_context?: string;
-  default_value?: unknown;
-  pattern?: string;
-  converted_type?: string;
-}
+const anyValue = (description: string) => raw<unknown>({ type: ['string', 'number', 'boolean', 'object', 'array'], description });
 
-const anyValue: JSONSchema = { type: ['string', 'number', 'boolean', 'object', 'array'] };
-
-export function actionSchema(): JSONSchema {
+export function actionSchema() {
   return obj({
     key: str(undefined, 'The attribute to act on (insert, update, upsert, delete, hash, extract, convert).'),
     action: str(undefined, 'insert, update, upsert, delete, hash, extract or convert (any case).'),
-    value: { ...anyValue, description: 'insert/update/upsert: the value (its YAML type is kept).' },
+    value: anyValue('insert/update/upsert: the value (its YAML type is kept).'),
     from_attribute: str(undefined, 'insert/update/upsert: copy the value of this attribute.'),
     from_context: str(undefined, 'insert/update/upsert: a request metadata value (receiver include_metadata), `metadata.<name>` or `<name>`; several values are joined with ";".'),
-    default_value: { ...anyValue, description: 'insert/update/upsert: the value when value/from_attribute/from_context give none.' },
+    default_value: anyValue('insert/update/upsert: the value when value/from_attribute/from_context give none.'),
     pattern: str(undefined, 'delete/hash: a regex (RE2) over attribute names; extract: a regex with named groups over the value of key.'),
     converted_type: oneOf(['int', 'double', 'string'], undefined, 'convert: the target type.'),
-  }, { required: ['action'], default: undefined });
+  }, { required: ['action'] });
 }
+
+export type ActionConfig = Config<ReturnType<typeof actionSchema>>;
 
 /** The checks OTel's NewAttrProc makes, as config problems (path relative to the actions list). */
 export function validateActions(actions: ActionConfig[], base: (string | number)[]): ConfigProblem[] {
