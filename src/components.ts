@@ -42,6 +42,8 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./processors/deltatocumulative/index.js'),
   import('./exporters/prometheusremotewrite/index.js'),
   import('./receivers/prometheus/index.js'),
+  import('./connectors/rrpairmetrics/index.js'),
+  import('./exporters/prometheus/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
