@@ -3,6 +3,7 @@ import type { HistogramPoint, MetricPoint, SumPoint } from '../../core/metric.js
 import type { Attrs, Context, RecordBatch } from '../../core/record.js';
 import { bool, int, list, num, obj, oneOf, str, strings, type Config } from '../../config/fragments.js';
 import { indexDocOf } from '../../rrpair/derive.js';
+import type { IndexDoc } from '../../rrpair/index-doc.js';
 import { connectorScope, DeltaClock } from '../internal/logs-to-metrics.js';
 import { endpointOf, statusClass } from './endpoint.js';
 
@@ -91,8 +92,7 @@ class RRPairMetrics implements Component, Consumer {
   }
 
   /** The dimensions of one record. */
-  attributesOf(r: RecordBatch[number]): Attrs {
-    const d = indexDocOf(r);
+  attributesOf(d: IndexDoc): Attrs {
     const protocol = (d.l7protocol || '').toLowerCase();
     const all: Attrs = {
       cluster: d.cluster, namespace: d.namespace, service: d.service, direction: d.direction, protocol,
@@ -116,7 +116,8 @@ class RRPairMetrics implements Component, Consumer {
     const touched = new Map<string, Acc>();
     // Resource: the RRPairs' own; records of different clusters keep cluster as a dimension.
     for (const r of batch) {
-      const attrs = this.attributesOf(r);
+      const d = indexDocOf(r);
+      const attrs = this.attributesOf(d);
       let key = Object.values(attrs).join('\u0001');
       let acc = touched.get(key);
       if (!acc) {
@@ -135,7 +136,6 @@ class RRPairMetrics implements Component, Consumer {
         }
       }
       if (key === 'overflow') this.overflowed.inc();
-      const d = indexDocOf(r);
       acc.calls++;
       if (this.errorClasses.has(String(acc.attrs.status_class ?? statusClass(String(d.status ?? ''))))) acc.errors++;
       const dur = Number(d.duration);
