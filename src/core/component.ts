@@ -69,6 +69,21 @@ export interface ServiceStatus {
   components: Record<string, { status: ComponentStatus; error?: string }>;
 }
 
+/**
+ * Offered by a processor that removes sensitive data (redaction), so that a receiver can protect
+ * what it dead-letters before any processor of its pipelines ran.
+ */
+export interface InputProtector {
+  /** Free text (an input line that never became a record) with what the processor redacts redacted. */
+  protectText(text: string): string;
+  /** A redacted copy of an RRPair; the argument is not changed. */
+  protectRRPair(rrpair: unknown): unknown;
+}
+
+export function isInputProtector(c: unknown): c is InputProtector {
+  return typeof (c as Partial<InputProtector> | null)?.protectText === 'function' && typeof (c as Partial<InputProtector>).protectRRPair === 'function';
+}
+
 export interface CreateSettings<C> {
   /** Component id as written in the config: "type" or "type/name". */
   id: string;
@@ -80,6 +95,8 @@ export interface CreateSettings<C> {
   pipeline?: string;
   /** Directory of the config file, for resolving relative paths. */
   configDir: string;
+  /** Receivers: the redaction of the pipelines they feed (absent when none redacts), for what they dead-letter. */
+  protector?: InputProtector;
 }
 
 interface FactoryBase<C> {

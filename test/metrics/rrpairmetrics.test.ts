@@ -95,7 +95,7 @@ describe('deltatocumulative', () => {
     sink.refuse = 1;
     await expect(c.consume([pt(12n, 4)], {})).rejects.toThrow();
     await c.consume([pt(12n, 4)], {});
-    expect(sink.points.map((p) => [(p as SumPoint).value, p.temporality, p.startNs])).toEqual([[1, 'cumulative', 9n], [3, 'cumulative', 9n], [5, 'cumulative', 9n], [7, 'cumulative', 9n]]);
+    expect(sink.points.map((p) => [(p as SumPoint).value, (p as SumPoint).temporality, p.startNs])).toEqual([[1, 'cumulative', 9n], [3, 'cumulative', 9n], [5, 'cumulative', 9n], [7, 'cumulative', 9n]]);
     expect(await t.total('dropped', { reason: 'out_of_order' })).toBe(1);
   });
 
