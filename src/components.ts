@@ -49,6 +49,8 @@ const builtins: [string, () => Promise<BuiltinModule>][] = [
   ['deltatocumulative', () => import('./processors/deltatocumulative/index.js')],
   ['prometheusremotewrite', () => import('./exporters/prometheusremotewrite/index.js')],
   ['prometheus', () => import('./receivers/prometheus/index.js')],
+  ['rrpairmetrics', () => import('./connectors/rrpairmetrics/index.js')],
+  ['prometheus', () => import('./exporters/prometheus/index.js')],
 ];
 
 /** The built-ins, all loaded; `{ lazy: true }`: each when a config first names its type (the CLI's start-up). */

@@ -1,7 +1,7 @@
 import type { AnyConsumer, Component, ConfigProblem, CreateSettings, ReceiverFactory } from '../../core/component.js';
 import type { MetricPoint, Scope } from '../../core/metric.js';
 import type { Attrs } from '../../core/record.js';
-import { duration, list, obj, oneOf, raw, str, strings, stringMap, type Config } from '../../config/fragments.js';
+import { duration, list, obj, oneOf, str, strings, stringMap, type Config } from '../../config/fragments.js';
 import { errorMessage } from '../../core/errors.js';
 import { RE2JS } from 're2js';
 import { compileRelabel, RELABEL_ACTIONS, type RelabelRule } from './relabel.js';
@@ -35,8 +35,6 @@ const schema = obj({
     }, { default: {} }),
     scrape_configs: list(scrapeConfig, [], 'Scrape jobs, as in prometheus.yml.'),
   }, { default: {}, description: 'A Prometheus scrape configuration (the supported subset of prometheus.yml).' }),
-  // OTel prometheusreceiver keys with no meaning for static targets, accepted so configs load unchanged.
-  trim_metric_suffixes: raw<boolean>({ type: 'boolean', default: false, description: 'Remove _total and unit suffixes from counter names.' }),
 });
 
 export type PrometheusReceiverConfig = Config<typeof schema>;
