@@ -30,6 +30,7 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/bigtable/index.js'),
   import('./exporters/azuredataexplorer/index.js'),
   import('./exporters/firestore/index.js'),
+  import('./exporters/azurecosmosdb/index.js'),
   import('./extensions/health_check/index.js'),
   import('./extensions/file_storage/index.js'),
   import('./extensions/bearertokenauth/index.js'),

@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { freePort } from './net.js';
 import { startProcess, stopProcess } from './servers.js';
 
@@ -24,4 +26,55 @@ export async function startFirestore(): Promise<{ endpoint: string; stop(): Prom
       if (attempt >= 2) throw err; // the port was taken between freePort and the bind: try another
     }
   }
+}
+
+export interface CosmosServer {
+  endpoint: string;
+  port: number;
+  /** Requests seen, by method and path (after any throttling). */
+  requests: { method: string; path: string; headers: Record<string, string | string[] | undefined> }[];
+  /** Answer the next `n` bulk (batch) requests 429 with `x-ms-retry-after-ms: retryAfterMs`, as Cosmos DB does when throttling. */
+  throttle(n: number, retryAfterMs: number): void;
+  throttled: number;
+  stop(): Promise<void>;
+}
+
+/** @vercel/cosmosdb-server (an in-memory Cosmos DB NoSQL API over HTTPS, self-signed) on 127.0.0.1. */
+export async function startCosmos(): Promise<CosmosServer> {
+  const { createHttpsServer } = await import('@vercel/cosmosdb-server');
+  const server = createHttpsServer();
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  let throttleLeft = 0;
+  let retryAfter = 0;
+  const s: CosmosServer = {
+    endpoint: '',
+    port: 0,
+    requests: [],
+    throttled: 0,
+    throttle(n, ms) {
+      throttleLeft = n;
+      retryAfter = ms;
+    },
+    stop: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (throttleLeft > 0 && req.method === 'POST' && req.headers['x-ms-cosmos-is-batch-request'] !== undefined) {
+      throttleLeft--;
+      s.throttled++;
+      req.resume();
+      res.writeHead(429, { 'content-type': 'application/json', 'x-ms-retry-after-ms': String(retryAfter), 'x-ms-substatus': '3200' });
+      res.end(JSON.stringify({ code: 'TooManyRequests', message: 'Request rate is large. More Request Units may be needed, so no changes were made. Please retry this request later.' }));
+      return;
+    }
+    s.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers });
+    for (const h of handlers) h.call(server, req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  s.port = (server.address() as AddressInfo).port;
+  s.endpoint = `https://127.0.0.1:${s.port}`;
+  return s;
 }
