@@ -78,3 +78,44 @@ export async function startCosmos(): Promise<CosmosServer> {
   s.endpoint = `https://127.0.0.1:${s.port}`;
   return s;
 }
+
+export interface IdentityServer {
+  /** What IDENTITY_ENDPOINT/IDENTITY_HEADER should be set to (the App Service managed identity protocol). */
+  env: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
+  token: string;
+  requests: { url: string; headers: Record<string, string | string[] | undefined> }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A managed identity endpoint as App Service/Functions/Container Apps run it (IDENTITY_ENDPOINT,
+ * X-IDENTITY-HEADER, api-version 2019-08-01): GET ?resource=… answers a bearer token. Only a
+ * request with the right header gets one, as on Azure.
+ */
+export async function startIdentityServer(): Promise<IdentityServer> {
+  const { createServer } = await import('node:http');
+  const secret = `hdr-${Math.random().toString(36).slice(2)}`;
+  const token = `tok-${Math.random().toString(36).slice(2)}`;
+  const requests: IdentityServer['requests'] = [];
+  const server = createServer((req, res) => {
+    requests.push({ url: req.url ?? '', headers: req.headers });
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.headers['x-identity-header'] !== secret || !url.searchParams.get('resource')) {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request' }));
+      return;
+    }
+    const body = { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer', client_id: url.searchParams.get('client_id') ?? 'system' };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    env: { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: secret },
+    token,
+    requests,
+    stop: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}

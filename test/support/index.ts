@@ -12,4 +12,4 @@ export * from './servers.js';
 export { FakeGcs, crc32c } from '../fakes/gcs/server.js';
 export { FakeKusto } from '../fakes/kusto/server.js';
 export { startSearchEngineFake, luceneRegex, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
-export { firestoreEmulator, startCosmos, startFirestore, type CosmosServer } from './cloud-emulators.js';
+export { firestoreEmulator, startCosmos, startFirestore, startIdentityServer, type CosmosServer, type IdentityServer } from './cloud-emulators.js';
