@@ -20,7 +20,7 @@ export async function startFirestore(): Promise<{ endpoint: string; stop(): Prom
     const port = await freePort();
     const ws = await freePort();
     try {
-      const child = await startProcess(firestoreEmulator(), ['start', '--host=127.0.0.1', `--port=${port}`, `--websocket_port=${ws}`], /Dev App Server is now running/, process.env, 60_000);
+      const child = await startProcess(firestoreEmulator(), ['start', '--host=127.0.0.1', `--port=${port}`, `--websocket_port=${ws}`], /Dev App Server is now running/, process.env, 150_000); // a JVM: slow to start on a busy machine
       return { endpoint: `127.0.0.1:${port}`, stop: () => stopProcess(child) };
     } catch (err) {
       if (attempt >= 2) throw err; // the port was taken between freePort and the bind: try another
