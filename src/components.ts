@@ -35,6 +35,7 @@ const builtins: [string, () => Promise<BuiltinModule>][] = [
   ['azuredataexplorer', () => import('./exporters/azuredataexplorer/index.js')],
   ['awsdynamodb', () => import('./exporters/awsdynamodb/index.js')],
   ['firestore', () => import('./exporters/firestore/index.js')],
+  ['azurecosmosdb', () => import('./exporters/azurecosmosdb/index.js')],
   ['health_check', () => import('./extensions/health_check/index.js')],
   ['file_storage', () => import('./extensions/file_storage/index.js')],
   ['bearertokenauth', () => import('./extensions/bearertokenauth/index.js')],

@@ -63,7 +63,7 @@ describe.skipIf(missing(firestoreEmulator(), 'the Google Cloud CLI\'s Firestore 
     emu = await startFirestore();
     endpoint = emu.endpoint;
     admin = new Firestore({ projectId: 'p', host: endpoint, ssl: false });
-  }, 90_000);
+  }, 480_000);
 
   afterAll(async () => {
     await admin?.terminate().catch(() => {});

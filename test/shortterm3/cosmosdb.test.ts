@@ -1,0 +1,217 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { join } from 'node:path';
+import { CosmosClient } from '@azure/cosmos';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtinRegistry } from '../../src/components.js';
+import { loadConfig } from '../../src/config/load.js';
+import { factory, itemId, partitionKey, type CosmosExporterConfig } from '../../src/exporters/azurecosmosdb/index.js';
+import { indexDocOf } from '../../src/rrpair/derive.js';
+import { freePort, runCli, startCosmos, tmpDir, withPipeline, type CosmosServer } from '../support/index.js';
+import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
+import { Outage } from './support.js';
+
+const fast = {
+  sending_queue: { enabled: false },
+  retry_on_failure: { initial_interval: '50ms', max_interval: '300ms', max_elapsed_time: '60s' },
+  timeout: '20s',
+  tls: { insecure_skip_verify: true }, // @vercel/cosmosdb-server's certificate is self-signed
+};
+
+describe('cosmosdb items', () => {
+  it('ids are the RRPair ids with what Cosmos DB forbids escaped; partitions are service#day', () => {
+    expect(itemId('abc+=')).toBe('abc+=');
+    expect(itemId('a/b\\c?d#e%f')).toBe('a%2Fb%5Cc%3Fd%23e%25f');
+    expect(itemId('x'.repeat(300))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const doc = indexDocOf(generatedRecords(1)[0]!);
+    expect(partitionKey(doc)).toBe('orders#2025-06-01');
+  });
+
+  it('configs/azure-cosmos.yaml loads with Entra ID auth and names the store for query_api', async () => {
+    const cfg = await loadConfig(['configs/azure-cosmos.yaml'], { registry: await builtinRegistry(), env: { COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/', AZURE_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true' } });
+    const c = cfg.components.exporters.get('azurecosmosdb')!;
+    expect(c.config).toMatchObject({ endpoint: 'https://acct.documents.azure.com:443/', use_azure_auth: true, database: 'rrpipe', container: 'rrpairs', ttl: 14 * 86_400_000, store_rrpair: false });
+    expect(cfg.components.extensions.get('query_api')!.config.store).toBe('azurecosmosdb');
+  });
+
+  it('a config with no credentials, or two, is refused', async () => {
+    const registry = await builtinRegistry();
+    const text = (auth: string) => withPipeline(`exporters:\n  azurecosmosdb:\n    endpoint: https://a.documents.azure.com/\n${auth}`);
+    await expect(loadConfig(['x.yaml'], { registry, texts: { 'x.yaml': text('') } })).rejects.toThrow(/exactly one of key, managed_identity_id, use_azure_auth/);
+    await expect(loadConfig(['x.yaml'], { registry, texts: { 'x.yaml': text('    key: k\n    use_azure_auth: true\n') } })).rejects.toThrow(/exactly one of key/);
+  });
+});
+
+describe('azurecosmosdb exporter against @vercel/cosmosdb-server', () => {
+  let cosmos: CosmosServer;
+  let admin: CosmosClient;
+
+  beforeAll(async () => {
+    cosmos = await startCosmos();
+    admin = new CosmosClient({ endpoint: cosmos.endpoint, key: 'k', agent: new Agent({ rejectUnauthorized: false }), connectionPolicy: { enableEndpointDiscovery: false } });
+  });
+
+  afterAll(async () => {
+    admin?.dispose();
+    await cosmos?.stop();
+  });
+
+  async function exporter(container: string, extra: Record<string, unknown> = {}, endpoint = cosmos.endpoint): Promise<Built<CosmosExporterConfig>> {
+    return build(factory, { endpoint, key: 'k', database: 'rrpipe', container, ...fast, ...extra });
+  }
+
+  async function count(container: string): Promise<number> {
+    const { resources } = await admin.database('rrpipe').container(container).items.query<number>('SELECT VALUE COUNT(1) FROM c').fetchAll();
+    return resources[0]!;
+  }
+
+  // 5,000 here, not 20,000: @vercel/cosmosdb-server runs every query in this test's process by
+  // scanning and sorting the whole container, which over 20,000 items passes the SDK's 60 s request
+  // timeout on a busy 2-core machine. The 20,000-record round trip runs against the Firestore emulator.
+  it('writes the samples and 5,000 generated RRPairs and reads back exactly the reference through query()', async () => {
+    const b = await exporter('eq');
+    try {
+      const samples = sampleRecords();
+      const gen = generatedRecords(5_000);
+      await sendAndDrain(b, [...chunks(samples, 60), ...chunks(gen, 1000)]);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference([...samples, ...gen]));
+
+      const start = new Date('2025-06-01T23:30:00Z');
+      const end = new Date('2025-06-02T00:20:00Z');
+      const want = reference(gen, (h) => h.doc.service === 'orders' && h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T00:20:00.000');
+      expect(want.length).toBeGreaterThan(50);
+      expect(await queryAll(b.component, { service: 'orders', start, end, limit: 13 })).toEqual(want);
+      const narrow = { start: new Date('2025-06-02T10:00:00Z'), end: new Date('2025-06-02T12:00:00Z') };
+      const inNarrow = (h: { doc: { ts: string } }) => h.doc.ts >= '2025-06-02T10:00' && h.doc.ts < '2025-06-02T12:00';
+      expect(await queryAll(b.component, { ...narrow, service: 'payments', method: '^POST$|^PUT$', status: '^(200|404)$', limit: 7 })).toEqual(
+        reference(gen, (h) => h.doc.service === 'payments' && ['POST', 'PUT'].includes(h.doc.command) && ['200', '404'].includes(h.doc.status) && inNarrow(h)),
+      );
+      expect(await queryAll(b.component, { ...narrow, method: '^DELETE$', status: '^500$' })).toEqual(reference(gen, (h) => h.doc.command === 'DELETE' && h.doc.status === '500' && inNarrow(h)));
+      expect(await queryAll(b.component, { ...narrow, endpoint: '^/api/users/', direction: 'IN', cluster: 'prod', namespace: 'shop' })).toEqual(
+        reference(gen, (h) => h.doc.location.startsWith('/api/users/') && h.doc.direction === 'IN' && inNarrow(h)),
+      );
+      expect(await queryAll(b.component, { service: 'openai-client', namespace: 'samples', limit: 50 })).toEqual(reference(samples));
+      const one = samples[1]!;
+      expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
+      expect(await b.component.get!('missing')).toBeUndefined();
+
+      // A replayed batch replaces the same items.
+      const before = await count('eq');
+      expect(before).toBe(reference([...samples, ...gen]).length);
+      await sendAndDrain(b, [gen.slice(0, 1000)]);
+      expect(await count('eq')).toBe(before);
+    } finally {
+      await b.stop();
+    }
+  }, 600_000);
+
+  it('creates the container partitioned by /pk with the ttl as defaultTtl, a (ts, rrid) composite index and the RRPair not indexed; items carry ttl', async () => {
+    const b = await exporter('ttl', { ttl: '3d' });
+    try {
+      const { resource } = await admin.database('rrpipe').container('ttl').read();
+      expect(resource!.partitionKey!.paths).toEqual(['/pk']);
+      expect(resource!.defaultTtl).toBe(3 * 86_400);
+      expect(resource!.indexingPolicy!.compositeIndexes).toEqual([[{ path: '/ts', order: 'ascending' }, { path: '/rrid', order: 'ascending' }]]);
+      expect(resource!.indexingPolicy!.excludedPaths).toContainEqual({ path: '/rrpair/*' });
+      const rec = generatedRecords(1)[0]!;
+      await sendAndDrain(b, [[rec]]);
+      const doc = indexDocOf(rec);
+      const { resource: item } = await admin.database('rrpipe').container('ttl').item(itemId(doc.id), partitionKey(doc)).read();
+      expect(item).toMatchObject({ id: itemId(doc.id), pk: 'orders#2025-06-01', rrid: doc.id, ts: doc.ts, ttl: 3 * 86_400, rrpair: rec.rrpair });
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('throttling (429 with x-ms-retry-after-ms) is retried after the server\'s wait and loses nothing', async () => {
+    const b = await exporter('throttle', { retry_on_failure: { initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: '60s' } });
+    try {
+      const recs = generatedRecords(300);
+      cosmos.throttle(3, 400);
+      await sendAndDrain(b, [recs]);
+      expect(cosmos.throttled).toBe(3);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
+      expect(await count('throttle')).toBe(300);
+      expect(await b.host.deadLetters()).toEqual([]);
+    } finally {
+      cosmos.throttle(0, 0);
+      await b.stop();
+    }
+  }, 60_000);
+
+  it('a connection dropped mid-batch loses nothing and duplicates nothing', async () => {
+    const proxy = new FlakyProxy(cosmos.port);
+    await proxy.start();
+    const b = await exporter('drop', {}, `https://127.0.0.1:${proxy.port}`);
+    try {
+      const recs = generatedRecords(600);
+      proxy.dropAfter(150_000);
+      await sendAndDrain(b, chunks(recs, 300));
+      expect(proxy.drops).toBe(1);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
+      expect(await count('drop')).toBe(600);
+      expect(await b.host.deadLetters()).toEqual([]);
+    } finally {
+      await b.stop();
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it('an outage of the backend loses nothing: the batch is retried until it is back', async () => {
+    const port = await freePort();
+    const outage = new Outage(port, cosmos.port);
+    await outage.up();
+    const b = await exporter('outage', {}, `https://127.0.0.1:${port}`);
+    try {
+      await outage.down();
+      const recs = generatedRecords(200);
+      const sending = sendAndDrain(b, chunks(recs, 100));
+      await new Promise((r) => setTimeout(r, 1500));
+      await outage.up();
+      await sending;
+      expect(await queryAll(b.component, {})).toEqual(reference(recs));
+      expect(await b.host.deadLetters()).toEqual([]);
+    } finally {
+      await b.stop();
+      await outage.down();
+    }
+  }, 120_000);
+
+  it('dead-letters an item over 2 MiB with a clear reason and writes the rest', async () => {
+    const b = await exporter('big');
+    try {
+      const recs = generatedRecords(4);
+      const huge = hugeRecord(2_200_000);
+      await sendAndDrain(b, [[recs[0]!, huge, ...recs.slice(1)]]);
+      const dl = await b.host.deadLetters();
+      expect(dl).toHaveLength(1);
+      expect(dl[0]!.reason).toMatch(/^record too large for cosmosdb: the item \(max_item_size\) is \d+ bytes, the limit is 2097152 bytes$/);
+      expect(dl[0]!.rrpair.uuid).toBe(huge.rrpair.uuid);
+      expect(await queryAll(b.component, {})).toEqual(reference(recs));
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('rrpipe query --store azurecosmosdb --output raw prints the RRPairs, with the same filters as the other stores', async () => {
+    const b = await exporter('cli');
+    const dir = tmpDir('rrpipe-cosmos-cli-');
+    try {
+      const samples = sampleRecords();
+      const gen = generatedRecords(300);
+      await sendAndDrain(b, [samples, gen]);
+      const cfg = join(dir.dir, 'c.yaml');
+      writeFileSync(cfg, withPipeline(`exporters:\n  azurecosmosdb/hot:\n    endpoint: ${cosmos.endpoint}\n    key: k\n    container: cli\n    create_container: false\n    tls: { insecure_skip_verify: true }\n`));
+      const out = join(dir.dir, 'raw.jsonl');
+      const all = await runCli(['query', '--store', 'azurecosmosdb/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out]);
+      expect(all.code, all.stderr).toBe(0);
+      expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual(reference([...samples, ...gen]).map((h) => h.rrpair));
+      const some = await runCli(['query', '--store', 'azurecosmosdb/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--service', 'users', '--status', '^404$', '--output', 'jsonl']);
+      expect(some.code, some.stderr).toBe(0);
+      expect(some.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(reference(gen, (h) => h.doc.service === 'users' && h.doc.status === '404').map((h) => h.doc));
+    } finally {
+      await b.stop();
+      dir.cleanup();
+    }
+  }, 120_000);
+});
