@@ -13,7 +13,8 @@ export function documentOf(r: RRRecord, mode: 'rrpipe' | 'otel', opts: { storeRR
       id: d.id,
       ts: d.ts,
       doc: {
-        '@timestamp': d.ts,
+        // As the OTel exporter: the LogRecord's timestamp (the forwarder's send time), else when it was observed.
+        '@timestamp': nanosToIso(r.timeUnixNano ?? r.observedNs.toString()),
         Body: r.rrpair,
         Attributes: { service: d.service, namespace: d.namespace },
         Resource: { cluster: d.cluster },
@@ -24,6 +25,14 @@ export function documentOf(r: RRRecord, mode: 'rrpipe' | 'otel', opts: { storeRR
   if (opts.dataStream) doc['@timestamp'] = d.ts;
   if (opts.storeRRPair) doc.rrpair = r.rrpair;
   return { id: d.id, ts: d.ts, doc };
+}
+
+/** RFC 3339 with nanoseconds, as the OTel elasticsearch exporter writes @timestamp. */
+export function nanosToIso(ns: string): string {
+  const n = BigInt(ns);
+  const ms = Number(n / 1_000_000n);
+  const frac = (n % 1_000_000_000n).toString().padStart(9, '0');
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, `.${frac}Z`);
 }
 
 /** The target index of a document. */
