@@ -78,3 +78,21 @@ if (existsSync(EMULATOR)) {
     child.kill();
   }
 }
+
+{
+  // dynalite (npm dev dependency): the DynamoDB API on an in-memory LevelDB, in this process.
+  const { default: dynalite } = await import('dynalite');
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  try {
+    const { DynamoStore } = await import('../dist/exporters/awsdynamodb/store.js');
+    await run('awsdynamodb (dynalite)', new DynamoStore({
+      ...helper, region: 'us-east-1', endpoint: `http://127.0.0.1:${server.address().port}`, table_name: 'bench', create_table: true, configure_ttl: false,
+      ttl: 3600000, ttl_attribute: 'expires_at', store_rrpair: true, time_shards: 4, max_item_size: 400 << 10, concurrency: 4, max_attempts: 3,
+    }, silentLogger()));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}

@@ -12,16 +12,19 @@ function globRe(p: string): RegExp {
 
 /** A predicate over records, or undefined when the config filters nothing. */
 export function compileFilter(cfg: RecordFilterConfig | undefined): ((r: RRRecord) => boolean) | undefined {
+  const test = compileDocFilter(cfg);
+  return test && ((r) => test(buildIndexDoc(r)));
+}
+
+/** The same predicate over an index document (a short-term store's hit). */
+export function compileDocFilter(cfg: RecordFilterConfig | undefined): ((doc: Partial<Record<FilterField, unknown>>) => boolean) | undefined {
   const tests: [FilterField, RegExp[]][] = [];
   for (const f of FILTER_FIELDS) {
     const vals = cfg?.[f];
     if (vals && vals.length) tests.push([f, vals.map(globRe)]);
   }
   if (!tests.length) return undefined;
-  return (r) => {
-    const doc = buildIndexDoc(r);
-    return tests.every(([f, res]) => res.some((re) => re.test(String(doc[f] ?? ''))));
-  };
+  return (doc) => tests.every(([f, res]) => res.some((re) => re.test(String(doc[f] ?? ''))));
 }
 
 /** Exact service names (no globs), so a native listing can go straight to service= partitions. */

@@ -24,7 +24,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
         const rrs = genRRPairs(240, NOW, 3_600_000, 41);
         const huge: RRPair = { ...rrs[0]!, uuid: 'huge-413-doc', http: { req: { method: 'POST', uri: '/upload' }, res: { statusCode: 200, bodyBase64: Buffer.alloc(40_000, 3).toString('base64') } } };
         const all = [...rrs.slice(0, 120), huge, ...rrs.slice(120)];
-        const yaml = `exporters:\n  ${flavor}:\n    endpoint: ${fake.url}\n    mapping: { store_rrpair: true }\n    flush: { max_docs: 200, bytes: 5MiB }\n    dead_letter: { path: ${t.dir}/dlq }\n    sending_queue: { enabled: false }\n    retry_on_failure: { initial_interval: 10ms, max_interval: 50ms, max_elapsed_time: 5s }\n`;
+        const yaml = `exporters:\n  ${flavor}:\n    endpoint: ${fake.url}\n    mapping: { mode: rrpipe, store_rrpair: true }\n    flush: { max_docs: 200, bytes: 5MiB }\n    dead_letter: { path: ${t.dir}/dlq }\n    sending_queue: { enabled: false }\n    retry_on_failure: { initial_interval: 10ms, max_interval: 50ms, max_elapsed_time: 5s }\n`;
         const file = writeConfig(t.dir, `${flavor}.yaml`, yaml);
         const cfg = await loadConfig([file], { registry: await builtinRegistry(), texts: { [file]: withPipeline(yaml) } });
         const c = cfg.components.exporters.get(flavor)!;
@@ -38,7 +38,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
 
         expect(fake.tooLarge.length).toBeGreaterThan(1);
         for (const n of fake.tooLarge) expect(n).toBeGreaterThan(24_000);
-        const docs = fake.docs('rrpipe-rrpairs-*');
+        const docs = fake.docs();
         expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
         expect(new Set(docs.map((d) => (d.source.rrpair as RRPair).uuid))).toEqual(new Set(rrs.map((r) => r.uuid)));
         const dl = readdirSync(join(t.dir, 'dlq')).flatMap((f) => readFileSync(join(t.dir, 'dlq', f), 'utf8').trim().split('\n')).map((l) => JSON.parse(l) as { reason: string; rrpair: RRPair });

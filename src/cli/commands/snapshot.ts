@@ -6,6 +6,7 @@ import { openLocation } from '../../layouts/uri.js';
 import { parseTime } from '../../layouts/window.js';
 import type { CliCommand } from '../command.js';
 import { joinNegativeValues } from './query.js';
+import { snapshotFromStore } from './snapshot-store.js';
 
 export function progressBar(done: number, total: number, extra: string): void {
   if (!process.stderr.isTTY) return;
@@ -18,8 +19,12 @@ export const snapshot: CliCommand = {
   name: 'snapshot',
   summary: 'build one raw.jsonl (or a proxymock directory) of a time window from a long-term archive',
   usage: `rrpipe snapshot --from <s3://…|gs://…|azblob://…|DIR> --start T [--end T] --out FILE|DIR [options]
+       rrpipe snapshot -c FILE --from EXPORTER_ID --start T [--end T] --out FILE [filters]
 
   --from URI           archive root (prefix) in any layout
+  --from EXPORTER_ID   with -c: a short-term store of that config (awsdynamodb, embedded, opensearch/hot…);
+                       raw_jsonl in (ts, id) order, RRPairs from the store or through archive_uri; end exclusive
+  -c, --config FILE    the config that names the store
   --start, --end       RFC 3339 or relative (-6h); end defaults to now
   --layout L           auto (from the manifest), ${LAYOUTS.join(', ')}
   --format F           raw_jsonl (default: one file, ordered by ts, no duplicate uuid) or proxymock (a directory)
@@ -32,7 +37,7 @@ export const snapshot: CliCommand = {
     const filterOpts = Object.fromEntries(FILTER_FIELDS.map((f) => [f, { type: 'string' as const, multiple: true as const }]));
     const { values } = parseArgs({
       args: joinNegativeValues(args),
-      options: { from: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, layout: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, endpoint: { type: 'string' }, parallel: { type: 'string' }, spill: { type: 'string' }, ...filterOpts },
+      options: { config: { type: 'string', short: 'c', multiple: true }, from: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, layout: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, endpoint: { type: 'string' }, parallel: { type: 'string' }, spill: { type: 'string' }, ...filterOpts },
     });
     const v = values as Record<string, string | string[] | undefined>;
     if (!v.from || !v.start || !v.out) {
@@ -51,6 +56,26 @@ export const snapshot: CliCommand = {
     }
     const filter: RecordFilterConfig = {};
     for (const f of FILTER_FIELDS) if (v[f]) filter[f] = v[f] as string[];
+    const files = values.config as string[] | undefined;
+    if (files?.length && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v.from as string)) {
+      if (format !== 'raw_jsonl') {
+        console.error('rrpipe snapshot: from a short-term store, --format is raw_jsonl');
+        return 2;
+      }
+      try {
+        const now = Date.now();
+        const res = await snapshotFromStore({
+          files, id: v.from as string, filter, out: v.out as string,
+          startMs: parseTime(v.start as string, now, '--start'), endMs: parseTime(v.end as string | undefined, now, '--end'),
+        });
+        for (const p of res.problems.slice(0, 50)) console.error(`rrpipe snapshot: ${p}`);
+        console.error(`rrpipe snapshot: ${res.records} records from store ${v.from as string} (${res.problems.length} problems) → ${v.out as string}`);
+        return res.problems.length ? 1 : 0;
+      } catch (err) {
+        console.error(`rrpipe snapshot: ${(err as Error).message}`);
+        return 1;
+      }
+    }
     try {
       const now = Date.now();
       const e = v.endpoint as string | undefined;
