@@ -29,14 +29,22 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/redis/index.js'),
   import('./exporters/bigtable/index.js'),
   import('./exporters/azuredataexplorer/index.js'),
+  import('./exporters/awsdynamodb/index.js'),
+  import('./exporters/firestore/index.js'),
   import('./extensions/health_check/index.js'),
   import('./extensions/file_storage/index.js'),
   import('./extensions/bearertokenauth/index.js'),
   import('./exporters/embedded/index.js'),
   import('./exporters/opensearch/index.js'),
   import('./exporters/elasticsearch/index.js'),
+  import('./exporters/loki/index.js'),
   import('./extensions/query_api/index.js'),
   import('./receivers/nettap/index.js'),
+  import('./connectors/count/index.js'),
+  import('./connectors/sum/index.js'),
+  import('./processors/deltatocumulative/index.js'),
+  import('./exporters/prometheusremotewrite/index.js'),
+  import('./receivers/prometheus/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {
