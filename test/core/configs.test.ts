@@ -16,6 +16,12 @@ const ENV = {
   RRPIPE_REDACTION_SECRET: 'secret',
   OTLP_TOKEN: 'token',
   ES_PASSWORD: 'password',
+  OTLP_LOGS_ENDPOINT: 'https://otlp.example/v1/logs',
+  ES_ENDPOINT: 'http://elasticsearch:9200',
+  S3_BUCKET: 'rrpair-archive',
+  GCS_BUCKET: 'rrpair-archive',
+  AZURE_BLOB_URL: 'https://account.blob.core.windows.net/',
+  AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
 };
 
 function files(dir: string): string[] {

@@ -10,6 +10,7 @@ import type { SearchExporter, SearchExporterConfig } from '../../src/exporters/i
 import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.js';
 import { withPipeline, luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
+import { tsNanos } from '../../src/rrpair/otlp.js';
 
 const NOW = Date.now();
 const H = 3_600_000;
@@ -37,7 +38,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
 
     beforeAll(async () => {
       fake = await startSearchEngineFake({ flavor, auth: { basic: { username: 'rr', password: 'secret' } } });
-      const yaml = `exporters:\n  ${flavor}/hot:\n    endpoint: ${fake.url}\n    user: rr\n    password: secret\n    mapping: { store_rrpair: true }\n    flush: { max_docs: 64 }\n    sending_queue: { enabled: false }\n${FAST_RETRY}service:\n  data_dir: ${t.dir}/data\n`;
+      const yaml = `exporters:\n  ${flavor}/hot:\n    endpoint: ${fake.url}\n    user: rr\n    password: secret\n    mapping: { mode: rrpipe, store_rrpair: true }\n    flush: { max_docs: 64 }\n    sending_queue: { enabled: false }\n${FAST_RETRY}service:\n  data_dir: ${t.dir}/data\n`;
       const { exp, file } = await makeExporter(yaml, `${flavor}/hot`, t.dir);
       cfgFile = file;
       await exp.start(testHost(join(t.dir, 'data')));
@@ -183,7 +184,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
       };
       const fake = await startSearchEngineFake({ flavor, bulkHook: hook });
       try {
-        const yaml = `exporters:\n  ${flavor}:\n    endpoint: ${fake.url}\n    flush: { max_docs: 50 }\n    dead_letter: { path: ${t.dir}/dlq }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
+        const yaml = `exporters:\n  ${flavor}:\n    endpoint: ${fake.url}\n    mapping: { mode: rrpipe }\n    flush: { max_docs: 50 }\n    dead_letter: { path: ${t.dir}/dlq }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
         const { exp, telemetry } = await makeExporter(yaml, flavor, t.dir);
         await exp.start(testHost(t.dir));
         await exp.consume(toRecords(rrs), {});
@@ -224,12 +225,14 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
   it('index speedscale-rrpair, fields @timestamp, Body.*, Attributes.service/namespace, Resource.cluster, and is queryable', async () => {
     const fake = await startSearchEngineFake({ flavor: 'elasticsearch', auth: { apiKey: 'aWQ6a2V5' } });
     try {
-      const yaml = `exporters:\n  elasticsearch/otel:\n    endpoints: [${fake.url}]\n    api_key: aWQ6a2V5\n    mapping: { mode: otel }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
+      const yaml = `exporters:\n  elasticsearch/otel:\n    endpoints: [${fake.url}]\n    api_key: aWQ6a2V5\n    logs_index: speedscale-rrpair\n    mapping: { mode: otel }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
       const { exp, file } = await makeExporter(yaml, 'elasticsearch/otel', t.dir);
       await exp.start(testHost(t.dir));
       const rrs = genRRPairs(80, NOW, H, 31);
       const samples = loadSamples();
-      await exp.consume(toRecords([...rrs, ...samples]), {});
+      // The forwarder stamps each LogRecord; @timestamp is that time (the OTel exporter's rule), not the RRPair's ts.
+      const stamped = toRecords([...rrs, ...samples]).map((r, i) => ({ ...r, timeUnixNano: tsNanos(i < rrs.length ? r.rrpair.ts : new Date(NOW).toISOString()) }));
+      await exp.consume(stamped, {});
       await exp.shutdown(AbortSignal.timeout(5000));
       const docs = fake.docs('speedscale-rrpair');
       expect(docs.length).toBe(rrs.length + samples.length);
@@ -242,6 +245,9 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
       const one = docs.find((d) => d.id === rrs[0]!.uuid)!;
       expect(one.source.Body).toEqual(rrs[0]);
       expect(one.source['@timestamp']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      expect(Date.parse(one.source['@timestamp'] as string)).toBe(Date.parse(rrs[0]!.ts!));
+      const s5 = docs.find((d) => d.id === samples[5]!.uuid)!;
+      expect(Date.parse(s5.source['@timestamp'] as string)).toBe(NOW); // not the sample's own (old) ts
       expect(one.source.Attributes).toEqual({ service: rrs[0]!.service, namespace: rrs[0]!.namespace });
       expect(one.source.Resource).toEqual({ cluster: 'test-cluster' });
       // Samples carry service "undefined" in the body: the attribute is then empty, never "undefined".
@@ -310,7 +316,7 @@ describe('auth and index modes', () => {
       Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'eu-west-1' });
       delete process.env.AWS_PROFILE;
       try {
-        const yaml = `exporters:\n  opensearch:\n    endpoint: ${fake.url}\n    aws_sigv4: { enabled: true, region: eu-west-1, service: ${service} }\n    index_mode: data_stream\n    index: rrpairs-ds\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
+        const yaml = `exporters:\n  opensearch:\n    endpoint: ${fake.url}\n    aws_sigv4: { enabled: true, region: eu-west-1, service: ${service} }\n    index_mode: data_stream\n    index: rrpairs-ds\n    mapping: { mode: rrpipe }\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
         const { exp } = await makeExporter(yaml, 'opensearch', t.dir);
         await exp.start(testHost(t.dir));
         const rrs = genRRPairs(40, NOW, H, 41);
@@ -346,7 +352,7 @@ describe('auth and index modes', () => {
       run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '2', '-extfile', 'ext.cnf']);
       const fake = await startSearchEngineFake({ flavor: 'elasticsearch', tls: { key: readFileSync(join(d, 'srv.key')), cert: readFileSync(join(d, 'srv.crt')) } });
       try {
-        const base = `exporters:\n  elasticsearch:\n    endpoint: ${fake.url}\n    sending_queue: { enabled: false }\n    dead_letter: { path: ${d}/dlq-tls }\n    retry_on_failure: { enabled: false }\n`;
+        const base = `exporters:\n  elasticsearch:\n    endpoint: ${fake.url}\n    mapping: { mode: rrpipe }\n    sending_queue: { enabled: false }\n    dead_letter: { path: ${d}/dlq-tls }\n    retry_on_failure: { enabled: false }\n`;
         const ok = await makeExporter(`${base}    tls: { ca_file: ${d}/ca.crt }\n`, 'elasticsearch', d);
         await ok.exp.start(testHost(d));
         await ok.exp.consume(toRecords(genRRPairs(10, NOW, H, 81)), {});
