@@ -32,12 +32,18 @@ export function parseLokiUri(uri: string): LokiLocation {
   const m = /^loki(?:\+(https?))?:\/\/(.+)$/i.exec(uri);
   if (!m) throw new Error(`${uri}: not a loki:// address`);
   const u = new URL(`${(m[1] ?? 'http').toLowerCase()}://${m[2]}`);
-  const known = new Set(['query', 'tenant', 'page']);
-  for (const k of u.searchParams.keys()) if (!known.has(k)) throw new Error(`${uri}: unknown parameter "${k}" (expected query, tenant, page)`);
-  const page = u.searchParams.get('page');
+  // Parameters are %-decoded but a "+" stays a "+" (not a space): `query={service=~".+"}` works as typed.
+  const params = new Map<string, string>();
+  for (const part of u.search.replace(/^\?/, '').split('&').filter(Boolean)) {
+    const eq = part.indexOf('=');
+    const k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+    if (!['query', 'tenant', 'page'].includes(k)) throw new Error(`${uri}: unknown parameter "${k}" (expected query, tenant, page)`);
+    params.set(k, eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1)));
+  }
+  const page = params.get('page');
   const loc: LokiLocation = { base: `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}` };
-  if (u.searchParams.get('query')) loc.query = u.searchParams.get('query')!;
-  if (u.searchParams.get('tenant')) loc.tenant = u.searchParams.get('tenant')!;
+  if (params.get('query')) loc.query = params.get('query')!;
+  if (params.get('tenant')) loc.tenant = params.get('tenant')!;
   if (page) {
     if (!/^\d+$/.test(page) || Number(page) < 1) throw new Error(`${uri}: page must be a positive number of lines`);
     loc.pageLines = Number(page);
@@ -110,45 +116,53 @@ export function lineToRecord(line: string, labels: Record<string, string>, tsNs:
   return newRecord(rr, { attributes, resource: labels.cluster ? { cluster: labels.cluster } : {}, observedNs: tsNs });
 }
 
+/** Loki's default max_entries_limit_per_query: the most lines one answer may hold. */
+const MAX_ENTRIES = 5000;
+
 /**
  * The records of a window, newest first, as items the snapshot builder takes (`ms` is the Loki
  * entry time, the window Loki was asked for). Pages with a cursor; halves a page that Loki finds
- * too large to answer.
+ * too large to answer; an instant holding a whole page of lines is read on its own.
  */
 export async function* readLoki(loc: LokiLocation, query: string, startMs: number, endMs: number, signal?: AbortSignal): AsyncIterable<ObjectItem> {
   const startNs = BigInt(Math.floor(startMs)) * 1_000_000n;
   let cursor = BigInt(Math.ceil(endMs)) * 1_000_000n + 1n; // end is exclusive: include endMs itself
   const seen = new Set<string>();
   let pos = 0;
-  while (cursor > startNs) {
-    let lines = loc.pageLines ?? 25;
-    let page;
+  const fetchPage = async (from: bigint, to: bigint, lines: number, halve: boolean) => {
     for (;;) {
       try {
-        page = await queryPage(loc, query, startNs, cursor, lines, signal);
-        break;
+        return { page: await queryPage(loc, query, from, to, lines, signal), lines };
       } catch (err) {
-        if (!(err instanceof LokiHttpError && err.status === 500 && err.message.includes('ResourceExhausted')) || lines <= 1) throw err;
+        if (!halve || !(err instanceof LokiHttpError && err.status === 500 && err.message.includes('ResourceExhausted')) || lines <= 1) throw err;
         lines = Math.max(1, Math.floor(lines / 2));
       }
     }
-    if (!page.length) return;
-    let added = 0;
+  };
+  function* emit(page: Awaited<ReturnType<typeof queryPage>>): Generator<ObjectItem> {
     for (const e of page) {
       const key = `${e.tsNs}\u0000${e.line}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      added++;
       pos++;
       const r = lineToRecord(e.line, e.labels, e.tsNs);
       if (typeof r === 'string') yield { kind: 'bad', line: pos, reason: r };
       else yield { kind: 'record', record: r, pos, ms: Number(e.tsNs / 1_000_000n) };
     }
-    // Re-ask from the oldest line's instant (lines sharing it are deduplicated above); a page
-    // that brought nothing new steps one nanosecond back so a dense instant cannot stall it.
+  }
+  while (cursor > startNs) {
+    const { page, lines } = await fetchPage(startNs, cursor, loc.pageLines ?? 25, true);
+    if (!page.length) return;
+    yield* emit(page);
     // A short page held everything left in the window.
     if (page.length < lines) return;
     const oldest = page[page.length - 1]!.tsNs;
-    cursor = added ? oldest + 1n : oldest - 1n;
+    if (page[0]!.tsNs === oldest) {
+      // A whole page on one instant: the cursor cannot split it, so read that instant alone.
+      const inst = await fetchPage(oldest, oldest + 1n, MAX_ENTRIES, false);
+      yield* emit(inst.page);
+      if (inst.page.length >= MAX_ENTRIES) yield { kind: 'bad', line: pos, reason: `more than ${MAX_ENTRIES} lines at ${oldest} ns: some may be missing` };
+      cursor = oldest;
+    } else cursor = oldest + 1n; // re-ask from the oldest instant: its lines not yet seen come next
   }
 }
