@@ -29,6 +29,8 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/redis/index.js'),
   import('./exporters/bigtable/index.js'),
   import('./exporters/azuredataexplorer/index.js'),
+  import('./exporters/awsdynamodb/index.js'),
+  import('./exporters/firestore/index.js'),
   import('./extensions/health_check/index.js'),
   import('./extensions/file_storage/index.js'),
   import('./extensions/bearertokenauth/index.js'),
@@ -38,6 +40,11 @@ const builtins: Promise<{ factory?: Factory; factories?: Factory[] }>[] = [
   import('./exporters/loki/index.js'),
   import('./extensions/query_api/index.js'),
   import('./receivers/nettap/index.js'),
+  import('./connectors/count/index.js'),
+  import('./connectors/sum/index.js'),
+  import('./processors/deltatocumulative/index.js'),
+  import('./exporters/prometheusremotewrite/index.js'),
+  import('./receivers/prometheus/index.js'),
 ];
 
 export async function builtinRegistry(): Promise<Registry> {

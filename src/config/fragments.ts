@@ -225,7 +225,7 @@ export function receiverDeadLetter() {
   return obj(
     {
       ...deadLetterProperties(),
-      raw: bool(false, 'Keep refused input in clear in the dead-letter file. Off: only its SHA-256, size and the reason (input is refused before any redaction ran).'),
+      raw: bool(false, 'Keep refused input as it came in the dead-letter file. Off: the input as the redaction of the pipelines it feeds leaves it, or only its SHA-256, size and the reason when none redacts.'),
     },
     { description: 'Destination for input that cannot be delivered (permanent errors).' },
   );

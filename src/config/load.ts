@@ -2,7 +2,8 @@ import { existsSync, statSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Factory, Kind, PluginModule } from '../core/component.js';
+import type { ConnectorFactory, Factory, Kind, PluginModule } from '../core/component.js';
+import { SIGNALS, type Signal } from '../core/metric.js';
 import { parseId } from '../core/component.js';
 import type { Registry } from '../core/registry.js';
 import { resolvePaths, schemaAt, secretValues } from './annotations.js';
@@ -24,6 +25,8 @@ export interface ComponentConfig {
 
 export interface PipelineConfig {
   id: string;
+  /** The pipeline type: what its components carry. */
+  signal: Signal;
   receivers: string[];
   processors: string[];
   exporters: string[];
@@ -217,13 +220,15 @@ function checkPipelines(
   for (const [pid, body] of Object.entries(pipelines)) {
     const where = `service.pipelines.${pid}`;
     const { type } = parseId(pid);
-    if (type !== 'logs') {
-      issues.push({ pos: positionOf(positions, ['service', 'pipelines', pid], true), where, message: `rrpipe carries RRPairs as logs only; pipeline type "${type}" is not supported (use "logs" or "logs/<name>")` });
+    if (!(SIGNALS as readonly string[]).includes(type)) {
+      issues.push({ pos: positionOf(positions, ['service', 'pipelines', pid], true), where, message: `pipeline type "${type}" is not supported (use ${SIGNALS.map((x) => `"${x}"`).join(' or ')}, optionally with "/<name>")` });
       continue;
     }
+    const signal = type as Signal;
     if (!isPlainObject(body)) continue;
     const p: PipelineConfig = {
       id: pid,
+      signal,
       receivers: (body.receivers as string[] | undefined) ?? [],
       processors: (body.processors as string[] | undefined) ?? [],
       exporters: (body.exporters as string[] | undefined) ?? [],
@@ -246,6 +251,10 @@ function checkPipelines(
           issues.push({ pos, where, message: `${role.slice(0, -1)} "${cid}" is not defined under ${role}${hint}` });
           return;
         }
+        const supported = components[role].get(cid)!.factory.signals ?? ['logs'];
+        if (!supported.includes(signal)) {
+          issues.push({ pos, where, message: `${role.slice(0, -1)} "${cid}" does not support ${signal} pipelines (it works in: ${supported.join(', ')})` });
+        }
         used[role].add(cid);
       });
     };
@@ -258,6 +267,16 @@ function checkPipelines(
     const pos = positionOf(positions, ['connectors', cid], true);
     if (c.asExporter.length === 0) issues.push({ pos, where: `connectors.${cid}`, message: `connector is used as a receiver (in ${c.asReceiver.join(', ')}) but no pipeline uses it as an exporter` });
     if (c.asReceiver.length === 0) issues.push({ pos, where: `connectors.${cid}`, message: `connector is used as an exporter (in ${c.asExporter.join(', ')}) but no pipeline uses it as a receiver` });
+    const f = components.connectors.get(cid)!.factory as ConnectorFactory;
+    const connects = f.connects ?? [['logs', 'logs']];
+    for (const from of c.asExporter) {
+      for (const to of c.asReceiver) {
+        const a = out.get(from)?.signal;
+        const b = out.get(to)?.signal;
+        if (!a || !b || connects.some(([x, y]) => x === a && y === b)) continue;
+        issues.push({ pos, where: `connectors.${cid}`, message: `connector cannot link a ${a} pipeline (${from}) to a ${b} pipeline (${to}); it links ${connects.map(([x, y]) => `${x} to ${y}`).join(', ')}` });
+      }
+    }
   }
   for (const cid of components.connectors.keys()) {
     if (!connectorAs.has(cid)) warnings.push(`connectors.${cid} is defined but no pipeline uses it`);

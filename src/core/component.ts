@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import type { Context, RecordBatch } from './record.js';
+import type { MetricPoint, Signal } from './metric.js';
+import type { Context, RRRecord } from './record.js';
 import type { ComponentMetrics } from './telemetry.js';
 
 export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension' | 'connector';
@@ -12,10 +13,23 @@ export type JSONSchema = { [key: string]: unknown };
 /** A component's config schema: plain JSON Schema, or a TypeBox schema (which is JSON Schema too). */
 export type ConfigSchema = TSchema | JSONSchema;
 
+/** What a pipeline carries: RRPairs (logs pipelines) or metric data points (metrics pipelines). */
+export type Item = RRRecord | MetricPoint;
+
 /** The next stage of a pipeline. `consume` resolves only once that stage has accepted the batch. */
-export interface Consumer {
-  consume(batch: RecordBatch, ctx: Context): Promise<void>;
+export interface Consumer<T extends Item = RRRecord> {
+  consume(batch: T[], ctx: Context): Promise<void>;
 }
+
+/**
+ * A consumer of whichever signal its pipeline carries. The config loader checks that every
+ * component supports its pipeline's signal (`signals`, `connects`), so a logs component gets
+ * RRRecords and a metrics component MetricPoints; each declares the one it takes on its own
+ * `consume`. (Typed loosely at the factory boundary so that logs components written against
+ * RRRecord need no casts.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyConsumer = Consumer<any>;
 
 export interface Component {
   start(host: Host): Promise<void>;
@@ -36,7 +50,7 @@ export interface Host {
   /** A started extension by id, e.g. "file_storage/queue". */
   getExtension<T = Component>(id: string): T | undefined;
   /** A started exporter by id, as a Consumer that counts what it hands over (dead-letter routing). */
-  getExporter(id: string): Consumer | undefined;
+  getExporter(id: string): AnyConsumer | undefined;
   /** The exporter component instance itself, for capabilities beyond consume (a QueryableStore). */
   getExporterComponent?(id: string): Component | undefined;
   /** Report a component's health; the health_check extension reads it. */
@@ -55,6 +69,21 @@ export interface ServiceStatus {
   components: Record<string, { status: ComponentStatus; error?: string }>;
 }
 
+/**
+ * Offered by a processor that removes sensitive data (redaction), so that a receiver can protect
+ * what it dead-letters before any processor of its pipelines ran.
+ */
+export interface InputProtector {
+  /** Free text (an input line that never became a record) with what the processor redacts redacted. */
+  protectText(text: string): string;
+  /** A redacted copy of an RRPair; the argument is not changed. */
+  protectRRPair(rrpair: unknown): unknown;
+}
+
+export function isInputProtector(c: unknown): c is InputProtector {
+  return typeof (c as Partial<InputProtector> | null)?.protectText === 'function' && typeof (c as Partial<InputProtector>).protectRRPair === 'function';
+}
+
 export interface CreateSettings<C> {
   /** Component id as written in the config: "type" or "type/name". */
   id: string;
@@ -66,6 +95,8 @@ export interface CreateSettings<C> {
   pipeline?: string;
   /** Directory of the config file, for resolving relative paths. */
   configDir: string;
+  /** Receivers: the redaction of the pipelines they feed (absent when none redacts), for what they dead-letter. */
+  protector?: InputProtector;
 }
 
 interface FactoryBase<C> {
@@ -81,6 +112,8 @@ interface FactoryBase<C> {
    * `additionalProperties: false` is enforced at every object level.
    */
   schema: ConfigSchema;
+  /** The pipeline types the component works in; logs only when absent. */
+  signals?: readonly Signal[];
   /** Extra checks ajv cannot express; return messages, each with an optional config path. */
   validate?(config: C): ConfigProblem[];
 }
@@ -95,19 +128,19 @@ export interface ConfigProblem {
 
 export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
   kind: 'receiver';
-  create(settings: CreateSettings<C>, next: Consumer): Component | Promise<Component>;
+  create(settings: CreateSettings<C>, next: AnyConsumer): Component | Promise<Component>;
 }
 
 export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
   kind: 'processor';
   /** True when the processor changes records in place; fan-out then hands it a copy. */
   mutatesData: boolean;
-  create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
+  create(settings: CreateSettings<C>, next: AnyConsumer): (Component & AnyConsumer) | Promise<Component & AnyConsumer>;
 }
 
 export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
   kind: 'exporter';
-  create(settings: CreateSettings<C>): (Component & Consumer) | Promise<Component & Consumer>;
+  create(settings: CreateSettings<C>): (Component & AnyConsumer) | Promise<Component & AnyConsumer>;
 }
 
 export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
@@ -118,7 +151,9 @@ export interface ExtensionFactory<C = unknown> extends FactoryBase<C> {
 /** An exporter in one pipeline and a receiver in another. */
 export interface ConnectorFactory<C = unknown> extends FactoryBase<C> {
   kind: 'connector';
-  create(settings: CreateSettings<C>, next: Consumer): (Component & Consumer) | Promise<Component & Consumer>;
+  /** The [from, to] pipeline types the connector links; [['logs', 'logs']] when absent. */
+  connects?: readonly (readonly [Signal, Signal])[];
+  create(settings: CreateSettings<C>, next: AnyConsumer): (Component & AnyConsumer) | Promise<Component & AnyConsumer>;
 }
 
 /** A factory of any config type (what the registry holds); a component declares its own `C`. */

@@ -13,6 +13,8 @@ export interface RRRecord {
   attributes: Attrs;
   /** When rrpipe received the record, in nanoseconds since the epoch. */
   observedNs: bigint;
+  /** The OTLP LogRecord's time_unix_nano (decimal string) when the record came as a LogRecord with one. */
+  timeUnixNano?: string;
   /** Set by the indexing processor. */
   index?: IndexDoc;
   /** Where the full RRPair lives in long-term storage (s3://…, gs://…, azblob://…, file://…). */
@@ -43,6 +45,7 @@ export function newRecord(rrpair: RRPair, init: Partial<Omit<RRRecord, 'rrpair'>
     resource: init.resource ?? {},
     attributes: init.attributes ?? {},
     observedNs: init.observedNs ?? nowNs(),
+    ...(init.timeUnixNano ? { timeUnixNano: init.timeUnixNano } : {}),
     ...(init.index ? { index: init.index } : {}),
     ...(init.location ? { location: init.location } : {}),
     ...(init.sizeHint !== undefined ? { sizeHint: init.sizeHint } : {}),

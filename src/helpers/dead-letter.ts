@@ -3,8 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Consumer, Host } from '../core/component.js';
-import type { RecordBatch } from '../core/record.js';
+import type { AnyConsumer, Host, InputProtector, Item } from '../core/component.js';
+import { isMetricPoint, pointJson, type MetricPoint } from '../core/metric.js';
 import type { ComponentMetrics } from '../core/telemetry.js';
 
 export interface DeadLetterConfig {
@@ -22,6 +22,8 @@ export interface DeadLetterEntry {
   rrpair?: unknown;
   raw?: string;
   source?: string;
+  /** True when `raw` / `rrpair` passed through the pipeline's redaction before it was written. */
+  redacted?: boolean;
   /** Instead of the input, when it is kept out of the file: its SHA-256 and size. */
   sha256?: string;
   bytes?: number;
@@ -52,19 +54,23 @@ export class DeadLetter {
     private readonly metrics: ComponentMetrics,
     private readonly logger: Logger,
     private readonly host?: Host,
-    opts: { protectInput?: boolean } = {},
+    opts: { protectInput?: boolean; protector?: InputProtector } = {},
   ) {
     this.dir = cfg?.path ?? defaultDir;
     this.exporter = cfg?.exporter;
-    this.hashOnly = (opts.protectInput ?? false) && cfg?.raw !== true;
+    const protect = (opts.protectInput ?? false) && cfg?.raw !== true;
+    this.protector = protect ? opts.protector : undefined;
+    this.hashOnly = protect && !opts.protector;
   }
 
   /**
-   * Receivers dead-letter input before the pipeline's processors (redaction among them) ran: by
-   * default only a hash, the size and the reason reach the disk (`dead_letter.raw: true` keeps
-   * the input). Exporters dead-letter what the pipeline produced, as it would have been exported.
+   * Receivers dead-letter input before the pipeline's processors ran: when the pipeline redacts,
+   * the input is written as its redaction leaves it; otherwise only a hash, the size and the
+   * reason reach the disk (`dead_letter.raw: true` keeps the input as it came). Exporters
+   * dead-letter what the pipeline produced, as it would have been exported.
    */
   private readonly hashOnly: boolean;
+  private readonly protector: InputProtector | undefined;
 
   get destination(): string {
     return this.exporter ? `exporter ${this.exporter}` : this.dir;
@@ -75,11 +81,11 @@ export class DeadLetter {
     return join(this.dir, `${this.component.replace(/[^A-Za-z0-9_.-]/g, '_')}-${day}.jsonl`);
   }
 
-  async records(batch: RecordBatch, reason: string): Promise<void> {
+  async records(batch: Item[], reason: string): Promise<void> {
     if (batch.length === 0) return;
     const label = shortReason(reason);
     if (this.exporter) {
-      const target: Consumer | undefined = this.host?.getExporter(this.exporter);
+      const target: AnyConsumer | undefined = this.host?.getExporter(this.exporter);
       if (target) {
         try {
           await target.consume(batch, {});
@@ -94,7 +100,7 @@ export class DeadLetter {
       }
     }
     const time = new Date().toISOString();
-    const lines = batch.map((r) => this.recordLine(r.rrpair, reason, time)).join('\n') + '\n';
+    const lines = batch.map((r) => (isMetricPoint(r) ? this.metricLine(r, reason, time) : this.recordLine(r.rrpair, reason, time))).join('\n') + '\n';
     try {
       await this.write(time.slice(0, 10), lines);
       this.metrics.deadLettered(batch.length, label);
@@ -105,10 +111,17 @@ export class DeadLetter {
     }
   }
 
+  private metricLine(p: MetricPoint, reason: string, time: string): string {
+    const text = pointJson(p);
+    if (!this.hashOnly) return `{"reason":${JSON.stringify(reason)},"component":${JSON.stringify(this.component)},"time":"${time}","metric":${text}}`;
+    return JSON.stringify({ reason, component: this.component, time, sha256: sha256(text), bytes: Buffer.byteLength(text) });
+  }
+
   private recordLine(rrpair: unknown, reason: string, time: string): string {
     const base = { reason, component: this.component, time };
     let text: string;
     try {
+      if (this.protector) return JSON.stringify({ ...base, redacted: true, rrpair: this.protector.protectRRPair(rrpair) } satisfies DeadLetterEntry);
       text = JSON.stringify(rrpair);
     } catch (err) {
       // e.g. nested too deeply to serialize (RangeError): keep what identifies it.
@@ -122,7 +135,7 @@ export class DeadLetter {
 
   /** A line that never became a record (malformed input). The promise resolves once it is written (it never rejects). */
   raw(raw: string, reason: string, source?: string): Promise<void> {
-    const kept = this.hashOnly ? { sha256: sha256(raw), bytes: Buffer.byteLength(raw) } : { raw };
+    const kept = this.hashOnly ? hashOf(raw) : this.protector ? this.protectedText(raw) : { raw };
     const e: DeadLetterEntry = { reason, component: this.component, time: new Date().toISOString(), ...kept, ...(source ? { source } : {}) };
     return this.write(e.time.slice(0, 10), JSON.stringify(e) + '\n').then(
       () => this.metrics.deadLettered(1, shortReason(reason)),
@@ -131,6 +144,15 @@ export class DeadLetter {
         this.logger.error({ err, reason }, 'dead-letter write failed: line lost');
       },
     );
+  }
+
+  /** Redaction that fails (input too deep to walk) keeps only the hash: fail closed. */
+  private protectedText(raw: string): Pick<DeadLetterEntry, 'raw' | 'redacted' | 'sha256' | 'bytes'> {
+    try {
+      return { raw: this.protector!.protectText(raw), redacted: true };
+    } catch {
+      return hashOf(raw);
+    }
   }
 
   private write(day: string, text: string): Promise<void> {
@@ -163,4 +185,8 @@ export function shortReason(reason: string): string {
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
+}
+
+function hashOf(raw: string): { sha256: string; bytes: number } {
+  return { sha256: sha256(raw), bytes: Buffer.byteLength(raw) };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { Component, Consumer, CreateSettings, Host } from '../core/component.js';
+import type { Component, Consumer, CreateSettings, Host, Item } from '../core/component.js';
 import { errorMessage, isRetryable, PartialFailureError, PermanentError, ShutdownError } from '../core/errors.js';
-import type { Context, RecordBatch } from '../core/record.js';
+import type { Context, RecordBatch, RRRecord } from '../core/record.js';
 import type { ComponentMetrics } from '../core/telemetry.js';
 import type { Logger } from 'pino';
 import { Backoff, sleep, type RetryConfig } from './backoff.js';
@@ -25,12 +25,12 @@ export interface ExporterHelperConfig {
   dead_letter?: DeadLetterConfig;
 }
 
-export interface PushTarget {
+export interface PushTarget<T extends Item = RRRecord> {
   /**
    * Deliver a batch. Throw RetryableError / PermanentError, or PartialFailureError naming the
    * records (by index) that failed; the helper retries only those.
    */
-  push(batch: RecordBatch, signal: AbortSignal): Promise<void>;
+  push(batch: T[], signal: AbortSignal): Promise<void>;
   start?(host: Host): Promise<void>;
   /** Called after the queue is drained. */
   shutdown?(): Promise<void>;
@@ -57,8 +57,11 @@ type Outcome = 'done' | 'abandoned';
  * Wraps an exporter's push with the sending queue, retries with backoff, timeouts, partial
  * retry and dead-lettering, so every exporter delivers the same way.
  */
-export function createExporter(settings: CreateSettings<ExporterHelperConfig>, target: PushTarget): Component & Consumer {
-  return new HelperExporter(settings, target);
+export function createExporter<T extends Item = RRRecord>(settings: CreateSettings<ExporterHelperConfig>, target: PushTarget<T>): Component & Consumer<T> {
+  // The helper never looks inside an item except to size it (memory-queue) and to dead-letter it
+  // (dead-letter), both of which handle metric points too; logs and metrics share one code path.
+  // A persistent queue (file_storage) stores RRRecords only: metrics exporters refuse `storage`.
+  return new HelperExporter(settings, target as unknown as PushTarget) as unknown as Component & Consumer<T>;
 }
 
 /** Extra pushes one failing batch may spend to isolate its permanently failing records. */

@@ -1,5 +1,6 @@
 import { BackpressureError, ShutdownError } from '../core/errors.js';
-import { recordSize, type RecordBatch } from '../core/record.js';
+import { itemSize } from '../core/metric.js';
+import type { RecordBatch } from '../core/record.js';
 
 export type Sizer = 'requests' | 'items' | 'bytes';
 
@@ -31,7 +32,8 @@ export function sizeOf(batch: RecordBatch, sizer: Sizer): number {
   if (sizer === 'requests') return 1;
   if (sizer === 'items') return batch.length;
   let n = 0;
-  for (const r of batch) n += recordSize(r);
+  // A metrics exporter's queue holds metric points in the same batches (see createExporter).
+  for (const r of batch) n += itemSize(r);
   return n;
 }
 

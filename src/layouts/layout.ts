@@ -6,11 +6,12 @@ import { extensionOf, type Compression, type Format } from './format.js';
 import { joinKey, type ObjectStore } from './store.js';
 
 /**
- * Object key layouts. `native` is rrpipe's own (Hive partitions on event time); the others are
- * the ones the Speedscale BYOC reference deployments write (OTel awss3, OTel azure_blob, Fluent Bit s3).
+ * Object key layouts. `native` is rrpipe's own (Hive partitions on event time); the otel_* layouts
+ * are the keys the OTel Collector's awss3, azure_blob and googlecloudstorage exporters write (by
+ * write time, one object per batch); fluentbit_s3 is Fluent Bit's s3 output.
  */
-export type LayoutName = 'native' | 'otel_awss3' | 'otel_azure_blob' | 'fluentbit_s3';
-export const LAYOUTS: readonly LayoutName[] = ['native', 'otel_awss3', 'otel_azure_blob', 'fluentbit_s3'];
+export type LayoutName = 'native' | 'otel_awss3' | 'otel_azure_blob' | 'otel_googlecloudstorage' | 'fluentbit_s3';
+export const LAYOUTS: readonly LayoutName[] = ['native', 'otel_awss3', 'otel_azure_blob', 'otel_googlecloudstorage', 'fluentbit_s3'];
 
 export interface LayoutSpec {
   layout: LayoutName;
@@ -20,6 +21,8 @@ export interface LayoutSpec {
   compression: Compression;
   /** otel_awss3 only: strftime partition format (%Y %m %d %H %M). */
   partition_format?: string;
+  /** otel_awss3: prepended to `logs_<id>` (the OTel awss3 `file_prefix`). */
+  file_prefix?: string;
 }
 
 export const OTEL_S3_PARTITION = 'year=%Y/month=%m/day=%d/hour=%H/minute=%M';
@@ -43,6 +46,7 @@ export function layoutDefaults(layout: LayoutName): { format: Format; compressio
       return { format: 'raw_jsonl', compression: 'gzip' };
     case 'otel_awss3':
     case 'otel_azure_blob':
+    case 'otel_googlecloudstorage':
       return { format: 'otlp_json', compression: 'none' };
     case 'fluentbit_s3':
       return { format: 'raw_jsonl', compression: 'gzip' };
@@ -111,8 +115,49 @@ export interface PlannedObject {
 const nextUlid = monotonicFactory();
 let fluentIndex = 0;
 
-/** Split a batch into objects and name each one, as the layout does. */
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const ALNUM = LETTERS + '0123456789';
+
+/** The OTel awss3 exporter's unique key: 9 random letters and digits, the first a letter (internal/upload/partition.go). */
+export function otelUniqueKey(): string {
+  let out = LETTERS[randomInt(LETTERS.length)]!;
+  for (let i = 1; i < 9; i++) out += ALNUM[randomInt(ALNUM.length)]!;
+  return out;
+}
+
+/** The compression suffix the OTel exporters append (".gz"; rrpipe's zstd adds ".zst"). */
+function compressionSuffix(c: Compression): string {
+  return c === 'gzip' ? '.gz' : c === 'zstd' ? '.zst' : '';
+}
+
+/** The object name of a layout written by write time (the otel_* layouts), for a batch written at `now`. */
+function otelKey(spec: LayoutSpec, now: number): string {
+  const ext = extensionOf(spec.format, 'none');
+  switch (spec.layout) {
+    case 'otel_awss3':
+      return joinKey(spec.prefix, strftime(spec.partition_format || OTEL_S3_PARTITION, now), `${spec.file_prefix ?? ''}logs_${otelUniqueKey()}${ext}${compressionSuffix(spec.compression)}`);
+    case 'otel_azure_blob':
+      // azureblobexporter: blob_name_format.logs_format "2006/01/02/logs_15_04_05.json", then "_<serial in [0, 10000)>".
+      return joinKey(spec.prefix, strftime('%Y/%m/%d', now), `logs_${strftime('%H_%M_%S', now)}${ext}_${randomInt(10_000)}${compressionSuffix(spec.compression)}`);
+    case 'otel_googlecloudstorage':
+      // googlecloudstorageexporter: "<file_prefix>_<uuid>", no extension, at the bucket root.
+      return spec.prefix ? `${spec.prefix}_${randomUUID()}` : randomUUID();
+    default:
+      throw new Error(`layout ${spec.layout} is not written by write time`);
+  }
+}
+
+export function isWriteTimeLayout(layout: LayoutName): boolean {
+  return layout === 'otel_awss3' || layout === 'otel_azure_blob' || layout === 'otel_googlecloudstorage';
+}
+
+/**
+ * Split a batch into objects and name each one, as the layout does. The otel_* layouts write the
+ * whole batch as one object named by the write time, as the OTel exporters do; native and
+ * fluentbit_s3 write one object per event-time hour (and service, for native).
+ */
 export function planObjects(spec: LayoutSpec, batch: RRRecord[], now = Date.now()): PlannedObject[] {
+  if (isWriteTimeLayout(spec.layout)) return batch.length ? [{ key: otelKey(spec, now), indexes: batch.map((_, i) => i) }] : [];
   const groups = new Map<string, { hour: number; first: number; indexes: number[] }>();
   batch.forEach((r, i) => {
     const ms = eventMs(r);
@@ -127,21 +172,11 @@ export function planObjects(spec: LayoutSpec, batch: RRRecord[], now = Date.now(
   const out: PlannedObject[] = [];
   for (const [g, grp] of groups) {
     let key: string;
-    switch (spec.layout) {
-      case 'native': {
-        const svc = g.slice(g.indexOf('/') + 1);
-        key = joinKey(spec.prefix, `dt=${strftime('%Y-%m-%d', grp.hour)}`, `hour=${strftime('%H', grp.hour)}`, `service=${hiveValue(svc)}`, `${nextUlid(now)}${ext}`);
-        break;
-      }
-      case 'otel_awss3':
-        key = joinKey(spec.prefix, strftime(spec.partition_format || OTEL_S3_PARTITION, grp.first), `logs_${nextUlid(now).toLowerCase()}${ext}`);
-        break;
-      case 'otel_azure_blob':
-        key = joinKey(spec.prefix, strftime('%Y/%m/%d', grp.first), `logs_${strftime('%H_%M_%S', grp.first)}.json_${randomInt(10_000)}`);
-        break;
-      case 'fluentbit_s3':
-        key = joinKey(spec.prefix, strftime('year=%Y/month=%m/day=%d/hour=%H', grp.hour), `${randomUUID()}-${fluentIndex++}.json.gz`);
-        break;
+    if (spec.layout === 'native') {
+      const svc = g.slice(g.indexOf('/') + 1);
+      key = joinKey(spec.prefix, `dt=${strftime('%Y-%m-%d', grp.hour)}`, `hour=${strftime('%H', grp.hour)}`, `service=${hiveValue(svc)}`, `${nextUlid(now)}${ext}`);
+    } else {
+      key = joinKey(spec.prefix, strftime('year=%Y/month=%m/day=%d/hour=%H', grp.hour), `${randomUUID()}-${fluentIndex++}.json.gz`);
     }
     out.push({ key, indexes: grp.indexes });
   }
@@ -175,6 +210,10 @@ export function partitionPrefixes(spec: Pick<LayoutSpec, 'layout' | 'prefix' | '
       case 'otel_azure_blob':
         out.add(joinKey(spec.prefix, strftime('%Y/%m/%d', h), `logs_${strftime('%H', h)}_`));
         break;
+      case 'otel_googlecloudstorage':
+        // No time in the names: every object under the prefix is listed (records are checked against the window).
+        out.add(spec.prefix ? `${spec.prefix}_` : '');
+        break;
       case 'fluentbit_s3':
         out.add(joinKey(spec.prefix, strftime('year=%Y/month=%m/day=%d/hour=%H', h)) + '/');
         break;
@@ -186,8 +225,9 @@ export function partitionPrefixes(spec: Pick<LayoutSpec, 'layout' | 'prefix' | '
 export function manifestOf(spec: LayoutSpec): Manifest {
   const partitioning: Record<LayoutName, string> = {
     native: 'dt=YYYY-MM-DD/hour=HH/service=<svc>/<ulid>' + extensionOf(spec.format, spec.compression),
-    otel_awss3: `${spec.partition_format || OTEL_S3_PARTITION}/logs_<id>${extensionOf(spec.format, spec.compression)}`,
-    otel_azure_blob: 'YYYY/MM/DD/logs_HH_MM_SS.json_NNNN',
+    otel_awss3: `${spec.partition_format || OTEL_S3_PARTITION}/${spec.file_prefix ?? ''}logs_<id>${extensionOf(spec.format, 'none')}${compressionSuffix(spec.compression)}`,
+    otel_azure_blob: `YYYY/MM/DD/logs_HH_MM_SS${extensionOf(spec.format, 'none')}_NNNN${compressionSuffix(spec.compression)}`,
+    otel_googlecloudstorage: '<prefix>_<uuid>',
     fluentbit_s3: 'year=YYYY/month=MM/day=DD/hour=HH/<uuid>-<idx>.json.gz',
   };
   return {

@@ -1,16 +1,43 @@
 import type { RRRecord } from '../core/record.js';
 import { decodeObject } from './format.js';
-import { isMetaKey, partitionPrefixes, readManifest, type LayoutName, type LayoutSpec } from './layout.js';
+import { isMetaKey, LAYOUTS, partitionPrefixes, readManifest, type LayoutName, type LayoutSpec } from './layout.js';
 import type { ObjectInfo, ObjectStore } from './store.js';
 
 export type ReadLayout = Pick<LayoutSpec, 'layout' | 'prefix' | 'partition_format'>;
 
-/** The layout under a prefix: the configured one, or the one its manifest names. */
+/** The layout under a prefix: the configured one, the one its manifest names, or the one its keys show. */
 export async function resolveLayout(store: ObjectStore, prefix: string, configured: LayoutName | 'auto', partitionFormat?: string): Promise<ReadLayout> {
   if (configured !== 'auto') return { layout: configured, prefix, ...(partitionFormat ? { partition_format: partitionFormat } : {}) };
   const m = await readManifest(store, prefix);
-  if (!m) throw new Error(`no layout manifest at ${store.uri(prefix ? `${prefix.replace(/\/+$/, '')}/_rrpipe/layout.json` : '_rrpipe/layout.json')}: set layout (native, otel_awss3, otel_azure_blob, fluentbit_s3)`);
-  return { layout: m.layout, prefix, ...(m.partition_format ? { partition_format: partitionFormat ?? m.partition_format } : {}) };
+  if (m) return { layout: m.layout, prefix, ...(m.partition_format ? { partition_format: partitionFormat ?? m.partition_format } : {}) };
+  // Archives written by the OTel Collector (or by rrpipe's OTel-named exporters, which write no manifest by default).
+  const detected = await detectLayout(store, prefix);
+  if (!detected) throw new Error(`no layout manifest at ${store.uri(prefix ? `${prefix.replace(/\/+$/, '')}/_rrpipe/layout.json` : '_rrpipe/layout.json')} and no key there in a known layout: set layout (${LAYOUTS.join(', ')})`);
+  return { layout: detected, prefix, ...(partitionFormat ? { partition_format: partitionFormat } : {}) };
+}
+
+const KEY_PATTERNS: [LayoutName, RegExp][] = [
+  ['native', /^dt=\d{4}-\d\d-\d\d\/hour=\d\d\/service=[^/]+\/[^/]+$/],
+  ['fluentbit_s3', /^year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/[0-9a-f-]{36}-\d+\.json\.gz$/],
+  ['otel_awss3', /^year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/minute=\d\d\/[^/]*logs_[^/]+$/],
+  ['otel_azure_blob', /^\d{4}\/\d\d\/\d\d\/logs_\d\d_\d\d_\d\d\.[a-z]+_\d+(\.gz|\.zst)?$/],
+  ['otel_googlecloudstorage', /^_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/],
+];
+
+/** The layout the first keys under a prefix are named in (the default partition formats only), or undefined. */
+export async function detectLayout(store: ObjectStore, prefix: string): Promise<LayoutName | undefined> {
+  const base = prefix.replace(/\/+$/, '');
+  let seen = 0;
+  for await (const o of store.list(base)) {
+    if (isMetaKey(o.key) || o.key.endsWith('/')) continue;
+    const rel = o.key.slice(base.length);
+    for (const [name, re] of KEY_PATTERNS) {
+      const sub = name === 'otel_googlecloudstorage' ? rel : rel.replace(/^\//, '');
+      if ((name === 'otel_googlecloudstorage' || !base || rel.startsWith('/')) && re.test(sub)) return name;
+    }
+    if (++seen >= 100) break;
+  }
+  return undefined;
 }
 
 /** The objects of the partitions a window touches, in key order; never lists the whole bucket. */

@@ -34,7 +34,7 @@ export const MAX_MESSAGE_DEPTH = 5 + 3 * (MAX_DEPTH + 1);
 
 export class OtlpDecodeError extends Error {
   override name = 'OtlpDecodeError';
-  constructor(message: string, readonly reason: 'malformed' | 'too_deep') {
+  constructor(message: string, readonly reason: 'malformed' | 'too_deep' | 'invalid_utf8') {
     super(message);
   }
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 /**
  * ExportLogsServiceRequest bytes straight into the OTLP/JSON shape that `logsRequestToRecords`
  * reads (lowerCamelCase keys, int64 as decimal strings, bytes as base64, enums as numbers,
@@ -15,7 +16,7 @@
  */
 
 export class WireError extends Error {
-  constructor(message: string, readonly reason: 'malformed' | 'too_deep') {
+  constructor(message: string, readonly reason: 'malformed' | 'too_deep' | 'invalid_utf8') {
     super(message);
   }
 }
@@ -72,6 +73,9 @@ class Reader {
 
   string(end: number): string {
     const e = this.len(end);
+    // proto3 strings must be UTF-8; Go's protobuf (so the OTel Collector) refuses the request
+    // otherwise, where toString would replace the bad bytes with U+FFFD without a word.
+    if (!isUtf8(this.buf.subarray(this.pos, e))) throw new WireError(`protobuf: a string field at byte ${this.pos} is not valid UTF-8`, 'invalid_utf8');
     const s = this.buf.toString('utf8', this.pos, e);
     this.pos = e;
     return s;

@@ -120,7 +120,21 @@ export function logRecordToRecord(
     const v = from[f][f] ?? attributes[f] ?? resource[f];
     if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
   }
-  return newRecord(rr, { resource, attributes });
+  const t = unixNanoString(log.timeUnixNano);
+  return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}) });
+}
+
+/** A LogRecord's time_unix_nano as a decimal string; undefined when absent or 0 (unset in OTLP). */
+function unixNanoString(v: unknown): string | undefined {
+  let s: string | undefined;
+  if (typeof v === 'string' && /^\d+$/.test(v)) s = v.replace(/^0+/, '');
+  else if (typeof v === 'bigint' && v > 0n) s = v.toString();
+  else if (typeof v === 'number' && Number.isFinite(v) && v > 0) s = BigInt(Math.trunc(v)).toString();
+  else if (v && typeof v === 'object' && typeof (v as { toString?: unknown }).toString === 'function') {
+    const t = String(v); // protobufjs Long
+    if (/^\d+$/.test(t)) s = t.replace(/^0+/, '');
+  }
+  return s ? s : undefined;
 }
 
 function looksLikeJsonObject(s: string): boolean {
@@ -193,7 +207,7 @@ export function recordsToOtlpJson(batch: RRRecord[], scopeName = 'rrpipe'): obje
     const key = JSON.stringify(attrs);
     let g = byResource.get(key);
     if (!g) byResource.set(key, (g = { attrs, logs: [] }));
-    const t = tsNanos(r.rrpair.ts);
+    const t = r.timeUnixNano ?? tsNanos(r.rrpair.ts);
     g.logs.push({
       ...(t ? { timeUnixNano: t } : {}),
       observedTimeUnixNano: r.observedNs.toString(),

@@ -5,7 +5,7 @@ import type {
   Component, ComponentStatus, Consumer, CreateSettings, ExporterFactory, ExtensionFactory, Host, Kind,
   ProcessorFactory, ReceiverFactory, ServiceStatus, ConnectorFactory,
 } from '../core/component.js';
-import { isFiniteReceiver } from '../core/component.js';
+import { isFiniteReceiver, isInputProtector, type InputProtector } from '../core/component.js';
 import { errorMessage } from '../core/errors.js';
 import { fanout } from '../core/fanout.js';
 import type { Context, RecordBatch } from '../core/record.js';
@@ -154,10 +154,27 @@ export class Graph {
       }
       const metrics = this.telemetry.forComponent(id, 'receiver');
       const next = countingReceiver(fanout(targets), metrics, id);
-      const comp = await (c.factory as ReceiverFactory<unknown>).create(this.settings(c), next);
+      const protector = this.protectorOf(into.map((p) => p.id));
+      const comp = await (c.factory as ReceiverFactory<unknown>).create({ ...this.settings(c), ...(protector ? { protector } : {}) }, next);
       const n = this.addNode(`receiver:${id}`, id, 'receiver', comp);
       feeds.forEach((f) => n.feeds.add(f));
     }
+  }
+
+  /** Every redacting processor of these pipelines, applied one after the other; undefined when none redacts. */
+  private protectorOf(pipelineIds: string[]): InputProtector | undefined {
+    const found: InputProtector[] = [];
+    for (const pid of pipelineIds) {
+      for (const id of this.cfg.pipelines.get(pid)!.processors) {
+        const comp = this.nodes.get(`processor:${pid}:${id}`)?.component;
+        if (isInputProtector(comp) && !found.includes(comp)) found.push(comp);
+      }
+    }
+    if (found.length === 0) return undefined;
+    return {
+      protectText: (text) => found.reduce((t, p) => p.protectText(t), text),
+      protectRRPair: (rr) => found.reduce((r, p) => p.protectRRPair(r), rr),
+    };
   }
 
   private addNode(key: string, id: string, kind: Kind, component: Component, consumer?: Consumer, pipeline?: string): Node {

@@ -16,6 +16,7 @@ async function helperConfig(extra = ''): Promise<ExporterHelperConfig> {
 exporters:
   file:
     path: out
+    layout: rrpipe
     retry_on_failure: { initial_interval: 5ms, max_interval: 20ms, max_elapsed_time: 2s }
 ${extra}
 service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;

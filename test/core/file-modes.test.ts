@@ -42,6 +42,7 @@ connectors:
 exporters:
   file/outbox:
     path: ${dir}/out/outbox/rrpairs.jsonl
+    layout: rrpipe
     sending_queue: { enabled: true, storage: file_storage }
   embedded: { path: ${dir}/out/store/embedded.db }
 extensions:
@@ -90,6 +91,47 @@ service:
     const all2 = await runOnce(dir2, ', dead_letter: { raw: true }');
     const text2 = readFileSync(all2.find((e) => /dead_letter\/file-/.test(e.path))!.path, 'utf8');
     expect(JSON.parse(text2.trim().split('\n')[0]!).raw).toBe(line);
+  });
+
+  it('a receiver whose pipeline redacts dead-letters the input as that redaction leaves it', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const bad = [
+      `{"msgType":"rrpair","http":{"req":{"headers":{"Authorization":["Bearer ${SECRET}"]}}}`,
+      `{"msgType":"rrpair","form":"user=a&password=hunter2hunter2","contact":"jane.doe@example.com"`,
+    ];
+    writeFileSync(join(dir, 'in', 'a.jsonl'), [JSON.stringify(generate(1)[0]), ...bad].join('\n') + '\n');
+    const yaml = `
+receivers:
+  file: { include: ["${dir}/in/*.jsonl"], follow: false }
+processors:
+  redaction: { secret: test-secret }
+exporters:
+  file: { path: ${dir}/out/outbox/rrpairs.jsonl }
+service:
+  data_dir: ${dir}/out/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], processors: [redaction], exporters: [file] }
+`;
+    const s = new Service({ files: ['t.yaml'], texts: { 't.yaml': yaml }, registry: await builtinRegistry(), logger: silentLogger(), oneShot: true });
+    await s.start();
+    await s.receiversDone();
+    await s.shutdown();
+    const dl = tree(join(dir, 'out')).find((e) => /dead_letter\/file-/.test(e.path))!.path;
+    const text = readFileSync(dl, 'utf8');
+    for (const secret of [SECRET, 'hunter2hunter2', 'jane.doe@example.com']) expect(text).not.toContain(secret);
+    const entries = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(entries).toHaveLength(2);
+    for (const e of entries) {
+      expect(e.redacted).toBe(true);
+      expect(e.sha256).toBeUndefined();
+      expect(e.reason).toMatch(/malformed line/);
+    }
+    // What is not sensitive stays readable, so the line can still be diagnosed.
+    expect(entries[0].raw).toMatch(/^\{"msgType":"rrpair","http":\{"req":\{"headers":\{"Authorization":\["Bearer REDACTED-BEARER-[0-9a-f]{20}"\]\}\}\}$/);
+    expect(entries[1].raw).toContain('user=a&password=REDACTED-');
+    expect(entries[1].raw).toMatch(/"contact":"REDACTED-EMAIL-[0-9a-f]{20}"/);
   });
 
   it('service.umask opens it up when asked', async () => {

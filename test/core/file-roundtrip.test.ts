@@ -44,7 +44,7 @@ describe('file receiver → file exporter', () => {
 receivers:
   file: { include: ["${sample}"], follow: false }
 exporters:
-  file: { path: "${dir}/out/rrpairs.jsonl" }
+  file: { layout: rrpipe, path: "${dir}/out/rrpairs.jsonl" }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }
@@ -71,6 +71,7 @@ receivers:
 exporters:
   file:
     path: "${dir}/out/dt=%Y-%m-%d/hour=%H/rrpairs.jsonl"
+    layout: rrpipe
     compression: gzip
 service:
   data_dir: ${dir}/state
@@ -101,7 +102,7 @@ service:
 receivers:
   file: { include: ["${sample}"], follow: false }
 exporters:
-  file: { path: "${dir}/out/logs.json", format: otlp_json }
+  file: { layout: rrpipe, path: "${dir}/out/logs.json", format: otlp_json }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }
@@ -124,7 +125,7 @@ service:
 receivers:
   file: { include: ["${dir}/*.jsonl"], follow: false, batch_size: 20 }
 exporters:
-  file: { path: "${dir}/out/r.jsonl", rotation: { max_megabytes: 1 } }
+  file: { layout: rrpipe, path: "${dir}/out/r.jsonl", rotation: { max_megabytes: 1 } }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }
@@ -161,7 +162,7 @@ service:
 receivers:
   file: { include: ["${dir}/*.jsonl"], follow: false, batch_size: 5 }
 exporters:
-  file: { path: "${dir}/out/%H%M/r.jsonl", flush_interval: 1ms, rotation: { max_megabytes: 1 } }
+  file: { layout: rrpipe, path: "${dir}/out/%H%M/r.jsonl", flush_interval: 1ms, rotation: { max_megabytes: 1 } }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }

@@ -36,6 +36,7 @@ processors:
 exporters:
   file:
     path: "${dir}/${outName}/rrpairs.jsonl"
+    layout: rrpipe
     flush_interval: 0
 service:
   data_dir: ${dir}/state

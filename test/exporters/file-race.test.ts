@@ -16,6 +16,7 @@ async function fileConfig(path: string, extra = ''): Promise<FileExporterConfig>
 exporters:
   file:
     path: "${path}"
+    layout: rrpipe
 ${extra}
 service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
   const cfg = await loadConfig(['c.yaml'], { registry: await testRegistry(), texts: { 'c.yaml': yaml }, env: {} });

@@ -15,6 +15,11 @@ const pairs = corpus(2000);
 sources.set('gcs', pairs);
 const byUuid = new Map(pairs.map((p) => [p.uuid!, canon(p)]));
 const ALL = { start: '2025-03-17T00:00:00Z', end: '2025-03-20T00:00:00Z' };
+// The OTel layouts name objects by write time: those cases use records of the last 30 hours.
+const recent = corpus(2000, Date.now() - 30 * 3_600_000).filter((p) => p.resource === 'gen');
+sources.set('gcs-recent', recent);
+const byUuidRecent = new Map(recent.map((p) => [p.uuid!, canon(p)]));
+const RECENT = { start: new Date(Date.now() - 31 * 3_600_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString() };
 
 beforeAll(async () => {
   endpoint = await fake.start();
@@ -24,10 +29,10 @@ afterAll(async () => {
   await fake.stop();
 });
 
-function expectSame(got: { rrpair: { uuid?: string } }[]) {
-  expect(got.length).toBe(byUuid.size);
-  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(byUuid.size);
-  for (const r of got) expect(canon(r.rrpair)).toBe(byUuid.get(r.rrpair.uuid!));
+function expectSame(got: { rrpair: { uuid?: string } }[], want = byUuid) {
+  expect(got.length).toBe(want.size);
+  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(want.size);
+  for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
 }
 
 describe('the GCS wire fake', () => {
@@ -49,19 +54,24 @@ describe('the GCS wire fake', () => {
 
 describe('googlecloudstorage exporter → GCS fake → rehydrate and snapshot', () => {
   const cases = [
-    { prefix: 'native', block: '    bucket: { name: archive, file_prefix: native, storage_class: NEARLINE, endpoint: ENDPOINT }' },
+    { prefix: 'native', block: '    bucket: { name: archive, file_prefix: native, storage_class: NEARLINE, endpoint: ENDPOINT }\n    layout: native' },
     { prefix: 'otel', block: '    bucket: { name: archive, file_prefix: otel, storage_class: COLDLINE, endpoint: ENDPOINT }\n    layout: otel_awss3\n    resumable_threshold: 1KiB\n    chunk_size: 256KiB' },
     { prefix: 'fb', block: '    bucket: { name: archive, file_prefix: fb, endpoint: ENDPOINT }\n    layout: fluentbit_s3' },
+    // Unconfigured layout: the OTel googlecloudstorage exporter's <file_prefix>_<uuid> names.
+    { prefix: 'gcsotel', block: '    bucket: { name: archive, file_prefix: gcsotel, endpoint: ENDPOINT }' },
   ];
   for (const c of cases) {
     it(`${c.prefix}: every record comes back equal, once`, async () => {
+      const otel = !c.block.includes('layout: native') && !c.block.includes('fluentbit_s3');
+      const win = otel ? RECENT : ALL;
+      const want = otel ? byUuidRecent : byUuid;
       await runOnce(`
 service:
   data_dir: ${tmp('data')}
   pipelines:
     logs/a: { receivers: [memsource], exporters: [googlecloudstorage] }
 receivers:
-  memsource: { name: gcs, batch: 700 }
+  memsource: { name: ${otel ? 'gcs-recent' : 'gcs'}, batch: 700 }
 exporters:
   googlecloudstorage:
 ${c.block.replace('ENDPOINT', endpoint)}
@@ -76,19 +86,25 @@ receivers:
   rehydrate:
     from: gs://archive/${c.prefix}
     gcs: { endpoint: '${endpoint}' }
-    start: '${ALL.start}'
-    end: '${ALL.end}'
+    start: '${win.start}'
+    end: '${win.end}'
 exporters:
   memsink: { name: g-${c.prefix} }
 `);
       const got = sinks.get(`g-${c.prefix}`)!.records;
-      expectSame(got);
-      expect(got[0]!.location).toMatch(new RegExp(`^gs://archive/${c.prefix}/.+#\\d+$`));
+      expectSame(got, want);
+      expect(got[0]!.location).toMatch(new RegExp(`^gs://archive/${c.prefix}[/_].+#\\d+$`));
       const store = new GcsStore({ bucket: 'archive', apiEndpoint: endpoint });
       const out = join(tmp('snap'), 'raw.jsonl');
-      const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(ALL.start), endMs: Date.parse(ALL.end), format: 'raw_jsonl', out });
+      const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(win.start), endMs: Date.parse(win.end), format: 'raw_jsonl', out });
       expect(res.problems).toEqual([]);
-      expectSame(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })));
+      expectSame(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), want);
+      if (c.prefix === 'gcsotel') {
+        // googlecloudstorageexporter: "<file_prefix>_<uuid>", no extension, no partitions, no manifest.
+        const names = (await new Storage({ apiEndpoint: endpoint, projectId: 'p' }).bucket('archive').getFiles({ prefix: 'gcsotel' }))[0].map((f) => f.name);
+        expect(names.length).toBeGreaterThan(0);
+        for (const n of names) expect(n).toMatch(/^gcsotel_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      }
       expect(fake.rejected).toEqual([]);
     });
   }

@@ -14,6 +14,12 @@ sources.set('all', pairs);
 const byUuid = new Map(pairs.map((p) => [p.uuid!, canon(p)]));
 const T0 = Date.parse('2025-03-18T00:00:00Z');
 const ALL = { start: '2025-03-17T00:00:00Z', end: '2025-03-20T00:00:00Z' };
+// The otel_awss3 layout names objects by write time (as the OTel exporter): those cases use records
+// of the last 30 hours and a window that reaches now.
+const recent = corpus(5000, Date.now() - 30 * 3_600_000).filter((p) => p.resource === 'gen');
+sources.set('recent', recent);
+const byUuidRecent = new Map(recent.map((p) => [p.uuid!, canon(p)]));
+const RECENT = { start: new Date(Date.now() - 31 * 3_600_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString() };
 
 beforeAll(async () => {
   s3 = await startS3(['archive']);
@@ -22,7 +28,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function exporterYaml(prefix: string, extra: string): string {
+function exporterYaml(prefix: string, extra: string, layout = 'native'): string {
   return `
 service:
   data_dir: ${tmp('data')}
@@ -39,6 +45,7 @@ exporters:
       s3_prefix: ${prefix}
       endpoint: ${s3.endpoint}
       s3_force_path_style: true
+    layout: ${layout}
 ${extra}
 `;
 }
@@ -91,29 +98,34 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
   for (const c of cases) {
     it(`${c.prefix}: every record comes back equal, once`, async () => {
       // Merge the case's s3uploader keys into the base block.
-      let yaml = exporterYaml(c.prefix, '');
+      const layout = /layout: (\w+)/.exec(c.cfg)?.[1] ?? 'native';
+      const otel = layout === 'otel_awss3';
+      let yaml = exporterYaml(c.prefix, '', layout);
+      if (otel) yaml = yaml.replace('name: all', 'name: recent');
+      const win = otel ? RECENT : ALL;
+      const want = otel ? byUuidRecent : byUuid;
       const m = /s3uploader: \{ (.*) \}/.exec(c.cfg);
-      const rest = c.cfg.replace(/\n?\s*s3uploader: \{.*\}/, '');
+      const rest = c.cfg.replace(/\n?\s*s3uploader: \{.*\}/, '').replace(/\n?\s*layout: \w+/, '');
       if (m) yaml = yaml.replace('s3_force_path_style: true', `s3_force_path_style: true\n      ${m[1]!.replace(': ', ': ')}`);
       yaml = yaml.trimEnd() + '\n' + rest.replace(/^ {4}/gm, '    ') + '\n';
       await runOnce(yaml);
-      const got = await rehydrate(`rt-${c.prefix}`, `s3://archive/${c.prefix}`, `    start: '${ALL.start}'\n    end: '${ALL.end}'`);
-      expectSameAsInput(got);
+      const got = await rehydrate(`rt-${c.prefix}`, `s3://archive/${c.prefix}`, `    start: '${win.start}'\n    end: '${win.end}'`);
+      expectSameAsInput(got, want);
       expect(got[0]!.location).toMatch(new RegExp(`^s3://archive/${c.prefix}/.+#\\d+$`));
 
       const out = join(tmp('snap'), 'raw.jsonl');
       const store = new S3Store({ bucket: 'archive', endpoint: s3.endpoint, forcePathStyle: true });
-      const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(ALL.start), endMs: Date.parse(ALL.end), format: 'raw_jsonl', out, spillRecords: 1500 });
+      const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(win.start), endMs: Date.parse(win.end), format: 'raw_jsonl', out, spillRecords: 1500 });
       const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(res.runs).toBeGreaterThan(1);
-      expectSameAsInput(lines.map((rrpair) => ({ rrpair })));
+      expectSameAsInput(lines.map((rrpair) => ({ rrpair })), want);
       const ts = lines.map((l) => Date.parse(l.ts));
       expect(ts.every((t, i) => i === 0 || ts[i - 1]! <= t)).toBe(true);
       await store.close();
     });
   }
 
-  it('native keys are Hive partitions on event time with a manifest', async () => {
+  it('native keys are Hive partitions on event time with a manifest; otel_awss3 keys are the OTel exporter\'s, without one', async () => {
     const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true });
     const page = await client.send(new ListObjectsV2Command({ Bucket: 'archive', Prefix: 'native-raw-gzip/' }));
     const keys = (page.Contents ?? []).map((c) => c.Key!);
@@ -122,9 +134,10 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
     for (const k of data) expect(k).toMatch(/^native-raw-gzip\/dt=\d{4}-\d\d-\d\d\/hour=\d\d\/service=[^/]+\/[0-9A-HJKMNP-TV-Z]{26}\.jsonl\.gz$/);
     expect(data.some((k) => k.includes('service=web%2Ffrontend'))).toBe(true);
     const otel = await client.send(new ListObjectsV2Command({ Bucket: 'archive', Prefix: 'otel/' }));
-    for (const k of (otel.Contents ?? []).map((c) => c.Key!).filter((k) => !k.includes('_rrpipe'))) {
-      expect(k).toMatch(/^otel\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/minute=\d\d\/logs_[0-9a-z]{26}\.json$/);
-    }
+    const otelKeys = (otel.Contents ?? []).map((c) => c.Key!);
+    expect(otelKeys.length).toBeGreaterThan(0);
+    // internal/upload/partition.go: <s3_prefix>/<partition of the write time>/logs_<9 letters and digits, the first a letter>.json
+    for (const k of otelKeys) expect(k).toMatch(/^otel\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/minute=\d\d\/logs_[A-Za-z][A-Za-z0-9]{8}\.json$/);
     const fb = await client.send(new ListObjectsV2Command({ Bucket: 'archive', Prefix: 'fluentbit/' }));
     for (const k of (fb.Contents ?? []).map((c) => c.Key!).filter((k) => !k.includes('_rrpipe'))) {
       expect(k).toMatch(/^fluentbit\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/[0-9a-f-]{36}-\d+\.json\.gz$/);

@@ -78,6 +78,27 @@ service:
     await stillServes();
   });
 
+  it('a protobuf string field with invalid UTF-8 → 400 / INVALID_ARGUMENT (as Go protobuf refuses it), nothing of the request delivered', async () => {
+    const doc = goodDoc(2) as { resourceLogs: { resource: { attributes: unknown[] } }[] };
+    doc.resourceLogs[0]!.resource.attributes.push({ key: 'marker', value: { stringValue: 'UTF8MARK' } });
+    const buf = Buffer.from(encodeLogsRequest(doc));
+    const at = buf.indexOf('UTF8MARK');
+    expect(at).toBeGreaterThan(0);
+    buf.set([0xc3, 0x28, 0xff, 0xfe], at); // an invalid two-byte sequence, then bytes never valid in UTF-8
+    const delivered = svc.sink.records.length;
+    const beforeHttp = await refused('http', 'invalid_utf8');
+    const r = await post(httpPort, '/v1/logs', buf, PROTO);
+    expect(r.status).toBe(400);
+    expect(decodeStatusMessage(r.body)).toMatch(/not valid UTF-8/);
+    const g = await grpcExport(grpcPort, buf);
+    expect(g.ok).toBe(false);
+    if (!g.ok) expect(g.err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await refused('http', 'invalid_utf8')).toBe(beforeHttp + 1);
+    expect(await refused('grpc', 'invalid_utf8')).toBeGreaterThanOrEqual(1);
+    expect(svc.sink.records.length).toBe(delivered);
+    await stillServes();
+  });
+
   it('invalid JSON → 400 with a JSON Status body', async () => {
     const before = await refused('http', 'malformed');
     const r = await post(httpPort, '/v1/logs', '{"resourceLogs": [ {"scopeLogs": ', JSONCT);

@@ -61,8 +61,8 @@ processors:
       log_record:
         - 'attributes["l7"] != "http"'
 exporters:
-  file/labels: { path: "${dir}/labels/out.jsonl", format: otlp_json, flush_interval: 0 }
-  file/metrics: { path: "${dir}/metrics/out.jsonl", format: otlp_json, flush_interval: 0 }
+  file/labels: { layout: rrpipe, path: "${dir}/labels/out.jsonl", format: otlp_json, flush_interval: 0 }
+  file/metrics: { layout: rrpipe, path: "${dir}/metrics/out.jsonl", format: otlp_json, flush_interval: 0 }
 service:
   data_dir: ${dir}/state
   telemetry:

@@ -36,8 +36,8 @@ processors:
   batch: { timeout: 50ms }
   redaction: { secret: s }
 exporters:
-  file: { path: "${dir}/out/rrpairs.jsonl" }
-  file/b: { path: "${dir}/out-b/rrpairs.jsonl" }
+  file: { layout: rrpipe, path: "${dir}/out/rrpairs.jsonl" }
+  file/b: { layout: rrpipe, path: "${dir}/out-b/rrpairs.jsonl" }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }

@@ -163,7 +163,7 @@ describe('rrpipe query --output raw reads RRPairs the store does not keep throug
   const t = tmpDir();
   afterAll(() => t.cleanup());
 
-  it('file:// (plain and gzip, #line from 1) is fetched; s3:// says it is not supported yet', async () => {
+  it('file:// (plain and gzip, #line from 1) is fetched; an unknown scheme is reported', async () => {
     const { writeFileSync } = await import('node:fs');
     const { gzipSync } = await import('node:zlib');
     const { pathToFileURL } = await import('node:url');
@@ -173,7 +173,7 @@ describe('rrpipe query --output raw reads RRPairs the store does not keep throug
     writeFileSync(plain, rrs.slice(0, 15).map((r) => JSON.stringify(r)).join('\n') + '\n');
     writeFileSync(gz, gzipSync(rrs.slice(15, 29).map((r) => JSON.stringify(r)).join('\n') + '\n'));
     const recs = rrs.map((rr, i) =>
-      newRecord(rr, { location: i < 15 ? `${pathToFileURL(plain).href}#${i + 1}` : i < 29 ? `${pathToFileURL(gz).href}#${i - 14}` : `s3://bucket/key.jsonl.gz#${i}` }),
+      newRecord(rr, { location: i < 15 ? `${pathToFileURL(plain).href}#${i + 1}` : i < 29 ? `${pathToFileURL(gz).href}#${i - 14}` : `ftp://host/key.jsonl.gz#${i}` }),
     );
     const store = new EmbeddedStore({ path: join(t.dir, 'arch.db'), storeRRPair: false });
     store.write(recs);
@@ -185,8 +185,8 @@ describe('rrpipe query --output raw reads RRPairs the store does not keep throug
     expect(got.map((g) => g.uuid)).toEqual(want);
     const byId = new Map(rrs.map((x) => [x.uuid, x]));
     for (const g of got) expect(g).toEqual(byId.get(g.uuid));
-    // The s3:// one is reported, not silently skipped, and the exit code says so.
-    expect(r.err).toMatch(/s3:\/\/ locations is not supported yet/);
+    // The ftp:// one is reported, not silently skipped, and the exit code says so.
+    expect(r.err).toMatch(/cannot fetch archived RRPairs from ftp:\/\/ locations/);
     expect(r.code).toBe(1);
   });
 });

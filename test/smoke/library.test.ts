@@ -38,6 +38,7 @@ exporters:
   keep: {}
   file:
     path: ${JSON.stringify(out)}
+    layout: rrpipe
 service:
   data_dir: ${JSON.stringify(join(t.dir, 'data'))}
   telemetry: { metrics: { level: none } }

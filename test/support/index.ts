@@ -13,3 +13,7 @@ export { FakeGcs, crc32c } from '../fakes/gcs/server.js';
 export { FakeKusto } from '../fakes/kusto/server.js';
 export { startSearchEngineFake, luceneRegex, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
 export { jsonLabels, LokiFake, startLokiFake, parseLokiTime, type LokiFakeOptions } from '../fakes/loki/server.js';
+export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic } from './metrics.js';
+export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
+export { DynamoProxy, startDynalite, type Dynalite, type DynamoCall } from './dynalite.js';
+export { firestoreEmulator, startFirestore } from './cloud-emulators.js';

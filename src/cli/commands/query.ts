@@ -7,15 +7,19 @@ import type { Component, ExporterFactory, Host } from '../../core/component.js';
 import { hasOpenReader, isQueryableStore, withDeadline, type QueryFilter, type QueryHit, type StoreReader } from '../../core/query.js';
 import { parseDuration } from '../../config/units.js';
 import { noopMetrics } from '../../core/telemetry.js';
-import { fetchArchived } from '../../helpers/archive-fetch.js';
+import { ArchiveFetcher } from '../../helpers/archive-fetch.js';
 import { filterFromParams } from '../../helpers/query-params.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { defaultConfigPath, UsageError, type CliCommand } from '../command.js';
+import { archiveConnections } from './archive-connections.js';
 
 const PAGE = 1000;
 
+/** A store opened by the CLI, with the fetcher of the RRPairs it keeps only by archive_uri. */
+export type CliStore = StoreReader & { archive: ArchiveFetcher };
+
 /** Open the short-term store an exporter of the config writes to, for reading. */
-export async function openStore(files: string[], id: string): Promise<StoreReader> {
+export async function openStore(files: string[], id: string): Promise<CliStore> {
   const registry = await builtinRegistry();
   const cfg = await loadConfig(files, { registry });
   const c = cfg.components.exporters.get(id);
@@ -25,7 +29,8 @@ export async function openStore(files: string[], id: string): Promise<StoreReade
   }
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const settings = { id, kind: 'exporter' as const, config: structuredClone(c.config), logger, metrics: noopMetrics(), configDir: cfg.configDir };
-  if (hasOpenReader(c.factory)) return c.factory.openReader(settings, { dataDir: cfg.dataDir });
+  const archive = new ArchiveFetcher(archiveConnections(cfg));
+  if (hasOpenReader(c.factory)) return Object.assign(await c.factory.openReader(settings, { dataDir: cfg.dataDir }), { archive });
   // No read-only opener: start the exporter itself (it may create what it needs) and stop it after.
   const comp: Component = await (c.factory as ExporterFactory<unknown>).create(settings);
   if (!isQueryableStore(comp)) throw new UsageError(`exporter "${id}" (type ${c.type}) is not a queryable short-term store`);
@@ -39,6 +44,7 @@ export async function openStore(files: string[], id: string): Promise<StoreReade
   };
   await comp.start(host);
   return {
+    archive,
     query: (f, o) => comp.query(f, o),
     ...(comp.get ? { get: (rid: string, o?: { signal?: AbortSignal }) => comp.get!(rid, o) } : {}),
     close: () => comp.shutdown(AbortSignal.timeout(10_000)),
@@ -60,11 +66,11 @@ export async function* allHits(store: StoreReader, filter: QueryFilter, limit: n
 }
 
 /** The full RRPair of a hit: from the hit, from the store, or from long-term storage through archive_uri. */
-export async function fullRRPair(store: StoreReader, hit: QueryHit): Promise<RRPair> {
+export async function fullRRPair(store: StoreReader & { archive?: ArchiveFetcher }, hit: QueryHit): Promise<RRPair> {
   if (hit.rrpair) return hit.rrpair;
   const fromStore = store.get ? await store.get(hit.doc.id) : undefined;
   if (fromStore) return fromStore;
-  if (hit.doc.archive_uri) return fetchArchived(hit.doc.archive_uri);
+  if (hit.doc.archive_uri) return (store.archive ?? new ArchiveFetcher()).fetch(hit.doc.archive_uri);
   throw new Error(`RRPair ${hit.doc.id}: the store does not keep it and it has no archive_uri`);
 }
 
@@ -148,7 +154,7 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
     const limit = filter.limit ?? 100;
     delete filter.limit;
     const files = values.config?.length ? values.config : [defaultConfigPath()];
-    let store: StoreReader;
+    let store: CliStore;
     try {
       store = await openStore(files, values.store);
     } catch (err) {
@@ -161,7 +167,18 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
       return 1;
     }
     const out = values.out ? createWriteStream(values.out) : process.stdout;
-    const write = (s: string) => new Promise<void>((r, j) => (out.write(s) ? r() : out.once('drain', r).once('error', j)));
+    const write = (s: string) => new Promise<void>((r, j) => {
+      if (out.write(s)) return r();
+      const onError = (err: Error) => {
+        out.off('drain', onDrain);
+        j(err);
+      };
+      const onDrain = () => {
+        out.off('error', onError);
+        r();
+      };
+      out.once('drain', onDrain).once('error', onError);
+    });
     let code = 0;
     let n = 0;
     try {

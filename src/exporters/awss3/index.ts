@@ -1,32 +1,10 @@
-import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
-import type { ExporterHelperConfig } from '../../helpers/exporter.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
-import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
-import { layoutDefaults, OTEL_S3_PARTITION, type LayoutName } from '../../layouts/layout.js';
+import { COMPRESSIONS, type Format } from '../../layouts/format.js';
+import { layoutDefaults, OTEL_S3_PARTITION } from '../../layouts/layout.js';
 import { S3Store } from '../../layouts/s3.js';
 
 export const S3_STORAGE_CLASSES = ['STANDARD', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE', 'REDUCED_REDUNDANCY'] as const;
-
-export interface AwsS3Config extends ExporterHelperConfig {
-  s3uploader: {
-    region: string;
-    s3_bucket: string;
-    s3_prefix: string;
-    s3_partition_format: string;
-    endpoint?: string;
-    s3_force_path_style: boolean;
-    storage_class: string;
-    compression?: Compression;
-    server_side_encryption?: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
-    kms_key_id?: string;
-    multipart_threshold: number;
-    part_size: number;
-  };
-  marshaler?: 'otlp_json' | 'raw_jsonl';
-  layout: Exclude<LayoutName, 'otel_azure_blob'>;
-  write_manifest: boolean;
-  parallel: number;
-}
 
 const schema = obj(
   {
@@ -34,12 +12,13 @@ const schema = obj(
       {
         region: str('us-east-1', 'AWS region.'),
         s3_bucket: str(undefined, 'Bucket name.', { minLength: 1 }),
-        s3_prefix: str('', 'Key prefix under which the layout is written.'),
-        s3_partition_format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: the strftime partition format (as the OTel awss3 exporter).'),
+        s3_prefix: str('', 'Key prefix (root directory inside the bucket), as the OTel awss3 exporter.'),
+        s3_partition_format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: the strftime partition format, applied to the write time (as the OTel awss3 exporter).'),
+        file_prefix: str('', 'With layout otel_awss3: prepended to the object name logs_<id>.json (as the OTel awss3 exporter).'),
         endpoint: address(undefined, 'Custom endpoint (MinIO, LocalStack, s3rver).'),
         s3_force_path_style: bool(false, 'Path-style addressing (http://endpoint/bucket/key).'),
         storage_class: oneOf(S3_STORAGE_CLASSES, 'STANDARD', 'S3 storage class of every object.'),
-        compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s (gzip for native and fluentbit_s3, none for otel_awss3).'),
+        compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s (none for otel_awss3, as OTel; gzip for native and fluentbit_s3).'),
         server_side_encryption: oneOf(['AES256', 'aws:kms', 'aws:kms:dsse'], undefined, 'Server-side encryption (SSE-S3 or SSE-KMS).'),
         kms_key_id: str(undefined, 'KMS key id or ARN with aws:kms.'),
         multipart_threshold: bytes('16MiB', 'Objects larger than this use a multipart upload (completed whole or aborted).'),
@@ -47,19 +26,21 @@ const schema = obj(
       },
       { required: ['s3_bucket'] },
     ),
-    marshaler: oneOf(['otlp_json', 'raw_jsonl'], undefined, 'Object format; default: the layout\'s (raw_jsonl for native, otlp_json for otel_awss3).'),
-    layout: oneOf(['native', 'otel_awss3', 'fluentbit_s3'], 'native', 'Key layout: native (Hive dt/hour/service), otel_awss3 or fluentbit_s3.'),
-    write_manifest: bool(true, 'Write <prefix>/_rrpipe/layout.json once, so readers know the layout.'),
+    marshaler: oneOf(['otlp_json', 'raw_jsonl'], undefined, 'Object format; default: the layout\'s (otlp_json for otel_awss3, as OTel; raw_jsonl for native).'),
+    layout: oneOf(['otel_awss3', 'native', 'fluentbit_s3'], 'otel_awss3', 'Key layout: otel_awss3 (the OTel awss3 exporter\'s keys, by write time), native (rrpipe\'s Hive dt/hour/service by event time) or fluentbit_s3.'),
+    write_manifest: bool(undefined, 'Write <prefix>/_rrpipe/layout.json once, so readers know the layout; default: true for native and fluentbit_s3, false for otel_awss3 (OTel writes none).'),
     parallel: int(4, 'Objects uploaded at once per batch.', { minimum: 1 }),
     ...exporterHelperProperties(),
   },
   { required: ['s3uploader'] },
 );
 
+export type AwsS3Config = Config<typeof schema>;
+
 export const factories = archiveFactories<AwsS3Config>({
   type: 'awss3',
   stability: { exporter: 'alpha', connector: 'alpha' },
-  description: 'Archives records to Amazon S3 (or any S3 API) in the native, OTel awss3 or Fluent Bit layout.',
+  description: 'Archives records to Amazon S3 (or any S3 API) under the OTel awss3 exporter\'s keys, or in rrpipe\'s native or the Fluent Bit layout.',
   schema,
   validate: (c) => (c.s3uploader.kms_key_id && c.s3uploader.server_side_encryption === 'AES256' ? [{ path: ['s3uploader', 'kms_key_id'], message: 'kms_key_id needs server_side_encryption aws:kms' }] : []),
   build: (s) => {
@@ -81,8 +62,8 @@ export const factories = archiveFactories<AwsS3Config>({
           partSize: u.part_size,
         }),
       options: {
-        spec: { layout: c.layout, prefix: u.s3_prefix, format, compression: u.compression ?? d.compression, partition_format: u.s3_partition_format },
-        writeManifest: c.write_manifest,
+        spec: { layout: c.layout, prefix: u.s3_prefix, format, compression: u.compression ?? d.compression, partition_format: u.s3_partition_format, file_prefix: u.file_prefix },
+        writeManifest: c.write_manifest ?? c.layout !== 'otel_awss3',
         parallel: c.parallel,
       },
     };

@@ -1,28 +1,10 @@
-import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str } from '../../config/fragments.js';
-import type { ExporterHelperConfig } from '../../helpers/exporter.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
-import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
-import { layoutDefaults, type LayoutName } from '../../layouts/layout.js';
+import { COMPRESSIONS, type Format } from '../../layouts/format.js';
+import { layoutDefaults } from '../../layouts/layout.js';
 
 export const AZURE_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
-
-export interface AzureBlobConfig extends ExporterHelperConfig {
-  url?: string;
-  auth: { type: 'connection_string' | 'account_key' | 'sas'; connection_string?: string; account_name?: string; account_key?: string; sas_token?: string };
-  container: { logs: string };
-  /** json is the OTel name of otlp_json. */
-  format?: 'json' | 'otlp_json' | 'raw_jsonl';
-  compression?: Compression;
-  layout: Exclude<LayoutName, 'otel_awss3'>;
-  prefix: string;
-  access_tier?: string;
-  encryption_scope?: string;
-  write_manifest: boolean;
-  max_single_shot_size: number;
-  block_size: number;
-  parallel: number;
-}
 
 const schema = obj({
   url: address(undefined, 'Blob service URL, e.g. https://<account>.blob.core.windows.net/.'),
@@ -36,16 +18,18 @@ const schema = obj({
   container: obj({ logs: str('logs', 'Container that receives the records.') }, { default: {} }),
   format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON, as the OTel exporter), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
   compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
-  layout: oneOf(['native', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Blob name layout.'),
-  prefix: str('', 'Blob name prefix under which the layout is written.'),
+  layout: oneOf(['otel_azure_blob', 'native', 'fluentbit_s3'], 'otel_azure_blob', 'Blob name layout: otel_azure_blob (the OTel azure_blob exporter\'s default names, by write time), native (rrpipe\'s Hive layout by event time) or fluentbit_s3.'),
+  prefix: str('', 'Blob name prefix under which the layout is written (rrpipe only; OTel has none).'),
   access_tier: oneOf(AZURE_TIERS, undefined, 'Access tier of every blob (default: the account\'s).'),
   encryption_scope: str(undefined, 'Encryption scope for server-side encryption.'),
-  write_manifest: bool(true, 'Write <prefix>/_rrpipe/layout.json once.'),
+  write_manifest: bool(undefined, 'Write <prefix>/_rrpipe/layout.json once; default: true for native and fluentbit_s3, false for otel_azure_blob (OTel writes none).'),
   max_single_shot_size: bytes('64MiB', 'Blobs larger than this go up as blocks, committed by one Put Block List.'),
   block_size: bytes('8MiB', 'Block size for block uploads.'),
   parallel: int(4, 'Blobs uploaded at once per batch.', { minimum: 1 }),
   ...exporterHelperProperties(),
 });
+
+export type AzureBlobConfig = Config<typeof schema>;
 
 function storeOptions(c: AzureBlobConfig): AzureStoreOptions {
   const base = {
@@ -75,7 +59,7 @@ export const factories = archiveFactories<AzureBlobConfig>({
   type: 'azure_blob',
   aliases: ['azureblob'],
   stability: { exporter: 'alpha', connector: 'alpha' },
-  description: 'Archives records to Azure Blob Storage in the native, OTel azure_blob or Fluent Bit layout.',
+  description: 'Archives records to Azure Blob Storage under the OTel azure_blob exporter\'s blob names, or in rrpipe\'s native or the Fluent Bit layout.',
   schema,
   build: (s) => {
     const c = s.config;
@@ -84,7 +68,7 @@ export const factories = archiveFactories<AzureBlobConfig>({
     const opts = storeOptions(c);
     return {
       openStore: () => new AzureBlobStore(opts),
-      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest, parallel: c.parallel },
+      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest ?? c.layout !== 'otel_azure_blob', parallel: c.parallel },
     };
   },
 });

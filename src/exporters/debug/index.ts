@@ -1,6 +1,7 @@
-import type { Component, Consumer, ExporterFactory } from '../../core/component.js';
+import type { AnyConsumer, Component, ExporterFactory, Item } from '../../core/component.js';
+import { isMetricPoint, pointJson, type MetricPoint } from '../../core/metric.js';
 import { oneOf, obj, int } from '../../config/fragments.js';
-import type { RecordBatch } from '../../core/record.js';
+import type { RRRecord } from '../../core/record.js';
 import { deriveCLS } from '../../rrpair/derive.js';
 
 export interface DebugConfig {
@@ -10,13 +11,21 @@ export interface DebugConfig {
 }
 
 /** Writes to stdout; its own stream so a test or a pipe can read it. */
-export function createDebugExporter(config: DebugConfig, out: NodeJS.WritableStream = process.stdout): Component & Consumer {
+export function createDebugExporter(config: DebugConfig, out: NodeJS.WritableStream = process.stdout): Component & AnyConsumer {
   let seen = 0;
   return {
     async start() {},
     async shutdown() {},
-    async consume(batch: RecordBatch) {
+    async consume(items: Item[]) {
       const lines: string[] = [];
+      if (items.length && isMetricPoint(items[0])) {
+        const points = items as MetricPoint[];
+        if (config.verbosity === 'basic') lines.push(`Metrics: ${new Set(points.map((p) => p.name)).size}, DataPoints: ${points.length}`);
+        else for (const p of points) lines.push(config.verbosity === 'normal' ? `${p.name}{${Object.entries(p.attributes).map(([k, v]) => `${k}=${v}`).join(',')}} ${p.type === 'histogram' ? `count=${p.count} sum=${p.sum}` : p.value}` : pointJson(p));
+        if (lines.length) out.write(lines.join('\n') + '\n');
+        return;
+      }
+      const batch = items as RRRecord[];
       if (config.verbosity === 'basic') {
         lines.push(`LogRecords: ${batch.length}`);
       } else {
@@ -41,6 +50,7 @@ export const factory: ExporterFactory<DebugConfig> = {
   type: 'debug',
   aliases: ['logging'],
   stability: 'stable',
+  signals: ['logs', 'metrics'],
   description: 'Prints records to stdout: a count (basic), one line each (normal) or whole (detailed).',
   schema: obj({
     verbosity: oneOf(['basic', 'normal', 'detailed'], 'basic', 'How much to print per batch.'),

@@ -1,25 +1,61 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
-import { bool, duration, int, obj, oneOf, path, exporterHelperProperties } from '../../config/fragments.js';
-import { createExporter, type ExporterHelperConfig } from '../../helpers/exporter.js';
+import { bool, duration, int, obj, oneOf, path, exporterHelperProperties, type Config } from '../../config/fragments.js';
+import { createExporter } from '../../helpers/exporter.js';
 import type { RecordBatch, RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { isAbsolute, resolve } from 'node:path';
 import { applyRetention, PartFile, recoverPartFiles } from './part-file.js';
 import { PathTemplate } from './path-template.js';
+import { OtelFile } from './otel-file.js';
 
-export interface FileExporterConfig extends ExporterHelperConfig {
-  path: string;
-  format: 'raw_jsonl' | 'otlp_json';
-  compression: 'none' | 'gzip';
-  flush_interval: number;
-  rotation: {
-    max_megabytes: number;
-    interval: number;
-    max_idle: number;
-    max_days: number;
-    max_backups: number;
-  };
-  append_extension: boolean;
+/** rrpipe's rotation defaults (layout rrpipe), when the config has no rotation block. */
+const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_000, max_days: 0, max_backups: 0, localtime: false };
+
+function encode(records: RRRecord[], format: string): Buffer {
+  return format === 'raw_jsonl'
+    ? Buffer.from(records.map((r) => JSON.stringify(r.rrpair)).join('\n') + '\n')
+    : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+}
+
+function absolute(p: string): string {
+  return isAbsolute(p) ? p : resolve(process.cwd(), p);
+}
+
+/** layout otel: the OTel file exporter's behaviour (exactly `path`, lumberjack rotation). */
+class OtelFileWriter {
+  private readonly file: OtelFile;
+  private timer?: NodeJS.Timeout;
+  private readonly format: string;
+
+  constructor(private readonly s: CreateSettings<FileExporterConfig>) {
+    const c = s.config;
+    this.format = c.format ?? 'json';
+    const r = c.rotation;
+    this.file = new OtelFile(absolute(c.path), {
+      append: c.append,
+      gzip: c.compression === 'gzip',
+      ...(r ? { rotation: { max_megabytes: r.max_megabytes, max_days: r.max_days, max_backups: r.max_backups ?? 100, localtime: r.localtime } } : {}),
+      onRotated: (backup, removed) => s.logger.debug({ backup, removed }, 'file rotated'),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.file.open();
+    const every = this.s.config.flush_interval;
+    if (every > 0) {
+      this.timer = setInterval(() => void this.file.sync().catch((err) => this.s.logger.error({ err }, 'fsync failed')), every);
+      this.timer.unref();
+    }
+  }
+
+  push(batch: RecordBatch): Promise<void> {
+    return this.file.write(encode(batch, this.format), this.s.config.flush_interval === 0);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.file.close();
+  }
 }
 
 /**
@@ -35,9 +71,12 @@ class FileWriter {
   private timer?: NodeJS.Timeout;
   private readonly finishing = new Set<Promise<unknown>>();
 
+  private readonly rotation: typeof RRPIPE_ROTATION;
+
   constructor(private readonly s: CreateSettings<FileExporterConfig>) {
     const c = s.config;
-    let path = isAbsolute(c.path) ? c.path : resolve(process.cwd(), c.path);
+    this.rotation = c.rotation ? { ...c.rotation, max_backups: c.rotation.max_backups ?? 0 } : RRPIPE_ROTATION;
+    let path = absolute(c.path);
     if (c.compression === 'gzip' && c.append_extension && !path.endsWith('.gz')) path += '.gz';
     this.template = new PathTemplate(path);
   }
@@ -46,7 +85,7 @@ class FileWriter {
     const { recovered, cutBytes } = await recoverPartFiles(this.template.baseDir());
     if (recovered.length) this.s.logger.warn({ files: recovered, torn_bytes_cut: cutBytes }, 'finished part files left by an earlier run');
     const c = this.s.config;
-    const tick = Math.max(50, Math.min(...[c.flush_interval, c.rotation.interval, c.rotation.max_idle].filter((v) => v > 0), 1000));
+    const tick = Math.max(50, Math.min(...[c.flush_interval, this.rotation.interval, this.rotation.max_idle].filter((v) => v > 0), 1000));
     this.timer = setInterval(() => void this.onTick(), tick);
     this.timer.unref();
   }
@@ -65,13 +104,9 @@ class FileWriter {
   private async writeTo(path: string, records: RRRecord[]): Promise<void> {
     const c = this.s.config;
     const f = this.open.get(path) ?? (await this.openFile(path));
-    const data =
-      c.format === 'otlp_json'
-        ? Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n')
-        : Buffer.from(records.map((r) => JSON.stringify(r.rrpair)).join('\n') + '\n');
-    await f.write(data, records.length);
+    await f.write(encode(records, c.format ?? 'raw_jsonl'), records.length);
     if (c.flush_interval === 0) await f.sync();
-    if (c.rotation.max_megabytes > 0 && f.size >= c.rotation.max_megabytes * 1024 * 1024) this.finish(path, f);
+    if (this.rotation.max_megabytes > 0 && f.size >= this.rotation.max_megabytes * 1024 * 1024) this.finish(path, f);
   }
 
   /** The open part file for a path, created once however many batches ask for it at the same time. */
@@ -99,7 +134,7 @@ class FileWriter {
     if (this.open.get(path) === f) this.open.delete(path);
     const already = this.finishingFiles.get(f);
     if (already) return already;
-    const c = this.s.config.rotation;
+    const c = this.rotation;
     const p = f
       .finish()
       .then(async (final) => {
@@ -132,8 +167,8 @@ class FileWriter {
     const c = this.s.config;
     const now = Date.now();
     for (const [path, f] of [...this.open]) {
-      const aged = c.rotation.interval > 0 && now - f.openedAt >= c.rotation.interval;
-      const idle = c.rotation.max_idle > 0 && now - f.lastWriteAt >= c.rotation.max_idle;
+      const aged = this.rotation.interval > 0 && now - f.openedAt >= this.rotation.interval;
+      const idle = this.rotation.max_idle > 0 && now - f.lastWriteAt >= this.rotation.max_idle;
       if (aged || idle) this.finish(path, f);
       else if (c.flush_interval > 0) await f.sync().catch((err) => this.s.logger.error({ err }, 'fsync failed'));
     }
@@ -148,6 +183,10 @@ class FileWriter {
 }
 
 export function createFileExporter(s: CreateSettings<FileExporterConfig>): Component & Consumer {
+  if (s.config.layout === 'otel') {
+    const o = new OtelFileWriter(s);
+    return createExporter(s, { push: (b) => o.push(b), start: () => o.start(), shutdown: () => o.shutdown() });
+  }
   const w = new FileWriter(s);
   return createExporter(s, { push: (b) => w.push(b), start: (h) => w.start(h), shutdown: () => w.shutdown() });
 }
@@ -156,28 +195,39 @@ const helper = exporterHelperProperties({ timeout: '30s' });
 const queue = helper.sending_queue as { properties: { enabled: { default: boolean } } };
 queue.properties.enabled = { ...queue.properties.enabled, default: false };
 
+const schema = obj(
+  {
+    path: path(undefined, 'layout otel: the file written, exactly (as the OTel file exporter). layout rrpipe: a template with %Y %m %d %H %M %S (event time, UTC) and {service} {namespace} {cluster} {direction} {l7protocol}; files get a time and random suffix.'),
+    layout: oneOf(['otel', 'rrpipe'], 'otel', 'otel: the OTel file exporter\'s output (exactly path, lumberjack rotation); rrpipe: rrpipe\'s partitioned part files, renamed when finished.'),
+    format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json / otlp_json: one OTLP logs JSON document per line (OTel\'s default, json); raw_jsonl: one RRPair per line. Default: json for layout otel, raw_jsonl for rrpipe.'),
+    append: bool(false, 'layout otel: append to an existing file instead of truncating it at start (OTel\'s append).'),
+    compression: oneOf(['none', 'gzip'], 'none', 'gzip writes each batch as a gzip member (rrpipe only; OTel offers zstd).'),
+    append_extension: bool(true, 'layout rrpipe, with gzip: add .gz to the path when it has none.'),
+    flush_interval: duration('1s', 'How often written data is fsynced; 0 fsyncs every batch before acknowledging it.'),
+    rotation: obj({
+      max_megabytes: int(100, 'Rotate the file at this size (MiB); 0: no size limit.', { minimum: 0 }),
+      max_days: int(0, 'Delete rotated files older than this many days; 0: keep.', { minimum: 0 }),
+      max_backups: int(undefined, 'Keep at most this many rotated files; 0: all. Default 100 (layout otel, as OTel), 0 (rrpipe).', { minimum: 0 }),
+      localtime: bool(false, 'layout otel: local time instead of UTC in rotated file names.'),
+      interval: duration('1h', 'layout rrpipe: finish a file this long after it was opened; 0: never.'),
+      max_idle: duration('5s', 'layout rrpipe: finish a file when nothing was written to it for this long; 0: never.'),
+    }),
+    ...helper,
+  },
+  { required: ['path'] },
+);
+
+export type FileExporterConfig = Config<typeof schema>;
+
 export const factory: ExporterFactory<FileExporterConfig> = {
   kind: 'exporter',
   type: 'file',
   stability: 'beta',
-  description: 'Writes raw.jsonl (or OTLP JSON) files with event-time partitions, rotation, gzip and atomic rename.',
-  schema: obj(
-    {
-      path: path(undefined, 'File path template: %Y %m %d %H %M %S (event time, UTC) and {service} {namespace} {cluster} {direction} {l7protocol}.'),
-      format: oneOf(['raw_jsonl', 'otlp_json'], 'raw_jsonl', 'raw_jsonl: one RRPair JSON object per line. otlp_json: one OTLP logs JSON document per line.'),
-      compression: oneOf(['none', 'gzip'], 'none', 'gzip writes .gz files.'),
-      append_extension: bool(true, 'With gzip, add .gz to the path when it has none.'),
-      flush_interval: duration('1s', 'How often written data is fsynced; 0 fsyncs every batch before acknowledging it.'),
-      rotation: obj({
-        max_megabytes: int(100, 'Finish a file at this size (MiB); 0: no size limit.', { minimum: 0 }),
-        interval: duration('1h', 'Finish a file this long after it was opened; 0: never.'),
-        max_idle: duration('5s', 'Finish a file when nothing was written to it for this long; 0: never.'),
-        max_days: int(0, 'Delete finished files older than this many days; 0: keep.', { minimum: 0 }),
-        max_backups: int(0, 'Keep at most this many finished files per directory; 0: all.', { minimum: 0 }),
-      }, { default: {} }),
-      ...helper,
-    },
-    { required: ['path'] },
-  ),
+  description: 'Writes OTLP JSON to exactly its path with lumberjack rotation, as the OTel file exporter (layout otel), or raw.jsonl part files with event-time partitions, rotation, gzip and atomic rename (layout rrpipe).',
+  schema,
+  validate: (c) =>
+    c.layout === 'otel' && /%[YmdHMS]|\{(service|namespace|cluster|direction|l7protocol)\}/.test(c.path)
+      ? [{ path: ['path'], message: 'path has template tokens (%Y, {service}, …): those need layout: rrpipe (layout otel writes exactly the path, as the OTel file exporter)' }]
+      : [],
   create: (s) => createFileExporter(s),
 };

@@ -1,30 +1,10 @@
-import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str } from '../../config/fragments.js';
-import type { ExporterHelperConfig } from '../../helpers/exporter.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
-import { COMPRESSIONS, FORMATS, type Compression, type Format } from '../../layouts/format.js';
+import { COMPRESSIONS, FORMATS } from '../../layouts/format.js';
 import { GcsStore } from '../../layouts/gcs.js';
-import { layoutDefaults, OTEL_S3_PARTITION, type LayoutName } from '../../layouts/layout.js';
+import { layoutDefaults, OTEL_S3_PARTITION } from '../../layouts/layout.js';
 
 export const GCS_STORAGE_CLASSES = ['STANDARD', 'NEARLINE', 'COLDLINE', 'ARCHIVE'] as const;
-
-export interface GcsConfig extends ExporterHelperConfig {
-  bucket: {
-    name: string;
-    project_id?: string;
-    file_prefix: string;
-    partition: { format: string };
-    storage_class?: string;
-    kms_key_name?: string;
-    endpoint?: string;
-  };
-  format?: Format;
-  compression?: Compression;
-  layout: Exclude<LayoutName, 'otel_azure_blob'>;
-  write_manifest: boolean;
-  resumable_threshold: number;
-  chunk_size: number;
-  parallel: number;
-}
 
 const schema = obj(
   {
@@ -32,7 +12,9 @@ const schema = obj(
       {
         name: str(undefined, 'Bucket name.', { minLength: 1 }),
         project_id: str(undefined, 'Google Cloud project (default: from the credentials).'),
-        file_prefix: str('', 'Object name prefix under which the layout is written.'),
+        file_prefix: str(undefined, 'Object name prefix. otel_googlecloudstorage: objects are <file_prefix>_<uuid> (default logs, as the OTel exporter); other layouts: the key prefix (default none).'),
+        region: str(undefined, 'Accepted for OTel configs; rrpipe never creates the bucket, so it is not used.'),
+        reuse_if_exists: bool(true, 'Accepted for OTel configs; rrpipe never creates the bucket and always writes to the existing one.'),
         partition: obj({ format: str(OTEL_S3_PARTITION, 'With layout otel_awss3: strftime partition format.') }, { default: {} }),
         storage_class: oneOf(GCS_STORAGE_CLASSES, undefined, 'Storage class of every object (default: the bucket\'s).'),
         kms_key_name: str(undefined, 'Cloud KMS key for customer-managed encryption (CMEK).'),
@@ -42,8 +24,8 @@ const schema = obj(
     ),
     format: oneOf(FORMATS, undefined, 'raw_jsonl or otlp_json; default: the layout\'s.'),
     compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
-    layout: oneOf(['native', 'otel_awss3', 'fluentbit_s3'], 'native', 'Key layout.'),
-    write_manifest: bool(true, 'Write <prefix>/_rrpipe/layout.json once.'),
+    layout: oneOf(['otel_googlecloudstorage', 'native', 'otel_awss3', 'fluentbit_s3'], 'otel_googlecloudstorage', 'Key layout: otel_googlecloudstorage (the OTel googlecloudstorage exporter\'s <file_prefix>_<uuid> names), native (rrpipe\'s Hive layout), otel_awss3 or fluentbit_s3.'),
+    write_manifest: bool(undefined, 'Write <prefix>/_rrpipe/layout.json once; default: false for otel_googlecloudstorage (OTel writes none), true otherwise.'),
     resumable_threshold: bytes('8MiB', 'Objects larger than this use a resumable upload.'),
     chunk_size: bytes('8MiB', 'Resumable upload chunk size (multiple of 256 KiB).'),
     parallel: int(4, 'Objects uploaded at once per batch.', { minimum: 1 }),
@@ -52,10 +34,12 @@ const schema = obj(
   { required: ['bucket'] },
 );
 
+export type GcsConfig = Config<typeof schema>;
+
 export const factories = archiveFactories<GcsConfig>({
   type: 'googlecloudstorage',
   stability: { exporter: 'alpha', connector: 'alpha' },
-  description: 'Archives records to Google Cloud Storage in the native, OTel-style or Fluent Bit layout.',
+  description: 'Archives records to Google Cloud Storage under the OTel googlecloudstorage exporter\'s names, or in rrpipe\'s native, the OTel awss3 or the Fluent Bit layout.',
   schema,
   validate: (c) => (c.chunk_size % (256 * 1024) !== 0 ? [{ path: ['chunk_size'], message: 'chunk_size must be a multiple of 256 KiB' }] : []),
   build: (s) => {
@@ -73,8 +57,8 @@ export const factories = archiveFactories<GcsConfig>({
           chunkSize: c.chunk_size,
         }),
       options: {
-        spec: { layout: c.layout, prefix: c.bucket.file_prefix, format: c.format ?? d.format, compression: c.compression ?? d.compression, partition_format: c.bucket.partition.format },
-        writeManifest: c.write_manifest,
+        spec: { layout: c.layout, prefix: c.bucket.file_prefix ?? (c.layout === 'otel_googlecloudstorage' ? 'logs' : ''), format: c.format ?? d.format, compression: c.compression ?? d.compression, partition_format: c.bucket.partition.format },
+        writeManifest: c.write_manifest ?? c.layout !== 'otel_googlecloudstorage',
         parallel: c.parallel,
       },
     };

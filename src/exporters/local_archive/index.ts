@@ -1,26 +1,15 @@
 import { isAbsolute, resolve } from 'node:path';
-import { bool, exporterHelperProperties, int, obj, oneOf, path, str } from '../../config/fragments.js';
-import type { ExporterHelperConfig } from '../../helpers/exporter.js';
+import { bool, exporterHelperProperties, int, obj, oneOf, path, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
-import { COMPRESSIONS, type Compression, type Format } from '../../layouts/format.js';
-import { layoutDefaults, type LayoutName } from '../../layouts/layout.js';
+import { COMPRESSIONS } from '../../layouts/format.js';
+import { LAYOUTS, layoutDefaults } from '../../layouts/layout.js';
 import { LocalDirStore } from '../../layouts/local.js';
-
-export interface LocalArchiveConfig extends ExporterHelperConfig {
-  directory: string;
-  prefix: string;
-  layout: LayoutName;
-  format?: Format;
-  compression?: Compression;
-  write_manifest: boolean;
-  parallel: number;
-}
 
 const schema = obj(
   {
     directory: path(undefined, 'Root directory of the archive.', { minLength: 1 }),
     prefix: str('', 'Key prefix under the directory.'),
-    layout: oneOf(['native', 'otel_awss3', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Object layout (the same layouts as the cloud archives).'),
+    layout: oneOf(LAYOUTS, 'native', 'Object layout (the same layouts as the cloud archives).'),
     format: oneOf(['raw_jsonl', 'otlp_json'], undefined, "Object format; default: the layout's."),
     compression: oneOf(COMPRESSIONS, undefined, "none, gzip or zstd; default: the layout's."),
     write_manifest: bool(true, 'Write <prefix>/_rrpipe/layout.json once.'),
@@ -29,6 +18,8 @@ const schema = obj(
   },
   { required: ['directory'] },
 );
+
+export type LocalArchiveConfig = Config<typeof schema>;
 
 /**
  * The long-term archive on a local disk (or a mounted volume), in the same layouts as the cloud

@@ -1,7 +1,8 @@
-import type { Component, Consumer, ProcessorFactory } from '../../core/component.js';
+import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
 import { bytes, duration, int, obj } from '../../config/fragments.js';
 import { ShutdownError } from '../../core/errors.js';
-import { recordSize, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
+import { itemSize } from '../../core/metric.js';
+import type { Context } from '../../core/record.js';
 
 export interface BatchConfig {
   send_batch_size: number;
@@ -24,8 +25,8 @@ interface Ticket {
  * caller's consume() resolves only when every batch holding its records has been accepted
  * downstream, so acknowledgement and backpressure pass through it.
  */
-export class BatchProcessor implements Component, Consumer {
-  private pending: RRRecord[] = [];
+export class BatchProcessor implements Component, AnyConsumer {
+  private pending: Item[] = [];
   private pendingTickets: Ticket[] = [];
   private pendingBytes = 0;
   private timer?: NodeJS.Timeout;
@@ -34,11 +35,11 @@ export class BatchProcessor implements Component, Consumer {
   private readonly flushes = new Set<Promise<void>>();
   private stopped = false;
 
-  constructor(private readonly cfg: BatchConfig, private readonly next: Consumer) {}
+  constructor(private readonly cfg: BatchConfig, private readonly next: AnyConsumer) {}
 
   async start(): Promise<void> {}
 
-  consume(batch: RecordBatch, ctx: Context): Promise<void> {
+  consume(batch: Item[], ctx: Context): Promise<void> {
     if (this.stopped) return Promise.reject(new ShutdownError('batch processor is shutting down'));
     if (batch.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -50,7 +51,7 @@ export class BatchProcessor implements Component, Consumer {
         for (let j = 0; j < take; j++) {
           const r = batch[i + j]!;
           this.pending.push(r);
-          if (this.cfg.send_batch_bytes > 0) this.pendingBytes += recordSize(r);
+          if (this.cfg.send_batch_bytes > 0) this.pendingBytes += itemSize(r);
         }
         i += take;
         if (this.pendingTickets[this.pendingTickets.length - 1] !== ticket) {
@@ -87,7 +88,7 @@ export class BatchProcessor implements Component, Consumer {
     void p.finally(() => this.flushes.delete(p));
   }
 
-  private async send(records: RRRecord[], tickets: Ticket[], ctx: Context): Promise<void> {
+  private async send(records: Item[], tickets: Ticket[], ctx: Context): Promise<void> {
     while (this.inFlight >= this.cfg.max_in_flight) await new Promise<void>((r) => this.slotWaiters.push(r));
     this.inFlight++;
     try {
@@ -123,6 +124,7 @@ export const factory: ProcessorFactory<BatchConfig> = {
   type: 'batch',
   stability: 'stable',
   mutatesData: false,
+  signals: ['logs', 'metrics'],
   description: 'Groups records into batches by count, bytes and time; acknowledges only what downstream accepted.',
   schema: obj({
     send_batch_size: int(8192, 'Send a batch once it holds this many records.', { minimum: 1 }),

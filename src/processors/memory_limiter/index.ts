@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import type { Component, Consumer, ProcessorFactory } from '../../core/component.js';
+import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
 import { duration, int, obj } from '../../config/fragments.js';
 import { BackpressureError } from '../../core/errors.js';
-import type { Context, RecordBatch } from '../../core/record.js';
+import type { Context } from '../../core/record.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
 
 export interface MemoryLimiterConfig {
@@ -60,7 +60,7 @@ const HEAP_GUARD = 0.85;
  * runtime allows it (--expose-gc). Independently of the config, it refuses once the JS heap
  * passes 85% of V8's heap limit, so the process never runs into "heap out of memory".
  */
-export class MemoryLimiter implements Component, Consumer {
+export class MemoryLimiter implements Component, AnyConsumer {
   private timer?: NodeJS.Timeout;
   private refusing = false;
   private readonly hard: number;
@@ -70,7 +70,7 @@ export class MemoryLimiter implements Component, Consumer {
 
   constructor(
     cfg: MemoryLimiterConfig,
-    private readonly next: Consumer,
+    private readonly next: AnyConsumer,
     private readonly metrics: ComponentMetrics,
     private readonly logger?: { warn(o: object, m: string): void; info(o: object, m: string): void },
     private readonly probe: MemoryProbe = processProbe,
@@ -125,7 +125,7 @@ export class MemoryLimiter implements Component, Consumer {
     }
   }
 
-  async consume(batch: RecordBatch, ctx: Context): Promise<void> {
+  async consume(batch: Item[], ctx: Context): Promise<void> {
     if (this.refusing) {
       this.metrics.refused(batch.length, 'memory_limit');
       throw new BackpressureError(`memory limiter: ${this.why}`, { retryAfterMs: Math.max(1000, this.interval) });
@@ -143,6 +143,7 @@ export const factory: ProcessorFactory<MemoryLimiterConfig> = {
   type: 'memory_limiter',
   stability: 'beta',
   mutatesData: false,
+  signals: ['logs', 'metrics'],
   description: 'Refuses data with a retryable error (backpressure) while memory use is above a soft limit.',
   schema: obj({
     check_interval: duration('1s', 'How often memory use is measured.'),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TBoolean } from '@sinclair/typebox';
-import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
+import type { Component, Consumer, CreateSettings, InputProtector, ProcessorFactory } from '../../core/component.js';
 import { bool, bytes, list, obj, oneOf, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
@@ -10,7 +10,7 @@ import { Redactor, type Action } from './redactor.js';
  * Redacts credentials and personal data from every RRPair before it reaches a backend. Fails
  * closed: a record that cannot be redacted is dropped (and counted), never passed on unread.
  */
-export class RedactionProcessor implements Component, Consumer {
+export class RedactionProcessor implements Component, Consumer, InputProtector {
   readonly redactor: Redactor;
   private readonly redactedCounter;
   private readonly bodyCounter;
@@ -29,6 +29,17 @@ export class RedactionProcessor implements Component, Consumer {
 
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
+
+  protectText(text: string): string {
+    return this.redactor.redactText(text).text;
+  }
+
+  protectRRPair(rrpair: unknown): unknown {
+    if (!rrpair || typeof rrpair !== 'object') return rrpair;
+    const copy = structuredClone(rrpair) as Parameters<Redactor['redact']>[0];
+    this.redactor.redact(copy);
+    return copy;
+  }
 
   consume(batch: RecordBatch, ctx: Context): Promise<void> {
     const out: RecordBatch = [];

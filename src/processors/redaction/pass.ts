@@ -4,7 +4,7 @@ import { walkJson } from './walk/json.js';
 import { at, DROP, sub, type Loc, type Out, type Rule } from './walk/out.js';
 import { walkForm } from './walk/url.js';
 
-const KV = /(["']?)([A-Za-z][\w.-]{1,63})\1(\s*[:=]\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s&,;"'<>)]+))/g;
+const KV = /(["']?)([A-Za-z][\w.-]{1,63})\1(\s*[:=]\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s&,;"'<>)[{][^\s&,;"'<>)]*))/g;
 const AUTH_SCHEME = /^(Bearer|Basic|Digest|Token|Negotiate|AWS4-HMAC-SHA256|ApiKey)(\s+)(.+)$/is;
 const AFTER_REPLACEMENT = /REDACTED-[A-Z0-9_]*-?[0-9a-f]*$/;
 const PERCENT = /%[0-9A-Fa-f]{2}/;

@@ -48,6 +48,9 @@ const INFRA = new Set(['msgType', 'resource', 'ts', 'l7protocol', 'duration', 'u
 /** Replacement tokens kept for values seen again (the same key in every request); cleared when full. */
 const TOKEN_CACHE_SIZE = 10_000;
 
+/** A double-quoted string literal of a JSON-like text (escapes kept as they are). */
+const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
+
 /**
  * Redacts one RRPair in place. One instance per processor; `redact` keeps its per-RRPair state
  * in a fresh Pass (pass.ts), and each format has its walker in walk/: headers and cookies, URLs
@@ -122,6 +125,18 @@ export class Redactor {
       rr[k] = sweep(p, rr[k], k);
     }
     return { findings: p.findings, bodiesReplaced: p.bodiesReplaced };
+  }
+
+  /** Free text that never became an RRPair (a malformed input line), with what redact() would find in it redacted. */
+  redactText(text: string): { text: string; findings: Finding[] } {
+    const p = new Pass(this);
+    // Such a line is often almost JSON: each string literal is looked into on its own (a form,
+    // base64 or JSON inside it), then the whole line for key: value pairs and detectors.
+    const inner = text.replace(STRING_LITERAL, (m, body: string) => {
+      const out = p.text(body, 'raw');
+      return out === body ? m : `"${out}"`;
+    });
+    return { text: p.text(inner, 'raw'), findings: p.findings };
   }
 
   // --- rule lookups shared by the walkers ---

@@ -76,7 +76,7 @@ export class FileReceiver implements FiniteReceiver {
     const safeId = this.s.id.replace(/[^A-Za-z0-9_.-]/g, '_');
     this.store = new CheckpointStore(c.checkpoint.enabled ? c.checkpoint.path ?? join(host.dataDir, 'file_receiver', `${safeId}.json`) : undefined);
     this.cp = this.store.load();
-    this.dl = new DeadLetter(this.s.id, c.dead_letter, join(host.dataDir, 'dead_letter'), this.m, this.log, host, { protectInput: true });
+    this.dl = new DeadLetter(this.s.id, c.dead_letter, join(host.dataDir, 'dead_letter'), this.m, this.log, host, { protectInput: true, ...(this.s.protector ? { protector: this.s.protector } : {}) });
     this.loop = this.run().catch((err) => {
       this.log.error({ err }, 'file receiver stopped on an unexpected error');
       host.reportStatus(`receiver:${this.s.id}`, 'permanent_error', err as Error);

@@ -34,6 +34,8 @@ export interface FakeOptions {
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer };
   bulkHook?: (item: { action: string; index: string; id?: string; source: Record<string, unknown> }) => BulkItemVerdict | undefined;
+  /** As http.max_content_length: a larger request body is answered 413 with no body, as both engines do. */
+  maxContentLength?: number;
 }
 
 interface Mapping {
@@ -81,6 +83,8 @@ export class SearchEngineFake {
   readonly ismPolicies = new Map<string, { policy: Record<string, unknown>; seqNo: number; primaryTerm: number }>();
   readonly dataStreams = new Map<string, string[]>();
   readonly requests: FakeRequest[] = [];
+  /** Sizes of the requests refused with 413 (maxContentLength). */
+  readonly tooLarge: number[] = [];
   readonly unsupported: string[] = [];
   /** Bulk requests received (each an array of actions). */
   bulkCalls = 0;
@@ -133,6 +137,13 @@ export class SearchEngineFake {
     try {
       this.checkAuth(req, raw);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+      // Both engines decompress before aggregating the body, so the limit is on the decompressed size.
+      if (this.opts.maxContentLength !== undefined && raw.length > this.opts.maxContentLength) {
+        this.tooLarge.push(raw.length);
+        res.writeHead(413, { 'content-length': '0' });
+        res.end();
+        return;
+      }
       const ctype = String(req.headers['content-type'] ?? '');
       const text = raw.toString('utf8');
       const isBulk = /(^|\/)_bulk$/.test(path);

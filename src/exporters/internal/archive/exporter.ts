@@ -17,8 +17,8 @@ export interface ArchiveOptions {
 
 /** A new name for an object whose name was taken (OTel azure_blob names have a 4-digit serial). */
 function renamed(key: string): string | undefined {
-  const m = /^(.*\.json_)\d+$/.exec(key);
-  return m ? `${m[1]}${randomInt(10_000)}` : undefined;
+  const m = /^(.*\.[a-z]+_)\d+((?:\.gz|\.zst)?)$/.exec(key);
+  return m ? `${m[1]}${randomInt(10_000)}${m[2]}` : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../../core/errors.js';
 import type { RecordBatch, RRRecord } from '../../../core/record.js';
 import { indexDocOf } from '../../../rrpair/derive.js';
-import { classify, type EngineClient } from './client.js';
+import { classify, statusOf, type EngineClient } from './client.js';
 import type { Resolved, SearchExporterConfig } from './config.js';
 
 /** The document written for a record. */
@@ -13,7 +13,8 @@ export function documentOf(r: RRRecord, mode: 'rrpipe' | 'otel', opts: { storeRR
       id: d.id,
       ts: d.ts,
       doc: {
-        '@timestamp': d.ts,
+        // As the OTel exporter: the LogRecord's timestamp (the forwarder's send time), else when it was observed.
+        '@timestamp': nanosToIso(r.timeUnixNano ?? r.observedNs.toString()),
         Body: r.rrpair,
         Attributes: { service: d.service, namespace: d.namespace },
         Resource: { cluster: d.cluster },
@@ -24,6 +25,14 @@ export function documentOf(r: RRRecord, mode: 'rrpipe' | 'otel', opts: { storeRR
   if (opts.dataStream) doc['@timestamp'] = d.ts;
   if (opts.storeRRPair) doc.rrpair = r.rrpair;
   return { id: d.id, ts: d.ts, doc };
+}
+
+/** RFC 3339 with nanoseconds, as the OTel elasticsearch exporter writes @timestamp. */
+export function nanosToIso(ns: string): string {
+  const n = BigInt(ns);
+  const ms = Number(n / 1_000_000n);
+  const frac = (n % 1_000_000_000n).toString().padStart(9, '0');
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, `.${frac}Z`);
 }
 
 /** The target index of a document. */
@@ -84,6 +93,18 @@ export async function bulkPush(
           failures.push({ index: chunk.idx[j]!, reason, retryable: itemRetryable(r.status) });
         });
       } catch (err) {
+        if (statusOf(err) === 413) {
+          // Over the cluster's http.max_content_length: send the halves (the workers pick them up);
+          // a single document too large on its own can never be accepted and is dead-lettered.
+          if (chunk.idx.length > 1) {
+            const half = Math.ceil(chunk.idx.length / 2);
+            chunks.push({ idx: chunk.idx.slice(0, half), lines: chunk.lines.slice(0, 2 * half) }, { idx: chunk.idx.slice(half), lines: chunk.lines.slice(2 * half) });
+            continue;
+          }
+          const size = chunk.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+          failures.push({ index: chunk.idx[0]!, reason: `record too large for the bulk API: the request with this document alone is ${size} bytes and the cluster answered 413 (http.max_content_length)`, retryable: false });
+          continue;
+        }
         const e = err instanceof RetryableError || err instanceof PermanentError ? err : classify(err, 'bulk');
         if (chunks.length === 1 && failures.length === 0) throw e;
         const retryable = !(e instanceof PermanentError);

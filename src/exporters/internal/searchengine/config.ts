@@ -10,12 +10,12 @@ function properties(flavor: Flavor) {
   return {
     endpoint: address(undefined, 'URL of the cluster, e.g. https://search-x.eu-west-1.es.amazonaws.com (or use endpoints).'),
     endpoints: strings(undefined, 'URLs of cluster nodes (the OTel Collector elasticsearch exporter key).'),
-    index: str(undefined, 'Index name, prefix of the daily indices, or data stream name. Default rrpipe-rrpairs (mapping.mode rrpipe) or speedscale-rrpair (otel).'),
-    logs_index: str(undefined, 'Alias of index (the OTel Collector elasticsearch exporter key).'),
+    index: str(undefined, `Index name, prefix of the daily indices, or data stream name. Default: ${flavor === 'opensearch' ? 'ss4o_logs-default-namespace' : 'logs-generic-default'} with mapping.mode otel (as the OTel ${flavor} exporter), rrpipe-rrpairs with mapping.mode rrpipe.`),
+    logs_index: str(undefined, 'Alias of index (the OTel Collector exporter key): documents go to exactly this index.'),
     index_mode: oneOf(['daily', 'data_stream', 'fixed'], undefined, 'daily: <index>-YYYY.MM.DD by event time; data_stream: a data stream; fixed: one index. Default daily (rrpipe) or fixed (otel).'),
     action: oneOf(['create', 'index'], 'create', 'Bulk action: create (write once; a document already there counts as delivered) or index (overwrite).'),
     mapping: obj({
-      mode: oneOf(['rrpipe', 'otel'], 'rrpipe', 'rrpipe: the flat index document; otel: what the OTel Collector elasticsearch exporter writes (@timestamp, Body.*, Attributes.*, Resource.*).'),
+      mode: oneOf(['otel', 'rrpipe'], 'otel', 'otel: the document the OTel Collector exporter writes (@timestamp from the LogRecord, Body.*, Attributes.*, Resource.*); rrpipe: rrpipe\'s flat index document.'),
       store_rrpair: bool(false, 'rrpipe mode: keep the whole RRPair in the document (stored, not indexed).'),
     }, { default: {} }),
     user: str(undefined, 'Basic auth user name.'),
@@ -73,11 +73,12 @@ export interface Resolved {
   tls: ConnectionOptions;
 }
 
-export function resolveSettings(c: SearchExporterConfig, _configDir?: string): Resolved {
+export function resolveSettings(c: SearchExporterConfig, _configDir?: string, flavor: Flavor = 'elasticsearch'): Resolved {
   const nodes = c.endpoints?.length ? c.endpoints : c.endpoint ? [c.endpoint] : [];
   if (nodes.length === 0) throw new PermanentError('endpoint (or endpoints) is required');
   const mode = c.mapping.mode;
-  const index = c.index ?? c.logs_index ?? (mode === 'otel' ? 'speedscale-rrpair' : 'rrpipe-rrpairs');
+  const otelDefault = flavor === 'opensearch' ? 'ss4o_logs-default-namespace' : 'logs-generic-default';
+  const index = c.index ?? c.logs_index ?? (mode === 'otel' ? otelDefault : 'rrpipe-rrpairs');
   const indexMode = c.index_mode ?? (mode === 'otel' ? 'fixed' : 'daily');
   return {
     nodes,

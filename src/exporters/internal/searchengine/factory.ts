@@ -29,7 +29,7 @@ export function searchExporterFactory(
     validate: validateSearchConfig,
     create: (s) => createSearchExporter(s, parts),
     async openReader(s) {
-      const r = resolveSettings(s.config, s.configDir);
+      const r = resolveSettings(s.config, s.configDir, parts.flavor);
       const client = await parts.makeClient(r, s.config);
       return { ...searchStore(() => client, () => r, s.config), close: () => client.close() };
     },
@@ -45,7 +45,7 @@ export function createSearchExporter(settings: CreateSettings<SearchExporterConf
 
   const helper = createExporter(settings, {
     async start(_host: Host) {
-      resolved = resolveSettings(c, settings.configDir);
+      resolved = resolveSettings(c, settings.configDir, parts.flavor);
       client = await parts.makeClient(resolved, c);
       if (c.index_management.enabled) await manage(client, resolved, c, parts.flavor, log);
     },

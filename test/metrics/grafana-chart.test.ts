@@ -1,0 +1,70 @@
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtinRegistry } from '../../src/components.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { RRPair } from '../../src/rrpair/types.js';
+import { Service } from '../../src/service/service.js';
+import { expectedTraffic, freePort, missing, startPrometheus, tmp, trafficSamples, waitFor, type PrometheusServer } from '../support/index.js';
+
+async function send(url: string, rrs: RRPair[]): Promise<void> {
+  const provider = new LoggerProvider({ resource: resourceFromAttributes({ cluster: 'test-cluster' }), processors: [new BatchLogRecordProcessor(new GrpcLogExporter({ url }))] });
+  const logger = provider.getLogger('speedscale-forwarder');
+  for (const rr of rrs) logger.emit({ body: structuredClone(rr) as never, attributes: { service: String(rr.service), namespace: String(rr.namespace) } });
+  await provider.shutdown();
+}
+
+describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/metrics.sh'))('configs/byoc/grafana-metrics.yaml against a real Prometheus', () => {
+  let prom: PrometheusServer;
+  let service: Service;
+  beforeAll(async () => {
+    prom = await startPrometheus();
+  }, 60_000);
+  afterAll(async () => {
+    await service?.shutdown().catch(() => undefined);
+    await prom?.stop();
+  });
+
+  it('runs unchanged but for addresses: speedscale_calls and speedscale_request_duration_ms_sum in Prometheus equal the counts and sums of the HTTP RRPairs sent; an unreachable scrape target is counted, not fatal', async () => {
+    const [g, h, hc, m, dead] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const text = readFileSync(join(import.meta.dirname, '../../configs/byoc/grafana-metrics.yaml'), 'utf8')
+      .replace('0.0.0.0:4317', `127.0.0.1:${g}`)
+      .replace('0.0.0.0:4318', `127.0.0.1:${h}`)
+      .replace('0.0.0.0:13133', `127.0.0.1:${hc}`)
+      .replace('speedscale-forwarder-metrics.speedscale.svc.cluster.local:4145', `127.0.0.1:${dead}`)
+      .replace('speedscale-nettap-metrics.speedscale.svc.cluster.local:4145', `127.0.0.1:${prom.port}`)
+      .replaceAll('scrape_interval: 30s', 'scrape_interval: 1s');
+    const data = tmp('rrpipe-grafana-');
+    service = new Service({
+      files: ['grafana-metrics.yaml'],
+      texts: { 'grafana-metrics.yaml': `${text}\n  data_dir: ${data}/state\n  telemetry: { metrics: { address: "127.0.0.1:${m}" } }\n` },
+      registry: await builtinRegistry(),
+      env: { PROMETHEUS_REMOTE_WRITE: `${prom.url}/api/v1/write` },
+      logger: silentLogger(),
+    });
+    await service.start();
+    const rrs = trafficSamples();
+    await send(`http://127.0.0.1:${g}`, rrs);
+    const want = expectedTraffic(rrs);
+    const total = [...want.calls.values()].reduce((a, b) => a + b, 0);
+    const scalar = async (q: string) => Number((await prom.query(q))[0]?.value[1] ?? NaN);
+    await waitFor(async () => (await scalar('sum(speedscale_calls_total)')) === total, { what: `${total} calls in Prometheus`, timeoutMs: 60_000 });
+    const calls = await prom.query('sum by (svc, status) (speedscale_calls_total)');
+    expect(new Map(calls.map((v) => [`${v.metric.svc}|${v.metric.status}`, Number(v.value[1])]))).toEqual(want.calls);
+    const wantSum = [...want.durationSum.values()].reduce((a, b) => a + b, 0);
+    await waitFor(async () => Math.abs((await scalar('sum(speedscale_request_duration_ms_sum_total)')) - wantSum) < 1e-6, { what: 'duration sums in Prometheus', timeoutMs: 60_000 });
+    const sums = await prom.query('sum by (svc) (speedscale_request_duration_ms_sum_total)');
+    expect(sums).toHaveLength(want.durationSum.size);
+    for (const v of sums) expect(Number(v.value[1])).toBeCloseTo(want.durationSum.get(v.metric.svc!)!, 6);
+    // The prometheus receiver scraped Prometheus itself (the "nettap" job) and the dead target.
+    await waitFor(async () => (await prom.query('up{job="speedscale-nettap"} == 1')).length === 1, { what: 'the live target scraped', timeoutMs: 30_000 });
+    await waitFor(async () => (await prom.query('up{job="speedscale-forwarder"} == 0')).length === 1, { what: 'the dead target reported down', timeoutMs: 30_000 });
+    const own = await fetch(`http://127.0.0.1:${m}/metrics`).then((r) => r.text());
+    expect(own).toMatch(/rrpipe_prometheus_scrape_failures_total\{[^}]*job="speedscale-forwarder"[^}]*\} [1-9]/);
+    const scraped = await prom.query('prometheus_build_info{job="speedscale-nettap", component="nettap-ingest", service="speedscale"}');
+    expect(scraped).toHaveLength(1);
+  }, 120_000);
+});

@@ -1,0 +1,70 @@
+import type { ExporterFactory } from '../../src/core/component.js';
+import { obj, str } from '../../src/config/fragments.js';
+import type { MetricPoint } from '../../src/core/metric.js';
+import type { RRPair } from '../../src/rrpair/types.js';
+import type { Registry } from '../../src/core/registry.js';
+import { allSamples } from './samples.js';
+import { testRegistry } from './capture.js';
+
+/** Metric points captured per exporter label. */
+export const metricSinks = new Map<string, MetricPoint[]>();
+
+/** A metrics exporter for tests: keeps the points it receives in `metricSinks`. */
+export const metricCaptureExporter: ExporterFactory<{ label: string }> = {
+  kind: 'exporter',
+  type: 'metriccapture',
+  stability: 'development',
+  signals: ['metrics'],
+  description: 'test: captures metric points in memory',
+  schema: obj({ label: str('') }),
+  create: (s) => {
+    const key = s.config.label || s.id;
+    if (!metricSinks.has(key)) metricSinks.set(key, []);
+    return {
+      async start() {},
+      async shutdown() {},
+      async consume(batch: MetricPoint[]) {
+        metricSinks.get(key)!.push(...batch);
+      },
+    };
+  },
+};
+
+export async function metricsTestRegistry(): Promise<Registry> {
+  const r = await testRegistry();
+  r.register(metricCaptureExporter);
+  return r;
+}
+
+const SERVICES = ['chat', 'files', 'jobs'];
+const STATUSES = ['200', '200', '404', '200', '500', '201'];
+
+/**
+ * The sample RRPairs given the spread a traffic dashboard needs: three services, several statuses,
+ * two namespaces and directions, and every fifth one left as HTTPS (which the grafana chart's
+ * http-only filter drops). Durations, paths and sizes are the samples' own.
+ */
+export function trafficSamples(): RRPair[] {
+  return allSamples().map((rr, i) => ({
+    ...rr,
+    cluster: 'test-cluster',
+    namespace: i % 2 ? 'ns-a' : 'ns-b',
+    service: SERVICES[i % SERVICES.length]!,
+    status: STATUSES[i % STATUSES.length]!,
+    l7protocol: i % 5 === 4 ? 'https' : 'http',
+    direction: i % 7 === 6 ? 'IN' : 'OUT',
+  }));
+}
+
+/** What the grafana chart's count and sum connectors should produce from `rrs`: HTTP only, by service (and status). */
+export function expectedTraffic(rrs: RRPair[]): { calls: Map<string, number>; durationSum: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const durationSum = new Map<string, number>();
+  for (const rr of rrs) {
+    if (rr.l7protocol !== 'http') continue;
+    const k = `${rr.service}|${rr.status}`;
+    calls.set(k, (calls.get(k) ?? 0) + 1);
+    durationSum.set(String(rr.service), (durationSum.get(String(rr.service)) ?? 0) + Number(rr.duration));
+  }
+  return { calls, durationSum };
+}
