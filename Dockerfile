@@ -15,6 +15,7 @@ COPY src ./src
 COPY bin ./bin
 COPY configs ./configs
 COPY plugins ./plugins
+COPY web ./web
 RUN npm run build \
  && mkdir /pkg \
  && npm pack --ignore-scripts --pack-destination /pkg \

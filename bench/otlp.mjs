@@ -77,6 +77,7 @@ ${processing ? '  redaction: { secret: bench }\n  indexing: {}\n' : ''}  batch: 
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
+    layout: rrpipe
     compression: ${processing ? 'gzip' : 'none'}
 extensions:
   health_check: { endpoint: "127.0.0.1:${ports.health}" }

@@ -95,6 +95,8 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   }
   resolvePaths(topLevelSchema, value);
 
+  await loadUsedTypes(value, opts.registry);
+
   const components = {} as ResolvedConfig['components'];
   for (const [section, kind] of SECTIONS) {
     const map = new Map<string, ComponentConfig>();
@@ -176,6 +178,22 @@ function sectionName(path: (string | number)[]): string | undefined {
   if (path.length === 0) return undefined;
   if (path[0] === 'service') return path.slice(0, Math.min(path.length, 3)).join('.');
   return path.slice(0, 2).join('.');
+}
+
+/**
+ * A lazily filled registry (builtinRegistry({ lazy: true })) loads the modules of the types the
+ * config names; when one is still unknown (an alias, a typo) it loads them all, so that the
+ * alias resolves and the error lists every known type.
+ */
+async function loadUsedTypes(value: Record<string, unknown>, registry: Registry): Promise<void> {
+  if (!registry.hasPending) return;
+  const used: [Kind, string][] = [];
+  for (const [section, kind] of SECTIONS) {
+    const body = value[section];
+    if (isPlainObject(body)) for (const id of Object.keys(body)) used.push([kind, parseId(id).type]);
+  }
+  await registry.load(used.map(([, type]) => type));
+  if (used.some(([kind, type]) => !registry.get(kind, type))) await registry.loadAll();
 }
 
 function checkComponent(

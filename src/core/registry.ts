@@ -1,9 +1,49 @@
 import type { Factory, Kind, PluginModule } from './component.js';
 import { KINDS } from './component.js';
 
+/** A module of factories loaded on first use, known until then by the type name it registers. */
+export interface LazyModule {
+  type: string;
+  load: () => Promise<PluginModule>;
+  source?: string;
+}
+
 /** Component factories by kind and type. Built-ins and plugins register the same way. */
 export class Registry {
   private readonly byKind = new Map<Kind, Map<string, Factory>>(KINDS.map((k) => [k, new Map()]));
+  private readonly pending: LazyModule[] = [];
+
+  /**
+   * Modules registered through registerPlugin once loaded: by `load(types)` for the types a
+   * config names, or all of them by `loadAll()`. Start-up then pays only for what a config uses.
+   */
+  registerLazy(mod: LazyModule): void {
+    this.pending.push(mod);
+  }
+
+  /** Load the pending modules registering any of these type names (several kinds may share one: file, otlp). */
+  async load(types: Iterable<string>): Promise<void> {
+    const wanted = new Set(types);
+    await this.loadWhere((m) => wanted.has(m.type));
+  }
+
+  /** Load every pending module (listing components, naming the known types in an error, aliases). */
+  async loadAll(): Promise<void> {
+    await this.loadWhere(() => true);
+  }
+
+  /** Whether some module is still to be loaded. */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  private async loadWhere(pick: (m: LazyModule) => boolean): Promise<void> {
+    const now = this.pending.filter(pick);
+    if (!now.length) return;
+    for (const m of now) this.pending.splice(this.pending.indexOf(m), 1);
+    const mods = await Promise.all(now.map((m) => m.load()));
+    mods.forEach((mod, i) => this.registerPlugin(mod, now[i]!.source ?? 'built-in'));
+  }
 
   register(factory: Factory): void {
     assertFactory(factory);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { RRRecord } from '../core/record.js';
+import type { RRPair } from '../core/rrpair.js';
 import { normalizeTs, recordId } from '../rrpair/derive.js';
 import { compileFilter, exactServices, type RecordFilterConfig } from './filter.js';
 import { lines } from './format.js';
@@ -111,7 +112,7 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
       res.objects++;
       o.onProgress?.({ ...res, objectsTotal: objects.length });
     });
-    const writer = await openWriter(o, layout.layout);
+    const writer = await openWriter(o, layout.layout, o.source?.uri ?? o.store!.uri(o.prefix!));
     if (runs.length === 0) {
       await emitSorted(buf.sort(cmp), writer, res);
     } else {
@@ -124,6 +125,20 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  return res;
+}
+
+/**
+ * Write RRPairs selected elsewhere (the query_api explorer's export) as buildSnapshot writes a
+ * window: ordered by ts then id, duplicate uuids dropped, the same raw_jsonl and proxymock writers.
+ */
+export async function writeSnapshot(rrpairs: Iterable<RRPair>, o: WriterOptions & { source: string; layout: string }): Promise<SnapshotResult> {
+  const res: SnapshotResult = { objects: 0, records: 0, duplicates: 0, runs: 0, problems: [] };
+  const entries: Entry[] = [];
+  for (const rr of rrpairs) entries.push({ ts: normalizeTs(rr.ts), id: recordId(rr), json: JSON.stringify(rr) });
+  const writer = await openWriter(o, o.layout, o.source);
+  await emitSorted(entries.sort(cmp), writer, res);
+  await writer.close(res);
   return res;
 }
 
@@ -194,7 +209,9 @@ function uuidFileName(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-async function openWriter(o: SnapshotOptions, layout: string): Promise<Writer> {
+type WriterOptions = Pick<SnapshotOptions, 'format' | 'out' | 'startMs' | 'endMs'>;
+
+async function openWriter(o: WriterOptions, layout: string, source: string): Promise<Writer> {
   refuseSymlink(o.out);
   if (o.format === 'raw_jsonl') {
     // O_NOFOLLOW: a symlink planted at the output path fails the open instead of redirecting the write.
@@ -233,7 +250,7 @@ async function openWriter(o: SnapshotOptions, layout: string): Promise<Writer> {
     },
     async close(res) {
       mkdirSync(dir, { recursive: true });
-      const meta = { id, name: `snapshot-${id}`, created: new Date().toISOString(), source: o.source?.uri ?? o.store!.uri(o.prefix!), layout, start: new Date(o.startMs).toISOString(), end: new Date(o.endMs).toISOString(), first_ts: first ?? null, last_ts: last ?? null, records: res.records, hosts: [...hosts].sort() };
+      const meta = { id, name: `snapshot-${id}`, created: new Date().toISOString(), source, layout, start: new Date(o.startMs).toISOString(), end: new Date(o.endMs).toISOString(), first_ts: first ?? null, last_ts: last ?? null, records: res.records, hosts: [...hosts].sort() };
       writeFileSync(join(o.out, '.metadata', 'snapshot.json'), JSON.stringify(meta, null, 2) + '\n');
     },
   };

@@ -42,7 +42,7 @@ describe('the npm package', () => {
     expect(pack.code, pack.stderr).toBe(0);
     const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/rrpipe.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'plugins/sample-processor/index.js', 'plugins/sample-processor/package.json']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/rrpipe.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'plugins/sample-processor/index.js', 'plugins/sample-processor/package.json', 'web/dist/index.html', 'web/dist/app.js', 'web/dist/app.css']) {
       expect(files, f).toContain(f);
     }
     for (const c of yamlFiles(join(ROOT, 'configs'))) expect(files).toContain(`configs/${c}`);

@@ -17,3 +17,4 @@ export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples
 export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
 export { DynamoProxy, startDynalite, type Dynalite, type DynamoCall } from './dynalite.js';
 export { firestoreEmulator, startFirestore } from './cloud-emulators.js';
+export { chromiumPath, launchChromium } from './browser.js';

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { defaultCaDir, ensureCa } from '../../receivers/nettap/proxy/ca.js';
 
 /** `rrpipe ca`: create (once) and print the CA that nettap's proxy signs intercepted TLS with. */
 export const ca: CliCommand = {
@@ -16,6 +15,8 @@ its certificate (PEM) to stdout, for the application's trust store. The private 
   --dir DIR   where the CA lives
   --path      print the certificate's file path instead of its PEM`,
   async run(args) {
+    // node-forge (the CA's key and certificate) loads only for this command, not at every start-up
+    const { defaultCaDir, ensureCa } = await import('../../receivers/nettap/proxy/ca.js');
     let dir = defaultCaDir();
     let printPath = false;
     for (let i = 0; i < args.length; i++) {

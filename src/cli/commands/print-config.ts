@@ -41,7 +41,7 @@ export const printConfig: CliCommand = {
     const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true }, json: { type: 'boolean' } } });
     const files = values.config?.length ? values.config : [defaultConfigPath()];
     try {
-      const cfg = await loadConfig(files, { registry: await builtinRegistry() });
+      const cfg = await loadConfig(files, { registry: await builtinRegistry({ lazy: true }) });
       const masked = maskResolved(cfg);
       process.stdout.write(values.json ? JSON.stringify(masked, null, 2) + '\n' : stringify(masked));
       return 0;

@@ -20,7 +20,7 @@ export type CliStore = StoreReader & { archive: ArchiveFetcher };
 
 /** Open the short-term store an exporter of the config writes to, for reading. */
 export async function openStore(files: string[], id: string): Promise<CliStore> {
-  const registry = await builtinRegistry();
+  const registry = await builtinRegistry({ lazy: true });
   const cfg = await loadConfig(files, { registry });
   const c = cfg.components.exporters.get(id);
   if (!c) {

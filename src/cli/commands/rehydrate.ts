@@ -36,7 +36,7 @@ A killed run resumes from its checkpoint (under service.data_dir) without duplic
       }
       texts[f] = doc.toString();
     }
-    const service = new Service({ files: values.config, texts, registry: await builtinRegistry(), oneShot: true });
+    const service = new Service({ files: values.config, texts, registry: await builtinRegistry({ lazy: true }), oneShot: true });
     try {
       await service.start();
     } catch (err) {

@@ -18,7 +18,7 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true }, once: { type: 'boolean' } } });
     const files = values.config?.length ? values.config : [defaultConfigPath()];
-    const service = new Service({ files, registry: await builtinRegistry(), oneShot: values.once ?? false });
+    const service = new Service({ files, registry: await builtinRegistry({ lazy: true }), oneShot: values.once ?? false });
     try {
       await service.start();
     } catch (err) {

@@ -11,7 +11,7 @@ export const validate: CliCommand = {
     const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true } } });
     const files = values.config?.length ? values.config : [defaultConfigPath()];
     try {
-      const cfg = await loadConfig(files, { registry: await builtinRegistry() });
+      const cfg = await loadConfig(files, { registry: await builtinRegistry({ lazy: true }) });
       for (const w of cfg.warnings) console.error(`warning: ${w}`);
       console.log(`${files.join(', ')}: valid (${cfg.pipelines.size} pipeline${cfg.pipelines.size === 1 ? '' : 's'})`);
       return 0;

@@ -8,6 +8,7 @@ import { UnsupportedRegexError } from '../../helpers/linear-regex.js';
 import { isLoopback } from '../../config/exposure.js';
 import { listenHttp } from '../../helpers/net.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
+import { EXPLORE_PREFIX, handleExplore, isUiPath, serveUi } from './ui/routes.js';
 
 export interface QueryApiConfig {
   endpoint: string;
@@ -18,6 +19,9 @@ export interface QueryApiConfig {
   bearer_token?: string;
   /** Milliseconds a query may run before it is stopped and answered 503. */
   timeout: number;
+  archive?: string;
+  scan_limit?: number;
+  export_limit?: number;
 }
 
 const PREFIX = '/api/v1/rrpairs';
@@ -52,7 +56,9 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://local');
-    if (url.pathname !== PREFIX && !url.pathname.startsWith(PREFIX + '/')) return send(res, 404, { error: `not found: the API is at ${PREFIX}` });
+    const explore = url.pathname.startsWith(EXPLORE_PREFIX);
+    if (isUiPath(url.pathname) && (req.method === 'GET' || req.method === 'HEAD')) return serveUi(url.pathname, res);
+    if (!explore && url.pathname !== PREFIX && !url.pathname.startsWith(PREFIX + '/')) return send(res, 404, { error: `not found: the API is at ${PREFIX}` });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return send(res, 405, { error: 'only GET' });
@@ -64,6 +70,10 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
     const store = storeOf();
     if (!store) return send(res, 503, { error: `store ${config.store} is not running` });
     try {
+      if (explore) {
+        const ctx = { store, storeName: config.store, timeoutMs, defaultStart: config.default_start, maxLimit: config.max_limit, scanLimit: config.scan_limit ?? 1_000_000, exportLimit: config.export_limit ?? 10_000, archive: config.archive, conn: {}, send };
+        return await handleExplore(url, res, ctx);
+      }
       if (url.pathname.length > PREFIX.length + 1) {
         let id: string;
         try {
@@ -142,7 +152,7 @@ export const factory: ExtensionFactory<QueryApiConfig> = {
   kind: 'extension',
   type: 'query_api',
   stability: 'alpha',
-  description: 'HTTP API over a short-term store: GET /api/v1/rrpairs (JSON, paged) and /api/v1/rrpairs/<id>, for dashboards.',
+  description: 'HTTP API over a short-term store: GET /api/v1/rrpairs (JSON, paged) and /api/v1/rrpairs/<id>, for dashboards; the traffic explorer page at /ui.',
   schema: obj(
     {
       endpoint: address('localhost:8088', 'host:port to listen on.'),
@@ -152,6 +162,9 @@ export const factory: ExtensionFactory<QueryApiConfig> = {
       default_start: str('-1h', 'Start of the window when the request gives none.'),
       bearer_token: secret('When set, requests need Authorization: Bearer <token>.'),
       timeout: duration('5s', 'A query running longer is stopped and answered 503 (counted in rrpipe_query_timeouts_total).'),
+      archive: str(undefined, 'Long-term archive root the records are archived in (s3://…, gs://…, azblob://…, a directory), named in the explorer\'s `rrpipe snapshot` command; a file:// archive is found from archive_uri.'),
+      scan_limit: int(1_000_000, 'Index documents the explorer\'s histogram, service map and sorted table read at most per request.', { minimum: 1 }),
+      export_limit: int(10_000, 'Records the explorer exports at most; a larger selection is answered with the `rrpipe snapshot` command.', { minimum: 1 }),
     },
     { required: ['store'] },
   ),
