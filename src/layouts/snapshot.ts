@@ -9,12 +9,16 @@ import { normalizeTs, recordId } from '../rrpair/derive.js';
 import { compileFilter, exactServices, type RecordFilterConfig } from './filter.js';
 import { lines } from './format.js';
 import type { LayoutName } from './layout.js';
-import { eachLimit, isCorruption, listWindow, readObject, resolveLayout, type ObjectProblem } from './reader.js';
+import { eachLimit, isCorruption, listWindow, readObject, resolveLayout, type ObjectItem, type ObjectProblem, type ReadLayout } from './reader.js';
 import type { ObjectStore } from './store.js';
 
-export interface SnapshotOptions {
-  store: ObjectStore;
-  prefix: string;
+export type SnapshotOptions = SnapshotSettings & (
+  | { store: ObjectStore; prefix: string; source?: undefined }
+  /** Instead of a store's objects: records from a query API (loki://). */
+  | { source: RecordSource; store?: undefined; prefix?: undefined }
+);
+
+interface SnapshotSettings {
   layout: LayoutName | 'auto';
   partitionFormat?: string;
   startMs: number;
@@ -39,6 +43,14 @@ export interface SnapshotResult {
   problems: ObjectProblem[];
 }
 
+/** Records that come from a query rather than from objects (Loki's query_range). */
+export interface RecordSource {
+  uri: string;
+  /** What the metadata calls the layout (e.g. "loki"). */
+  layout: string;
+  items: AsyncIterable<ObjectItem>;
+}
+
 interface Entry {
   ts: string;
   id: string;
@@ -52,8 +64,9 @@ const cmp = (a: Entry, b: Entry) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id <
  * Memory is bounded: past `spillRecords`, sorted runs go to disk and are merged at the end.
  */
 export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult> {
-  const layout = await resolveLayout(o.store, o.prefix, o.layout, o.partitionFormat);
-  const objects = await listWindow(o.store, layout, o.startMs, o.endMs, { lateMs: o.lateMs ?? 3_600_000, services: exactServices(o.filter) });
+  const store = o.store;
+  const layout = store ? await resolveLayout(store, o.prefix!, o.layout, o.partitionFormat) : { layout: o.source!.layout };
+  const objects = store ? await listWindow(store, layout as ReadLayout, o.startMs, o.endMs, { lateMs: o.lateMs ?? 3_600_000, services: exactServices(o.filter) }) : [];
   const filter = compileFilter(o.filter);
   const res: SnapshotResult = { objects: 0, records: 0, duplicates: 0, runs: 0, problems: [] };
   const spill = o.spillRecords ?? 200_000;
@@ -75,27 +88,31 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
       await once(ws, 'close');
     })();
   };
+  const take = async (item: ObjectItem, uri: string) => {
+    if (item.kind === 'bad') {
+      res.problems.push({ uri, line: item.line, reason: item.reason });
+      return;
+    }
+    if (!(item.ms >= o.startMs && item.ms <= o.endMs)) return;
+    const r: RRRecord = item.record;
+    if (filter && !filter(r)) return;
+    buf.push({ ts: normalizeTs(r.rrpair.ts), id: recordId(r.rrpair), json: JSON.stringify(r.rrpair) });
+    if (buf.length >= spill) await spillNow();
+  };
   try {
+    if (o.source) {
+      for await (const item of o.source.items) await take(item, o.source.uri);
+    }
     await eachLimit(objects, o.parallel ?? 8, async (obj) => {
       try {
-        for await (const item of readObject(o.store, obj.key)) {
-          if (item.kind === 'bad') {
-            res.problems.push({ uri: o.store.uri(obj.key), line: item.line, reason: item.reason });
-            continue;
-          }
-          if (!(item.ms >= o.startMs && item.ms <= o.endMs)) continue;
-          const r: RRRecord = item.record;
-          if (filter && !filter(r)) continue;
-          buf.push({ ts: normalizeTs(r.rrpair.ts), id: recordId(r.rrpair), json: JSON.stringify(r.rrpair) });
-          if (buf.length >= spill) await spillNow();
-        }
+        for await (const item of readObject(store!, obj.key)) await take(item, store!.uri(obj.key));
       } catch (err) {
-        res.problems.push({ uri: o.store.uri(obj.key), reason: `${isCorruption(err) ? 'corrupt object' : 'unreadable object'}: ${(err as Error).message}` });
+        res.problems.push({ uri: store!.uri(obj.key), reason: `${isCorruption(err) ? 'corrupt object' : 'unreadable object'}: ${(err as Error).message}` });
       }
       res.objects++;
       o.onProgress?.({ ...res, objectsTotal: objects.length });
     });
-    const writer = await openWriter(o, layout.layout, o.store.uri(o.prefix));
+    const writer = await openWriter(o, layout.layout, o.source?.uri ?? o.store!.uri(o.prefix!));
     if (runs.length === 0) {
       await emitSorted(buf.sort(cmp), writer, res);
     } else {

@@ -81,6 +81,17 @@ describe('loki exporter: records → streams as the OTel contrib exporter builds
     expect(requests[0]!.indices).toEqual([0]);
   });
 
+  it('entry time: the receive time, spread inside its millisecond by the uuid (same on a retry), or the RRPair ts', () => {
+    const observedNs = 1_700_000_000_000_000_000n;
+    const a = recordToEntry(newRecord(SAMPLES[0]!, { observedNs })).entry.tsNs;
+    const b = recordToEntry(newRecord(SAMPLES[1]!, { observedNs })).entry.tsNs;
+    expect(a).not.toBe(b);
+    expect(recordToEntry(newRecord(SAMPLES[0]!, { observedNs })).entry.tsNs).toBe(a);
+    expect(a - observedNs < 1_000_000n && a >= observedNs).toBe(true);
+    expect(recordToEntry(newRecord(SAMPLES[0]!, { observedNs: observedNs + 7n })).entry.tsNs).toBe(observedNs + 7n);
+    expect(recordToEntry(newRecord(SAMPLES[0]!, { observedNs }), { timestamp: 'rrpair' }).entry.tsNs).toBe(1_742_258_506_221_941_000n);
+  });
+
   it('Go text forms: strconv.Quote for label values, encoding/json numbers', () => {
     expect(goQuote('a"b\\c\n\u0001\u00a0é')).toBe('"a\\"b\\\\c\\n\\x01\\u00a0é"');
     expect(goJson({ b: 1e21, a: 1e-7, c: 0.5, d: [true, null] })).toBe('{"a":1e-7,"b":1e+21,"c":0.5,"d":[true,null]}');
@@ -108,7 +119,7 @@ describe('loki exporter against the Loki wire fake', () => {
       batch.forEach((r) => {
         const e = byUuid.get(r.rrpair.uuid)!;
         expect(e.labels).toEqual({ cluster: 'east', exporter: 'OTLP', namespace: 'prod', service: r.attributes.service });
-        expect(e.tsNs).toBe(r.observedNs);
+        expect(e.tsNs >= r.observedNs && e.tsNs < r.observedNs + 1_000_000n).toBe(true);
         expect(JSON.parse(e.line).body).toEqual(r.rrpair);
       });
     } finally {
@@ -122,7 +133,8 @@ describe('loki exporter against the Loki wire fake', () => {
       const batch = SAMPLES.slice(20, 25).map((rr) => hinted(rr));
       await b.exporter.consume(batch, {});
       expect(loki.pushes.at(-1)).toMatchObject({ contentType: 'application/json', contentEncoding: 'gzip', status: 204 });
-      expect(loki.entries('json-tenant').map((e) => JSON.parse(e.line).body)).toEqual(batch.map((r) => r.rrpair));
+      const byUuid = (xs: RRPair[]) => [...xs].sort((x, y) => (x.uuid! < y.uuid! ? -1 : 1));
+      expect(byUuid(loki.entries('json-tenant').map((e) => JSON.parse(e.line).body))).toEqual(byUuid(batch.map((r) => r.rrpair)));
     } finally {
       await b.stop();
     }

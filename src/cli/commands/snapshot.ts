@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { FILTER_FIELDS, type RecordFilterConfig } from '../../layouts/filter.js';
 import { LAYOUTS, type LayoutName } from '../../layouts/layout.js';
-import { buildSnapshot } from '../../layouts/snapshot.js';
+import { defaultLogQL, isLokiUri, parseLokiUri, readLoki } from '../../layouts/loki.js';
+import { buildSnapshot, type SnapshotOptions } from '../../layouts/snapshot.js';
 import { openLocation } from '../../layouts/uri.js';
 import { parseTime } from '../../layouts/window.js';
 import type { CliCommand } from '../command.js';
@@ -18,10 +19,13 @@ export function progressBar(done: number, total: number, extra: string): void {
 export const snapshot: CliCommand = {
   name: 'snapshot',
   summary: 'build one raw.jsonl (or a proxymock directory) of a time window from a long-term archive',
-  usage: `rrpipe snapshot --from <s3://…|gs://…|azblob://…|DIR> --start T [--end T] --out FILE|DIR [options]
+  usage: `rrpipe snapshot --from <s3://…|gs://…|azblob://…|DIR|loki://…> --start T [--end T] --out FILE|DIR [options]
        rrpipe snapshot -c FILE --from EXPORTER_ID --start T [--end T] --out FILE [filters]
 
-  --from URI           archive root (prefix) in any layout
+  --from URI           archive root (prefix) in any layout, or
+                       loki://host:port[?query=<LogQL>&tenant=<org id>] (loki+https:// for TLS):
+                       what the loki exporter wrote, read with query_range (default query
+                       {service=~".+"} | json, stream matchers from --cluster/--service/--namespace)
   --from EXPORTER_ID   with -c: a short-term store of that config (awsdynamodb, embedded, opensearch/hot…);
                        raw_jsonl in (ts, id) order, RRPairs from the store or through archive_uri; end exclusive
   -c, --config FILE    the config that names the store
@@ -78,21 +82,30 @@ export const snapshot: CliCommand = {
     }
     try {
       const now = Date.now();
-      const e = v.endpoint as string | undefined;
-      const loc = openLocation(v.from as string, { s3: { endpoint: e, s3_force_path_style: !!e }, gcs: { endpoint: e }, azure: { endpoint: e } });
-      const res = await buildSnapshot({
-        store: loc.store,
-        prefix: loc.key,
+      const startMs = parseTime(v.start as string, now, '--start');
+      const endMs = parseTime(v.end as string | undefined, now, '--end');
+      const common = {
         layout,
-        startMs: parseTime(v.start as string, now, '--start'),
-        endMs: parseTime(v.end as string | undefined, now, '--end'),
+        startMs,
+        endMs,
         filter,
         format,
         out: v.out as string,
         parallel: v.parallel ? Number(v.parallel) : 8,
         ...(v.spill ? { spillRecords: Number(v.spill) } : {}),
-        onProgress: (p) => progressBar(p.objects, p.objectsTotal, `${p.problems.length} problem(s)`),
-      });
+        onProgress: (p: { objects: number; objectsTotal: number; problems: unknown[] }) => progressBar(p.objects, p.objectsTotal, `${p.problems.length} problem(s)`),
+      } satisfies Partial<SnapshotOptions>;
+      const from = v.from as string;
+      if (isLokiUri(from)) {
+        const loki = parseLokiUri(from);
+        const res = await buildSnapshot({ ...common, source: { uri: from, layout: 'loki', items: readLoki(loki, loki.query ?? defaultLogQL(filter), startMs, endMs) } });
+        for (const p of res.problems.slice(0, 50)) console.error(`rrpipe snapshot: ${p.uri}${p.line ? ` line ${p.line}` : ''}: ${p.reason}`);
+        console.error(`rrpipe snapshot: ${res.records} records from Loki (${res.duplicates} duplicates dropped, ${res.problems.length} problems) → ${v.out}`);
+        return 0;
+      }
+      const e = v.endpoint as string | undefined;
+      const loc = openLocation(from, { s3: { endpoint: e, s3_force_path_style: !!e }, gcs: { endpoint: e }, azure: { endpoint: e } });
+      const res = await buildSnapshot({ ...common, store: loc.store, prefix: loc.key });
       await loc.store.close?.();
       if (process.stderr.isTTY) process.stderr.write('\n');
       for (const p of res.problems.slice(0, 50)) console.error(`rrpipe snapshot: ${p.uri}${p.line ? ` line ${p.line}` : ''}: ${p.reason}`);

@@ -142,15 +142,33 @@ export function recordToEntry(r: RRRecord, o: ConvertOptions = {}): { labels: st
   const line = lineOf(format, r, attrs, res, o.maxDepth ?? 128);
   const labels = new Map<string, string>();
   for (const [k, v] of merged) labels.set(normalizeLabel(k), v);
-  return { labels: labelSetString(labels), labelMap: Object.fromEntries(labels), entry: { tsNs: timestampOf(r, o.timestamp ?? 'observed'), line } };
+  return { labels: labelSetString(labels), labelMap: Object.fromEntries(labels), entry: { tsNs: timestampOf(r, o.timestamp ?? 'observed', line), line } };
 }
 
-function timestampOf(r: RRRecord, from: EntryTimestamp): bigint {
+/**
+ * The entry time. The OTel exporter uses the log record's time, which the forwarder stamps with
+ * a nanosecond clock; rrpipe's receive time (`observedNs`) is often whole milliseconds, shared by
+ * a whole batch. Loki pages by timestamp (query_range's end is exclusive, and the gather script
+ * moves its cursor to the oldest line of a page), so a batch on one instant would be cut at a page
+ * boundary: a whole-millisecond time gets a sub-millisecond offset from the record's uuid (or
+ * line), the same on every retry so Loki still drops a resent duplicate.
+ */
+function timestampOf(r: RRRecord, from: EntryTimestamp, line: string): bigint {
   if (from === 'rrpair') {
     const t = tsNanos(typeof r.rrpair.ts === 'string' ? r.rrpair.ts : undefined);
     if (t !== undefined) return BigInt(t);
   }
-  return r.observedNs;
+  if (r.observedNs % 1_000_000n !== 0n) return r.observedNs;
+  return r.observedNs + BigInt(fnv1a(typeof r.rrpair.uuid === 'string' && r.rrpair.uuid ? r.rrpair.uuid : line) % 1_000_000);
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }
 
 function lineOf(format: string, r: RRRecord, attrs: Attrs, res: Attrs, maxDepth: number): string {

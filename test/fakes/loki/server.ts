@@ -272,7 +272,10 @@ export class LokiFake {
     if (body.subarray(0, SNAPPY_FRAMING.length).equals(SNAPPY_FRAMING)) throw new HttpError(400, 'snappy: corrupt input (the snappy framing format; Loki reads the block format)');
     let plain: Uint8Array;
     try {
-      plain = snappy.uncompress(new Uint8Array(body), 100 * 1024 * 1024);
+      // The block format starts with the uncompressed length (a varint): refuse a bomb before inflating.
+      const r = protobuf.Reader.create(body);
+      if (r.uint32() > 100 * 1024 * 1024) throw new Error('uncompressed length over 100 MiB');
+      plain = snappy.uncompress(new Uint8Array(body));
     } catch (err) {
       throw new HttpError(400, `snappy: corrupt input: ${(err as Error).message}`);
     }
