@@ -117,7 +117,7 @@ describe('the query deadline', () => {
     const hanging: QueryableStore = { query: (_f, o) => new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(o.signal!.reason))) };
     let timeouts = 0;
     const metrics = { counter: () => ({ inc: () => void timeouts++ }) } as unknown as ComponentMetrics;
-    const api = createQueryApi({ endpoint: '127.0.0.1:0', store: 'hot', default_limit: 10, max_limit: 100, default_start: '-1h', timeout: 200 }, undefined, metrics);
+    const api = createQueryApi({ endpoint: '127.0.0.1:0', store: 'hot', default_limit: 10, max_limit: 100, default_start: '-1h', timeout: 200, scan_limit: 1000, export_limit: 100 }, undefined, metrics);
     const host = { getExporter: () => ({}), getExporterComponent: () => hanging } as unknown as Host;
     await api.start(host);
     try {

@@ -17,5 +17,4 @@ export { jsonLabels, LokiFake, startLokiFake, parseLokiTime, type LokiFakeOption
 export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic } from './metrics.js';
 export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
 export { DynamoProxy, startDynalite, type Dynalite, type DynamoCall } from './dynalite.js';
-export { firestoreEmulator, startFirestore } from './cloud-emulators.js';
 export { chromiumPath, launchChromium } from './browser.js';
