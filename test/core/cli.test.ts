@@ -51,6 +51,8 @@ service:
   file: { include: ["\${env:INBOX}/*.jsonl"] }
 exporters:
   debug:
+extensions:
+  bearertokenauth: { tokens: [first-token-value, second-token-value] }
 service:
   telemetry:
     resource:
@@ -67,6 +69,8 @@ service:
     expect(cfg.receivers.file.poll_interval).toBe(200);
     expect(cfg.service.telemetry.resource).toEqual({ api_token: '[REDACTED]', password: '[REDACTED]', region: 'eu' });
     expect(r.stdout).not.toContain('hunter2');
+    expect(cfg.extensions.bearertokenauth.tokens).toEqual(['[REDACTED]', '[REDACTED]']);
+    expect(r.stdout).not.toMatch(/first-token-value|second-token-value/);
   });
 
   it('an unknown command says so and exits 2', async () => {

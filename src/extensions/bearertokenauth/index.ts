@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type { Component, ExtensionFactory } from '../../core/component.js';
-import { obj, path, secret, str, strings, type Config } from '../../config/fragments.js';
+import { list, obj, path, secret, str, type Config } from '../../config/fragments.js';
 import { AuthError, type ClientAuthenticator, type RequestHeaders, type ServerAuthenticator } from '../../helpers/auth.js';
 
 function same(a: string, b: string): boolean {
@@ -48,7 +48,7 @@ const schema = obj({
   header: str('Authorization', 'Header carrying the token.'),
   scheme: str('Bearer', 'Scheme before the token; empty for none.'),
   token: secret('The token.'),
-  tokens: strings(undefined, 'Several accepted tokens (server).'),
+  tokens: list(secret('An accepted token.'), undefined, 'Several accepted tokens (server); each is a secret.'),
   filename: path(undefined, 'File holding the token; read on each request, so it can be rotated.'),
 });
 
