@@ -94,7 +94,11 @@ service:
     writeFileSync(join(dir, 'b.jsonl'), rrs.map((r) => JSON.stringify(r)).join('\n') + '\n');
     await waitFor(async () => (await total()) === sent.length, { what: 'second pass in Prometheus', timeoutMs: 60_000 });
     await waitFor(async () => Number((await prom.query('sum(scrape_rrpair_calls_total)'))[0]?.value[1] ?? 0) === sent.length, { what: 'the scrape endpoint scraped', timeoutMs: 60_000 });
-    await waitFor(async () => (await prom.query('rrpipe_records_received_total{component="rrpairmetrics"}')).length > 0, { what: 'rrpipe /metrics scraped', timeoutMs: 60_000 });
+    await waitFor(async () => Number((await prom.query('sum(rrpipe_records_received_total{component="rrpairmetrics"})'))[0]?.value[1] ?? 0) === sent.length, { what: 'rrpipe /metrics scraped after the second pass', timeoutMs: 60_000 });
+    // rate() and increase() over scraped series need two scrapes inside their window.
+    for (const job of ['rrpipe', 'rrpipe-scrape']) {
+      await waitFor(async () => Number((await prom.query(`count_over_time(up{job="${job}"}[1m])`))[0]?.value[1] ?? 0) >= 2, { what: `two scrapes of ${job}`, timeoutMs: 60_000 });
+    }
   }, 180_000);
 
   afterAll(async () => {
