@@ -39,6 +39,7 @@ receivers:
   memsource: { name: 50k, batch: 1000 }
 exporters:
   awss3:
+    layout: native
     s3uploader: { s3_bucket: archive, s3_prefix: big, endpoint: '${s3.endpoint}', s3_force_path_style: true, compression: gzip }
 `);
     const keys = s3.events.filter((e) => e.eventName.startsWith('ObjectCreated')).map((e) => e.s3.object.key);
