@@ -42,6 +42,13 @@ export const CONFIG_ENV: Record<string, string> = {
   AZURE_STORAGE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=rrpipetest;AccountKey=dGVzdA==;EndpointSuffix=core.windows.net',
   OTLP_TOKEN: 'test-otlp-token',
   ES_PASSWORD: 'test-es-password',
+  ES_ENDPOINT: 'https://elasticsearch.example:9200',
+  S3_BUCKET: 'rrpipe-test-byoc',
+  GCS_BUCKET: 'rrpipe-test-byoc',
+  AZURE_BLOB_URL: 'https://rrpipetest.blob.core.windows.net',
+  AZURE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=rrpipetest;AccountKey=dGVzdA==;EndpointSuffix=core.windows.net',
+  COSMOS_ENDPOINT: 'https://rrpipetest.documents.azure.com:443/',
+  OTLP_LOGS_ENDPOINT: 'https://otlp.example.com/v1/logs',
 };
 
 /** The variables a config reads without a default: `${env:NAME}` (not `${env:NAME:-…}`). */
