@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tmp } from '../support/tmp.js';
 import { waitFor } from '../support/wait.js';
+import { requireBuild } from '../support/proc.js';
 import { CONFIG_ENV, requiredEnv, ROOT, run } from './support.js';
 
 // What the image's install stage does (Dockerfile), on this machine: `npm pack`, then
@@ -37,8 +38,10 @@ describe('the npm package', () => {
     const packDir = tmp('rrpipe-pack-');
     const appDir = tmp('rrpipe-install-');
 
-    // `npm pack` runs `prepare` (the TypeScript build), as it would in a fresh clone.
-    const pack = await run('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: ROOT, env: npmEnv(), timeoutMs: 10 * MINUTES });
+    // The build `npm test` made is what is packed: `prepare` (clean, then build) would delete dist/
+    // under the tests running beside this one. A publish runs prepare as usual.
+    requireBuild();
+    const pack = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: ROOT, env: npmEnv(), timeoutMs: 10 * MINUTES });
     expect(pack.code, pack.stderr).toBe(0);
     const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[\n'))) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
