@@ -1,11 +1,10 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Component, Consumer } from '../../src/core/component.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Telemetry } from '../../src/core/telemetry.js';
 import { factory, type LokiExporterConfig } from '../../src/exporters/loki/index.js';
-import { testHost, tmp, waitFor } from '../support/index.js';
+import { readDeadLetters, testHost, tmp, waitFor } from '../support/index.js';
 
 export interface BuiltLoki {
   exporter: Component & Consumer;
@@ -25,16 +24,7 @@ export async function buildLoki(raw: Record<string, unknown>): Promise<BuiltLoki
   const telemetry = new Telemetry({ processMetrics: false });
   const exporter = await factory.create({ id: 'loki', kind: 'exporter', config: config as LokiExporterConfig, logger: silentLogger(), metrics: telemetry.forComponent('loki', 'exporter'), configDir: dir });
   await exporter.start(testHost(dir));
-  const read = () => {
-    const dl = join(dir, 'dead_letter');
-    let files: string[] = [];
-    try {
-      files = readdirSync(dl);
-    } catch {
-      return [];
-    }
-    return files.flatMap((f) => readFileSync(join(dl, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-  };
+  const read = () => readDeadLetters<{ reason: string; rrpair?: { uuid?: string } }>(dir);
   return {
     exporter, dir, telemetry,
     async deadLetters() {

@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import type { Component, Consumer, ExporterFactory, Host } from '../../src/core/component.js';
 import { validateAgainst } from '../../src/config/validate-schema.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -9,7 +8,7 @@ import { noopMetrics } from '../../src/core/telemetry.js';
 import type { QueryFilter, QueryHit, QueryableStore } from '../../src/core/query.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { allSamples, testHost, tmp } from '../support/index.js';
+import { allSamples, readDeadLetters, testHost, tmp } from '../support/index.js';
 
 /** The real RRPairs, as records. */
 export function sampleRecords(): RRRecord[] {
@@ -92,14 +91,7 @@ export async function build<C>(factory: ExporterFactory<C>, raw: Record<string, 
     ...testHost(dir),
     async deadLetters() {
       await new Promise((r) => setTimeout(r, 150)); // the dead-letter file is written through a stream
-      const dl = join(dir, 'dead_letter');
-      let files: string[] = [];
-      try {
-        files = readdirSync(dl);
-      } catch {
-        return [];
-      }
-      return files.flatMap((f) => readFileSync(join(dl, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+      return readDeadLetters(dir);
     },
   };
   const component = (await factory.create({ id: factory.type, kind: 'exporter', config: config as C, logger: silentLogger(), metrics: noopMetrics(), configDir: dir })) as Built<C>['component'];

@@ -4,7 +4,7 @@ export { sleep, waitFor } from './wait.js';
 export { tmp, tmpDir } from './tmp.js';
 export { withPipeline } from './config.js';
 export { freePort } from './net.js';
-export { testHost } from './host.js';
+export { readDeadLetters, testHost } from './host.js';
 export { bigtableEmulator, haveBinary, missing, pgBin } from './backend.js';
 export { allSamples, generate, loadSample, readJsonl, sampleFiles, SAMPLES_DIR } from './samples.js';
 export { BIN, requireBuild, RrpipeProcess, runCli } from './proc.js';
