@@ -128,4 +128,17 @@ function keyOf(a: Attrs): string {
   return Object.keys(a).sort().map((k) => `${k}\u0001${String(a[k])}`).join('\u0002');
 }
 
+/** One batch's groups as delta, monotonic sum points (one metric per definition), as count and sum emit them. */
+export function deltaSumPoints(type: string, defs: { name: string; description: string }[], groups: Groups<number>[], clock: DeltaClock): MetricPoint[] {
+  const { startNs, timeNs } = clock.next();
+  const scope = connectorScope(type);
+  const points: MetricPoint[] = [];
+  defs.forEach((d, i) => {
+    for (const g of groups[i]!.entries()) {
+      points.push({ type: 'sum', temporality: 'delta', monotonic: true, name: d.name, description: d.description, unit: '', resource: g.resource, scope, attributes: g.attributes, startNs, timeNs, value: g.value });
+    }
+  });
+  return points;
+}
+
 export type { MetricPoint };

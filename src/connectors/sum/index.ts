@@ -1,8 +1,7 @@
 import type { AnyConsumer, Component, ConnectorFactory, Consumer, CreateSettings } from '../../core/component.js';
-import type { MetricPoint } from '../../core/metric.js';
 import type { AttrValue, Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { obj, raw, str, type Config } from '../../config/fragments.js';
-import { anyCondition, attributeList, conditionList, conditionProblems, connectorScope, DeltaClock, groupAttributes, Groups, type AttributeSpec } from '../internal/logs-to-metrics.js';
+import { anyCondition, attributeList, conditionList, conditionProblems, deltaSumPoints, DeltaClock, groupAttributes, Groups, type AttributeSpec } from '../internal/logs-to-metrics.js';
 
 const metricDef = obj({
   description: str(undefined, 'Metric description.'),
@@ -74,14 +73,7 @@ class SumConnector implements Component, Consumer {
         groups[i]!.add(r.resource, attrs, () => 0, (x) => x + v);
       });
     }
-    const { startNs, timeNs } = this.clock.next();
-    const scope = connectorScope('sum');
-    const points: MetricPoint[] = [];
-    this.defs.forEach((d, i) => {
-      for (const g of groups[i]!.entries()) {
-        points.push({ type: 'sum', temporality: 'delta', monotonic: true, name: d.name, description: d.description, unit: '', resource: g.resource, scope, attributes: g.attributes, startNs, timeNs, value: g.value });
-      }
-    });
+    const points = deltaSumPoints('sum', this.defs, groups, this.clock);
     if (points.length) await this.next.consume(points, ctx);
   }
 }
