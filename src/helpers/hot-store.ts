@@ -56,6 +56,7 @@ export function compileFilter(filter: QueryFilter): CompiledFilter {
       if (filter.namespace !== undefined && doc.namespace !== filter.namespace) return false;
       if (filter.service !== undefined && doc.service !== filter.service) return false;
       if (filter.direction !== undefined && doc.direction !== filter.direction) return false;
+      if (filter.protocol !== undefined && doc.l7protocol !== filter.protocol) return false;
       if (method && !method.test(doc.command)) return false;
       if (status && !status.test(doc.status)) return false;
       if (endpoint && !endpoint.test(doc.location)) return false;

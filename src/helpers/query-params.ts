@@ -21,7 +21,7 @@ export function parseTime(s: string, now = Date.now()): Date {
 }
 
 /** The query parameters `rrpipe query` and GET /api/v1/rrpairs share. */
-export const FILTER_PARAMS = ['start', 'end', 'cluster', 'namespace', 'service', 'direction', 'method', 'status', 'endpoint', 'limit', 'after'] as const;
+export const FILTER_PARAMS = ['start', 'end', 'cluster', 'namespace', 'service', 'direction', 'protocol', 'method', 'status', 'endpoint', 'limit', 'after'] as const;
 
 /** Build a QueryFilter from string parameters; throws an Error naming the bad parameter. */
 export function filterFromParams(p: Partial<Record<string, string | undefined>>, opts: { now?: number; maxLimit?: number } = {}): QueryFilter {
@@ -30,7 +30,7 @@ export function filterFromParams(p: Partial<Record<string, string | undefined>>,
   if (p.start) f.start = parseTime(p.start, now);
   if (p.end) f.end = parseTime(p.end, now);
   if (f.start && f.end && f.start >= f.end) throw new Error(`start (${f.start.toISOString()}) must be before end (${f.end.toISOString()})`);
-  for (const k of ['cluster', 'namespace', 'service'] as const) if (p[k] !== undefined && p[k] !== '') f[k] = p[k];
+  for (const k of ['cluster', 'namespace', 'service', 'protocol'] as const) if (p[k] !== undefined && p[k] !== '') f[k] = p[k];
   if (p.direction !== undefined && p.direction !== '') {
     const d = p.direction.toUpperCase();
     if (d !== 'IN' && d !== 'OUT') throw new Error(`invalid direction "${p.direction}" (expected IN or OUT)`);

@@ -105,6 +105,7 @@ export const query: CliCommand = {
   --end T             until T (exclusive); default now
   --cluster S, --namespace S, --service S     exact match
   --direction IN|OUT
+  --protocol S        exact match on l7protocol (http, grpc, postgres…)
   --method REGEX      on command (HTTP method, gRPC method, Query)
   --status REGEX      on status (e.g. '^5')
   --endpoint REGEX    on location (path, gRPC path, SQL)
@@ -126,6 +127,7 @@ Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 
         namespace: { type: 'string' },
         service: { type: 'string' },
         direction: { type: 'string' },
+        protocol: { type: 'string' },
         method: { type: 'string' },
         status: { type: 'string' },
         endpoint: { type: 'string' },

@@ -249,6 +249,7 @@ export class CosmosStore implements QueryableStore {
     if (f.startTs) where.push(`c.ts >= ${p(f.startTs)}`);
     if (f.endTs) where.push(`c.ts < ${p(f.endTs)}`);
     for (const k of ['cluster', 'namespace', 'direction'] as const) if (flt[k] !== undefined) where.push(`c.${k} = ${p(flt[k]!)}`);
+    if (flt.protocol !== undefined) where.push(`c.l7protocol = ${p(flt.protocol)}`);
     for (const [k, re] of [['command', flt.method], ['status', flt.status], ['location', flt.endpoint]] as const) {
       const lit = exactLiteral(re);
       if (lit !== undefined) where.push(`c.${k} = ${p(lit)}`);

@@ -72,6 +72,7 @@ export function buildQuery(table: string, f: ReturnType<typeof compileFilter>): 
   for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) {
     if (flt[k] !== undefined) { p(`p_${k}`, 'string', flt[k]!); where.push(`${k} == p_${k}`); }
   }
+  if (flt.protocol !== undefined) { p('p_protocol', 'string', flt.protocol); where.push('l7protocol == p_protocol'); }
   if (flt.method) { p('p_method', 'string', flt.method); where.push('command matches regex p_method'); }
   if (flt.status) { p('p_status', 'string', flt.status); where.push('status matches regex p_status'); }
   if (flt.endpoint) { p('p_endpoint', 'string', flt.endpoint); where.push('location matches regex p_endpoint'); }

@@ -192,6 +192,10 @@ export class EmbeddedStore implements StoreReader {
         args.push(v);
       }
     }
+    if (filter.protocol !== undefined) {
+      where.push('l7protocol = ?');
+      args.push(filter.protocol);
+    }
     for (const [f, col] of [['method', 'command'], ['status', 'status'], ['endpoint', 'location']] as const) {
       const v = filter[f];
       if (v !== undefined) {

@@ -229,7 +229,7 @@ export class FakeKusto {
       if ((m = /^\| where ts (>=|<) (p_start|p_end)$/.exec(line))) {
         const v = P(m[2]!);
         rows = rows.filter((r) => (m![1] === '>=' ? str(r, 'ts_text') >= v : str(r, 'ts_text') < v));
-      } else if ((m = /^\| where (cluster|namespace|service|direction) == (p_\w+)$/.exec(line))) {
+      } else if ((m = /^\| where (cluster|namespace|service|direction|l7protocol) == (p_\w+)$/.exec(line))) {
         const v = P(m[2]!);
         rows = rows.filter((r) => str(r, m![1]!) === v);
       } else if ((m = /^\| where (command|status|location) matches regex (p_\w+)$/.exec(line))) {

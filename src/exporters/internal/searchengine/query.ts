@@ -73,13 +73,14 @@ interface Fields {
   namespace: string;
   service: string;
   direction: string;
+  l7protocol: string;
   command: string;
   status: string;
   location: string;
 }
 
-const RRPIPE_FIELDS: Fields = { ts: 'ts', sort: ['ts.sort', 'id'], cluster: 'cluster', namespace: 'namespace', service: 'service', direction: 'direction', command: 'command', status: 'status', location: 'location' };
-const OTEL_FIELDS: Fields = { ts: '@timestamp', sort: ['@timestamp', 'Body.uuid'], cluster: 'Resource.cluster', namespace: 'Attributes.namespace', service: 'Attributes.service', direction: 'Body.direction', command: 'Body.command', status: 'Body.status', location: 'Body.location' };
+const RRPIPE_FIELDS: Fields = { ts: 'ts', sort: ['ts.sort', 'id'], cluster: 'cluster', namespace: 'namespace', service: 'service', direction: 'direction', l7protocol: 'l7protocol', command: 'command', status: 'status', location: 'location' };
+const OTEL_FIELDS: Fields = { ts: '@timestamp', sort: ['@timestamp', 'Body.uuid'], cluster: 'Resource.cluster', namespace: 'Attributes.namespace', service: 'Attributes.service', direction: 'Body.direction', l7protocol: 'Body.l7protocol', command: 'Body.command', status: 'Body.status', location: 'Body.location' };
 
 export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number, keywordSuffix = ''): Record<string, unknown> {
   const base = mode === 'otel' ? OTEL_FIELDS : RRPIPE_FIELDS;
@@ -87,7 +88,7 @@ export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number
   const F: Fields = {
     ts: base.ts,
     sort: [base.sort[0], kw(base.sort[1])],
-    cluster: kw(base.cluster), namespace: kw(base.namespace), service: kw(base.service), direction: kw(base.direction),
+    cluster: kw(base.cluster), namespace: kw(base.namespace), service: kw(base.service), direction: kw(base.direction), l7protocol: kw(base.l7protocol),
     command: kw(base.command), status: kw(base.status), location: kw(base.location),
   };
   const filter: unknown[] = [];
@@ -98,6 +99,7 @@ export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number
     filter.push({ range: { [F.ts]: r } });
   }
   for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) if (f[k] !== undefined) filter.push({ term: { [F[k]]: f[k] } });
+  if (f.protocol !== undefined) filter.push({ term: { [F.l7protocol]: f.protocol } });
   for (const [k, field] of [['method', F.command], ['status', F.status], ['endpoint', F.location]] as const) {
     const v = f[k];
     if (v !== undefined) filter.push({ regexp: { [field]: { value: toLuceneRegex(v), flags: 'NONE' } } });
