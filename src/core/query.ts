@@ -10,6 +10,8 @@ export interface QueryFilter {
   namespace?: string;
   service?: string;
   direction?: 'IN' | 'OUT';
+  /** Exact match on l7protocol (HTTP, gRPC, postgres, …). */
+  protocol?: string;
   /** Regex on command (HTTP method, gRPC method, Query). */
   method?: string;
   /** Regex on status. */
