@@ -5,8 +5,10 @@ import { classifyDynamo, retryHintMs } from '../../src/exporters/awsdynamodb/sto
 import { hourOf, itemOf, shardOf } from '../../src/exporters/awsdynamodb/table.js';
 import { PermanentError, RetryableError } from '../../src/core/errors.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
+import type { ExporterFactory } from '../../src/core/component.js';
 import { DynamoProxy, startDynalite, type Dynalite } from '../support/index.js';
-import { build, chunks, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built } from './support.js';
+import { storeConformance } from '../support/store-conformance.js';
+import { build, chunks, generatedRecords, hugeRecord, queryAll, reference, sendAndDrain, type Built } from './support.js';
 
 const fast = {
   sending_queue: { enabled: false },
@@ -91,39 +93,15 @@ describe('awsdynamodb exporter against dynalite', () => {
     expect(proxy.targets()).not.toContain('DescribeTimeToLive');
   });
 
-  it('writes the samples and generated RRPairs and reads back exactly the reference; a replayed batch duplicates nothing', async () => {
-    const b = await exporter();
-    try {
-      const samples = sampleRecords();
-      const gen = generatedRecords(1500);
-      await sendAndDrain(b, [...chunks(samples, 40), ...chunks(gen, 300), gen.slice(0, 300), samples]);
-      expect(await count(b.config.table_name)).toBe(samples.length + gen.length);
-      const all = await queryAll(b.component, { limit: 137 });
-      expect(all).toEqual(reference([...samples, ...gen]));
-
-      // service + time window: the table key, across midnight
-      const start = new Date('2025-06-01T23:30:00Z');
-      const end = new Date('2025-06-02T01:20:00Z');
-      const want = reference(gen, (h) => h.doc.service === 'orders' && h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T01:20:00.000');
-      expect(want.length).toBeGreaterThan(100);
-      expect(await queryAll(b.component, { service: 'orders', start, end, limit: 45 })).toEqual(want);
-      // no service, a window: by_time (every shard of each hour)
-      expect(await queryAll(b.component, { start, end, limit: 100 })).toEqual(reference(gen, (h) => h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T01:20:00.000'));
-      // exact status: by_status; regexes and the other fields filtered on what is read
-      expect(await queryAll(b.component, { status: '^500$', limit: 50 })).toEqual(reference(gen, (h) => h.doc.status === '500'));
-      expect(await queryAll(b.component, { method: '^DEL', endpoint: '^/api/pay', direction: 'IN' })).toEqual(
-        reference(gen, (h) => h.doc.command.startsWith('DEL') && h.doc.location.startsWith('/api/pay') && h.doc.direction === 'IN'),
-      );
-      expect(await queryAll(b.component, { cluster: 'c1', namespace: 'samples' })).toEqual(reference(samples));
-
-      const one = samples[2]!;
-      expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
-      expect(await b.component.get!('no-such-id')).toBeUndefined();
-      expect(await b.host.deadLetters()).toEqual([]);
-    } finally {
-      await b.stop();
-    }
-  }, 120_000);
+  storeConformance('awsdynamodb', {
+    factory: factory as ExporterFactory<unknown>,
+    config: (name) => ({ endpoint: proxy.endpoint, region: 'us-east-1', table_name: `${name}${++n}`, create_table: true, ...fast }),
+    count: (name) => count(`${name}${n}`),
+    generated: 1_500,
+    batch: 300,
+    pageSize: 137,
+    cli: { component: 'awsdynamodb/hot', yaml: (name) => `endpoint: ${proxy.endpoint}\nregion: us-east-1\ntable_name: ${name}${n}\ncreate_table: false`, env: { AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' } },
+  });
 
   it('throttling (whole requests and UnprocessedItems) loses nothing and duplicates nothing', async () => {
     const b = await exporter();

@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { join } from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
 import { factory, itemId, partitionKey, type CosmosExporterConfig } from '../../src/exporters/azurecosmosdb/index.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { freePort, runCli, startCosmos, tmpDir, withPipeline, type CosmosServer } from '../support/index.js';
-import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
+import type { ExporterFactory } from '../../src/core/component.js';
+import { freePort, startCosmos, withPipeline, type CosmosServer } from '../support/index.js';
+import { storeConformance } from '../support/store-conformance.js';
+import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sendAndDrain, type Built } from '../shortterm2/support.js';
 import { Outage } from './support.js';
 
 const fast = {
@@ -65,45 +65,16 @@ describe('azurecosmosdb exporter against @vercel/cosmosdb-server', () => {
     return resources[0]!;
   }
 
-  // 5,000 here, not 20,000: @vercel/cosmosdb-server runs every query in this test's process by
-  // scanning and sorting the whole container, which over 20,000 items passes the SDK's 60 s request
-  // timeout on a busy 2-core machine. The 20,000-record round trip runs against the Firestore emulator.
-  it('writes the samples and 5,000 generated RRPairs and reads back exactly the reference through query()', async () => {
-    const b = await exporter('eq');
-    try {
-      const samples = sampleRecords();
-      const gen = generatedRecords(5_000);
-      await sendAndDrain(b, [...chunks(samples, 60), ...chunks(gen, 1000)]);
-      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference([...samples, ...gen]));
-
-      const start = new Date('2025-06-01T23:30:00Z');
-      const end = new Date('2025-06-02T00:20:00Z');
-      const want = reference(gen, (h) => h.doc.service === 'orders' && h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T00:20:00.000');
-      expect(want.length).toBeGreaterThan(50);
-      expect(await queryAll(b.component, { service: 'orders', start, end, limit: 13 })).toEqual(want);
-      const narrow = { start: new Date('2025-06-02T10:00:00Z'), end: new Date('2025-06-02T12:00:00Z') };
-      const inNarrow = (h: { doc: { ts: string } }) => h.doc.ts >= '2025-06-02T10:00' && h.doc.ts < '2025-06-02T12:00';
-      expect(await queryAll(b.component, { ...narrow, service: 'payments', method: '^POST$|^PUT$', status: '^(200|404)$', limit: 7 })).toEqual(
-        reference(gen, (h) => h.doc.service === 'payments' && ['POST', 'PUT'].includes(h.doc.command) && ['200', '404'].includes(h.doc.status) && inNarrow(h)),
-      );
-      expect(await queryAll(b.component, { ...narrow, method: '^DELETE$', status: '^500$' })).toEqual(reference(gen, (h) => h.doc.command === 'DELETE' && h.doc.status === '500' && inNarrow(h)));
-      expect(await queryAll(b.component, { ...narrow, endpoint: '^/api/users/', direction: 'IN', cluster: 'prod', namespace: 'shop' })).toEqual(
-        reference(gen, (h) => h.doc.location.startsWith('/api/users/') && h.doc.direction === 'IN' && inNarrow(h)),
-      );
-      expect(await queryAll(b.component, { service: 'openai-client', namespace: 'samples', limit: 50 })).toEqual(reference(samples));
-      const one = samples[1]!;
-      expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
-      expect(await b.component.get!('missing')).toBeUndefined();
-
-      // A replayed batch replaces the same items.
-      const before = await count('eq');
-      expect(before).toBe(reference([...samples, ...gen]).length);
-      await sendAndDrain(b, [gen.slice(0, 1000)]);
-      expect(await count('eq')).toBe(before);
-    } finally {
-      await b.stop();
-    }
-  }, 600_000);
+  storeConformance('azurecosmosdb', {
+    factory: factory as ExporterFactory<unknown>,
+    config: (container) => ({ endpoint: cosmos.endpoint, key: 'k', database: 'rrpipe', container, ...fast }),
+    count,
+    // 5,000 here, not 20,000: @vercel/cosmosdb-server runs every query in this test's process by
+    // scanning and sorting the whole container, which over 20,000 items passes the SDK's 60 s request
+    // timeout on a busy 2-core machine. The 20,000-record round trip runs against the Firestore emulator.
+    generated: 5_000,
+    cli: { component: 'azurecosmosdb/hot', yaml: (container) => `endpoint: ${cosmos.endpoint}\nkey: k\ncontainer: ${container}\ncreate_container: false\ntls: { insecure_skip_verify: true }` },
+  });
 
   it('creates the container partitioned by /pk with the ttl as defaultTtl, a (ts, rrid) composite index and the RRPair not indexed; items carry ttl', async () => {
     const b = await exporter('ttl', { ttl: '3d' });
@@ -192,26 +163,4 @@ describe('azurecosmosdb exporter against @vercel/cosmosdb-server', () => {
       await b.stop();
     }
   });
-
-  it('rrpipe query --store azurecosmosdb --output raw prints the RRPairs, with the same filters as the other stores', async () => {
-    const b = await exporter('cli');
-    const dir = tmpDir('rrpipe-cosmos-cli-');
-    try {
-      const samples = sampleRecords();
-      const gen = generatedRecords(300);
-      await sendAndDrain(b, [samples, gen]);
-      const cfg = join(dir.dir, 'c.yaml');
-      writeFileSync(cfg, withPipeline(`exporters:\n  azurecosmosdb/hot:\n    endpoint: ${cosmos.endpoint}\n    key: k\n    container: cli\n    create_container: false\n    tls: { insecure_skip_verify: true }\n`));
-      const out = join(dir.dir, 'raw.jsonl');
-      const all = await runCli(['query', '--store', 'azurecosmosdb/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out]);
-      expect(all.code, all.stderr).toBe(0);
-      expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual(reference([...samples, ...gen]).map((h) => h.rrpair));
-      const some = await runCli(['query', '--store', 'azurecosmosdb/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--service', 'users', '--status', '^404$', '--output', 'jsonl']);
-      expect(some.code, some.stderr).toBe(0);
-      expect(some.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(reference(gen, (h) => h.doc.service === 'users' && h.doc.status === '404').map((h) => h.doc));
-    } finally {
-      await b.stop();
-      dir.cleanup();
-    }
-  }, 120_000);
 });

@@ -1,13 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
 import { documentId, documentSize, factory, type FirestoreExporterConfig } from '../../src/exporters/firestore/index.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { firestoreEmulator, freePort, missing, runCli, startFirestore, tmpDir, withPipeline } from '../support/index.js';
-import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
+import type { ExporterFactory } from '../../src/core/component.js';
+import { firestoreEmulator, freePort, missing, startFirestore } from '../support/index.js';
+import { storeConformance } from '../support/store-conformance.js';
+import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sendAndDrain, type Built } from '../shortterm2/support.js';
 import { Outage } from './support.js';
 
 const fast = {
@@ -79,40 +80,14 @@ describe.skipIf(missing(firestoreEmulator(), 'the Google Cloud CLI\'s Firestore 
     return snap.data().count;
   }
 
-  it('writes the samples and 20,000 generated RRPairs and reads back exactly the reference through query()', async () => {
-    const b = await exporter('eq');
-    try {
-      const samples = sampleRecords();
-      const gen = generatedRecords(20_000);
-      await sendAndDrain(b, [...chunks(samples, 60), ...chunks(gen, 1000)]);
-      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference([...samples, ...gen]));
-
-      const start = new Date('2025-06-01T23:30:00Z');
-      const end = new Date('2025-06-02T00:20:00Z');
-      const want = reference(gen, (h) => h.doc.service === 'orders' && h.doc.ts >= '2025-06-01T23:30:00.000' && h.doc.ts < '2025-06-02T00:20:00.000');
-      expect(want.length).toBeGreaterThan(50);
-      expect(await queryAll(b.component, { service: 'orders', start, end, limit: 13 })).toEqual(want);
-      const narrow = { start: new Date('2025-06-02T10:00:00Z'), end: new Date('2025-06-02T12:00:00Z') };
-      expect(await queryAll(b.component, { ...narrow, service: 'payments', method: '^POST$|^PUT$', status: '^(200|404)$', limit: 7 })).toEqual(
-        reference(gen, (h) => h.doc.service === 'payments' && ['POST', 'PUT'].includes(h.doc.command) && ['200', '404'].includes(h.doc.status) && h.doc.ts >= '2025-06-02T10:00' && h.doc.ts < '2025-06-02T12:00'),
-      );
-      expect(await queryAll(b.component, { ...narrow, endpoint: '^/api/users/', direction: 'IN', cluster: 'prod', namespace: 'shop' })).toEqual(
-        reference(gen, (h) => h.doc.location.startsWith('/api/users/') && h.doc.direction === 'IN' && h.doc.ts >= '2025-06-02T10:00' && h.doc.ts < '2025-06-02T12:00'),
-      );
-      expect(await queryAll(b.component, { service: 'openai-client', namespace: 'samples', limit: 50 })).toEqual(reference(samples));
-      const one = samples[1]!;
-      expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
-      expect(await b.component.get!('missing')).toBeUndefined();
-
-      // A replayed batch overwrites the same documents.
-      const before = await count('eq');
-      expect(before).toBe(reference([...samples, ...gen]).length);
-      await sendAndDrain(b, [gen.slice(0, 1000)]);
-      expect(await count('eq')).toBe(before);
-    } finally {
-      await b.stop();
-    }
-  }, 900_000); // the emulator writes a few hundred documents a second on a busy 2-core machine
+  storeConformance('firestore', {
+    factory: factory as ExporterFactory<unknown>,
+    config: (collection) => ({ project_id: 'p', collection, endpoint, ...fast }),
+    count,
+    generated: 20_000,
+    roundTripTimeoutMs: 900_000, // the emulator writes a few hundred documents a second on a busy 2-core machine
+    cli: { component: 'firestore/hot', yaml: (collection) => `project_id: p\ncollection: ${collection}\nendpoint: ${endpoint}` },
+  });
 
   it('sets the TTL field to the receive time plus ttl', async () => {
     const b = await exporter('ttl', { ttl: '3d' });
@@ -184,27 +159,4 @@ describe.skipIf(missing(firestoreEmulator(), 'the Google Cloud CLI\'s Firestore 
       await b.stop();
     }
   });
-
-  it('rrpipe query --store firestore --output raw prints the RRPairs, with the same filters as the other stores', async () => {
-    const b = await exporter('cli');
-    const dir = tmpDir('rrpipe-fs-cli-');
-    try {
-      const samples = sampleRecords();
-      const gen = generatedRecords(300);
-      await sendAndDrain(b, [samples, gen]);
-      const cfg = join(dir.dir, 'c.yaml');
-      writeFileSync(cfg, withPipeline(`exporters:\n  firestore/hot:\n    project_id: p\n    collection: cli\n    endpoint: ${endpoint}\n`));
-      const out = join(dir.dir, 'raw.jsonl');
-      const all = await runCli(['query', '--store', 'firestore/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out]);
-      expect(all.code, all.stderr).toBe(0);
-      const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines).toEqual(reference([...samples, ...gen]).map((h) => h.rrpair));
-      const some = await runCli(['query', '--store', 'firestore/hot', '-c', cfg, '--start', '2020-01-01T00:00:00Z', '--end', '2030-01-01T00:00:00Z', '--service', 'users', '--status', '^404$', '--output', 'jsonl']);
-      expect(some.code, some.stderr).toBe(0);
-      expect(some.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(reference(gen, (h) => h.doc.service === 'users' && h.doc.status === '404').map((h) => h.doc));
-    } finally {
-      await b.stop();
-      dir.cleanup();
-    }
-  }, 120_000);
 });
