@@ -97,6 +97,8 @@ export interface CreateSettings<C> {
   configDir: string;
   /** Receivers: the redaction of the pipelines they feed (absent when none redacts), for what they dead-letter. */
   protector?: InputProtector;
+  /** Receivers: the signals of the pipelines they feed (a receiver of several signals serves only these). */
+  signals?: readonly Signal[];
 }
 
 interface FactoryBase<C> {

@@ -1,5 +1,6 @@
 import type { Consumer } from './component.js';
 import { errorMessage, PermanentError, RetryableError } from './errors.js';
+import { isMetricPoint, type Signal } from './metric.js';
 import { cloneRecord, type Context, type RecordBatch } from './record.js';
 
 export interface FanoutTarget {
@@ -34,6 +35,23 @@ export function fanout(targets: FanoutTarget[]): Consumer {
       const retryable = failed.find((f) => f.reason instanceof RetryableError);
       if (retryable) throw retryable.reason;
       throw new AggregateError(failed.map((f) => f.reason), failed.map((f) => errorMessage(f.reason)).join('; '));
+    },
+  };
+}
+
+/**
+ * A receiver's consumer when it feeds pipelines of several signals: each batch (all records or
+ * all metric points) goes to the pipelines of its own signal only.
+ */
+export function fanoutBySignal(targets: Record<Signal, FanoutTarget[]>): Consumer {
+  const used = (Object.keys(targets) as Signal[]).filter((s) => targets[s].length > 0);
+  if (used.length === 1) return fanout(targets[used[0]!]);
+  const logs = fanout(targets.logs);
+  const metrics = fanout(targets.metrics);
+  return {
+    async consume(batch, ctx) {
+      if (batch.length === 0) return;
+      await (isMetricPoint(batch[0]) ? metrics : logs).consume(batch, ctx);
     },
   };
 }

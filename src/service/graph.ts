@@ -7,7 +7,8 @@ import type {
 } from '../core/component.js';
 import { isFiniteReceiver, isInputProtector, type InputProtector } from '../core/component.js';
 import { errorMessage } from '../core/errors.js';
-import { fanout } from '../core/fanout.js';
+import { fanout, fanoutBySignal, type FanoutTarget } from '../core/fanout.js';
+import type { Signal } from '../core/metric.js';
 import type { Context, RecordBatch } from '../core/record.js';
 import type { Telemetry } from '../core/telemetry.js';
 
@@ -145,17 +146,18 @@ export class Graph {
     for (const [id, c] of components.receivers) {
       const into = [...pipelines.values()].filter((p) => p.receivers.includes(id));
       if (into.length === 0) continue;
-      const targets = [];
+      const targets: Record<Signal, FanoutTarget[]> = { logs: [], metrics: [] };
       const feeds: string[] = [];
       for (const p of into) {
         const h = await pipelineHead(p.id);
-        targets.push({ consumer: h.consumer, mutates: h.mutates });
+        targets[p.signal].push({ consumer: h.consumer, mutates: h.mutates });
         feeds.push(...h.firstKey);
       }
       const metrics = this.telemetry.forComponent(id, 'receiver');
-      const next = countingReceiver(fanout(targets), metrics, id);
+      const next = countingReceiver(fanoutBySignal(targets), metrics, id);
       const protector = this.protectorOf(into.map((p) => p.id));
-      const comp = await (c.factory as ReceiverFactory<unknown>).create({ ...this.settings(c), ...(protector ? { protector } : {}) }, next);
+      const signals = (Object.keys(targets) as Signal[]).filter((sig) => targets[sig].length > 0);
+      const comp = await (c.factory as ReceiverFactory<unknown>).create({ ...this.settings(c), ...(protector ? { protector } : {}), signals }, next);
       const n = this.addNode(`receiver:${id}`, id, 'receiver', comp);
       feeds.forEach((f) => n.feeds.add(f));
     }

@@ -4,11 +4,13 @@ import { lazyRequire } from '../../helpers/lazy-require.js';
 import type { ExporterFactory, Host } from '../../core/component.js';
 import { address, bool, duration, exporterHelperProperties, obj, oneOf, secretHeaders, str, tlsClient, type Config, type TlsClientConfig } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
-import type { RecordBatch } from '../../core/record.js';
+import { isMetricPoint, type MetricPoint } from '../../core/metric.js';
+import type { RRRecord } from '../../core/record.js';
 import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../helpers/auth.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { clientTlsOptions } from '../../helpers/tls.js';
 import { decodeLogsResponse, encodeRecords, LOGS_SERVICE_EXPORT_PATH, retryDelayOfStatus } from '../../rrpair/otlp-proto.js';
+import { encodeMetricPoints, METRICS_SERVICE_EXPORT_PATH, metricsPartialOf } from '../../rrpair/otlp-metrics-proto.js';
 
 /** @grpc/grpc-js loads only when a gRPC endpoint is configured. */
 const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
@@ -54,14 +56,16 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
   kind: 'exporter',
   type: 'otlp',
   stability: 'beta',
-  description: 'Sends records as OTLP logs over gRPC (LogsService/Export), one LogRecord per RRPair, as the Speedscale forwarder does.',
+  signals: ['logs', 'metrics'],
+  description: 'Sends records as OTLP logs over gRPC (LogsService/Export), one LogRecord per RRPair, as the Speedscale forwarder does; metrics through MetricsService/Export.',
   schema,
   create: (s) => {
     const c = s.config;
     let client: G.Client | undefined;
     let auth: ClientAuthenticator | undefined;
     const rejected = s.metrics.counter('otlp_exporter_rejected_records', 'Records the OTLP server reported as rejected in a partial-success answer.');
-    return createExporter(s, {
+    const rejectedPoints = s.metrics.counter('otlp_exporter_rejected_points', 'Metric data points the OTLP server reported as rejected in a partial-success answer.');
+    return createExporter<RRRecord | MetricPoint>(s, {
       async start(host: Host) {
         auth = clientAuthenticator(host, c.auth?.authenticator);
         const { target, secure } = grpcTarget(c.endpoint, c.tls);
@@ -82,13 +86,15 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
         };
         client = new (grpcLib().Client)(target, creds, opts);
       },
-      async push(batch: RecordBatch, signal: AbortSignal) {
+      async push(batch, signal: AbortSignal) {
         const md = new (grpcLib().Metadata)();
         for (const [k, v] of Object.entries(c.headers)) md.set(k.toLowerCase(), v);
         if (auth) for (const [k, v] of Object.entries(await auth.headers())) md.set(k.toLowerCase(), v);
-        const body = Buffer.from(encodeRecords(batch));
+        // A batch holds one signal: the helper's queue and splits never mix the pipelines' batches.
+        const metrics = isMetricPoint(batch[0]);
+        const body = Buffer.from(metrics ? encodeMetricPoints(batch as MetricPoint[]) : encodeRecords(batch as RRRecord[]));
         const res = await new Promise<Buffer>((resolve, reject) => {
-          const call = client!.makeUnaryRequest(LOGS_SERVICE_EXPORT_PATH, pass, pass, body, md, { deadline: Date.now() + (c.timeout > 0 ? c.timeout : 3_600_000) }, (err, out) => {
+          const call = client!.makeUnaryRequest(metrics ? METRICS_SERVICE_EXPORT_PATH : LOGS_SERVICE_EXPORT_PATH, pass, pass, body, md, { deadline: Date.now() + (c.timeout > 0 ? c.timeout : 3_600_000) }, (err, out) => {
             signal.removeEventListener('abort', onAbort);
             if (!err) return resolve(out ?? Buffer.alloc(0));
             const bin = err.metadata?.get('grpc-status-details-bin')[0];
@@ -101,6 +107,14 @@ export const factory: ExporterFactory<OtlpGrpcExporterConfig> = {
           const onAbort = () => call.cancel();
           signal.addEventListener('abort', onAbort, { once: true });
         });
+        if (metrics) {
+          const p = metricsPartialOf(res);
+          if (p && p.rejectedDataPoints > 0) {
+            rejectedPoints.inc({}, p.rejectedDataPoints);
+            s.logger.warn({ rejected: p.rejectedDataPoints, message: p.errorMessage }, 'otlp: the server rejected some data points (partial success)');
+          }
+          return;
+        }
         const partial = decodeLogsResponse(res);
         if (partial && partial.rejectedLogRecords > 0) {
           rejected.inc({}, partial.rejectedLogRecords);

@@ -5,18 +5,22 @@ import { gzip } from 'node:zlib';
 import type { ExporterFactory, Host } from '../../core/component.js';
 import { address, bytes, exporterHelperProperties, int, obj, oneOf, secretHeaders, tlsClient, type Config } from '../../config/fragments.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
-import type { RecordBatch } from '../../core/record.js';
+import { isMetricPoint, type MetricPoint } from '../../core/metric.js';
+import type { RRRecord } from '../../core/record.js';
 import { authBlock, clientAuthenticator, type ClientAuthenticator } from '../../helpers/auth.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { clientTlsOptions } from '../../helpers/tls.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { decodeLogsResponse, decodeStatusMessage, encodeRecords, partialOf } from '../../rrpair/otlp-proto.js';
+import { pointsToMetricsRequest } from '../../rrpair/otlp-metrics.js';
+import { encodeMetricPoints, metricsPartialOf } from '../../rrpair/otlp-metrics-proto.js';
 
 const gzipAsync = promisify(gzip);
 
 const schema = obj({
-  endpoint: address(undefined, 'Base URL; logs go to <endpoint>/v1/logs.'),
+  endpoint: address(undefined, 'Base URL; logs go to <endpoint>/v1/logs, metrics to <endpoint>/v1/metrics.'),
   logs_endpoint: address(undefined, 'Full URL for logs, used as it is (overrides endpoint).'),
+  metrics_endpoint: address(undefined, 'Full URL for metrics, used as it is (overrides endpoint + /v1/metrics).'),
   tls: tlsClient('Client TLS for https:// endpoints.'),
   headers: secretHeaders('Headers sent with every request (e.g. Authorization, X-Api-Key); values are treated as secrets.'),
   compression: oneOf(['gzip', 'none', ''], 'gzip', 'Request body compression.'),
@@ -33,7 +37,14 @@ export type OtlpHttpExporterConfig = Config<typeof schema>;
 /** The logs URL: logs_endpoint as it is, or endpoint + /v1/logs. */
 export function logsUrl(c: Pick<OtlpHttpExporterConfig, 'endpoint' | 'logs_endpoint'>): URL {
   if (c.logs_endpoint) return new URL(c.logs_endpoint);
-  return new URL(`${c.endpoint!.replace(/\/+$/, '')}/v1/logs`);
+  if (!c.endpoint) throw new Error('otlphttp: set endpoint or logs_endpoint to send logs');
+  return new URL(`${c.endpoint.replace(/\/+$/, '')}/v1/logs`);
+}
+
+/** The metrics URL: metrics_endpoint as it is, or endpoint + /v1/metrics. */
+export function metricsUrl(c: Pick<OtlpHttpExporterConfig, 'endpoint' | 'metrics_endpoint'>): URL | undefined {
+  if (c.metrics_endpoint) return new URL(c.metrics_endpoint);
+  return c.endpoint ? new URL(`${c.endpoint.replace(/\/+$/, '')}/v1/metrics`) : undefined;
 }
 
 /** Retry-After as seconds or an HTTP date → milliseconds. */
@@ -66,25 +77,38 @@ export const factory: ExporterFactory<OtlpHttpExporterConfig> = {
   type: 'otlphttp',
   aliases: ['otlp_http'],
   stability: 'beta',
-  description: 'Sends records as OTLP logs over HTTP (protobuf or JSON), one LogRecord per RRPair, as the Speedscale forwarder does.',
+  signals: ['logs', 'metrics'],
+  description: 'Sends records as OTLP logs over HTTP (protobuf or JSON), one LogRecord per RRPair, as the Speedscale forwarder does; metrics to /v1/metrics.',
   schema,
-  validate: (c) => (c.endpoint || c.logs_endpoint ? [] : [{ message: 'set endpoint (or logs_endpoint)' }]),
+  validate: (c) => (c.endpoint || c.logs_endpoint || c.metrics_endpoint ? [] : [{ message: 'set endpoint (or logs_endpoint / metrics_endpoint)' }]),
   create: (s) => {
     const c = s.config;
-    const url = logsUrl(c);
-    const secure = url.protocol === 'https:';
+    const urls = {
+      logs: c.endpoint || c.logs_endpoint ? logsUrl(c) : undefined,
+      metrics: metricsUrl(c),
+    };
+    const secure = (urls.logs ?? urls.metrics)!.protocol === 'https:';
     let agent: HttpAgent | HttpsAgent | undefined;
     let auth: ClientAuthenticator | undefined;
     const rejected = s.metrics.counter('otlp_exporter_rejected_records', 'Records the OTLP server reported as rejected in a partial-success answer.');
+    const rejectedPoints = s.metrics.counter('otlp_exporter_rejected_points', 'Metric data points the OTLP server reported as rejected in a partial-success answer.');
     const contentType = c.encoding === 'json' ? 'application/json' : 'application/x-protobuf';
-    return createExporter(s, {
+    return createExporter<RRRecord | MetricPoint>(s, {
       async start(host: Host) {
         auth = clientAuthenticator(host, c.auth?.authenticator);
         const common = { keepAlive: true, maxFreeSockets: Math.max(1, c.max_idle_conns ?? 100) };
         agent = secure ? new HttpsAgent({ ...common, ...clientTlsOptions(c.tls) }) : new HttpAgent(common);
       },
-      async push(batch: RecordBatch, signal: AbortSignal) {
-        let body: Buffer = c.encoding === 'json' ? Buffer.from(JSON.stringify(recordsToOtlpJson(batch))) : Buffer.from(encodeRecords(batch));
+      async push(batch, signal: AbortSignal) {
+        // A batch holds one signal: the helper's queue and splits never mix the pipelines' batches.
+        const metrics = isMetricPoint(batch[0]);
+        const url = metrics ? urls.metrics : urls.logs;
+        if (!url) throw new PermanentError(`otlphttp: no ${metrics ? 'metrics' : 'logs'} endpoint configured`);
+        const points = batch as MetricPoint[];
+        const records = batch as RRRecord[];
+        let body: Buffer = c.encoding === 'json'
+          ? Buffer.from(JSON.stringify(metrics ? pointsToMetricsRequest(points) : recordsToOtlpJson(records)))
+          : Buffer.from(metrics ? encodeMetricPoints(points) : encodeRecords(records));
         const headers: Record<string, string> = { ...c.headers, 'content-type': contentType };
         if (c.compression === 'gzip') {
           body = await gzipAsync(body);
@@ -101,6 +125,19 @@ export const factory: ExporterFactory<OtlpHttpExporterConfig> = {
         const status = res.statusCode ?? 0;
         const isJson = (res.headers['content-type'] ?? '').includes('json');
         if (status >= 200 && status < 300) {
+          if (metrics) {
+            let p;
+            try {
+              p = metricsPartialOf(isJson ? (JSON.parse(text.toString() || '{}') as object) : text);
+            } catch {
+              p = undefined;
+            }
+            if (p && p.rejectedDataPoints > 0) {
+              rejectedPoints.inc({}, p.rejectedDataPoints);
+              s.logger.warn({ rejected: p.rejectedDataPoints, message: p.errorMessage }, 'otlphttp: the server rejected some data points (partial success)');
+            }
+            return;
+          }
           let partial;
           try {
             partial = isJson ? partialOf(JSON.parse(text.toString() || '{}')) : decodeLogsResponse(text);

@@ -6,9 +6,10 @@ import type { Context } from '../../core/record.js';
 import { joinHostPort, splitHostPort } from '../../helpers/net.js';
 import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
-import { decodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry, LOGS_SERVICE_EXPORT_PATH, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
+import { encodeStatusWithRetry, OtlpDecodeError } from '../../rrpair/otlp-proto.js';
 import { bad, type Failure, type Ingest } from './ingest.js';
 import { admissionRefusal, type Admission } from './admission.js';
+import { logsCodec, type SignalCodec } from './signals.js';
 
 export type { GrpcProtocolConfig } from './index.js';
 import type { GrpcProtocolConfig } from './index.js';
@@ -18,10 +19,10 @@ const grpcLib = lazyRequire<typeof G>('@grpc/grpc-js');
 
 const passthrough = (b: Buffer) => b;
 
-/** The LogsService definition, with bytes in and out: decoding happens in the handler so errors get a proper status. */
-export const logsServiceDefinition: G.ServiceDefinition = {
+/** An OTLP service definition (LogsService, MetricsService), with bytes in and out: decoding happens in the handler so errors get a proper status. */
+export const serviceDefinition = (path: string): G.ServiceDefinition => ({
   Export: {
-    path: LOGS_SERVICE_EXPORT_PATH,
+    path,
     requestStream: false,
     responseStream: false,
     requestSerialize: passthrough,
@@ -29,7 +30,7 @@ export const logsServiceDefinition: G.ServiceDefinition = {
     responseSerialize: passthrough,
     responseDeserialize: passthrough,
   },
-};
+});
 
 /** gRPC status codes (fixed by the gRPC protocol: INVALID_ARGUMENT 3, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, UNAUTHENTICATED 16). */
 const GRPC_CODE = {
@@ -41,7 +42,7 @@ const GRPC_CODE = {
   unavailable: 14,
 } as const;
 
-/** OTLP/gRPC: opentelemetry.proto.collector.logs.v1.LogsService/Export. */
+/** OTLP/gRPC: opentelemetry.proto.collector.{logs,metrics}.v1.{Logs,Metrics}Service/Export, for the signals the receiver feeds. */
 export class OtlpGrpcServer {
   private server?: G.Server;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -55,6 +56,7 @@ export class OtlpGrpcServer {
     private readonly tls: ServerTls | undefined,
     private readonly auth: ServerAuthenticator | undefined,
     private readonly admission?: { gate: Admission; limitBytes: number },
+    private readonly codecs: SignalCodec[] = [logsCodec(ingest)],
   ) {}
 
   async start(): Promise<void> {
@@ -74,16 +76,18 @@ export class OtlpGrpcServer {
       ...(ep.permit_without_stream !== undefined ? { 'grpc.keepalive_permit_without_calls': ep.permit_without_stream ? 1 : 0 } : {}),
     };
     const server = new (grpcLib().Server)(opts);
-    server.addService(logsServiceDefinition, {
-      Export: (call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>) => {
-        const p = this.export(call, cb).catch((err) => {
-          this.logger.error({ err }, 'otlp grpc: unexpected error');
-          cb({ code: grpcLib().status.INTERNAL, details: 'internal error' });
-        });
-        this.inflight.add(p);
-        void p.finally(() => this.inflight.delete(p));
-      },
-    });
+    for (const codec of this.codecs) {
+      server.addService(serviceDefinition(codec.grpcPath), {
+        Export: (call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>) => {
+          const p = this.export(call, cb, codec).catch((err) => {
+            this.logger.error({ err }, 'otlp grpc: unexpected error');
+            cb({ code: grpcLib().status.INTERNAL, details: 'internal error' });
+          });
+          this.inflight.add(p);
+          void p.finally(() => this.inflight.delete(p));
+        },
+      });
+    }
     const creds = this.tls
       ? grpcLib().ServerCredentials.createSsl(this.tls.clientCa ?? null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }], !!this.tls.clientCa)
       : grpcLib().ServerCredentials.createInsecure();
@@ -93,7 +97,7 @@ export class OtlpGrpcServer {
     this.server = server;
   }
 
-  private async export(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>): Promise<void> {
+  private async export(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>, codec: SignalCodec): Promise<void> {
     const fail = (f: Failure) => {
       const md = new (grpcLib().Metadata)();
       if (f.kind === 'backpressure' || f.kind === 'unavailable') {
@@ -111,16 +115,16 @@ export class OtlpGrpcServer {
     const ticket = this.admission?.gate.ticket();
     if (ticket && !ticket.holdUpTo(call.request.length)) return fail(this.ingest.refused('grpc', admissionRefusal(this.admission!.limitBytes)));
     try {
-      await this.decodeAndDeliver(call, cb, fail);
+      await this.decodeAndDeliver(call, cb, fail, codec);
     } finally {
       ticket?.release();
     }
   }
 
-  private async decodeAndDeliver(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>, fail: (f: Failure) => void): Promise<void> {
+  private async decodeAndDeliver(call: G.ServerUnaryCall<Buffer, Buffer>, cb: G.sendUnaryData<Buffer>, fail: (f: Failure) => void, codec: SignalCodec): Promise<void> {
     let doc: unknown;
     try {
-      doc = decodeLogsRequest(call.request);
+      doc = codec.decodeProto(call.request);
     } catch (err) {
       if (err instanceof OtlpDecodeError) return fail(this.ingest.refused('grpc', bad('invalid', err.reason, err.message)));
       throw err;
@@ -129,12 +133,12 @@ export class OtlpGrpcServer {
     call.once('cancelled', () => ac.abort(new Error('client cancelled')));
     const ctx: Context = { signal: ac.signal, receiver: this.receiverId };
     if (this.cfg.include_metadata) ctx.metadata = metadataOf(call.metadata);
-    const out = await this.ingest.deliver(doc, ctx);
+    const out = await codec.deliver(doc, ctx);
     if (!out.ok) {
       if (out.kind !== 'backpressure' && out.kind !== 'unavailable') this.ingest.refused('grpc', out);
       return fail(out);
     }
-    cb(null, Buffer.from(encodeLogsResponse(out.partial)));
+    cb(null, Buffer.from(codec.protoResponse(out.partial)));
   }
 
   async shutdown(deadline: AbortSignal): Promise<void> {

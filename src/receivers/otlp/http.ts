@@ -8,9 +8,10 @@ import type { Context } from '../../core/record.js';
 import { listen, splitHostPort } from '../../helpers/net.js';
 import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
-import { decodeLogsRequest, encodeLogsResponse, OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
+import { OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
 import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } from './ingest.js';
 import { admissionRefusal, type Admission } from './admission.js';
+import { logsCodec, type SignalCodec } from './signals.js';
 
 const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
@@ -26,7 +27,7 @@ const RPC_CODE = { invalid: 3, unauthenticated: 16, too_large: 8, unsupported_me
 
 class BodyTooLarge extends Error {}
 
-/** OTLP/HTTP: POST <logs_url_path> with application/x-protobuf or application/json, optionally gzip. */
+/** OTLP/HTTP: POST <logs_url_path> (and <metrics_url_path> when it feeds metrics) with application/x-protobuf or application/json, optionally gzip. */
 export class OtlpHttpServer {
   private server?: Server;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -40,7 +41,13 @@ export class OtlpHttpServer {
     private readonly tls: ServerTls | undefined,
     private readonly auth: ServerAuthenticator | undefined,
     private readonly admission?: { gate: Admission; limitBytes: number },
+    private readonly codecs: SignalCodec[] = [logsCodec(ingest)],
   ) {}
+
+  private codecAt(path: string | undefined): SignalCodec | undefined {
+    const signal = path === this.cfg.logs_url_path ? 'logs' : path === this.cfg.metrics_url_path ? 'metrics' : undefined;
+    return this.codecs.find((c) => c.signal === signal);
+  }
 
   async start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -99,9 +106,11 @@ export class OtlpHttpServer {
     for (const [k, v] of Object.entries(this.cfg.response_headers)) res.setHeader(k, v);
     const path = (req.url ?? '').split('?')[0];
     const corsOk = this.cors(req, res);
-    if (path !== this.cfg.logs_url_path) {
+    const codec = this.codecAt(path);
+    if (!codec) {
       this.ingest.refused('http', bad('invalid', 'not_found', 'not found'));
-      return this.plain(req, res, 404, `not found: OTLP logs are received at ${this.cfg.logs_url_path}\n`);
+      const served = this.codecs.map((c) => `${c.signal} at ${c.signal === 'logs' ? this.cfg.logs_url_path : this.cfg.metrics_url_path}`);
+      return this.plain(req, res, 404, `not found: OTLP ${served.join(', ')}\n`);
     }
     if (req.method === 'OPTIONS' && corsOk) {
       const c = this.cfg.cors!;
@@ -136,7 +145,7 @@ export class OtlpHttpServer {
     }
     const ticket = this.admission?.gate.ticket();
     try {
-      await this.admitted(req, res, ce, encoding, fail, ticket);
+      await this.admitted(req, res, ce, encoding, fail, ticket, codec);
     } finally {
       ticket?.release();
     }
@@ -145,7 +154,7 @@ export class OtlpHttpServer {
   /** The rest of a request, holding its bytes against the admission bound until it is answered. */
   private async admitted(
     req: IncomingMessage, res: ServerResponse, ce: string, encoding: Encoding, fail: (f: Failure, enc?: Encoding) => void,
-    ticket: ReturnType<Admission['ticket']> | undefined,
+    ticket: ReturnType<Admission['ticket']> | undefined, codec: SignalCodec,
   ): Promise<void> {
     const overBound = () => fail(admissionRefusal(this.admission!.limitBytes));
     const declared = Number(req.headers['content-length']);
@@ -170,7 +179,7 @@ export class OtlpHttpServer {
     if (encoding === 'json' && !isUtf8(body)) return fail(bad('invalid', 'invalid_utf8', 'the JSON body is not valid UTF-8'));
     let doc: unknown;
     try {
-      doc = encoding === 'proto' ? decodeLogsRequest(body) : JSON.parse(body.toString('utf8'));
+      doc = encoding === 'proto' ? codec.decodeProto(body) : JSON.parse(body.toString('utf8'));
     } catch (err) {
       if (err instanceof OtlpDecodeError) return fail(bad('invalid', err.reason, err.message));
       return fail(bad('invalid', 'malformed', `invalid JSON: ${(err as Error).message}`));
@@ -182,12 +191,12 @@ export class OtlpHttpServer {
     res.once('close', onClose);
     const ctx: Context = { signal: ac.signal, receiver: this.receiverId };
     if (this.cfg.include_metadata) ctx.metadata = metadataOf(req);
-    const out: Outcome = await this.ingest.deliver(doc, ctx);
+    const out: Outcome = await codec.deliver(doc, ctx);
     if (!out.ok) {
       if (out.kind !== 'backpressure' && out.kind !== 'unavailable') this.ingest.refused('http', out);
       return this.failure(req, res, out, encoding);
     }
-    this.success(res, encoding, out.partial);
+    this.success(res, encoding, codec, out.partial);
   }
 
   private plain(req: IncomingMessage, res: ServerResponse, code: number, text: string): void {
@@ -196,13 +205,13 @@ export class OtlpHttpServer {
     res.end(text);
   }
 
-  private success(res: ServerResponse, enc: Encoding, partial?: PartialSuccess): void {
+  private success(res: ServerResponse, enc: Encoding, codec: SignalCodec, partial?: PartialSuccess): void {
     if (enc === 'proto') {
       res.writeHead(200, { 'content-type': 'application/x-protobuf' });
-      res.end(encodeLogsResponse(partial));
+      res.end(codec.protoResponse(partial));
     } else {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(partial ? { partialSuccess: { rejectedLogRecords: String(partial.rejectedLogRecords), errorMessage: partial.errorMessage } } : {}));
+      res.end(codec.jsonResponse(partial));
     }
   }
 

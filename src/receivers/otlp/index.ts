@@ -1,4 +1,4 @@
-import type { Component, Consumer, CreateSettings, Host, ReceiverFactory } from '../../core/component.js';
+import type { AnyConsumer, Component, Consumer, CreateSettings, Host, ReceiverFactory } from '../../core/component.js';
 import { address, bool, bytes, duration, int, num, obj, oneOf, str, stringMap, strings, tlsServer, type Config } from '../../config/fragments.js';
 import { authBlock, serverAuthenticator } from '../../helpers/auth.js';
 import { serverTlsOptions } from '../../helpers/tls.js';
@@ -6,6 +6,7 @@ import { OtlpGrpcServer } from './grpc.js';
 import { OtlpHttpServer } from './http.js';
 import { Ingest } from './ingest.js';
 import { Admission } from './admission.js';
+import { logsCodec, metricsCodec, type SignalCodec } from './signals.js';
 
 const grpcSchema = obj({
   endpoint: address('localhost:4317', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4317 for all interfaces).'),
@@ -30,7 +31,7 @@ const grpcSchema = obj({
       permit_without_stream: bool(undefined, 'Allow client pings with no call open.'),
     }),
   }, { description: 'gRPC keepalive, as the Collector\'s configgrpc.' }),
-}, { description: 'OTLP/gRPC (LogsService/Export).' });
+}, { description: 'OTLP/gRPC (LogsService/Export, MetricsService/Export for the signals of its pipelines).' });
 
 const httpSchema = obj({
   endpoint: address('localhost:4318', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4318 for all interfaces).'),
@@ -45,9 +46,9 @@ const httpSchema = obj({
   include_metadata: bool(false, 'Pass the request headers to the pipeline with each batch.'),
   logs_url_path: str('/v1/logs', 'Path of the logs endpoint.'),
   traces_url_path: str('/v1/traces', 'Accepted for Collector compatibility; traces are not received (404).'),
-  metrics_url_path: str('/v1/metrics', 'Accepted for Collector compatibility; metrics are not received (404).'),
+  metrics_url_path: str('/v1/metrics', 'Path of the metrics endpoint (served when the receiver is in a metrics pipeline).'),
   response_headers: stringMap('Headers added to every response.'),
-}, { description: 'OTLP/HTTP (POST /v1/logs, protobuf or JSON).' });
+}, { description: 'OTLP/HTTP (POST /v1/logs and /v1/metrics, protobuf or JSON).' });
 
 const schema = obj({
   protocols: obj({ grpc: grpcSchema, http: httpSchema }, { description: 'Which transports to serve; a block present (even empty, `grpc:`) turns it on.' }),
@@ -66,8 +67,13 @@ export class OtlpReceiver implements Component {
   grpc?: OtlpGrpcServer;
   http?: OtlpHttpServer;
 
+  readonly codecs: SignalCodec[] = [];
+
   constructor(private readonly s: CreateSettings<OtlpReceiverConfig>, next: Consumer) {
     this.ingest = new Ingest(s, next);
+    const signals = s.signals ?? ['logs'];
+    if (signals.includes('logs')) this.codecs.push(logsCodec(this.ingest));
+    if (signals.includes('metrics')) this.codecs.push(metricsCodec(s, next as AnyConsumer));
   }
 
   async start(host: Host): Promise<void> {
@@ -78,15 +84,15 @@ export class OtlpReceiver implements Component {
     try {
       if (g) {
         const tls = serverTlsOptions(g.tls);
-        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, g.auth?.authenticator), admission);
+        this.grpc = new OtlpGrpcServer(g, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, g.auth?.authenticator), admission, this.codecs);
         await this.grpc.start();
         this.s.logger.info({ endpoint: g.endpoint, port: this.grpc.port, tls: !!tls }, 'otlp: gRPC receiver listening');
       }
       if (h) {
         const tls = serverTlsOptions(h.tls);
-        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, h.auth?.authenticator), admission);
+        this.http = new OtlpHttpServer(h, this.ingest, this.s.logger, this.s.id, tls, serverAuthenticator(host, h.auth?.authenticator), admission, this.codecs);
         await this.http.start();
-        this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, path: h.logs_url_path, tls: !!tls }, 'otlp: HTTP receiver listening');
+        this.s.logger.info({ endpoint: h.endpoint, port: this.http.port, signals: this.codecs.map((c) => c.signal), tls: !!tls }, 'otlp: HTTP receiver listening');
       }
     } catch (err) {
       await this.shutdown(AbortSignal.timeout(1000));
@@ -103,7 +109,8 @@ export const factory: ReceiverFactory<OtlpReceiverConfig> = {
   kind: 'receiver',
   type: 'otlp',
   stability: 'beta',
-  description: 'OTLP logs over gRPC (4317) and HTTP (4318): one RRPair per LogRecord, as the Speedscale forwarder sends them.',
+  signals: ['logs', 'metrics'],
+  description: 'OTLP logs (one RRPair per LogRecord, as the Speedscale forwarder sends them) and metrics over gRPC (4317) and HTTP (4318).',
   schema,
   validate(c) {
     if (!c.protocols?.grpc && !c.protocols?.http) {
