@@ -11,16 +11,25 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { Service } from '../../src/service/service.js';
 import { expectedRRPair } from '../otlp/support.js';
-import { allSamples, freePort, requireBuild, runCli, startLokiFake, tmp, type LokiFake } from '../support/index.js';
+import { allSamples, freePort, requireBuild, runCli, startLokiFake, tmp, waitFor, type LokiFake } from '../support/index.js';
 
 const CONFIG = join(import.meta.dirname, '../../configs/byoc/grafana.yaml');
 const SAMPLES = allSamples();
 type Ids = { cluster: string; service: string; namespace: string };
 
+/** The time each RRPair was sent with, by uuid. */
+const sentAt = new Map<string, bigint>();
+
+/** The forwarder's side: each LogRecord stamped with a nanosecond time, as Go's time.Now() gives it. */
 async function send(exporter: LogRecordExporter, rrs: RRPair[], ids: Ids): Promise<void> {
   const provider = new LoggerProvider({ resource: resourceFromAttributes({ cluster: ids.cluster }), processors: [new BatchLogRecordProcessor(exporter)] });
   const logger = provider.getLogger('speedscale-forwarder');
-  for (const rr of rrs) logger.emit({ body: structuredClone(rr) as never, attributes: { service: ids.service, namespace: ids.namespace } });
+  const base = BigInt(Date.now()) * 1_000_000n;
+  rrs.forEach((rr, i) => {
+    const t = base + BigInt(i) * 1_013n + 7n;
+    sentAt.set(rr.uuid as string, t);
+    logger.emit({ timestamp: [Number(t / 1_000_000_000n), Number(t % 1_000_000_000n)], body: structuredClone(rr) as never, attributes: { service: ids.service, namespace: ids.namespace } });
+  });
   await provider.shutdown();
 }
 
@@ -65,10 +74,10 @@ async function gather(lokiUrl: string, logql: string, startNs: bigint, endNs: bi
   return out;
 }
 
-describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeline)', async () => {
+describe('configs/byoc/grafana.yaml (the grafana chart\'s collector; its logs pipeline into Loki)', async () => {
   const registry = await builtinRegistry();
 
-  it('validates as the chart renders it: hint processors, loki exporter with default_labels_enabled, one logs pipeline', async () => {
+  it('validates as the chart renders it: hint processors, loki exporter with default_labels_enabled, the three pipelines', async () => {
     const cfg = await loadConfig([CONFIG], { registry, env: {} });
     expect(cfg.components.exporters.get('loki')!.config).toMatchObject({
       endpoint: 'http://loki.byoc-grafana.svc.cluster.local:3100/loki/api/v1/push',
@@ -76,6 +85,15 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeli
       encoding: 'protobuf',
     });
     expect(cfg.pipelines.get('logs')).toMatchObject({ receivers: ['otlp'], processors: ['resource/loki-hints', 'attributes/loki-hints', 'batch'], exporters: ['loki', 'debug'] });
+    expect(cfg.pipelines.get('logs/metrics')).toMatchObject({ receivers: ['otlp'], processors: ['transform/rrpair-attrs', 'filter/http-only', 'batch'], exporters: ['count', 'sum'] });
+    expect(cfg.pipelines.get('metrics')).toMatchObject({ receivers: ['prometheus', 'count', 'sum'], processors: ['deltatocumulative/traffic', 'batch'], exporters: ['prometheusremotewrite', 'debug'] });
+    const scrape = (cfg.components.receivers.get('prometheus')!.config as { config: { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] } }).config.scrape_configs;
+    expect(scrape.map((j) => [j.job_name, j.static_configs[0]!.targets])).toEqual([
+      ['agent-factory-intake-api', ['agent-factory-intake-api.agent-factory.svc.cluster.local:8080']],
+      ['speedscale-forwarder', ['speedscale-forwarder-metrics.speedscale.svc.cluster.local:4145']],
+      ['speedscale-nettap', ['speedscale-nettap-metrics.speedscale.svc.cluster.local:4145']],
+    ]);
+    expect(cfg.components.exporters.get('prometheusremotewrite')!.config).toMatchObject({ endpoint: 'http://prometheus.byoc-grafana.svc.cluster.local:9090/api/v1/write' });
     expect(cfg.serviceExtensions).toEqual(['health_check']);
   });
 
@@ -89,7 +107,7 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeli
 
     beforeAll(async () => {
       loki = await startLokiFake();
-      const [g, h, hc, m] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      const [g, h, hc, m, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
       data = tmp('rrpipe-byoc-grafana-');
       const text = readFileSync(CONFIG, 'utf8')
         .replace('0.0.0.0:4317', `127.0.0.1:${g}`)
@@ -97,9 +115,17 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeli
         .replace('0.0.0.0:13133', `127.0.0.1:${hc}`);
       const service = new Service({
         files: ['grafana.yaml'],
-        texts: { 'grafana.yaml': `${text}\n  data_dir: ${data}/state\n  telemetry: { metrics: { address: "127.0.0.1:${m}" } }\n` },
+        // The metrics side (test/metrics/grafana-chart.test.ts runs it against Prometheus) points at a
+        // closed port here; a short grace period bounds its retries at shutdown.
+        texts: { 'grafana.yaml': `${text}\n  data_dir: ${data}/state\n  grace_period: 2s\n  telemetry: { metrics: { address: "127.0.0.1:${m}" } }\n` },
         registry,
-        env: { LOKI_ENDPOINT: `${loki.url}/loki/api/v1/push` },
+        env: {
+          LOKI_ENDPOINT: `${loki.url}/loki/api/v1/push`,
+          PROMETHEUS_REMOTE_WRITE: `http://127.0.0.1:${closed}/api/v1/write`,
+          INTAKE_API_METRICS_TARGET: `127.0.0.1:${closed}`,
+          FORWARDER_METRICS_TARGET: `127.0.0.1:${closed}`,
+          NETTAP_METRICS_TARGET: `127.0.0.1:${closed}`,
+        },
         logger: silentLogger(),
       });
       sentFrom = BigInt(Date.now()) * 1_000_000n;
@@ -107,6 +133,7 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeli
       try {
         await send(new GrpcLogExporter({ url: `http://127.0.0.1:${g}` }), SAMPLES.slice(0, half), idsOf(0));
         await send(new ProtoLogExporter({ url: `http://127.0.0.1:${h}/v1/logs` }), SAMPLES.slice(half), idsOf(half));
+        await waitFor(() => loki.entries().length === SAMPLES.length, { what: `${SAMPLES.length} entries in Loki`, timeoutMs: 30_000 });
       } finally {
         await service.shutdown();
       }
@@ -128,6 +155,8 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector, logs pipeli
       expect(labelSets.size).toBe(2);
       // The hints and the promoted attributes are not in the lines.
       for (const e of loki.entries()) expect(Object.keys(JSON.parse(e.line))).toEqual(['body']);
+      // Each entry carries its log record's time (OTel's rule), to the nanosecond.
+      for (const e of loki.entries()) expect(e.tsNs).toBe(sentAt.get((JSON.parse(e.line) as { body: { uuid: string } }).body.uuid));
       for (const e of loki.entries()) expect(e.tsNs >= sentFrom && e.tsNs <= sentTo).toBe(true);
     });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
 import { batchToRequests, normalizeLabel, recordToEntry } from '../../src/exporters/loki/convert.js';
-import { goJson, goQuote } from '../../src/exporters/loki/gojson.js';
+import { goJson, goQuote } from '../../src/exporters/internal/gojson.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { allSamples, startLokiFake, type LokiFake } from '../support/index.js';
 import { buildLoki, FAST } from './support.js';
@@ -81,7 +81,17 @@ describe('loki exporter: records → streams as the OTel contrib exporter builds
     expect(requests[0]!.indices).toEqual([0]);
   });
 
-  it('entry time: the receive time, spread inside its millisecond by the uuid (same on a retry), or the RRPair ts', () => {
+  it('entry time: the log record\'s time_unix_nano (OTel\'s rule), unless entry_timestamp says otherwise', () => {
+    const observedNs = 1_700_000_000_000_000_000n;
+    const r = newRecord(SAMPLES[0]!, { observedNs, timeUnixNano: '1700000000123456789' });
+    expect(recordToEntry(r).entry.tsNs).toBe(1_700_000_000_123_456_789n);
+    expect(recordToEntry(r, { timestamp: 'log_record' }).entry.tsNs).toBe(1_700_000_000_123_456_789n);
+    const observed = recordToEntry(r, { timestamp: 'observed' }).entry.tsNs;
+    expect(observed >= observedNs && observed - observedNs < 1_000_000n).toBe(true);
+    expect(recordToEntry(r, { timestamp: 'rrpair' }).entry.tsNs).toBe(1_742_258_506_221_941_000n);
+  });
+
+  it('entry time without a log record time: the receive time, spread inside its millisecond by the uuid (same on a retry), or the RRPair ts', () => {
     const observedNs = 1_700_000_000_000_000_000n;
     const a = recordToEntry(newRecord(SAMPLES[0]!, { observedNs })).entry.tsNs;
     const b = recordToEntry(newRecord(SAMPLES[1]!, { observedNs })).entry.tsNs;

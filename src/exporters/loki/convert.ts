@@ -1,6 +1,6 @@
 import type { Attrs, AttrValue, RRRecord } from '../../core/record.js';
 import { tsNanos } from '../../rrpair/otlp.js';
-import { goJson, goQuote } from './gojson.js';
+import { goJson, goQuote } from '../internal/gojson.js';
 
 /**
  * Records → Loki streams, as the OTel Collector contrib loki exporter builds them
@@ -26,8 +26,11 @@ const HINTS = new Set([HINT_ATTRIBUTES, HINT_RESOURCES, HINT_TENANT, HINT_FORMAT
 export const DEFAULT_LABELS = ['exporter', 'job', 'instance', 'level'] as const;
 export type DefaultLabelsEnabled = Partial<Record<(typeof DEFAULT_LABELS)[number], boolean>>;
 
-/** Which timestamp a Loki entry carries: when rrpipe received the record, or the RRPair's own ts. */
-export type EntryTimestamp = 'observed' | 'rrpair';
+/**
+ * Which timestamp a Loki entry carries: the log record's time (OTel's rule, falling back to when
+ * rrpipe received the record), always the receive time, or the RRPair's own ts.
+ */
+export type EntryTimestamp = 'log_record' | 'observed' | 'rrpair';
 
 export interface LokiEntry {
   /** Unix nanoseconds. */
@@ -142,18 +145,21 @@ export function recordToEntry(r: RRRecord, o: ConvertOptions = {}): { labels: st
   const line = lineOf(format, r, attrs, res, o.maxDepth ?? 128);
   const labels = new Map<string, string>();
   for (const [k, v] of merged) labels.set(normalizeLabel(k), v);
-  return { labels: labelSetString(labels), labelMap: Object.fromEntries(labels), entry: { tsNs: timestampOf(r, o.timestamp ?? 'observed', line), line } };
+  return { labels: labelSetString(labels), labelMap: Object.fromEntries(labels), entry: { tsNs: timestampOf(r, o.timestamp ?? 'log_record', line), line } };
 }
 
 /**
- * The entry time. The OTel exporter uses the log record's time, which the forwarder stamps with
- * a nanosecond clock; rrpipe's receive time (`observedNs`) is often whole milliseconds, shared by
- * a whole batch. Loki pages by timestamp (query_range's end is exclusive, and the gather script
- * moves its cursor to the oldest line of a page), so a batch on one instant would be cut at a page
- * boundary: a whole-millisecond time gets a sub-millisecond offset from the record's uuid (or
- * line), the same on every retry so Loki still drops a resent duplicate.
+ * The entry time. The contrib exporter (pkg/translator/loki convert.go timestampFromLogRecord)
+ * takes the log record's time, else its observed time, else now; rrpipe keeps the record's
+ * time_unix_nano (`timeUnixNano`) and, in place of the other two, when it received the record
+ * (`observedNs`). That receive time is often whole milliseconds, shared by a whole batch, and Loki
+ * pages by timestamp (query_range's end is exclusive, and the gather script moves its cursor to the
+ * oldest line of a page), so a batch on one instant would be cut at a page boundary: a
+ * whole-millisecond receive time gets a sub-millisecond offset from the record's uuid (or line),
+ * the same on every retry so Loki still drops a resent duplicate.
  */
 function timestampOf(r: RRRecord, from: EntryTimestamp, line: string): bigint {
+  if (from === 'log_record' && r.timeUnixNano) return BigInt(r.timeUnixNano);
   if (from === 'rrpair') {
     const t = tsNanos(typeof r.rrpair.ts === 'string' ? r.rrpair.ts : undefined);
     if (t !== undefined) return BigInt(t);

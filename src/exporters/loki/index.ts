@@ -34,7 +34,7 @@ const schema = obj({
   read_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
   write_buffer_size: bytes(undefined, 'Accepted for Collector compatibility; no effect.'),
   encoding: oneOf(['protobuf', 'json'], 'protobuf', 'rrpipe: protobuf + snappy (as the OTel exporter sends) or the JSON push format.'),
-  entry_timestamp: oneOf(['observed', 'rrpair'], 'observed', 'rrpipe: the entry time: when rrpipe received the record (the OTel exporter uses the log record time, the sender\'s clock) or the RRPair\'s ts.'),
+  entry_timestamp: oneOf(['log_record', 'observed', 'rrpair'], 'log_record', 'rrpipe: the entry time: the log record\'s time as the OTel exporter takes it (else when rrpipe received the record), always when rrpipe received it, or the RRPair\'s ts.'),
   ...exporterHelperProperties({ timeout: '30s' }),
 });
 
