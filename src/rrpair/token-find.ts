@@ -10,7 +10,15 @@ import type { Headers, RRPair } from './types.js';
 const JWT_RE = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const UUID_RE = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\b/g;
 const RFC3339_IN = /\b\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)/g;
-const ID_LIKE = /^(?=.*\d)[A-Za-z0-9][\w.:-]{7,127}$/;
+const ID_CHARS = /^[A-Za-z0-9][\w.:-]{7,127}$/;
+const DIGIT = /\d/;
+/** An id a response hands out: 8–128 word characters, dots, colons or dashes, one digit at least. */
+const idLike = (v: string) => ID_CHARS.test(v) && DIGIT.test(v);
+// Non-global twins: a test is far cheaper than matchAll (which copies its regex), and most
+// strings hold no match.
+const JWT_ONE = new RegExp(JWT_RE.source);
+const UUID_ONE = new RegExp(UUID_RE.source);
+const RFC3339_IN_ONE = new RegExp(RFC3339_IN.source);
 /** Headers that are about the connection, never tokens. */
 const SKIP_HEADERS = /^(host|content-length|content-type|accept|accept-encoding|user-agent|connection|x-stainless-.*)$/i;
 
@@ -36,7 +44,10 @@ export class RecurringValues implements SessionMemory {
     return m;
   }
   remember(session: string, value: string, where: { uuid?: string; location: string }): void {
-    const m = this.get(session);
+    this.rememberIn(this.get(session), value, where);
+  }
+  /** remember() into a session's map already looked up with get(). */
+  rememberIn(m: Map<string, { uuid?: string; location: string }>, value: string, where: { uuid?: string; location: string }): void {
     if (m.has(value)) m.delete(value);
     else if (m.size >= this.maxValues) m.delete(m.keys().next().value!);
     m.set(value, where);
@@ -86,12 +97,12 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     if (s.length < 8) return;
     let cached: string | undefined;
     const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
-    if (opts.jwt && s.includes('eyJ')) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
-    if (opts.uuid && s.includes('-')) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
+    if (opts.jwt && s.includes('eyJ') && JWT_ONE.test(s)) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
+    if (opts.uuid && s.includes('-') && UUID_ONE.test(s)) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
     if (opts.dates && /\d\d/.test(s)) {
       const f = whole ? dateFormat(s) : undefined;
       if (f) add({ location: L(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
-      else if (s.includes(':')) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
+      else if (s.includes(':') && RFC3339_IN_ONE.test(s)) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
     }
     if (request && handedOut && whole && handedOut.has(s) && !out.some((e) => e.location === L())) {
       add({ location: L(), pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
@@ -161,36 +172,38 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
       scan(text, `${base}.text`, false, side === 'req');
       continue;
     }
-    walkJson(parsed, [], (v, steps) => {
-      const loc = () => `${base}.json.${formatJsonPath(steps)}`;
-      if (typeof v === 'number') {
+    const request = side === 'req';
+    const remember = !request && memory && handedOut ? handedOut : undefined;
+    const uuid = typeof rr.uuid === 'string' ? rr.uuid : undefined;
+    const steps: (string | number)[] = [];
+    const loc = () => `${base}.json.${formatJsonPath(steps)}`;
+    // Recursion without a callback or a closure per leaf: most leaves hold nothing, so their
+    // location is formatted only when an entry is written or a value is remembered.
+    const visit = (v: unknown): void => {
+      if (typeof v === 'string') {
+        if (v.length < 8) return;
+        scan(v, loc, true, request);
+        if (remember && idLike(v)) memory!.rememberIn(remember, v, uuid !== undefined ? { uuid, location: loc() } : { location: loc() });
+      } else if (typeof v === 'number') {
         const f = opts.dates ? dateFormat(v) : undefined;
         if (f) add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
-        return;
+      } else if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          steps.push(i);
+          visit(v[i]);
+          steps.pop();
+        }
+      } else if (v && typeof v === 'object') {
+        for (const k in v as Record<string, unknown>) {
+          steps.push(k);
+          visit((v as Record<string, unknown>)[k]);
+          steps.pop();
+        }
       }
-      scan(v, loc, true, side === 'req');
-      if (side === 'res' && memory && opts.recurring && v.length >= 8 && ID_LIKE.test(v)) memory.remember(session, v, { ...(typeof rr.uuid === 'string' ? { uuid: rr.uuid } : {}), location: loc() });
-    });
+    };
+    visit(parsed);
   }
   return out;
-}
-
-/** Visit every string and number leaf; `steps` is a shared stack, valid during the callback only. */
-function walkJson(v: unknown, steps: (string | number)[], fn: (v: string | number, steps: (string | number)[]) => void): void {
-  if (typeof v === 'string' || typeof v === 'number') return fn(v, steps);
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      steps.push(i);
-      walkJson(v[i], steps, fn);
-      steps.pop();
-    }
-  } else if (v && typeof v === 'object') {
-    for (const k in v as Record<string, unknown>) {
-      steps.push(k);
-      walkJson((v as Record<string, unknown>)[k], steps, fn);
-      steps.pop();
-    }
-  }
 }
 
 function safeDecode(s: string): string {
