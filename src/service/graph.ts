@@ -10,6 +10,7 @@ import { errorMessage } from '../core/errors.js';
 import { fanout } from '../core/fanout.js';
 import type { Context, RecordBatch } from '../core/record.js';
 import type { Telemetry } from '../core/telemetry.js';
+import { archiveConnections } from '../helpers/archive-connections.js';
 
 interface Node {
   key: string;
@@ -48,6 +49,7 @@ export class Graph {
       status: () => self.status(),
       dataDir: cfg.dataDir,
       oneShot: opts.oneShot ?? false,
+      archiveConnection: archiveConnections(cfg),
     };
   }
 
