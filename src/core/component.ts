@@ -61,6 +61,11 @@ export interface Host {
   dataDir: string;
   /** True when running as a one-shot job. */
   oneShot: boolean;
+  /**
+   * The endpoint and credentials to read an archive location (s3://, gs://, azblob://) with, from
+   * the config's archive components (a layouts StoreConnection); absent outside a service.
+   */
+  archiveConnection?(uri: string): object;
 }
 
 export interface ServiceStatus {

@@ -44,6 +44,59 @@ export interface QueryableStore {
   query(filter: QueryFilter, opts?: QueryOptions): Promise<QueryPage>;
   /** The full RRPair by id, when the store keeps it. */
   get?(id: string, opts?: QueryOptions): Promise<RRPair | undefined>;
+  /**
+   * Counts over every matching record, computed by the store itself (SQL GROUP BY, search
+   * aggregations). Resolves undefined when the store cannot in its current mode; callers then
+   * fold pages of query() (query_api's scan). `after` and `limit` of the filter are ignored.
+   */
+  aggregate?(filter: QueryFilter, spec: AggregateSpec, opts?: QueryOptions): Promise<Aggregates | undefined>;
+}
+
+/** What aggregate() counts: the explorer's histogram, service map and protocol summary. */
+export interface AggregateSpec {
+  /** Calls and errors per time bucket; see bucketOf. */
+  histogram?: { start: number; stepMs: number; buckets: number };
+  /** Calls and errors per (service, direction, host, l7protocol). */
+  groups?: boolean;
+}
+
+export interface AggregateGroup {
+  service: string;
+  direction: string;
+  host: string;
+  l7protocol: string;
+  calls: number;
+  errors: number;
+}
+
+export interface Aggregates {
+  /** Matching records. */
+  total: number;
+  histogram?: { counts: number[]; errors: number[] };
+  groups?: AggregateGroup[];
+  /** Some records were left out (a scan's document limit, or more groups than a store returns). */
+  truncated: boolean;
+}
+
+/** Aggregates of no records. */
+export function emptyAggregates(spec: AggregateSpec): Aggregates {
+  const zeros = () => new Array<number>(spec.histogram?.buckets ?? 0).fill(0);
+  return { total: 0, truncated: false, ...(spec.histogram ? { histogram: { counts: zeros(), errors: zeros() } } : {}), ...(spec.groups ? { groups: [] } : {}) };
+}
+
+/** Bucket of a time (epoch ms) in a histogram spec: before the start goes to the first, past the end to the last. */
+export function bucketOf(ms: number, h: NonNullable<AggregateSpec['histogram']>): number {
+  return Math.min(h.buckets - 1, Math.max(0, Math.floor((ms - h.start) / h.stepMs)));
+}
+
+/**
+ * A call counts as an error when its status is an HTTP code of 500 or more, or a status name
+ * other than OK/success (gRPC, database). The stores' native aggregations count the same.
+ */
+export function isErrorStatus(status: string | undefined): boolean {
+  if (!status) return false;
+  if (/^\d+$/.test(status)) return Number(status) >= 500;
+  return !/^(ok|success)$/i.test(status);
 }
 
 export interface QueryOptions {

@@ -11,6 +11,7 @@ import { fanout, fanoutBySignal, type FanoutTarget } from '../core/fanout.js';
 import type { Signal } from '../core/metric.js';
 import type { Context, RecordBatch } from '../core/record.js';
 import type { Telemetry } from '../core/telemetry.js';
+import { archiveConnections } from '../helpers/archive-connections.js';
 
 interface Node {
   key: string;
@@ -49,6 +50,7 @@ export class Graph {
       status: () => self.status(),
       dataDir: cfg.dataDir,
       oneShot: opts.oneShot ?? false,
+      archiveConnection: archiveConnections(cfg),
     };
   }
 

@@ -1,5 +1,4 @@
 import { KustoConnectionStringBuilder } from 'azure-kusto-data';
-import type { RRRecord } from '../../src/core/record.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { AdxStore, factory as adxFactory } from '../../src/exporters/azuredataexplorer/index.js';
 import { factory as bigtableFactory } from '../../src/exporters/bigtable/index.js';

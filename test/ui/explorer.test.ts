@@ -194,6 +194,14 @@ service:
       const want = await storeDocs({ service: 'payments' });
       await expect.poll(rowIds).toEqual(want.map((d) => d.id));
       expect(page.url()).toContain('service=payments');
+      // The protocol summary leads to the calls of one protocol: the protocol filter, in the filter bar.
+      await page.goto(`${base}/ui#start=${START}&end=${END}&tab=map`);
+      await page.locator('[data-testid=protocol-row][data-protocol=https] a').click();
+      const https = await storeDocs({ protocol: 'https' });
+      expect(https.length).toBe([...samples, ...shop].filter((r) => r.l7protocol === 'https').length);
+      await expect.poll(rowIds).toEqual(https.slice(0, 50).map((d) => d.id));
+      expect(await page.getByTestId('filter-protocol').inputValue()).toBe('https');
+      await expect.poll(() => page.getByTestId('total').textContent()).toMatch(new RegExp(`^${https.length} matching calls`));
     });
 
     it('takes away: the exported raw.jsonl is byte for byte what the `rrpipe snapshot` command shown on the page writes', async () => {

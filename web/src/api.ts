@@ -1,6 +1,11 @@
 // The explorer's calls to the query API. The bearer token (when the daemon needs one) is kept in
 // sessionStorage for this tab only and sent as the API expects it: Authorization: Bearer <token>.
 
+// The server's own types (type-only: esbuild drops them) and the one constant the page shares.
+export type { IndexDoc } from '../../src/core/rrpair';
+export type { Histogram, RRPairView, ServiceMap, SideView } from '../../src/extensions/query_api/ui/types';
+export { UNKNOWN } from '../../src/extensions/query_api/ui/types';
+
 export interface Filters {
   start: string;
   end: string;
@@ -8,30 +13,13 @@ export interface Filters {
   namespace: string;
   service: string;
   direction: string;
+  protocol: string;
   method: string;
   endpoint: string;
   status: string;
 }
 
-export const EMPTY: Filters = { start: '-1h', end: 'now', cluster: '', namespace: '', service: '', direction: '', method: '', endpoint: '', status: '' };
-
-export interface IndexDoc {
-  id: string;
-  ts: string;
-  cluster: string;
-  namespace: string;
-  service: string;
-  direction: string;
-  l7protocol: string;
-  command: string;
-  location: string;
-  status: string;
-  host: string;
-  duration: number;
-  req_size: number;
-  res_size: number;
-  archive_uri?: string;
-}
+export const EMPTY: Filters = { start: '-1h', end: 'now', cluster: '', namespace: '', service: '', direction: '', protocol: '', method: '', endpoint: '', status: '' };
 
 export class AuthNeeded extends Error {}
 

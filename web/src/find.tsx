@@ -1,18 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { getJson, params, type Filters, type IndexDoc } from './api';
+import { getJson, params, type Filters, type Histogram, type IndexDoc } from './api';
 import type { Selected } from './main';
-
-interface Histogram {
-  start: number;
-  end: number;
-  step_ms: number;
-  counts: number[];
-  errors: number[];
-  total: number;
-  truncated: boolean;
-}
 
 export function fmtTs(ts: string): string {
   return ts.replace('T', ' ').replace(/(\.\d{3})\d*Z$/, '$1');
@@ -61,7 +51,7 @@ function HistogramChart(props: { h: Histogram; onZoom(start: string, end: string
   return <div class="histogram" data-testid="histogram" ref={el} />;
 }
 
-const COLS: [keyof IndexDoc, string][] = [
+const COLS: [keyof IndexDoc & string, string][] = [
   ['ts', 'Time'], ['service', 'Service'], ['direction', 'Dir'], ['command', 'Command'], ['location', 'Location'],
   ['status', 'Status'], ['duration', 'Duration'], ['req_size', 'Req'], ['res_size', 'Res'],
 ];

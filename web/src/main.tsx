@@ -72,6 +72,7 @@ function FilterBar(props: { value: Filters; onApply(f: Filters): void }) {
           <option value="OUT">OUT</option>
         </select>
       </label>
+      {field('protocol', 'Protocol', 'http, grpc, postgres')}
       {field('method', 'Command', 'regex: GET|POST')}
       {field('endpoint', 'Location', 'regex: ^/api/')}
       {field('status', 'Status', 'regex: ^5')}

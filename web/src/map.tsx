@@ -1,16 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getJson, params, type Filters } from './api';
+import { getJson, params, UNKNOWN, type Filters, type ServiceMap } from './api';
 
-interface MapNode { id: string; kind: 'clients' | 'service' | 'host'; calls_in: number; calls_out: number }
-interface MapEdge { from: string; to: string; calls: number; errors: number; error_rate: number; protocols: string[] }
-interface ServiceMap {
-  nodes: MapNode[];
-  edges: MapEdge[];
-  protocols: { l7protocol: string; calls: number; errors: number }[];
-  technologies: { host: string; l7protocol: string; calls: number; services: string[] }[];
-  total: number;
-  truncated: boolean;
-}
+type MapNode = ServiceMap['nodes'][number];
 
 const pct = (r: number) => `${(r * 100).toFixed(r > 0 && r < 0.1 ? 1 : 0)}%`;
 const W = 200;
@@ -109,7 +100,7 @@ export function MapScreen(props: { filters: Filters; onFollow(patch: Partial<Fil
         <table data-testid="protocols">
           <caption>Protocols</caption>
           <thead><tr><th>protocol</th><th>calls</th><th>errors</th></tr></thead>
-          <tbody>{m.protocols.map((p) => <tr><td>{p.l7protocol}</td><td class="num">{p.calls}</td><td class="num">{pct(p.calls ? p.errors / p.calls : 0)}</td></tr>)}</tbody>
+          <tbody>{m.protocols.map((p) => <tr data-testid="protocol-row" data-protocol={p.l7protocol}><td>{p.l7protocol === UNKNOWN ? p.l7protocol : <a href="#" onClick={(e) => { e.preventDefault(); props.onFollow({ protocol: p.l7protocol }); }}>{p.l7protocol}</a>}</td><td class="num">{p.calls}</td><td class="num">{pct(p.calls ? p.errors / p.calls : 0)}</td></tr>)}</tbody>
         </table>
         <table data-testid="technologies">
           <caption>Technologies: what the services call</caption>

@@ -1,54 +1,20 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getJson, type IndexDoc } from './api';
+import { getJson, type IndexDoc, type RRPairView as View, type SideView } from './api';
 import { fmtBytes, fmtTs } from './find';
 import type { Selected } from './main';
 
-interface BodyView {
-  decoded: string[];
-  kind: string;
-  content_type: string;
-  size: number;
-  text: string;
-  truncated: boolean;
-  redactions: string[];
-  error?: string;
-}
-interface SideView {
-  line: string;
-  headers: [string, string][];
-  body: BodyView;
-}
-interface View {
-  id: string;
-  ts: string;
-  duration_ms?: number;
-  direction: string;
-  service: string;
-  namespace: string;
-  cluster: string;
-  l7protocol: string;
-  tech: string;
-  network_address: string;
-  command: string;
-  location: string;
-  status: string;
-  request?: SideView;
-  response?: SideView;
-  tokens: unknown[];
-  redactions: string[];
-  dlp: { modified: boolean; rule?: string };
-  tags: Record<string, string>;
-}
-
-const MARK = /(REDACTED-[A-Z0-9_]+-[0-9a-f]{8,})/;
-
-/** Text with the redaction processor's markers shown as such. */
-function Marked(props: { text: string }) {
-  const parts = props.text.split(MARK);
+/**
+ * Text with the redaction processor's markers shown as such. The server found the markers
+ * (decode.ts); the page only splits on those exact strings.
+ */
+function Marked(props: { text: string; marks: string[] }) {
+  if (!props.marks.length) return <>{props.text}</>;
+  const re = new RegExp(`(${props.marks.map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
+  const parts = props.text.split(re);
   return <>{parts.map((p, i) => (i % 2 ? <mark class="redacted" title="redacted by rrpipe">{p}</mark> : p))}</>;
 }
 
-function Side(props: { title: string; side?: SideView; testid: string }) {
+function Side(props: { title: string; side?: SideView; testid: string; marks: string[] }) {
   const s = props.side;
   if (!s) return null;
   const b = s.body;
@@ -58,7 +24,7 @@ function Side(props: { title: string; side?: SideView; testid: string }) {
       <table class="headers">
         <tbody>
           {s.headers.map(([k, v]) => (
-            <tr><th>{k}</th><td><Marked text={v} /></td></tr>
+            <tr><th>{k}</th><td><Marked text={v} marks={props.marks} /></td></tr>
           ))}
         </tbody>
       </table>
@@ -70,7 +36,7 @@ function Side(props: { title: string; side?: SideView; testid: string }) {
         {b.truncated ? ' · cut for display' : ''}
       </div>
       {b.error && <p class="error">{b.error}</p>}
-      {b.kind !== 'empty' && <pre class={`body ${b.kind}`} data-testid={`${props.testid}-body`}><Marked text={b.text} /></pre>}
+      {b.kind !== 'empty' && <pre class={`body ${b.kind}`} data-testid={`${props.testid}-body`}><Marked text={b.text} marks={b.redactions} /></pre>}
     </section>
   );
 }
@@ -104,8 +70,8 @@ export function ReadScreen(props: { sel: Selected; onBack(): void; onError(e: un
             <dt>read from</dt><dd class="uri" data-testid="from">{data.from}</dd>
             {data.view.redactions.length > 0 && (<><dt>redacted</dt><dd data-testid="redactions">{data.view.redactions.length} value(s){data.view.dlp.rule ? ` · rule ${data.view.dlp.rule}` : ''}</dd></>)}
           </dl>
-          <Side title="Request" side={data.view.request} testid="request" />
-          <Side title="Response" side={data.view.response} testid="response" />
+          <Side title="Request" side={data.view.request} testid="request" marks={data.view.redactions} />
+          <Side title="Response" side={data.view.response} testid="response" marks={data.view.redactions} />
           {data.view.tokens.length > 0 && (
             <details class="tokens" data-testid="tokens">
               <summary>{data.view.tokens.length} tokens</summary>
@@ -114,7 +80,7 @@ export function ReadScreen(props: { sel: Selected; onBack(): void; onError(e: un
           )}
           <details class="raw">
             <summary>Raw RRPair (JSON)</summary>
-            <pre><Marked text={JSON.stringify(data.rrpair, null, 2)} /></pre>
+            <pre><Marked text={JSON.stringify(data.rrpair, null, 2)} marks={data.view.redactions} /></pre>
           </details>
         </>
       )}

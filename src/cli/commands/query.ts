@@ -11,7 +11,7 @@ import { ArchiveFetcher } from '../../helpers/archive-fetch.js';
 import { filterFromParams } from '../../helpers/query-params.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { defaultConfigPath, UsageError, type CliCommand } from '../command.js';
-import { archiveConnections } from './archive-connections.js';
+import { archiveConnections } from '../../helpers/archive-connections.js';
 
 const PAGE = 1000;
 

@@ -29,6 +29,11 @@ export async function elasticClient(s: Resolved, c: SearchExporterConfig): Promi
       const res = await client.search({ index: target, ...(target.includes('*') ? {} : { ignore_unavailable: true }), ...body } as never);
       return (res.hits.hits as unknown as SearchHitRaw[]);
     },
+    async searchAggs(target, body) {
+      const res = await client.search({ index: target, ...(target.includes('*') ? {} : { ignore_unavailable: true }), ...body } as never);
+      const total = res.hits.total;
+      return { total: typeof total === 'number' ? total : (total?.value ?? 0), aggregations: res.aggregations as Record<string, unknown> | undefined };
+    },
     async getDoc(index, id) {
       try {
         const res = await client.get({ index, id });

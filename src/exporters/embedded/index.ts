@@ -2,7 +2,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, path, type Config } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
-import type { QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
+import type { AggregateSpec, Aggregates, QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { EmbeddedStore } from './store.js';
@@ -71,6 +71,10 @@ export function createEmbeddedExporter(s: CreateSettings<EmbeddedConfig>, opts: 
     get(id: string, opts?: QueryOptions): Promise<RRPair | undefined> {
       if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
       return store.get(id, opts);
+    },
+    aggregate(filter: QueryFilter, spec: AggregateSpec, opts?: QueryOptions): Promise<Aggregates> {
+      if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
+      return store.aggregate(filter, spec, opts);
     },
     get store() {
       return store;

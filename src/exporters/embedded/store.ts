@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryOptions, type QueryPage, type StoreReader } from '../../core/query.js';
+import { decodeAfter, emptyAggregates, encodeAfter, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryOptions, type QueryPage, type StoreReader } from '../../core/query.js';
 import { cachedLinear, type LinearRegex } from '../../helpers/linear-regex.js';
 import type { RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
@@ -44,6 +44,11 @@ CREATE INDEX IF NOT EXISTS rrpairs_stored ON rrpairs (stored_ms);
 CREATE TABLE IF NOT EXISTS rrpipe_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 const SCHEMA_VERSION = '1';
+
+/** Epoch milliseconds of the ts column (fixed-width RFC 3339 with nanoseconds). */
+const TS_MS = "(CAST(strftime('%s', substr(ts, 1, 19)) AS INTEGER) * 1000 + CAST(substr(ts, 21, 3) AS INTEGER))";
+/** 1 for an error status, else 0: the SQL of isErrorStatus (src/core/query.ts). */
+const IS_ERROR = "(CASE WHEN status = '' THEN 0 WHEN status NOT GLOB '*[^0-9]*' THEN CAST(status AS INTEGER) >= 500 ELSE lower(status) NOT IN ('ok', 'success') END)";
 
 export interface EmbeddedStoreOptions {
   path: string;
@@ -175,6 +180,48 @@ export class EmbeddedStore implements StoreReader {
   }
 
   private select(filter: QueryFilter): { sql: string; args: unknown[]; limit: number } {
+    const { where, args } = this.where(filter);
+    if (filter.after) {
+      const [ts, id] = decodeAfter(filter.after);
+      if (typeof ts !== 'string' || typeof id !== 'string') throw new Error('invalid paging token');
+      where.push('(ts > ? OR (ts = ? AND id > ?))');
+      args.push(ts, ts, id);
+    }
+    const limit = Math.min(Math.max(1, filter.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
+    const sql = `SELECT * FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT ?`;
+    return { sql, args: [...args, limit + 1], limit };
+  }
+
+  /**
+   * Counts by GROUP BY in the query worker: one statement per part of the spec, over the same
+   * WHERE as query() (paging ignored). Error and bucket expressions match isErrorStatus and bucketOf.
+   */
+  async aggregate(filter: QueryFilter, spec: AggregateSpec, opts: QueryOptions = {}): Promise<Aggregates> {
+    const { where, args } = this.where(filter);
+    const from = `FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''}`;
+    const all = (sql: string, a: unknown[]) => (this.reader ? this.reader.all(sql, a, opts.signal) : Promise.resolve(this.db.prepare(sql).all(...a) as Record<string, unknown>[]));
+    const out = emptyAggregates(spec);
+    if (spec.histogram) {
+      const h = spec.histogram;
+      const { counts, errors } = out.histogram!;
+      const rows = await all(`SELECT (${TS_MS} - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, count(*) AS n, sum(${IS_ERROR}) AS e ${from} GROUP BY b`, [h.start, h.stepMs, ...args]);
+      for (const r of rows) {
+        const i = Math.min(h.buckets - 1, Math.max(0, Number(r.b))); // SQLite divides toward zero: any negative is before the start
+        counts[i]! += Number(r.n);
+        errors[i]! += Number(r.e);
+      }
+      out.total = counts.reduce((a, b) => a + b, 0);
+    }
+    if (spec.groups) {
+      const rows = await all(`SELECT service, direction, host, l7protocol, count(*) AS n, sum(${IS_ERROR}) AS e ${from} GROUP BY service, direction, host, l7protocol`, args);
+      out.groups = rows.map((r) => ({ service: String(r.service), direction: String(r.direction), host: String(r.host), l7protocol: String(r.l7protocol), calls: Number(r.n), errors: Number(r.e) }));
+      out.total = out.groups.reduce((a, g) => a + g.calls, 0);
+    }
+    if (!spec.histogram && !spec.groups) out.total = Number((await all(`SELECT count(*) AS n ${from}`, args))[0]?.n ?? 0);
+    return out;
+  }
+
+  private where(filter: QueryFilter): { where: string[]; args: unknown[] } {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.start) {
@@ -204,15 +251,7 @@ export class EmbeddedStore implements StoreReader {
         args.push(v);
       }
     }
-    if (filter.after) {
-      const [ts, id] = decodeAfter(filter.after);
-      if (typeof ts !== 'string' || typeof id !== 'string') throw new Error('invalid paging token');
-      where.push('(ts > ? OR (ts = ? AND id > ?))');
-      args.push(ts, ts, id);
-    }
-    const limit = Math.min(Math.max(1, filter.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
-    const sql = `SELECT * FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts, id LIMIT ?`;
-    return { sql, args: [...args, limit + 1], limit };
+    return { where, args };
   }
 
   private page(rows: Record<string, unknown>[], limit: number): QueryPage {

@@ -45,6 +45,11 @@ export async function openSearchClient(s: Resolved, c: SearchExporterConfig): Pr
       const res = await client.search({ index: target, body: body as never, ignore_unavailable: target.includes('*') ? undefined : true } as never);
       return ((res.body as { hits: { hits: SearchHitRaw[] } }).hits.hits);
     },
+    async searchAggs(target, body) {
+      const res = await client.search({ index: target, body: body as never, ignore_unavailable: target.includes('*') ? undefined : true } as never);
+      const b = res.body as { hits: { total?: number | { value: number } }; aggregations?: Record<string, unknown> };
+      return { total: typeof b.hits.total === 'number' ? b.hits.total : (b.hits.total?.value ?? 0), aggregations: b.aggregations };
+    },
     async getDoc(index, id) {
       try {
         const res = await client.get({ index, id });

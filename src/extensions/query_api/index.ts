@@ -9,6 +9,7 @@ import { isLoopback } from '../../config/exposure.js';
 import { listenHttp } from '../../helpers/net.js';
 import { serverTlsOptions } from '../../helpers/tls.js';
 import { FILTER_PARAMS, filterFromParams } from '../../helpers/query-params.js';
+import type { StoreConnection } from '../../layouts/uri.js';
 import { EXPLORE_PREFIX, handleExplore, isUiPath, serveUi } from './ui/routes.js';
 
 const PREFIX = '/api/v1/rrpairs';
@@ -58,7 +59,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
     if (!store) return send(res, 503, { error: `store ${config.store} is not running` });
     try {
       if (explore) {
-        const ctx = { store, storeName: config.store, timeoutMs, defaultStart: config.default_start, maxLimit: config.max_limit, scanLimit: config.scan_limit ?? 1_000_000, exportLimit: config.export_limit ?? 10_000, archive: config.archive, conn: {}, send };
+        const ctx = { store, storeName: config.store, timeoutMs, defaultStart: config.default_start, maxLimit: config.max_limit, scanLimit: config.scan_limit ?? 1_000_000, exportLimit: config.export_limit ?? 10_000, archive: config.archive, connFor: (uri: string) => (host?.archiveConnection?.(uri) ?? {}) as StoreConnection, send };
         return await handleExplore(url, res, ctx);
       }
       if (url.pathname.length > PREFIX.length + 1) {

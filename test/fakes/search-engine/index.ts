@@ -1,7 +1,8 @@
 /**
  * A strict wire-level fake of an Elasticsearch 8 / OpenSearch 2 node, written from the public REST
  * API documentation (bulk, index templates, ILM / ISM policies, data streams, search with the
- * bool/term/terms/range/regexp/match_all queries, sort, size, search_after, count, get document).
+ * bool/term/terms/range/regexp/match_all queries, sort, size, search_after, count, get document, and
+ * the terms / date_histogram (fixed_interval, offset) / filter aggregations with sub-aggregations).
  * It answers with the headers the official clients check (`X-Elastic-Product: Elasticsearch`
  * from Elasticsearch) and refuses anything it does not implement with a 400 whose type is
  * `fake_unsupported_request`, also recorded in `unsupported` so a test can fail on it.
@@ -74,7 +75,7 @@ class HttpError extends Error {
   }
 }
 
-const SEARCH_KEYS = new Set(['query', 'sort', 'size', 'from', 'search_after', 'track_total_hits', '_source']);
+const SEARCH_KEYS = new Set(['query', 'sort', 'size', 'from', 'search_after', 'track_total_hits', '_source', 'aggs']);
 
 export class SearchEngineFake {
   readonly indices = new Map<string, FakeIndex>();
@@ -546,12 +547,15 @@ export class SearchEngineFake {
     if (!Number.isInteger(size) || size < 0) throw new HttpError(400, 'illegal_argument_exception', `[size] parameter cannot be negative, found [${b.size}]`);
     if (size > 10_000) throw new HttpError(400, 'illegal_argument_exception', `Result window is too large, size must be less than or equal to: [10000] but was [${size}]`);
     const page = hits.slice(0, size);
+    const aggregations = b.aggs === undefined ? undefined : aggregate(asObject(b.aggs, 'aggs'), hits.map((h) => h.source), typeOf);
+    const exact = b.track_total_hits === true;
     return {
+      ...(aggregations ? { aggregations } : {}),
       took: 1,
       timed_out: false,
       _shards: { total: indices.length, successful: indices.length, skipped: 0, failed: 0 },
       hits: {
-        total: { value: Math.min(total, 10_000), relation: total > 10_000 ? 'gte' : 'eq' },
+        total: { value: exact ? total : Math.min(total, 10_000), relation: !exact && total > 10_000 ? 'gte' : 'eq' },
         max_score: sort.length ? null : 1,
         hits: page.map((h) => ({ _index: h.index, _id: h.id, _score: sort.length ? null : 1, _source: h.source, ...((h as { sort?: unknown[] }).sort ? { sort: (h as { sort?: unknown[] }).sort } : {}) })),
       },
@@ -884,6 +888,79 @@ export function luceneRegex(p: string, flags: string, ci: boolean): RegExp {
   } catch (err) {
     throw new HttpError(400, 'query_shard_exception', `invalid regexp [${p}]: ${(err as Error).message}`);
   }
+}
+
+// ---- helpers: aggregations ----------------------------------------------------------------------
+
+/** The terms, date_histogram and filter aggregations (with sub-aggregations) over the matching documents. */
+function aggregate(aggs: Record<string, unknown>, docs: Record<string, unknown>[], typeOf: (f: string) => string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(aggs)) {
+    const a = asObject(raw, `aggregation [${name}]`);
+    const kinds = Object.keys(a).filter((k) => k !== 'aggs');
+    if (kinds.length !== 1) throw new HttpError(400, 'parsing_exception', `Expected exactly one aggregation type in [${name}], found [${kinds.join(', ')}]`);
+    const kind = kinds[0]!;
+    const spec = asObject(a[kind], kind);
+    const sub = a.aggs === undefined ? undefined : asObject(a.aggs, 'aggs');
+    const withSub = (bucketDocs: Record<string, unknown>[]) => (sub ? aggregate(sub, bucketDocs, typeOf) : {});
+    const only = (allowed: string[]) => {
+      for (const k of Object.keys(spec)) if (!allowed.includes(k)) throw new HttpError(400, 'fake_unsupported_request', `${kind} aggregation option [${k}]`);
+    };
+    const field = String(spec.field ?? '');
+    if (kind === 'terms') {
+      only(['field', 'size']);
+      const t = typeOf(field);
+      if (t !== 'keyword') throw new HttpError(400, 'fake_unsupported_request', `terms aggregation on a [${t}] field [${field}]`);
+      const size = spec.size === undefined ? 10 : Number(spec.size);
+      const groups = new Map<string, Record<string, unknown>[]>();
+      for (const d of docs) {
+        const v = getPath(d, field);
+        for (const x of v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]) {
+          const k = String(x);
+          const g = groups.get(k);
+          if (g) g.push(d);
+          else groups.set(k, [d]);
+        }
+      }
+      const sorted = [...groups].sort((x, y) => y[1].length - x[1].length || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      const shown = sorted.slice(0, size);
+      out[name] = {
+        doc_count_error_upper_bound: 0,
+        sum_other_doc_count: sorted.slice(size).reduce((n, [, ds]) => n + ds.length, 0),
+        buckets: shown.map(([key, ds]) => ({ key, doc_count: ds.length, ...withSub(ds) })),
+      };
+    } else if (kind === 'date_histogram') {
+      only(['field', 'fixed_interval', 'offset', 'min_doc_count']);
+      const t = typeOf(field);
+      if (t !== 'date' && t !== 'date_nanos') throw new HttpError(400, 'illegal_argument_exception', `Field [${field}] of type [${t}] is not supported for aggregation [date_histogram]`);
+      const ms = (v: unknown, what: string) => {
+        const m = /^(\d+)ms$/.exec(String(v ?? ''));
+        if (!m) throw new HttpError(400, 'fake_unsupported_request', `date_histogram ${what} [${String(v)}] (the fake takes <n>ms)`);
+        return Number(m[1]);
+      };
+      const interval = ms(spec.fixed_interval, 'fixed_interval');
+      const offset = spec.offset === undefined ? 0 : ms(spec.offset, 'offset');
+      if (spec.min_doc_count !== 1) throw new HttpError(400, 'fake_unsupported_request', 'date_histogram without min_doc_count 1 (empty buckets are not implemented)');
+      const buckets = new Map<number, Record<string, unknown>[]>();
+      for (const d of docs) {
+        const ns = parseDateNs(getPath(d, field));
+        if (ns === undefined) continue;
+        const t0 = Number(ns / 1_000_000n);
+        const key = Math.floor((t0 - offset) / interval) * interval + offset;
+        const b = buckets.get(key);
+        if (b) b.push(d);
+        else buckets.set(key, [d]);
+      }
+      out[name] = { buckets: [...buckets].sort((x, y) => x[0] - y[0]).map(([key, ds]) => ({ key_as_string: new Date(key).toISOString(), key, doc_count: ds.length, ...withSub(ds) })) };
+    } else if (kind === 'filter') {
+      const m = compileQuery(spec, typeOf);
+      const ds = docs.filter((d) => m(d));
+      out[name] = { doc_count: ds.length, ...withSub(ds) };
+    } else {
+      throw new HttpError(400, 'fake_unsupported_request', `aggregation type [${kind}] (the fake implements terms, date_histogram, filter)`);
+    }
+  }
+  return out;
 }
 
 // ---- helpers: misc -------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ export interface EngineClient {
   /** `lines` alternate action and document, already serialized. */
   bulk(lines: string[], signal: AbortSignal): Promise<{ items: Record<string, BulkItemResult>[] }>;
   search(target: string, body: Record<string, unknown>): Promise<SearchHitRaw[]>;
+  /** A search for its aggregations and exact total (size 0, track_total_hits). */
+  searchAggs(target: string, body: Record<string, unknown>): Promise<{ total: number; aggregations?: Record<string, unknown> }>;
   getDoc(index: string, id: string): Promise<Record<string, unknown> | undefined>;
   putIndexTemplate(name: string, body: Record<string, unknown>): Promise<void>;
   /** ILM (Elasticsearch) or ISM (OpenSearch). */

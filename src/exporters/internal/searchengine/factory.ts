@@ -59,5 +59,5 @@ export function createSearchExporter(settings: CreateSettings<SearchExporterConf
     },
   });
   const store = searchStore(() => client, () => resolved, c);
-  return Object.assign(helper, { query: store.query, get: store.get });
+  return Object.assign(helper, { query: store.query, get: store.get, aggregate: store.aggregate });
 }

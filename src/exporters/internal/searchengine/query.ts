@@ -1,8 +1,9 @@
 /** Reading: QueryFilter → the engines' query DSL, hits → index documents, and the QueryableStore on a client. */
-import { decodeAfter, encodeAfter, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../../../core/query.js';
+import { decodeAfter, emptyAggregates, encodeAfter, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../../../core/query.js';
 import { buildIndexDoc } from '../../../rrpair/derive.js';
 import type { IndexDoc } from '../../../rrpair/index-doc.js';
 import type { RRPair } from '../../../rrpair/types.js';
+import { aggregateSearch } from './aggregate.js';
 import { errorType, statusOf, type EngineClient, type SearchHitRaw } from './client.js';
 import type { Resolved, SearchExporterConfig } from './config.js';
 
@@ -155,6 +156,18 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       const hits = page.map((h) => hitOf(s.mode, h));
       const last = page[page.length - 1];
       return { hits, ...(more && last?.sort ? { next: encodeAfter(last.sort) } : {}) };
+    },
+    async aggregate(f: QueryFilter, spec: AggregateSpec): Promise<Aggregates | undefined> {
+      const client = getClient();
+      const s = getResolved();
+      if (!client || !s) throw new Error('the exporter is not started');
+      if (s.mode !== 'rrpipe') return undefined;
+      try {
+        return await aggregateSearch(client, s.searchTarget, f, spec, c.query.keyword_suffix);
+      } catch (err) {
+        if (statusOf(err) === 404) return emptyAggregates(spec); // nothing indexed yet
+        throw new Error(`search ${s.searchTarget}: ${errorType(err)}`, { cause: err });
+      }
     },
     async get(id: string): Promise<RRPair | undefined> {
       const client = getClient();

@@ -1,54 +1,8 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Headers, RRPair } from '../../../core/rrpair.js';
+import type { BodyView, RRPairView } from './types.js';
 
-/**
- * What the explorer's Read screen shows of one RRPair: headers in order, bodies decoded
- * (base64, then Content-Encoding gzip/deflate/br) and pretty-printed by content type, binary
- * bodies as a hex dump, and where the redaction processor left its markers.
- */
-export interface BodyView {
-  /** Decoding steps applied, in order (base64 always first). */
-  decoded: string[];
-  kind: 'empty' | 'json' | 'form' | 'xml' | 'text' | 'binary';
-  content_type: string;
-  /** Bytes after decoding. */
-  size: number;
-  /** Pretty text (json/form/xml/text) or a hex dump (binary), cut at MAX_SHOWN bytes. */
-  text: string;
-  truncated: boolean;
-  /** Redaction markers (REDACTED-<CATEGORY>-<hex>) found in the body. */
-  redactions: string[];
-  error?: string;
-}
-
-export interface SideView {
-  line: string;
-  headers: [string, string][];
-  body: BodyView;
-}
-
-export interface RRPairView {
-  id: string;
-  ts: string;
-  duration_ms: number | undefined;
-  direction: string;
-  service: string;
-  namespace: string;
-  cluster: string;
-  l7protocol: string;
-  tech: string;
-  network_address: string;
-  command: string;
-  location: string;
-  status: string;
-  request?: SideView;
-  response?: SideView;
-  tokens: unknown[];
-  /** Redaction markers anywhere in the record (headers, bodies, other fields). */
-  redactions: string[];
-  dlp: { modified: boolean; rule?: string };
-  tags: Record<string, string>;
-}
+export type { BodyView, RRPairView, SideView } from './types.js';
 
 const MAX_SHOWN = 256 * 1024;
 const MAX_INFLATED = 16 * 1024 * 1024;

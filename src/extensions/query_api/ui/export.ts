@@ -17,12 +17,15 @@ import { exactLiteral } from '../../../helpers/hot-store.js';
 
 export type ExportFormat = 'raw_jsonl' | 'proxymock';
 
+/** The endpoint and credentials of an archive location (host.archiveConnection in a service). */
+export type ConnectionFor = (uri: string) => StoreConnection;
+
 /** The full RRPair behind one index document: from its archive (what `rrpipe snapshot` reads), else from the store. */
-export async function fetchFull(store: QueryableStore, hit: QueryHit, conn: StoreConnection, signal?: AbortSignal): Promise<{ rrpair: RRPair; from: string }> {
+export async function fetchFull(store: QueryableStore, hit: QueryHit, connFor: ConnectionFor, signal?: AbortSignal): Promise<{ rrpair: RRPair; from: string }> {
   const uri = hit.doc.archive_uri;
   if (uri) {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
-    return { rrpair: scheme === 'file' ? await fetchArchived(uri) : await getRecordAt(uri, conn), from: uri };
+    return { rrpair: scheme === 'file' ? await fetchArchived(uri) : await getRecordAt(uri, connFor(uri)), from: uri };
   }
   if (hit.rrpair) return { rrpair: hit.rrpair, from: 'store' };
   const rr = store.get ? await store.get(hit.doc.id, { signal }) : undefined;
@@ -34,14 +37,14 @@ export async function fetchFull(store: QueryableStore, hit: QueryHit, conn: Stor
  * The full RRPairs of many hits: each archived object is read once for all the lines wanted from
  * it (a per-record fetch would re-read the object for every line).
  */
-export async function fetchMany(store: QueryableStore, hits: QueryHit[], conn: StoreConnection): Promise<RRPair[]> {
+export async function fetchMany(store: QueryableStore, hits: QueryHit[], connFor: ConnectionFor): Promise<RRPair[]> {
   const byObject = new Map<string, { hit: QueryHit; line: number }[]>();
   const out = new Map<QueryHit, RRPair>();
   for (const h of hits) {
     const uri = h.doc.archive_uri;
     const m = uri ? /^(.*)#(?:L|line=)?(\d+)$/.exec(uri) : null;
     if (!m) {
-      out.set(h, (await fetchFull(store, h, conn)).rrpair);
+      out.set(h, (await fetchFull(store, h, connFor)).rrpair);
       continue;
     }
     const list = byObject.get(m[1]!) ?? [];
@@ -49,7 +52,7 @@ export async function fetchMany(store: QueryableStore, hits: QueryHit[], conn: S
     byObject.set(m[1]!, list);
   }
   for (const [objUri, wanted] of byObject) {
-    const loc = openLocation(objUri, conn, { fileIsObject: true });
+    const loc = openLocation(objUri, connFor(objUri), { fileIsObject: true });
     const byLine = new Map(wanted.map((w) => [w.line, w.hit]));
     const max = Math.max(...byLine.keys());
     try {

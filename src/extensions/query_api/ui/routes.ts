@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { withDeadline, type QueryFilter, type QueryHit, type QueryableStore } from '../../../core/query.js';
 import { tsMicros } from '../../../helpers/hot-store.js';
 import { FILTER_PARAMS, filterFromParams } from '../../../helpers/query-params.js';
-import type { StoreConnection } from '../../../layouts/uri.js';
 import { viewOf } from './decode.js';
-import { archiveRoot, fetchFull, fetchMany, snapshotCommand, streamExport, type ExportFormat } from './export.js';
+import { archiveRoot, type ConnectionFor, fetchFull, fetchMany, snapshotCommand, streamExport, type ExportFormat } from './export.js';
 import { histogram, serviceMap, SORT_FIELDS, sortedPage, type SortField } from './scan.js';
 
 /**
@@ -72,7 +71,7 @@ export interface ExploreContext {
   /** Records an export writes at most; beyond, the page shows the `rrpipe snapshot` command. */
   exportLimit: number;
   archive?: string;
-  conn: StoreConnection;
+  connFor: ConnectionFor;
   send(res: ServerResponse, status: number, body: unknown): void;
 }
 
@@ -168,7 +167,7 @@ export async function handleExplore(url: URL, res: ServerResponse, ctx: ExploreC
       }
       const hit = await findHit(ctx, id, url.searchParams.get('ts') ?? undefined);
       if (!hit) return ctx.send(res, 404, { error: `RRPair ${id} is not in store ${ctx.storeName}` });
-      const full = await fetchFull(ctx.store, hit, ctx.conn);
+      const full = await fetchFull(ctx.store, hit, ctx.connFor);
       return ctx.send(res, 200, { doc: hit.doc, from: full.from, view: viewOf(id, full.rrpair), rrpair: full.rrpair });
     }
     if (what === 'command' || what === 'export') {
@@ -183,7 +182,7 @@ export async function handleExplore(url: URL, res: ServerResponse, ctx: ExploreC
       const { after: _ignored, ...whole } = filter;
       const hits = await scanHits(ctx, whole, ctx.exportLimit + 1);
       if (hits.length > ctx.exportLimit) return ctx.send(res, 413, { error: `the selection has more than ${ctx.exportLimit} records (export_limit): narrow it, or take it from the archive with the command below`, ...cmd });
-      const rrpairs = await fetchMany(ctx.store, hits, ctx.conn);
+      const rrpairs = await fetchMany(ctx.store, hits, ctx.connFor);
       await streamExport(rrpairs, { format, start: filter.start, end: filter.end, source: `query_api:${ctx.storeName}` }, res);
       return;
     }

@@ -1,11 +1,13 @@
-import { withDeadline, type QueryFilter, type QueryableStore } from '../../../core/query.js';
+import { bucketOf, emptyAggregates, isErrorStatus, withDeadline, type AggregateGroup, type AggregateSpec, type Aggregates, type QueryFilter, type QueryableStore } from '../../../core/query.js';
 import type { IndexDoc } from '../../../core/rrpair.js';
 import { tsMicros } from '../../../helpers/hot-store.js';
+import { UNKNOWN, type Histogram, type MapEdge, type MapNode, type ServiceMap } from './types.js';
 
 /**
- * The traffic explorer's aggregations (histogram, service map, sorted pages) work over any
- * QueryableStore: they page through the matching index documents in (ts, id) order, each page under
- * the query deadline, and fold them as they come. Regex filters were compiled by RE2 (linear time)
+ * The traffic explorer's aggregations (histogram, service map) ask the store's aggregate() when it
+ * has one; otherwise, and for pages sorted by a column, they work over any QueryableStore: they
+ * page through the matching index documents in (ts, id) order, each page under the query deadline,
+ * and fold them as they come. Regex filters were compiled by RE2 (linear time)
  * before the scan; the embedded store runs each page in its query worker. The event loop is given
  * back between pages, so ingestion, health and other requests are never held by a scan.
  */
@@ -39,21 +41,43 @@ export async function scan(store: QueryableStore, filter: QueryFilter, o: ScanOp
   }
 }
 
-/** A call counts as an error when its status is a 5xx HTTP code or a non-OK gRPC status name. */
-export function isError(status: string): boolean {
-  if (/^\d+$/.test(status)) return Number(status) >= 500;
-  return status !== '' && !/^(ok|success)$/i.test(status);
+/**
+ * Counts over the matching records: the store's own aggregate() when it has one (SQL GROUP BY,
+ * search aggregations), else a fold over scanned pages. `native` says which answered.
+ */
+export async function aggregate(store: QueryableStore, filter: QueryFilter, spec: AggregateSpec, o: ScanOptions): Promise<Aggregates & { native: boolean }> {
+  const { after: _a, limit: _l, ...f } = filter;
+  if (store.aggregate) {
+    const r = await withDeadline(o.timeoutMs, (signal) => store.aggregate!(f, spec, { signal }));
+    if (r) return { ...r, native: true };
+  }
+  return { ...(await aggregateByScan(store, f, spec, o)), native: false };
 }
 
-export interface Histogram {
-  start: number;
-  end: number;
-  step_ms: number;
-  /** Bucket i covers [start + i*step, start + (i+1)*step). */
-  counts: number[];
-  errors: number[];
-  total: number;
-  truncated: boolean;
+/** The generic aggregate(): every matching index document read, page by page, and counted. */
+export async function aggregateByScan(store: QueryableStore, filter: QueryFilter, spec: AggregateSpec, o: ScanOptions): Promise<Aggregates> {
+  const out = emptyAggregates(spec);
+  const groups = new Map<string, AggregateGroup>();
+  const r = await scan(store, filter, o, (doc) => {
+    const err = isErrorStatus(doc.status);
+    out.total++;
+    if (spec.histogram) {
+      const i = bucketOf(tsMicros(doc.ts) / 1000, spec.histogram);
+      out.histogram!.counts[i]!++;
+      if (err) out.histogram!.errors[i]!++;
+    }
+    if (spec.groups) {
+      const g = { service: doc.service ?? '', direction: doc.direction ?? '', host: doc.host ?? '', l7protocol: doc.l7protocol ?? '' };
+      const k = `${g.service}\u0000${g.direction}\u0000${g.host}\u0000${g.l7protocol}`;
+      let acc = groups.get(k);
+      if (!acc) groups.set(k, (acc = { ...g, calls: 0, errors: 0 }));
+      acc.calls++;
+      if (err) acc.errors++;
+    }
+  });
+  if (spec.groups) out.groups = [...groups.values()];
+  out.truncated = r.truncated;
+  return out;
 }
 
 export async function histogram(store: QueryableStore, filter: QueryFilter & { start: Date; end: Date }, buckets: number, o: ScanOptions): Promise<Histogram> {
@@ -61,86 +85,62 @@ export async function histogram(store: QueryableStore, filter: QueryFilter & { s
   const end = filter.end.getTime();
   const n = Math.max(1, Math.min(1_000, Math.floor(buckets)));
   const step = Math.max(1, Math.ceil((end - start) / n));
-  const counts = new Array<number>(n).fill(0);
-  const errors = new Array<number>(n).fill(0);
-  let total = 0;
-  const r = await scan(store, filter, o, (doc) => {
-    const i = Math.min(n - 1, Math.max(0, Math.floor((tsMicros(doc.ts) / 1000 - start) / step)));
-    counts[i]!++;
-    if (isError(doc.status)) errors[i]!++;
-    total++;
-  });
-  return { start, end, step_ms: step, counts, errors, total, truncated: r.truncated };
-}
-
-export interface MapNode {
-  id: string;
-  kind: 'clients' | 'service' | 'host';
-  calls_in: number;
-  calls_out: number;
-}
-export interface MapEdge {
-  from: string;
-  to: string;
-  calls: number;
-  errors: number;
-  error_rate: number;
-  protocols: string[];
-}
-export interface ServiceMap {
-  nodes: MapNode[];
-  edges: MapEdge[];
-  protocols: { l7protocol: string; calls: number; errors: number }[];
-  technologies: { host: string; l7protocol: string; calls: number; services: string[] }[];
-  total: number;
-  truncated: boolean;
+  const a = await aggregate(store, filter, { histogram: { start, stepMs: step, buckets: n } }, o);
+  return { start, end, step_ms: step, counts: a.histogram!.counts, errors: a.histogram!.errors, total: a.total, truncated: a.truncated, native: a.native };
 }
 
 export const CLIENTS = '(clients)';
 
 /**
- * Who calls whom: an IN record is a call from outside into its service (callers are not recorded
- * on the inbound side); an OUT record is a call from its service to the host it reached. A host
- * that some service answers inbound (its Host header) is drawn as that service.
+ * Who calls whom, from the calls counted per (service, direction, host, protocol): an IN record is
+ * a call from outside into its service (callers are not recorded on the inbound side); an OUT
+ * record is a call from its service to the host it reached. A host that some service answers
+ * inbound (its Host header) is drawn as that service (the one answering most of its calls).
  */
 export async function serviceMap(store: QueryableStore, filter: QueryFilter, o: ScanOptions): Promise<ServiceMap> {
-  const hostService = new Map<string, string>();
-  const outCalls: IndexDoc[] = [];
+  const a = await aggregate(store, filter, { groups: true }, o);
+  return { ...mapOf(a.groups!), total: a.total, truncated: a.truncated, native: a.native };
+}
+
+export function mapOf(groups: AggregateGroup[]): Pick<ServiceMap, 'nodes' | 'edges' | 'protocols' | 'technologies'> {
+  const inbound = new Map<string, Map<string, number>>(); // host → service → IN calls
   const edges = new Map<string, MapEdge & { protoSet: Set<string> }>();
   const protocols = new Map<string, { l7protocol: string; calls: number; errors: number }>();
   const tech = new Map<string, { host: string; l7protocol: string; calls: number; services: Set<string> }>();
-  let total = 0;
-  const addEdge = (from: string, to: string, doc: IndexDoc) => {
+  const addEdge = (from: string, to: string, g: AggregateGroup) => {
     const k = `${from}\u0000${to}`;
     let e = edges.get(k);
     if (!e) edges.set(k, (e = { from, to, calls: 0, errors: 0, error_rate: 0, protocols: [], protoSet: new Set() }));
-    e.calls++;
-    if (isError(doc.status)) e.errors++;
-    if (doc.l7protocol) e.protoSet.add(doc.l7protocol);
+    e.calls += g.calls;
+    e.errors += g.errors;
+    if (g.l7protocol) e.protoSet.add(g.l7protocol);
   };
-  // Only the fields the map needs are kept from OUT documents until the hosts are known.
-  const r = await scan(store, filter, o, (doc) => {
-    total++;
-    const proto = doc.l7protocol || '(unknown)';
+  for (const g of groups) {
+    const proto = g.l7protocol || UNKNOWN;
     const p = protocols.get(proto) ?? { l7protocol: proto, calls: 0, errors: 0 };
-    p.calls++;
-    if (isError(doc.status)) p.errors++;
+    p.calls += g.calls;
+    p.errors += g.errors;
     protocols.set(proto, p);
-    const service = doc.service || '(unknown)';
-    if (doc.direction === 'IN') {
-      if (doc.host && !hostService.has(doc.host)) hostService.set(doc.host, service);
-      addEdge(CLIENTS, service, doc);
-    } else if (doc.direction === 'OUT') {
-      outCalls.push({ service, host: doc.host, status: doc.status, l7protocol: doc.l7protocol } as IndexDoc);
-      const host = doc.host || '(unknown host)';
+    const service = g.service || UNKNOWN;
+    if (g.direction === 'IN') {
+      if (g.host) {
+        const m = inbound.get(g.host) ?? new Map<string, number>();
+        m.set(service, (m.get(service) ?? 0) + g.calls);
+        inbound.set(g.host, m);
+      }
+      addEdge(CLIENTS, service, g);
+    } else if (g.direction === 'OUT') {
+      const host = g.host || '(unknown host)';
       const tk = `${host}\u0000${proto}`;
       const t = tech.get(tk) ?? { host, l7protocol: proto, calls: 0, services: new Set<string>() };
-      t.calls++;
+      t.calls += g.calls;
       t.services.add(service);
       tech.set(tk, t);
     }
-  });
-  for (const d of outCalls) addEdge(d.service, hostService.get(d.host) ?? (d.host || '(unknown host)'), d);
+  }
+  const hostService = new Map<string, string>();
+  for (const [host, m] of inbound) hostService.set(host, [...m].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))[0]![0]);
+  for (const g of groups) if (g.direction === 'OUT') addEdge(g.service || UNKNOWN, hostService.get(g.host) ?? (g.host || '(unknown host)'), g);
   // Inbound calls a recorded caller explains are drawn once, from that caller: (clients) keeps the rest.
   for (const [k, e] of edges) {
     if (e.from !== CLIENTS) continue;
@@ -172,10 +172,8 @@ export async function serviceMap(store: QueryableStore, filter: QueryFilter, o: 
   return {
     nodes: [...nodes.values()].sort((a, b) => a.id.localeCompare(b.id)),
     edges: outEdges.sort((a, b) => b.calls - a.calls || a.from.localeCompare(b.from) || a.to.localeCompare(b.to)),
-    protocols: [...protocols.values()].sort((a, b) => b.calls - a.calls),
-    technologies: [...tech.values()].map((t) => ({ ...t, services: [...t.services].sort() })).sort((a, b) => b.calls - a.calls),
-    total,
-    truncated: r.truncated,
+    protocols: [...protocols.values()].sort((a, b) => b.calls - a.calls || a.l7protocol.localeCompare(b.l7protocol)),
+    technologies: [...tech.values()].map((t) => ({ ...t, services: [...t.services].sort() })).sort((a, b) => b.calls - a.calls || a.host.localeCompare(b.host) || a.l7protocol.localeCompare(b.l7protocol)),
   };
 }
 

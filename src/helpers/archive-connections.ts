@@ -1,5 +1,5 @@
-import type { ResolvedConfig } from '../../config/load.js';
-import type { StoreConnection } from '../../layouts/uri.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { StoreConnection } from '../layouts/uri.js';
 
 /**
  * The endpoint and credentials to read an archive_uri with, taken from the archive exporters and
