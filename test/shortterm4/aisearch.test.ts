@@ -60,7 +60,7 @@ describe('azureaisearch exporter against the AI Search wire fake', () => {
       fake.requests.length = 0;
       expect(await queryAll(b.component, { service: 'orders', start, end, limit: 45 })).toEqual(reference(gen, (h) => h.doc.service === 'orders' && inWindow(h.doc.ts)));
       const search = fake.requests.find((r) => r.path.endsWith('/docs/search.post.search'))!.body as Record<string, unknown>;
-      expect(search).toMatchObject({ search: '*', orderby: 'ts asc,id asc', top: 1000 });
+      expect(search).toMatchObject({ search: '*', orderby: 'ts asc,id asc', top: 46 });
       expect(search.filter).toMatch(/^ts ge '2025-06-01T23:30:00\.000000000Z' and ts lt '2025-06-02T01:20:00\.000000000Z' and service eq 'orders'$/);
       expect(await queryAll(b.component, { status: '^500$', direction: 'IN', limit: 50 })).toEqual(reference(gen, (h) => h.doc.status === '500' && h.doc.direction === 'IN'));
       // Regexes that are not literals: rrpipe filters the documents read, past AI Search's 1,000-document pages.

@@ -209,12 +209,14 @@ export class AiSearchStore implements QueryableStore {
     const select = this.fields.filter((x) => x.name !== KEY && (x.name !== RRPAIR || this.cfg.store_rrpair)).map((x) => x.name);
     try {
       for (;;) {
-        const { filter: odata } = odataFilterOf(f);
+        const { filter: odata, postFiltered } = odataFilterOf(f);
+        // Without a regex left for rrpipe, one document more than the limit tells whether a next page exists.
+        const top = postFiltered ? PAGE : Math.min(PAGE, limit + 1);
         const res = await this.client.search('*', {
           ...(odata ? { filter: odata } : {}),
           orderBy: ['ts asc', 'id asc'],
           select,
-          top: PAGE,
+          top,
           ...(opts.signal ? { abortSignal: opts.signal } : {}),
         });
         let n = 0;
@@ -231,7 +233,7 @@ export class AiSearchStore implements QueryableStore {
           break;
         }
         if (hits.length > limit) return pageOf(hits, limit, true);
-        if (n < PAGE || !last) return pageOf(hits, limit, false);
+        if (n < top || !last) return pageOf(hits, limit, false);
         // Documents past the page, filtered by rrpipe: go on after the last one read.
         f = { ...f, after: last };
       }
