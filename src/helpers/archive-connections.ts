@@ -3,7 +3,7 @@ import type { StoreConnection } from '../layouts/uri.js';
 
 /**
  * The endpoint and credentials to read an archive_uri with, taken from the archive exporters and
- * connectors of the config that wrote it (awss3, googlecloudstorage, azure_blob): the same bucket's
+ * connectors of the config that wrote it (awss3, googlecloudstorage, azure_blob, azure_datalake): the same bucket's
  * region, custom endpoint and path style, the same storage account's connection string or key.
  * A location no component names gets the environment's defaults (AWS chain and
  * AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST, AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY).
@@ -20,7 +20,7 @@ export function archiveConnections(cfg: Pick<ResolvedConfig, 'components'>): (ur
       } else if (c.type === 'googlecloudstorage' && conf.bucket?.name) {
         const b = conf.bucket;
         byLocation.set(`gs://${b.name}`, { gcs: { ...(b.project_id ? { project_id: b.project_id } : {}), ...(b.endpoint ? { endpoint: b.endpoint } : {}) } });
-      } else if (c.type === 'azure_blob') {
+      } else if (c.type === 'azure_blob' || c.type === 'azure_datalake') {
         const a = conf.auth ?? {};
         const account = a.account_name ?? accountOf(a.connection_string) ?? accountOfUrl(conf.url);
         azure.push({
@@ -35,6 +35,10 @@ export function archiveConnections(cfg: Pick<ResolvedConfig, 'components'>): (ur
     if (!m) return {};
     const scheme = m[1]!.toLowerCase();
     if (scheme === 'azblob') return azure.find((a) => a.account === decodeURIComponent(m[2]!))?.conn ?? {};
+    if (scheme === 'abfs' || scheme === 'abfss') {
+      const account = decodeURIComponent(m[2]!).split('@')[1]?.split('.')[0];
+      return azure.find((a) => a.account === account)?.conn ?? {};
+    }
     return byLocation.get(`${scheme}://${decodeURIComponent(m[2]!)}`) ?? {};
   };
 }
@@ -48,7 +52,7 @@ function accountOfUrl(url: unknown): string | undefined {
   if (typeof url !== 'string') return undefined;
   try {
     const u = new URL(url);
-    if (/\.blob\./.test(u.hostname)) return u.hostname.split('.')[0];
+    if (/\.(blob|dfs)\./.test(u.hostname)) return u.hostname.split('.')[0];
     return u.pathname.split('/').filter(Boolean)[0];
   } catch {
     return undefined;

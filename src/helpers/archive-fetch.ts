@@ -7,7 +7,7 @@ import type { RRPair } from '../rrpair/types.js';
 
 /**
  * Fetches archived RRPairs by archive_uri for `rrpipe query --output raw` and snapshots of
- * index-only stores. `s3://`, `gs://` and `azblob://` objects are read whole through the
+ * index-only stores. `s3://`, `gs://`, `azblob://` and `abfss://` objects are read whole through the
  * long-term storage readers (any layout, gzip/zstd) and kept in a small LRU: the hits of a page
  * come in time order and point into the same few objects, so each object is downloaded once,
  * not once per record.
@@ -21,8 +21,8 @@ export class ArchiveFetcher {
   async fetch(uri: string): Promise<RRPair> {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
     if (scheme === 'file') return fetchArchived(uri);
-    if (scheme !== 's3' && scheme !== 'gs' && scheme !== 'azblob') {
-      throw new Error(`${uri}: cannot fetch archived RRPairs from ${scheme ? `${scheme}://` : 'this'} locations (s3://, gs://, azblob://, file://)`);
+    if (scheme !== 's3' && scheme !== 'gs' && scheme !== 'azblob' && scheme !== 'abfs' && scheme !== 'abfss') {
+      throw new Error(`${uri}: cannot fetch archived RRPairs from ${scheme ? `${scheme}://` : 'this'} locations (s3://, gs://, azblob://, abfss://, file://)`);
     }
     const hash = uri.lastIndexOf('#');
     const line = hash < 0 ? NaN : Number(uri.slice(hash + 1));

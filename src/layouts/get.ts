@@ -2,7 +2,7 @@ import type { RRPair } from '../rrpair/types.js';
 import { readObject } from './reader.js';
 import { openLocation, type StoreConnection } from './uri.js';
 
-/** The RRPair at a location (s3://bucket/key#line, gs://…, azblob://…, file://…#line). */
+/** The RRPair at a location (s3://bucket/key#line, gs://…, azblob://…, abfss://…, file://…#line). */
 export async function getRecordAt(location: string, conn: StoreConnection = {}): Promise<RRPair> {
   const loc = openLocation(location, conn, { fileIsObject: true });
   if (!loc.line) throw new Error(`${location}: no #line (the record's line or position in the object)`);

@@ -26,7 +26,7 @@ export class NotFoundError extends Error {
  * whole or not at all), prefix listings, streamed reads. Keys use "/" as the separator.
  */
 export interface ObjectStore {
-  /** "s3", "gs", "azblob" or "file". */
+  /** "s3", "gs", "azblob", "abfss" or "file". */
   readonly scheme: string;
   /** The URI of a key, e.g. s3://bucket/key (without #line). */
   uri(key: string): string;

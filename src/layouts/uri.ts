@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DataLakeStore } from './adls.js';
 import { AzureBlobStore } from './azure.js';
 import { GcsStore } from './gcs.js';
 import { LocalDirStore } from './local.js';
@@ -23,6 +24,7 @@ export interface Located {
 
 /**
  * Open the store a URI names: s3://bucket/key, gs://bucket/key, azblob://account/container/key,
+ * abfss://filesystem@account.dfs.core.windows.net/key (or abfs://),
  * file:///dir/key or a plain directory path.
  */
 export function openLocation(uri: string, conn: StoreConnection = {}, opts: { fileIsObject?: boolean } = {}): Located {
@@ -65,7 +67,21 @@ export function openLocation(uri: string, conn: StoreConnection = {}, opts: { fi
       if (store.account !== host) throw new Error(`${uri}: the connection string is for account "${store.account}", not "${host}"`);
       return withLine({ store, key });
     }
+    case 'abfs':
+    case 'abfss': {
+      // abfss://<filesystem>@<account>.dfs.core.windows.net/<path>
+      const at = host.indexOf('@');
+      if (at < 1) throw new Error(`${uri}: expected ${scheme}://<filesystem>@<account>.dfs.core.windows.net/<path>`);
+      const fileSystem = host.slice(0, at);
+      const account = host.slice(at + 1).split('.')[0]!;
+      const cs = conn.azure?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+      const store = cs
+        ? new DataLakeStore({ fileSystem, connectionString: cs })
+        : new DataLakeStore({ fileSystem, url: conn.azure?.endpoint ?? `https://${account}.dfs.core.windows.net`, accountName: account, accountKey: conn.azure?.account_key ?? process.env.AZURE_STORAGE_KEY });
+      if (store.account !== account) throw new Error(`${uri}: the connection string is for account "${store.account}", not "${account}"`);
+      return withLine({ store, key: rest });
+    }
     default:
-      throw new Error(`unsupported location scheme "${scheme}://" (expected s3://, gs://, azblob://, file:// or a directory)`);
+      throw new Error(`unsupported location scheme "${scheme}://" (expected s3://, gs://, azblob://, abfss://, file:// or a directory)`);
   }
 }

@@ -49,6 +49,8 @@ export const CONFIG_ENV: Record<string, string> = {
   AZURE_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=rrpipetest;AccountKey=dGVzdA==;EndpointSuffix=core.windows.net',
   COSMOS_ENDPOINT: 'https://rrpipetest.documents.azure.com:443/',
   OTLP_LOGS_ENDPOINT: 'https://otlp.example.com/v1/logs',
+  AZURE_SEARCH_ENDPOINT: 'https://rrpipetest.search.windows.net',
+  AZURE_SEARCH_API_KEY: 'test-search-admin-key',
 };
 
 /** The variables a config reads without a default: `${env:NAME}` (not `${env:NAME:-…}`). */

@@ -15,3 +15,53 @@ export const FAST = {
   retry_on_failure: { initial_interval: '50ms', max_interval: '200ms', max_elapsed_time: '30s' },
   timeout: '5s',
 };
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument, type Document } from 'yaml';
+import { expect } from 'vitest';
+import { runCli } from '../support/index.js';
+import { canon } from '../longterm/support.js';
+
+export const WINDOW = ['--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z'];
+
+/** A shipped config with a file source instead of OTLP, no extensions, its state under dir/name. */
+export function patchedConfig(shipped: string, dir: string, name: string, input: string, edit: (doc: Document) => void): string {
+  const doc = parseDocument(readFileSync(shipped, 'utf8'));
+  doc.set('receivers', { file: { include: [input], start_at: 'beginning', follow: false } });
+  doc.setIn(['processors', 'batch'], { send_batch_size: 2000 });
+  doc.deleteIn(['extensions']);
+  doc.setIn(['service', 'extensions'], []);
+  doc.setIn(['service', 'telemetry'], { metrics: { level: 'none' } });
+  doc.setIn(['service', 'data_dir'], join(dir, name, 'state'));
+  doc.setIn(['service', 'grace_period'], '30m');
+  doc.setIn(['service', 'pipelines', 'logs/archive', 'receivers'], ['file']);
+  edit(doc);
+  mkdirSync(join(dir, name), { recursive: true });
+  const file = join(dir, name, 'rrpipe.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((l) => canon(JSON.parse(l)));
+}
+
+/**
+ * `rrpipe run --once` of a config, then `rrpipe query --output jsonl` (every archive_uri under
+ * the archive's scheme) and `--output raw` (each RRPair fetched through its archive_uri): equal
+ * to what went in.
+ */
+export async function cliRoundTrip(cfg: string, store: string, env: NodeJS.ProcessEnv, dir: string, want: string[], archivePrefix: string): Promise<void> {
+  const run = await runCli(['run', '--once', '-c', cfg], env);
+  expect(run.code, run.stderr.slice(-2000)).toBe(0);
+  expect(run.stderr).not.toMatch(/dead.letter/i);
+  const docs = await runCli(['query', '-c', cfg, '--store', store, ...WINDOW, '--limit', '0', '--output', 'jsonl', '--out', join(dir, 'docs.jsonl')], env);
+  expect(docs.code, docs.stderr.slice(-2000)).toBe(0);
+  const uris = readFileSync(join(dir, 'docs.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { archive_uri?: string }).archive_uri ?? '');
+  expect(uris).toHaveLength(want.length);
+  expect(uris.filter((u) => !u.startsWith(archivePrefix))).toEqual([]);
+  const raw = await runCli(['query', '-c', cfg, '--store', store, ...WINDOW, '--limit', '0', '--output', 'raw', '--out', join(dir, 'raw.jsonl')], env);
+  expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
+  expect(lines(join(dir, 'raw.jsonl')).sort()).toEqual(want);
+}

@@ -4,10 +4,11 @@ import type { CliCommand } from '../command.js';
 
 export const get: CliCommand = {
   name: 'get',
-  summary: 'print the RRPair at a long-term location (s3://…#line, gs://…, azblob://…, file://…)',
+  summary: 'print the RRPair at a long-term location (s3://…#line, gs://…, azblob://…, abfss://…, file://…)',
   usage: `rrpipe get <location> [--endpoint URL] [--force-path-style]
 
-  location            s3://bucket/key#line, gs://bucket/key#line, azblob://account/container/blob#line, file:///path#line
+  location            s3://bucket/key#line, gs://bucket/key#line, azblob://account/container/blob#line,
+                      abfss://filesystem@account.dfs.core.windows.net/path#line, file:///path#line
   --endpoint URL      custom endpoint (S3 API, GCS emulator or Azure blob service URL)
   --force-path-style  S3 path-style addressing
 

@@ -19,7 +19,7 @@ export function progressBar(done: number, total: number, extra: string): void {
 export const snapshot: CliCommand = {
   name: 'snapshot',
   summary: 'build one raw.jsonl (or a proxymock directory) of a time window from a long-term archive',
-  usage: `rrpipe snapshot --from <s3://…|gs://…|azblob://…|DIR|loki://…> --start T [--end T] --out FILE|DIR [options]
+  usage: `rrpipe snapshot --from <s3://…|gs://…|azblob://…|abfss://…|DIR|loki://…> --start T [--end T] --out FILE|DIR [options]
        rrpipe snapshot -c FILE --from EXPORTER_ID --start T [--end T] --out FILE [filters]
 
   --from URI           archive root (prefix) in any layout, or

@@ -243,7 +243,7 @@ async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, tries = 5)
 
 const schema = obj(
   {
-    from: str(undefined, 'Where the archive is: s3://bucket/prefix, gs://bucket/prefix, azblob://account/container/prefix, or a directory.', { minLength: 1 }),
+    from: str(undefined, 'Where the archive is: s3://bucket/prefix, gs://bucket/prefix, azblob://account/container/prefix, abfss://filesystem@account.dfs.core.windows.net/prefix, or a directory.', { minLength: 1 }),
     layout: oneOf(['auto', ...LAYOUTS], 'auto', 'auto reads <prefix>/_rrpipe/layout.json; or name the layout.'),
     partition_format: str(undefined, 'otel_awss3: the strftime partition format the writer used.'),
     start: str(undefined, 'Window start: RFC 3339 or relative (-6h).', { minLength: 1 }),
@@ -256,7 +256,7 @@ const schema = obj(
     object_retries: int(3, 'Retries of an object whose download fails (network).', { minimum: 0 }),
     s3: obj({ region: str(undefined, 'AWS region.'), endpoint: address(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
     gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: address(undefined, 'Custom API endpoint.') }),
-    azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL.') }),
+    azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL (azblob://) or DFS endpoint URL (abfss://).') }),
   },
   { required: ['from', 'start'] },
 );
@@ -267,7 +267,7 @@ export const factory: ReceiverFactory<RehydrateConfig> = {
   kind: 'receiver',
   type: 'rehydrate',
   stability: 'alpha',
-  description: 'Loads a time window of archived RRPairs back from S3, GCS, Azure Blob or a local directory, once.',
+  description: 'Loads a time window of archived RRPairs back from S3, GCS, Azure Blob, ADLS Gen2 or a local directory, once.',
   schema,
   validate(c) {
     const problems = [];

@@ -1,0 +1,63 @@
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
+import { archiveFactories } from '../internal/archive/factories.js';
+import { DataLakeStore, type DataLakeStoreOptions } from '../../layouts/adls.js';
+import { COMPRESSIONS, type Format } from '../../layouts/format.js';
+import { layoutDefaults } from '../../layouts/layout.js';
+
+const schema = obj({
+  url: address(undefined, 'DFS endpoint URL, e.g. https://<account>.dfs.core.windows.net/.'),
+  auth: obj({
+    type: oneOf(['connection_string', 'account_key', 'sas'], 'connection_string', 'How to authenticate.'),
+    connection_string: secret('With connection_string: the storage account connection string.'),
+    account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
+    account_key: secret('With account_key: the account key.'),
+    sas_token: secret('With sas: a SAS token (appended to url).'),
+  }, { default: {} }),
+  filesystem: str('rrpairs', 'Filesystem (container) that receives the records.', { minLength: 3, maxLength: 63 }),
+  create_filesystem: bool(false, 'Create the filesystem on the first write when it is missing.'),
+  format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
+  compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
+  layout: oneOf(['native', 'otel_azure_blob', 'fluentbit_s3'], 'native', 'Path layout: native (rrpipe\'s Hive directories by event time, dt=/hour=/service=, as Spark and Synapse read them), otel_azure_blob (the OTel azure_blob exporter\'s YYYY/MM/DD/ names) or fluentbit_s3.'),
+  prefix: str('', 'Directory under which the layout is written.'),
+  write_manifest: bool(undefined, 'Write <prefix>/_rrpipe/layout.json once; default: true for native and fluentbit_s3, false for otel_azure_blob.'),
+  chunk_size: bytes('8MiB', 'Files larger than this are appended in chunks of this size, then committed by one flush.'),
+  parallel: int(4, 'Files uploaded at once per batch.', { minimum: 1 }),
+  ...exporterHelperProperties(),
+});
+
+export type AzureDataLakeConfig = Config<typeof schema>;
+
+function storeOptions(c: AzureDataLakeConfig): DataLakeStoreOptions {
+  const base = { fileSystem: c.filesystem, chunkSize: c.chunk_size, createFileSystem: c.create_filesystem };
+  switch (c.auth.type) {
+    case 'connection_string':
+      if (!c.auth.connection_string) throw new Error('auth.connection_string is required with auth.type connection_string');
+      return { ...base, connectionString: c.auth.connection_string };
+    case 'account_key': {
+      if (!c.url || !c.auth.account_key) throw new Error('url and auth.account_key are required with auth.type account_key');
+      const account = c.auth.account_name ?? new URL(c.url).hostname.split('.')[0]!;
+      return { ...base, url: c.url, accountName: account, accountKey: c.auth.account_key };
+    }
+    case 'sas': {
+      if (!c.url || !c.auth.sas_token) throw new Error('url and auth.sas_token are required with auth.type sas');
+      return { ...base, url: `${c.url.replace(/\?.*$/, '')}?${c.auth.sas_token.replace(/^\?/, '')}` };
+    }
+  }
+}
+
+export const factories = archiveFactories<AzureDataLakeConfig>({
+  type: 'azure_datalake',
+  stability: { exporter: 'alpha', connector: 'alpha' },
+  description: 'Archives records to Azure Data Lake Storage Gen2 through its DFS API, as real directories (native Hive layout by default, or the OTel azure_blob names); locations are abfss:// URIs.',
+  schema,
+  build: (s) => {
+    const c = s.config;
+    const d = layoutDefaults(c.layout);
+    const format: Format = c.format === 'json' ? 'otlp_json' : c.format ?? d.format;
+    const opts = storeOptions(c);
+    return {
+      openStore: () => new DataLakeStore(opts),
+      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest ?? c.layout !== 'otel_azure_blob', parallel: c.parallel },
+    };
+  },
+});
