@@ -1,10 +1,12 @@
 import type { ResolvedConfig } from '../config/load.js';
 import type { StoreConnection } from '../layouts/uri.js';
+import { AZURE_TOKEN_AUTH_TYPES } from './azure-credential.js';
 
 /**
  * The endpoint and credentials to read an archive_uri with, taken from the archive exporters and
  * connectors of the config that wrote it (awss3, googlecloudstorage, azure_blob, azure_datalake): the same bucket's
- * region, custom endpoint and path style, the same storage account's connection string or key.
+ * region, custom endpoint and path style, the same storage account's connection string, key or
+ * Entra ID auth (managed identity, service principal).
  * A location no component names gets the environment's defaults (AWS chain and
  * AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST, AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_KEY).
  */
@@ -25,7 +27,7 @@ export function archiveConnections(cfg: Pick<ResolvedConfig, 'components'>): (ur
         const account = a.account_name ?? accountOf(a.connection_string) ?? accountOfUrl(conf.url);
         azure.push({
           account,
-          conn: { azure: { ...(a.connection_string ? { connection_string: a.connection_string } : {}), ...(a.account_key ? { account_key: a.account_key } : {}), ...(conf.url ? { endpoint: conf.url } : {}) } },
+          conn: { azure: { ...(a.connection_string ? { connection_string: a.connection_string } : {}), ...(a.account_key ? { account_key: a.account_key } : {}), ...(conf.url ? { endpoint: conf.url } : {}), ...(AZURE_TOKEN_AUTH_TYPES.includes(a.type) ? { auth: a } : {}) } },
         });
       }
     }

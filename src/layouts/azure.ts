@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/identity';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import type { Readable } from 'node:stream';
@@ -13,6 +14,8 @@ export interface AzureStoreOptions {
   url?: string;
   accountName?: string;
   accountKey?: string;
+  /** Entra ID (managed identity, service principal) for `url`, instead of a key. */
+  credential?: TokenCredential;
   /** Hot, Cool, Cold or Archive. */
   accessTier?: string;
   /** Server-side encryption with an encryption scope. */
@@ -33,9 +36,10 @@ export class AzureBlobStore implements ObjectStore {
 
   constructor(private readonly o: AzureStoreOptions) {
     if (o.connectionString) this.service = blob().BlobServiceClient.fromConnectionString(o.connectionString);
+    else if (o.url && o.credential) this.service = new (blob().BlobServiceClient)(o.url, o.credential);
     else if (o.url && o.accountName && o.accountKey) this.service = new (blob().BlobServiceClient)(o.url, new (blob().StorageSharedKeyCredential)(o.accountName, o.accountKey));
     else if (o.url) this.service = new (blob().BlobServiceClient)(o.url);
-    else throw new Error('azure blob: set a connection_string, or a url (with account_name/account_key or a SAS token)');
+    else throw new Error('azure blob: set a connection_string, or a url (with account_name/account_key, a SAS token or an Entra ID credential)');
     this.container = this.service.getContainerClient(o.container);
   }
 

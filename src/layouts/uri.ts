@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataLakeStore } from './adls.js';
+import { azureTokenCredential, type AzureTokenAuth } from '../helpers/azure-credential.js';
 import { AzureBlobStore } from './azure.js';
 import { GcsStore } from './gcs.js';
 import { LocalDirStore } from './local.js';
@@ -11,7 +12,8 @@ import type { ObjectStore } from './store.js';
 export interface StoreConnection {
   s3?: { region?: string; endpoint?: string; s3_force_path_style?: boolean };
   gcs?: { project_id?: string; endpoint?: string };
-  azure?: { connection_string?: string; account_key?: string; endpoint?: string };
+  /** `auth`: an Entra ID `auth.type` as azure_blob's (managed identity, service principal); with neither it nor a key, DefaultAzureCredential. */
+  azure?: { connection_string?: string; account_key?: string; endpoint?: string; auth?: AzureTokenAuth };
 }
 
 export interface Located {
@@ -60,10 +62,15 @@ export function openLocation(uri: string, conn: StoreConnection = {}, opts: { fi
       const slash = rest.indexOf('/');
       const container = slash < 0 ? rest : rest.slice(0, slash);
       const key = slash < 0 ? '' : rest.slice(slash + 1);
-      const cs = conn.azure?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+      const url = conn.azure?.endpoint ?? `https://${host}.blob.core.windows.net`;
+      const token = conn.azure?.auth?.type ? azureTokenCredential(conn.azure.auth, uri) : undefined;
+      const cs = token ? undefined : conn.azure?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+      const accountKey = token ? undefined : conn.azure?.account_key ?? process.env.AZURE_STORAGE_KEY;
       const store = cs
         ? new AzureBlobStore({ container, connectionString: cs })
-        : new AzureBlobStore({ container, url: conn.azure?.endpoint ?? `https://${host}.blob.core.windows.net`, accountName: host, accountKey: conn.azure?.account_key ?? process.env.AZURE_STORAGE_KEY });
+        : accountKey
+          ? new AzureBlobStore({ container, url, accountName: host, accountKey })
+          : new AzureBlobStore({ container, url, credential: token ?? azureTokenCredential({ type: 'default_credentials' }, uri) });
       if (store.account !== host) throw new Error(`${uri}: the connection string is for account "${store.account}", not "${host}"`);
       return withLine({ store, key });
     }

@@ -7,6 +7,7 @@ import { documentId, documentSize, factory, type FirestoreExporterConfig } from 
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { firestoreEmulator, freePort, missing, startFirestore } from '../support/index.js';
+import { GrpcFaultProxy } from '../support/grpc-fault-proxy.js';
 import { storeConformance } from '../support/store-conformance.js';
 import { build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sendAndDrain, type Built } from '../shortterm2/support.js';
 import { Outage } from './support.js';
@@ -116,6 +117,25 @@ describe.skipIf(missing(firestoreEmulator(), 'the Google Cloud CLI\'s Firestore 
       expect(proxy.drops).toBe(1);
       expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
       expect(await count('drop')).toBe(600);
+      expect(await b.host.deadLetters()).toEqual([]);
+    } finally {
+      await b.stop();
+      await proxy.stop();
+    }
+  }, 120_000);
+
+  it('throttling (RESOURCE_EXHAUSTED) and UNAVAILABLE answers to BatchWrite are retried with backoff and lose nothing', async () => {
+    const proxy = new GrpcFaultProxy(endpoint);
+    await proxy.start();
+    const b = await exporter('throttle', {}, proxy.endpoint);
+    try {
+      proxy.fail(/\/google\.firestore\.v1\.Firestore\/BatchWrite$/, 8, 3, 'Quota exceeded.');
+      proxy.fail(/\/google\.firestore\.v1\.Firestore\/BatchWrite$/, 14, 2, 'The service is currently unavailable.');
+      const recs = generatedRecords(400);
+      await sendAndDrain(b, chunks(recs, 200));
+      expect(proxy.faulted.map((f) => f.code)).toEqual([8, 8, 8, 14, 14]);
+      expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
+      expect(await count('throttle')).toBe(400);
       expect(await b.host.deadLetters()).toEqual([]);
     } finally {
       await b.stop();

@@ -82,6 +82,7 @@ export async function startCosmos(): Promise<CosmosServer> {
 export interface IdentityServer {
   /** What IDENTITY_ENDPOINT/IDENTITY_HEADER should be set to (the App Service managed identity protocol). */
   env: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
+  /** The token answered (with `jwt`: the last one issued). */
   token: string;
   requests: { url: string; headers: Record<string, string | string[] | undefined> }[];
   stop(): Promise<void>;
@@ -92,10 +93,10 @@ export interface IdentityServer {
  * X-IDENTITY-HEADER, api-version 2019-08-01): GET ?resource=… answers a bearer token. Only a
  * request with the right header gets one, as on Azure.
  */
-export async function startIdentityServer(): Promise<IdentityServer> {
+export async function startIdentityServer(opts: { jwt?: boolean } = {}): Promise<IdentityServer> {
   const { createServer } = await import('node:http');
   const secret = `hdr-${Math.random().toString(36).slice(2)}`;
-  const token = `tok-${Math.random().toString(36).slice(2)}`;
+  let token = `tok-${Math.random().toString(36).slice(2)}`;
   const requests: IdentityServer['requests'] = [];
   const server = createServer((req, res) => {
     requests.push({ url: req.url ?? '', headers: req.headers });
@@ -104,6 +105,12 @@ export async function startIdentityServer(): Promise<IdentityServer> {
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request' }));
       return;
     }
+    // With jwt: an Entra ID access token's claims (unsigned), which Azurite's --oauth basic checks: issuer, audience = the resource, nbf/exp.
+    if (opts.jwt) {
+      const now = Math.floor(Date.now() / 1000);
+      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      token = `${part({ typ: 'JWT', alg: 'RS256' })}.${part({ aud: url.searchParams.get('resource'), iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/', iat: now, nbf: now - 60, exp: now + 3600, oid: 'mi' })}.c2ln`;
+    }
     const body = { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer', client_id: url.searchParams.get('client_id') ?? 'system' };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
@@ -111,7 +118,9 @@ export async function startIdentityServer(): Promise<IdentityServer> {
   const port = (server.address() as AddressInfo).port;
   return {
     env: { IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`, IDENTITY_HEADER: secret },
-    token,
+    get token() {
+      return token;
+    },
     requests,
     stop: () => new Promise<void>((r) => {
       server.closeAllConnections();

@@ -87,8 +87,12 @@ export async function startS3(buckets: string[]): Promise<{ endpoint: string; di
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** Azurite (npm dev dependency): its blob service, and its queue service when asked for. */
-export async function startAzurite(opts: { queue?: boolean } = {}): Promise<{ blobUrl: string; queueUrl: string; connectionString: string; stop(): Promise<void> }> {
+/**
+ * Azurite (npm dev dependency): its blob service, and its queue service when asked for. With `tls`
+ * it serves HTTPS; with `oauth` too, it takes Entra ID bearer tokens (--oauth basic: issuer,
+ * audience and expiry checked, not the signature).
+ */
+export async function startAzurite(opts: { queue?: boolean; tls?: { cert: string; key: string }; oauth?: boolean } = {}): Promise<{ blobUrl: string; queueUrl: string; connectionString: string; stop(): Promise<void> }> {
   const t = tmpDir('rrpipe-azurite-');
   const children: Started[] = [];
   const stop = async () => {
@@ -99,9 +103,11 @@ export async function startAzurite(opts: { queue?: boolean } = {}): Promise<{ bl
     const child = await startProcess(join(ROOT, 'node_modules', '.bin', `azurite-${service}`), [
       `--${service}Host`, '127.0.0.1', `--${service}Port`, '0', '--location', join(t.dir, service),
       '--skipApiVersionCheck', '--loose', '--disableProductStyleUrl', '--disableTelemetry',
-    ], /(?:listening at|listens on) http:\/\/127\.0\.0\.1:\d+/, process.env, 60_000);
+      ...(opts.tls ? ['--cert', opts.tls.cert, '--key', opts.tls.key] : []),
+      ...(opts.oauth ? ['--oauth', 'basic'] : []),
+    ], /(?:listening at|listens on) https?:\/\/127\.0\.0\.1:\d+/, process.env, 60_000);
     children.push(child);
-    return /http:\/\/127\.0\.0\.1:\d+/.exec(child.banner)![0];
+    return /https?:\/\/127\.0\.0\.1:\d+/.exec(child.banner)![0];
   };
   try {
     const blobUrl = await start('blob');
@@ -109,7 +115,7 @@ export async function startAzurite(opts: { queue?: boolean } = {}): Promise<{ bl
     return {
       blobUrl,
       queueUrl,
-      connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl}/${AZURITE_ACCOUNT};`,
+      connectionString: `DefaultEndpointsProtocol=${opts.tls ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${blobUrl}/${AZURITE_ACCOUNT};`,
       stop,
     };
   } catch (err) {

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Client, KustoConnectionStringBuilder } from 'azure-kusto-data';
 import type { IngestClient, ManagedStreamingIngestClient } from 'azure-kusto-ingest';
 import { lazyRequire } from '../../helpers/lazy-require.js';
+import { azureCredential } from '../../helpers/azure-credential.js';
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
@@ -15,17 +16,17 @@ import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { quoteName, schemaCommands } from './schema.js';
 
-const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
 const kustoData = lazyRequire<typeof import('azure-kusto-data')>('azure-kusto-data');
 const kustoIngest = lazyRequire<typeof import('azure-kusto-ingest')>('azure-kusto-ingest');
 
 /** `system` for a system-assigned identity, or a client id. */
 function connectionBuilder(c: AdxExporterConfig, uri: string): KustoConnectionStringBuilder {
   if (c.application_id && c.application_key) return kustoData().KustoConnectionStringBuilder.withAadApplicationKeyAuthentication(uri, c.application_id, c.application_key, c.tenant_id);
-  if (c.managed_identity_id === 'system') return kustoData().KustoConnectionStringBuilder.withSystemManagedIdentity(uri);
-  if (c.managed_identity_id) return kustoData().KustoConnectionStringBuilder.withUserManagedIdentity(uri, c.managed_identity_id);
-  // DefaultAzureCredential: AKS workload identity (AZURE_FEDERATED_TOKEN_FILE), environment, Azure CLI.
-  if (c.use_azure_auth) return kustoData().KustoConnectionStringBuilder.withTokenCredential(uri, new (identity().DefaultAzureCredential)());
+  // The one Entra ID credential every Azure component builds (src/helpers/azure-credential.ts):
+  // managed identity (system or user-assigned), or DefaultAzureCredential (AKS workload identity,
+  // environment, managed identity, Azure CLI).
+  const credential = azureCredential(c);
+  if (credential) return kustoData().KustoConnectionStringBuilder.withTokenCredential(uri, credential);
   throw new PermanentError('azuredataexplorer: no credentials: set application_id/application_key/tenant_id, managed_identity_id, or use_azure_auth');
 }
 

@@ -12,6 +12,7 @@ import { LAYOUTS } from '../../layouts/layout.js';
 import { eachLimit, isCorruption, listWindow, readObject, resolveLayout, type ObjectProblem } from '../../layouts/reader.js';
 import type { ObjectInfo, ObjectStore } from '../../layouts/store.js';
 import { openLocation } from '../../layouts/uri.js';
+import { AZURE_TOKEN_AUTH_TYPES, azureTokenAuthProperties } from '../../helpers/azure-credential.js';
 import { parseTime } from '../../layouts/window.js';
 
 /** Progress of a rehydration (also in metrics), for the CLI's progress bar and tests. */
@@ -256,7 +257,15 @@ const schema = obj(
     object_retries: int(3, 'Retries of an object whose download fails (network).', { minimum: 0 }),
     s3: obj({ region: str(undefined, 'AWS region.'), endpoint: address(undefined, 'Custom S3 endpoint.'), s3_force_path_style: bool(undefined, 'Path-style addressing.') }),
     gcs: obj({ project_id: str(undefined, 'Project.'), endpoint: address(undefined, 'Custom API endpoint.') }),
-    azure: obj({ connection_string: secret('Connection string.'), account_key: secret('Account key.'), endpoint: address(undefined, 'Blob service URL (azblob://) or DFS endpoint URL (abfss://).') }),
+    azure: obj({
+      connection_string: secret('Connection string.'),
+      account_key: secret('Account key.'),
+      endpoint: address(undefined, 'Blob service URL (azblob://) or DFS endpoint URL (abfss://).'),
+      auth: obj({
+        type: oneOf(AZURE_TOKEN_AUTH_TYPES, undefined, 'Entra ID instead of a key, as azure_blob\'s auth.type: service_principal, system_managed_identity, user_managed_identity or default_credentials. With no key, connection string or type: default_credentials.'),
+        ...azureTokenAuthProperties(),
+      }),
+    }),
   },
   { required: ['from', 'start'] },
 );

@@ -17,6 +17,8 @@ export class FakeKusto {
   port = 0;
   readonly tables = new Map<string, { columns: [string, string][]; rows: Record<string, unknown>[]; mappings: Map<string, string>; retention?: string; streaming?: boolean }>();
   readonly requests: string[] = [];
+  /** The Authorization header of every request. */
+  readonly authorizations: string[] = [];
   /** Refuse the next n streaming ingestions with 429 (throttling). */
   throttle = 0;
   /** Refuse the next n management commands with 429 (throttling). */
@@ -59,6 +61,7 @@ export class FakeKusto {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.uri);
     this.requests.push(`${req.method} ${url.pathname}`);
+    if (req.headers.authorization) this.authorizations.push(req.headers.authorization);
     if (req.method === 'GET' && url.pathname === '/v1/rest/auth/metadata') {
       res.writeHead(404).end();
       return;
