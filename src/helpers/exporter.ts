@@ -46,8 +46,8 @@ type Outcome = 'done' | 'abandoned';
  */
 export function createExporter<T extends Item = RRRecord>(settings: CreateSettings<ExporterHelperConfig>, target: PushTarget<T>): Component & Consumer<T> {
   // The helper never looks inside an item except to size it (memory-queue) and to dead-letter it
-  // (dead-letter), both of which handle metric points too; logs and metrics share one code path.
-  // A persistent queue (file_storage) stores RRRecords only: metrics exporters refuse `storage`.
+  // (dead-letter), both of which handle metric points too; logs and metrics share one code path,
+  // the persistent queue (file_storage) included.
   return new HelperExporter(settings, target as unknown as PushTarget) as unknown as Component & Consumer<T>;
 }
 
