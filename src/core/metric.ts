@@ -88,7 +88,30 @@ export function pointSize(p: MetricPoint): number {
 
 /** A point written as JSON (bigint timestamps as decimal strings), for dead letters and the debug exporter. */
 export function pointJson(p: MetricPoint): string {
-  return JSON.stringify(p, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  return JSON.stringify(p, pointJsonValue);
+}
+
+/**
+ * A point back from pointJson (a persistent queue's payload): timestamps as bigints again.
+ * Throws when the object is not a point of a known type.
+ */
+export function pointFromJson(o: Record<string, unknown>): MetricPoint {
+  if (o.type !== 'sum' && o.type !== 'gauge' && o.type !== 'histogram') throw new Error(`not a metric point (type ${String(o.type)})`);
+  const num = (v: unknown) => (typeof v === 'number' ? v : v === null ? NaN : Number(v));
+  const p = { ...o, startNs: BigInt(String(o.startNs ?? 0)), timeNs: BigInt(String(o.timeNs ?? 0)) } as MetricPoint;
+  if (p.type === 'histogram') {
+    p.sum = num(p.sum);
+    if (p.min !== undefined) p.min = num(p.min);
+    if (p.max !== undefined) p.max = num(p.max);
+  } else p.value = num(p.value);
+  return p;
+}
+
+/** A point as JSON with non-finite values kept ("NaN", "Infinity" as strings, which pointFromJson reads back). */
+export function pointJsonValue(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return v;
 }
 
 /** Approximate bytes of whatever a pipeline carries (an RRPair record or a metric point). */

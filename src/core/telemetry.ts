@@ -12,6 +12,8 @@ export interface ComponentMetrics {
   deadLettered(n: number, reason: string): void;
   queueSize(items: number): void;
   queueCapacity(items: number): void;
+  /** An exporter's push took this long (one attempt, whatever its outcome). */
+  sendDuration(seconds: number, outcome: 'sent' | 'failed'): void;
   /** A component-specific counter, named rrpipe_<name>_total with labels component and kind plus those given. */
   counter(name: string, help: string, labelNames?: string[]): { inc(labels?: Record<string, string>, n?: number): void };
   /** A component-specific gauge, named rrpipe_<name>. */
@@ -30,11 +32,19 @@ const RECORD_COUNTERS = {
 
 type CounterName = keyof typeof RECORD_COUNTERS;
 
+/**
+ * Upper bounds (seconds) of the export-latency histogram: from a local write to a remote call
+ * that waits out its timeout. The OTel Collector's exporterhelper has no such histogram (its
+ * internal telemetry counts sent / failed items only), so the name is rrpipe's own.
+ */
+export const SEND_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /** The daemon's own metrics, in a registry of their own so that several services can run in one process (tests). */
 export class Telemetry {
   readonly registry = new client.Registry();
   private readonly counters = new Map<string, client.Counter<string>>();
   private readonly gauges = new Map<string, client.Gauge<string>>();
+  private readonly sendDuration: client.Histogram<string>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     for (const [name, help] of Object.entries(RECORD_COUNTERS)) {
@@ -44,6 +54,13 @@ export class Telemetry {
     }
     this.gauges.set('queue_size', new client.Gauge({ name: 'rrpipe_queue_size', help: 'Records waiting in a queue.', labelNames: ['component', 'kind', 'pipeline'], registers: [this.registry] }));
     this.gauges.set('queue_capacity', new client.Gauge({ name: 'rrpipe_queue_capacity', help: 'Capacity of a queue, in its sizer unit.', labelNames: ['component', 'kind', 'pipeline'], registers: [this.registry] }));
+    this.sendDuration = new client.Histogram({
+      name: 'rrpipe_exporter_send_duration_seconds',
+      help: 'Duration of one exporter push (an attempt to deliver a batch), by outcome: sent or failed.',
+      labelNames: ['component', 'kind', 'pipeline', 'outcome'],
+      buckets: SEND_DURATION_BUCKETS,
+      registers: [this.registry],
+    });
     if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: this.registry, prefix: '' });
   }
 
@@ -63,6 +80,7 @@ export class Telemetry {
       deadLettered: (n, r) => inc('dead_lettered', n, r),
       queueSize: (v) => this.gauges.get('queue_size')!.set(base, v),
       queueCapacity: (v) => this.gauges.get('queue_capacity')!.set(base, v),
+      sendDuration: (sec, outcome) => this.sendDuration.observe({ ...base, outcome }, sec),
       counter: (name, help, labelNames = []) => {
         const full = `rrpipe_${name}_total`;
         let counter = this.counters.get(full);
@@ -107,7 +125,7 @@ export function noopMetrics(): ComponentMetrics {
   const nothing = () => {};
   return {
     received: nothing, accepted: nothing, refused: nothing, sent: nothing, failed: nothing,
-    dropped: nothing, deadLettered: nothing, queueSize: nothing, queueCapacity: nothing,
+    dropped: nothing, deadLettered: nothing, queueSize: nothing, queueCapacity: nothing, sendDuration: nothing,
     counter: () => ({ inc: nothing }), gauge: () => ({ set: nothing }),
   };
 }

@@ -46,8 +46,8 @@ type Outcome = 'done' | 'abandoned';
  */
 export function createExporter<T extends Item = RRRecord>(settings: CreateSettings<ExporterHelperConfig>, target: PushTarget<T>): Component & Consumer<T> {
   // The helper never looks inside an item except to size it (memory-queue) and to dead-letter it
-  // (dead-letter), both of which handle metric points too; logs and metrics share one code path.
-  // A persistent queue (file_storage) stores RRRecords only: metrics exporters refuse `storage`.
+  // (dead-letter), both of which handle metric points too; logs and metrics share one code path,
+  // the persistent queue (file_storage) included.
   return new HelperExporter(settings, target as unknown as PushTarget) as unknown as Component & Consumer<T>;
 }
 
@@ -182,11 +182,14 @@ class HelperExporter implements Component, Consumer {
   private async attempt(batch: RecordBatch, budget = { left: SPLIT_BUDGET }): Promise<{ retry: RecordBatch; reason: string; retryAfterMs?: number }> {
     const timeout = AbortSignal.timeout(this.s.config.timeout > 0 ? this.s.config.timeout : 2_147_483_647);
     const signal = AbortSignal.any([timeout, this.stopController.signal]);
+    const t0 = performance.now();
     try {
       await raceAbort(this.target.push(batch, signal), signal);
+      this.s.metrics.sendDuration((performance.now() - t0) / 1000, 'sent');
       this.s.metrics.sent(batch.length);
       return { retry: [], reason: '' };
     } catch (err) {
+      this.s.metrics.sendDuration((performance.now() - t0) / 1000, 'failed');
       if (err instanceof PartialFailureError) {
         const failures = new Map<number, (typeof err.failures)[number]>();
         for (const f of err.failures) if (Number.isInteger(f.index) && f.index >= 0 && f.index < batch.length) failures.set(f.index, f);

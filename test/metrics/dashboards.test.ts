@@ -178,4 +178,29 @@ service:
     const mem = await prom.query(asGrafana(panels.get('Memory')![0]!.expr));
     expect(Number(mem[0]!.value[1])).toBeGreaterThan(10 * 1024 * 1024);
   });
+
+  it('rrpipe dashboard: export latency p50 / p95 / p99 per exporter are the quantiles of the push-duration buckets Prometheus scraped from rrpipe', async () => {
+    const panels = new Map(dashboard('rrpipe-self.json').panels.map((p) => [p.title, p.targets]));
+    const at = Date.now() / 1000;
+    const buckets = await prom.query('sum by (le, component) (last_over_time(rrpipe_exporter_send_duration_seconds_bucket[1h]))', at);
+    const perExporter = new Map<string, [number, number][]>();
+    for (const v of buckets) perExporter.set(v.metric.component!, [...(perExporter.get(v.metric.component!) ?? []), [Number(v.metric.le === '+Inf' ? Infinity : v.metric.le), Number(v.value[1])]]);
+    // The remote-write exporter pushed at least once, so it has a latency series.
+    expect(perExporter.get('prometheusremotewrite')?.at(-1)).toBeDefined();
+    /** histogram_quantile as Prometheus computes it over cumulative buckets (linear inside a bucket; the +Inf bucket answers the largest finite bound). */
+    const quantileOf = (q: number, cum: [number, number][]) => {
+      const b = [...cum].sort((x, y) => x[0] - y[0]);
+      const total = b.at(-1)![1];
+      const rank = q * total;
+      const i = b.findIndex(([, c]) => c >= rank);
+      if (b[i]![0] === Infinity) return b[i - 1]![0];
+      const [lower, below] = i === 0 ? [0, 0] : b[i - 1]!;
+      return lower + (b[i]![0] - lower) * ((rank - below) / (b[i]![1] - below));
+    };
+    for (const [i, q] of [0.5, 0.95, 0.99].entries()) {
+      const got = byLabels(await prom.query(overTotals(panels.get('Export latency p50 / p95 / p99 per exporter')![i]!.expr), at), 'component');
+      expect([...got.keys()].sort()).toEqual([...perExporter.keys()].sort());
+      for (const [component, cum] of perExporter) expect(got.get(component), `${component} p${q * 100}`).toBeCloseTo(quantileOf(q, cum), 9);
+    }
+  });
 });

@@ -2,42 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { AggregationTemporalityPreference, OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import type { HistogramPoint, MetricPoint } from '../../src/core/metric.js';
 import { Service } from '../../src/service/service.js';
-import { freePort, metricSinks, metricsTestRegistry, missing, startPrometheus, tmp, waitFor, type PrometheusServer } from '../support/index.js';
-
-const LATENCIES = [5, 50, 60, 500, 5000];
-const EXP_VALUES = [2, 3, 4, 8, 100];
-
-/** What every sender records, through the real OTel JS metrics SDK and one of its OTLP exporters. */
-async function record(exporter: PushMetricExporter, service: string): Promise<void> {
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
-  const provider = new MeterProvider({
-    resource: resourceFromAttributes({ 'service.name': service }),
-    readers: [reader],
-    views: [{ instrumentName: 'app.exp', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
-  });
-  const meter = provider.getMeter('rrpipe-test', '1.0.0');
-  const requests = meter.createCounter('app.requests');
-  requests.add(3, { route: '/a' });
-  requests.add(4, { route: '/b' });
-  requests.add(5, { route: '/a' });
-  const inflight = meter.createUpDownCounter('app.inflight');
-  inflight.add(7);
-  inflight.add(-2);
-  const latency = meter.createHistogram('app.latency', { advice: { explicitBucketBoundaries: [10, 100, 1000] } });
-  for (const v of LATENCIES) latency.record(v, { route: '/a' });
-  meter.createGauge('app.temperature').record(21.5);
-  const exp = meter.createHistogram('app.exp');
-  for (const v of EXP_VALUES) exp.record(v);
-  await reader.forceFlush();
-  await provider.shutdown();
-}
+import { EXP_VALUES, freePort, LATENCIES, metricSinks, metricsTestRegistry, missing, recordSdkMetrics as record, startPrometheus, tmp, waitFor, type PrometheusServer } from '../support/index.js';
 
 /** A service from a config whose `service:` block comes last; its own /metrics on a free port. */
 function service(yaml: string, data: string): Promise<Service> {

@@ -1,3 +1,5 @@
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { ExporterFactory } from '../../src/core/component.js';
 import { obj, str } from '../../src/config/fragments.js';
 import type { MetricPoint } from '../../src/core/metric.js';
@@ -67,4 +69,37 @@ export function expectedTraffic(rrs: RRPair[]): { calls: Map<string, number>; du
     durationSum.set(String(rr.service), (durationSum.get(String(rr.service)) ?? 0) + Number(rr.duration));
   }
   return { calls, durationSum };
+}
+
+export const LATENCIES = [5, 50, 60, 500, 5000];
+export const EXP_VALUES = [2, 3, 4, 8, 100];
+
+/**
+ * Records a fixed set of instruments through the real OTel JS metrics SDK and the OTLP exporter
+ * given: a counter (app.requests: /a 8, /b 4), an up-down counter (app.inflight 5), an explicit
+ * histogram (app.latency over LATENCIES, bounds 10/100/1000), a gauge (app.temperature 21.5) and an
+ * exponential histogram (app.exp over EXP_VALUES); resource service.name = `service`.
+ */
+export async function recordSdkMetrics(exporter: PushMetricExporter, service: string): Promise<void> {
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    readers: [reader],
+    views: [{ instrumentName: 'app.exp', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
+  });
+  const meter = provider.getMeter('rrpipe-test', '1.0.0');
+  const requests = meter.createCounter('app.requests');
+  requests.add(3, { route: '/a' });
+  requests.add(4, { route: '/b' });
+  requests.add(5, { route: '/a' });
+  const inflight = meter.createUpDownCounter('app.inflight');
+  inflight.add(7);
+  inflight.add(-2);
+  const latency = meter.createHistogram('app.latency', { advice: { explicitBucketBoundaries: [10, 100, 1000] } });
+  for (const v of LATENCIES) latency.record(v, { route: '/a' });
+  meter.createGauge('app.temperature').record(21.5);
+  const exp = meter.createHistogram('app.exp');
+  for (const v of EXP_VALUES) exp.record(v);
+  await reader.forceFlush();
+  await provider.shutdown();
 }

@@ -51,10 +51,7 @@ export const factory: ExporterFactory<PrometheusRemoteWriteConfig> = {
   signals: ['metrics'],
   description: 'Pushes metrics to Prometheus remote write 1.0 (protobuf + snappy), with the sending queue, retries and dead letters.',
   schema,
-  validate: (c) => [
-    ...(c.endpoint ? [] : [{ path: ['endpoint'], message: 'set endpoint (the remote-write URL)' }]),
-    ...(c.sending_queue.storage ? [{ path: ['sending_queue', 'storage'], message: 'a persistent queue holds logs only; metrics exporters use the memory queue' }] : []),
-  ],
+  validate: (c) => (c.endpoint ? [] : [{ path: ['endpoint'], message: 'set endpoint (the remote-write URL)' }]),
   create: (s) => {
     const c = s.config;
     if (c.remote_write_queue) {

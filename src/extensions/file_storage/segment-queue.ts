@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { BackpressureError, RetryableError, ShutdownError } from '../../core/errors.js';
+import { isMetricPoint, pointFromJson, pointJsonValue, type MetricPoint } from '../../core/metric.js';
 import type { RecordBatch, RRRecord } from '../../core/record.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
 import { sizeOf, type BatchQueue, type QueuedBatch, type Sizer } from '../../helpers/memory-queue.js';
@@ -629,13 +630,16 @@ function buildFrame(payload: Buffer, items: number): Buffer {
   return frame;
 }
 
-function encodeBatch(batch: RecordBatch): Buffer {
+/** A batch of records, or of metric points (a metrics exporter's queue): each kind keeps its bigint timestamps. */
+function encodeBatch(batch: RecordBatch | MetricPoint[]): Buffer {
+  if (isMetricPoint(batch[0])) return Buffer.from(JSON.stringify(batch, pointJsonValue));
   return Buffer.from(JSON.stringify(batch, (k, v) => (k === 'observedNs' && typeof v === 'bigint' ? v.toString() : v)));
 }
 
 function decodeBatch(buf: Buffer): RecordBatch {
   const arr = JSON.parse(buf.toString('utf8')) as (Omit<RRRecord, 'observedNs'> & { observedNs: string })[];
   if (!Array.isArray(arr)) throw new Error('payload is not a batch');
+  if (arr.length > 0 && !('rrpair' in arr[0]!)) return arr.map((p) => pointFromJson(p as unknown as Record<string, unknown>)) as unknown as RecordBatch;
   return arr.map((r) => ({ ...r, observedNs: BigInt(r.observedNs ?? 0) }));
 }
 

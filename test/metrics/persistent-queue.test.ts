@@ -1,0 +1,78 @@
+import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, LATENCIES, missing, recordSdkMetrics, RrpipeProcess, startPrometheus, tmp, waitFor, type PrometheusServer } from '../support/index.js';
+
+/** A counter's value in rrpipe's own /metrics, summed over the series whose labels include `match`. */
+async function own(port: number, name: string, match: string): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) && line.includes(match)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/metrics.sh'))('persistent sending queue for metrics (file_storage)', () => {
+  let prom: PrometheusServer | undefined;
+  const procs: RrpipeProcess[] = [];
+  afterAll(async () => {
+    for (const p of procs) p.signal('SIGKILL');
+    await prom?.stop();
+  });
+
+  it('prometheusremotewrite: points queued while Prometheus is unreachable survive kill -9 and arrive once after the restart', async () => {
+    const dir = tmp('rrpipe-pq-metrics-');
+    const [h, dead] = [await freePort(), await freePort()];
+    const config = (endpoint: string, telemetry: number) => `
+extensions:
+  file_storage/q: { directory: ${dir}/queue }
+receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:${h} } } }
+exporters:
+  prometheusremotewrite:
+    endpoint: ${endpoint}
+    retry_on_failure: { initial_interval: 200ms, max_interval: 500ms, max_elapsed_time: 0 }
+    sending_queue: { storage: file_storage/q }
+service:
+  extensions: [file_storage/q]
+  data_dir: ${dir}/state
+  telemetry: { metrics: { address: "127.0.0.1:${telemetry}" } }
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheusremotewrite] }
+`;
+    const t1 = await freePort();
+    writeFileSync(join(dir, 'c.yaml'), config(`http://127.0.0.1:${dead}/api/v1/write`, t1));
+    const first = new RrpipeProcess(['run', '-c', join(dir, 'c.yaml')]);
+    procs.push(first);
+    await first.waitLog(/otlp: HTTP receiver listening/);
+    // The SDK's export resolves once rrpipe answered 200, i.e. once the points are on disk.
+    await recordSdkMetrics(new ProtoMetricExporter({ url: `http://127.0.0.1:${h}/v1/metrics` }), 'pq-metrics');
+    const queued = await waitFor(async () => (await own(t1, 'rrpipe_queue_size', 'component="prometheusremotewrite"')) || undefined, { what: 'points queued' });
+    await waitFor(async () => (await own(t1, 'rrpipe_records_failed_total', 'component="prometheusremotewrite"')) > 0, { what: 'a failed attempt against the dead endpoint' });
+    expect(await own(t1, 'rrpipe_records_sent_total', 'component="prometheusremotewrite"')).toBe(0);
+    first.signal('SIGKILL');
+    await first.exited;
+
+    prom = await startPrometheus();
+    const t2 = await freePort();
+    writeFileSync(join(dir, 'c.yaml'), config(`${prom.url}/api/v1/write`, t2));
+    const second = new RrpipeProcess(['run', '-c', join(dir, 'c.yaml')]);
+    procs.push(second);
+    const p = prom;
+    await waitFor(async () => (await p.query('app_requests_total{job="pq-metrics"}')).length === 2, { what: 'the recovered counters in Prometheus', timeoutMs: 60_000 });
+    const routes = new Map((await p.query('app_requests_total{job="pq-metrics"}')).map((v) => [v.metric.route, Number(v.value[1])]));
+    expect(routes).toEqual(new Map([['/a', 8], ['/b', 4]]));
+    const buckets = new Map((await p.query('app_latency_bucket{job="pq-metrics"}')).map((v) => [v.metric.le, Number(v.value[1])]));
+    expect(buckets).toEqual(new Map([['10', 1], ['100', 3], ['1000', 4], ['+Inf', 5]]));
+    expect(Number((await p.query('app_latency_sum{job="pq-metrics"}'))[0]!.value[1])).toBe(LATENCIES.reduce((a, b) => a + b));
+
+    // Once: what the restart found on disk is what it sent, and the queue is empty afterwards.
+    const recovered = await waitFor(async () => (await own(t2, 'rrpipe_records_recovered_total', 'component="prometheusremotewrite"')) || undefined, { what: 'recovered count' });
+    await waitFor(async () => (await own(t2, 'rrpipe_queue_size', 'component="prometheusremotewrite"')) === 0, { what: 'queue drained' });
+    expect(await own(t2, 'rrpipe_records_sent_total', 'component="prometheusremotewrite"')).toBe(recovered);
+    expect(recovered).toBeGreaterThanOrEqual(6);
+    expect(queued).toBeGreaterThan(0);
+    second.signal('SIGTERM');
+    await second.exited;
+  }, 120_000);
+});
