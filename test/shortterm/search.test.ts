@@ -11,6 +11,7 @@ import { toLuceneRegex } from '../../src/exporters/internal/searchengine/index.j
 import { withPipeline, luceneRegex, missing, startSearchEngineFake, testHost, tmpDir, type FakeOptions, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { genRRPairs, loadSamples, reference, runCli, toRecords, writeConfig, type RefFilter } from './support.js';
 import { tsNanos } from '../../src/rrpair/otlp.js';
+import type { RRPair } from '../../src/rrpair/types.js';
 
 const NOW = Date.now();
 const H = 3_600_000;
@@ -270,6 +271,116 @@ describe('otel mapping mode writes what the OTel Collector elasticsearch exporte
     } finally {
       await fake.close();
     }
+  });
+});
+
+describe('opensearch unconfigured writes what the OTel Collector opensearch exporter writes (ss4o)', () => {
+  const t = tmpDir();
+  afterAll(() => t.cleanup());
+
+  it('index ss4o_logs-default-namespace, ssoRecord keys, body the RRPair JSON; query, get and snapshot read it back', async () => {
+    const fake = await startSearchEngineFake({ flavor: 'opensearch' });
+    try {
+      const yaml = `exporters:\n  opensearch:\n    endpoint: ${fake.url}\n    sending_queue: { enabled: false }\n${FAST_RETRY}`;
+      const { exp, file } = await makeExporter(yaml, 'opensearch', t.dir);
+      await exp.start(testHost(t.dir));
+      const rrs = genRRPairs(120, NOW, H, 41);
+      const samples = loadSamples();
+      // The forwarder stamps each LogRecord: here the generated ones with their ts, every sample with one
+      // and the same instant (so paging has to get past 189 documents sharing a @timestamp).
+      const stamped = toRecords([...rrs, ...samples]).map((r, i) => ({ ...r, timeUnixNano: i < rrs.length ? tsNanos(r.rrpair.ts) : `${NOW}000123` }));
+      stamped[0]!.timeUnixNano = '1742258506221941000';
+      const before = Date.now();
+      await exp.consume(stamped, {});
+      const after = Date.now();
+      await exp.shutdown(AbortSignal.timeout(5000));
+
+      const docs = fake.docs('*');
+      expect(docs.length).toBe(rrs.length + samples.length);
+      expect(new Set(docs.map((d) => d.index))).toEqual(new Set(['ss4o_logs-default-namespace']));
+      const bulkActions = fake.requests.filter((r) => r.path === '/_bulk').flatMap((r) => String(r.body).split('\n').filter((_, i) => i % 2 === 0).filter(Boolean).map((l) => Object.keys(JSON.parse(l))[0]));
+      expect(new Set(bulkActions)).toEqual(new Set(['create']));
+      const byUuid = new Map([...rrs, ...samples].map((rr) => [rr.uuid, rr]));
+      for (const d of docs) {
+        expect(Object.keys(d.source)).toEqual(['attributes', 'body', 'instrumentationScope', 'observedTimestamp', 'resource', 'severity', '@timestamp']);
+        expect(d.source.instrumentationScope).toEqual({});
+        expect(d.source.severity).toEqual({});
+        expect(d.source.resource).toEqual({ cluster: 'test-cluster' });
+        expect(typeof d.source.body).toBe('string');
+        const rr = JSON.parse(d.source.body as string) as Record<string, unknown>;
+        expect(rr).toEqual(byUuid.get(d.id)); // field by field
+        expect(Object.keys(rr)).toEqual(Object.keys(rr).sort()); // Go's encoding/json: keys sorted
+        const observed = Date.parse(d.source.observedTimestamp as string);
+        expect(observed >= before && observed <= after).toBe(true);
+      }
+      const first = docs.find((d) => d.id === rrs[0]!.uuid)!;
+      expect(first.source['@timestamp']).toBe('2025-03-18T00:41:46.221941Z'); // Go's RFC 3339, trailing zeros dropped
+      expect(first.source.attributes).toEqual({ service: rrs[0]!.service, namespace: rrs[0]!.namespace, data_stream: { dataset: 'default', namespace: 'namespace', type: 'record' } });
+      const s0 = docs.find((d) => d.id === samples[0]!.uuid)!;
+      expect(s0.source['@timestamp']).toBe(`${new Date(NOW).toISOString().slice(0, 23)}000123Z`);
+      // Samples carry service "undefined" in the body: no service attribute.
+      expect(s0.source.attributes).toEqual({ data_stream: { dataset: 'default', namespace: 'namespace', type: 'record' } });
+      const tpl = fake.templates.get('ss4o_logs-default-namespace') as { index_patterns: string[]; template: { mappings: { properties: Record<string, { type?: string }> } } };
+      expect(tpl.index_patterns).toEqual(['ss4o_logs-default-namespace']);
+      expect(tpl.template.mappings.properties.body!.type).toBe('text');
+      expect(tpl.template.mappings.properties['@timestamp']!.type).toBe('date_nanos');
+      expect(fake.ismPolicies.size).toBe(0); // one fixed index: no deleting policy
+
+      // The query side reads body back; the filters on body fields (status, method) apply to what it holds.
+      const q = await runCli(['query', '-c', file, '--store', 'opensearch', '--start', '-2h', '--service', 'orders', '--status', '^5', '--limit', '0', '--output', 'raw'], t.dir);
+      expect(q.code).toBe(0);
+      const got = q.out.trim().split('\n').map((l) => JSON.parse(l) as RRPair);
+      const want = reference(rrs.slice(1), { start: NOW - 2 * H, service: 'orders', status: '^5' });
+      expect(want.length).toBeGreaterThan(0);
+      expect(got.map((g) => g.uuid)).toEqual(want);
+      for (const g of got) expect(g).toEqual(byUuid.get(g.uuid));
+      const { factory } = await import('../../src/exporters/opensearch/index.js');
+      const cfg = await loadConfig([file], { registry: await builtinRegistry() });
+      const reader = await factory.openReader({ id: 'opensearch', kind: 'exporter', config: cfg.components.exporters.get('opensearch')!.config as unknown as SearchExporterConfig, logger: silentLogger(), metrics: noopMetrics(), configDir: t.dir }, { dataDir: t.dir });
+      expect(await reader.get!(samples[5]!.uuid!)).toEqual(samples[5]);
+      expect(await reader.get!('no-such-id')).toBeUndefined();
+      // Pages of 25 through the 189 samples at one instant: none lost, none twice.
+      const ids: string[] = [];
+      let next: string | undefined;
+      for (let i = 0; i < 50; i++) {
+        const page = await reader.query({ start: new Date(NOW - 1000), limit: 25, ...(next ? { after: next } : {}) });
+        ids.push(...page.hits.map((h) => h.doc.id));
+        if (!page.next) break;
+        next = page.next;
+      }
+      expect(ids.length).toBe(samples.length);
+      expect(new Set(ids)).toEqual(new Set(samples.map((r) => r.uuid)));
+      await reader.close();
+      // rrpipe snapshot --from the store: raw.jsonl of the window, each RRPair equal to what was sent.
+      const snap = await runCli(['snapshot', '-c', file, '--from', 'opensearch', '--start', new Date(NOW - 1000).toISOString(), '--end', new Date(NOW + 1000).toISOString()], t.dir);
+      expect(snap.code).toBe(0);
+      const lines = snap.out.trim().split('\n').map((l) => JSON.parse(l) as RRPair);
+      expect(lines.length).toBe(samples.length);
+      for (const l of lines) expect(l).toEqual(byUuid.get(l.uuid));
+      expect(fake.unsupported).toEqual([]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('dataset, namespace and logs_index name the index as OTel does; mapping.mode otel keeps the elasticsearch shape', async () => {
+    const registry = await builtinRegistry();
+    const load = async (extra: string) => {
+      const yaml = `exporters:\n  opensearch:\n    endpoint: http://127.0.0.1:9200\n${extra}`;
+      const cfg = await loadConfig(['c.yaml'], { registry, texts: { 'c.yaml': withPipeline(yaml) } });
+      return cfg.components.exporters.get('opensearch')!.config as unknown as SearchExporterConfig;
+    };
+    const { resolveSettings } = await import('../../src/exporters/internal/searchengine/config.js');
+    expect(resolveSettings(await load('    dataset: nginx\n    namespace: prod\n'), undefined, 'opensearch')).toMatchObject({ mode: 'ss4o', index: 'ss4o_logs-nginx-prod', indexMode: 'fixed', dataStream: { dataset: 'nginx', namespace: 'prod' } });
+    expect(resolveSettings(await load('    logs_index: rrpairs\n    bulk_action: index\n'), undefined, 'opensearch')).toMatchObject({ index: 'rrpairs', action: 'index' });
+    expect(resolveSettings(await load('    mapping: { mode: otel }\n'), undefined, 'opensearch')).toMatchObject({ mode: 'otel', index: 'logs-generic-default' });
+    await expect(load('    namespace: ""\n')).rejects.toThrow(/namespace must be specified/);
+    // The OTel exporter's http block (confighttp) in place of endpoint and tls.
+    const otelStyle = `exporters:\n  opensearch:\n    http:\n      endpoint: https://search.example:9200\n      tls: { insecure_skip_verify: true }\n`;
+    const c = (await loadConfig(['h.yaml'], { registry, texts: { 'h.yaml': withPipeline(otelStyle) } })).components.exporters.get('opensearch')!.config as unknown as SearchExporterConfig;
+    expect(resolveSettings(c, undefined, 'opensearch')).toMatchObject({ nodes: ['https://search.example:9200'], tls: { rejectUnauthorized: false } });
+    await expect(load('    http: { endpoint: http://127.0.0.1:9201 }\n')).rejects.toThrow(/give one of endpoint, endpoints and http.endpoint/);
+    await expect(load('    mapping: { mode: ss4o, store_rrpair: true }\n')).rejects.toThrow(/ss4o mode always stores the whole RRPair/);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * A strict wire-level fake of an Elasticsearch 8 / OpenSearch 2 node, written from the public REST
  * API documentation (bulk, index templates, ILM / ISM policies, data streams, search with the
- * bool/term/terms/range/regexp/match_all queries, sort, size, search_after, count, get document, and
- * the terms / date_histogram (fixed_interval, offset) / filter aggregations with sub-aggregations).
+ * bool/term/terms/range/regexp/match_all queries (term and terms also on _id), sort, size,
+ * search_after, count, get document, and the terms / date_histogram (fixed_interval, offset) /
+ * filter aggregations with sub-aggregations).
  * It answers with the headers the official clients check (`X-Elastic-Product: Elasticsearch`
  * from Elasticsearch) and refuses anything it does not implement with a 400 whose type is
  * `fake_unsupported_request`, also recorded in `unsupported` so a test can fail on it.
@@ -516,7 +517,8 @@ export class SearchEngineFake {
     const query = (b.query ?? { match_all: {} }) as Record<string, unknown>;
     const matcher = compileQuery(query, typeOf);
     let hits: { index: string; id: string; source: Record<string, unknown> }[] = [];
-    for (const ix of indices) for (const [id, d] of ix.docs) if (matcher(d.source)) hits.push({ index: ix.name, id, source: d.source });
+    // term and terms queries may name the _id metadata field (as the engines allow); the source holds no _id of its own.
+    for (const ix of indices) for (const [id, d] of ix.docs) if (matcher({ ...d.source, _id: id })) hits.push({ index: ix.name, id, source: d.source });
     const total = hits.length;
     const sort = normalizeSort(b.sort);
     const sortValues = (h: { source: Record<string, unknown>; id: string }) =>

@@ -3,11 +3,18 @@ import { PartialFailureError, PermanentError, RetryableError, type ItemFailure }
 import type { RecordBatch, RRRecord } from '../../../core/record.js';
 import { indexDocOf } from '../../../rrpair/derive.js';
 import { classify, statusOf, type EngineClient } from './client.js';
-import type { Resolved, SearchExporterConfig } from './config.js';
+import type { MappingMode, Resolved, SearchExporterConfig } from './config.js';
+import { ss4oDocument } from './ss4o.js';
 
 /** The document written for a record. */
-export function documentOf(r: RRRecord, mode: 'rrpipe' | 'otel', opts: { storeRRPair: boolean; dataStream: boolean }): { id: string; ts: string; doc: Record<string, unknown> } {
+export function documentOf(
+  r: RRRecord, mode: MappingMode, opts: { storeRRPair: boolean; dataStream: boolean; resolved?: Pick<Resolved, 'dataStream'>; nowNs?: bigint },
+): { id: string; ts: string; doc: Record<string, unknown> } {
   const d = indexDocOf(r);
+  if (mode === 'ss4o') {
+    const doc = ss4oDocument(r, opts.resolved ?? { dataStream: { dataset: 'default', namespace: 'namespace' } }, opts.nowNs ?? BigInt(Date.now()) * 1_000_000n);
+    return { id: d.id, ts: d.ts, doc };
+  }
   if (mode === 'otel') {
     return {
       id: d.id,
@@ -54,17 +61,18 @@ export async function bulkPush(
   const chunks: { idx: number[]; lines: string[] }[] = [];
   let cur: { idx: number[]; lines: string[]; bytes: number } = { idx: [], lines: [], bytes: 0 };
   const failures: ItemFailure[] = [];
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
   batch.forEach((r, i) => {
     let doc: ReturnType<typeof documentOf>;
     let docLine: string;
     try {
-      doc = documentOf(r, s.mode, { storeRRPair: c.mapping.store_rrpair, dataStream: s.indexMode === 'data_stream' });
+      doc = documentOf(r, s.mode, { storeRRPair: c.mapping.store_rrpair, dataStream: s.indexMode === 'data_stream', resolved: s, nowNs });
       docLine = JSON.stringify(doc.doc);
     } catch (err) {
       failures.push({ index: i, reason: `cannot build the document: ${(err as Error).message}`, retryable: false });
       return;
     }
-    const action = JSON.stringify({ [c.action]: { _index: indexFor(s, doc.ts), _id: doc.id } });
+    const action = JSON.stringify({ [s.action]: { _index: indexFor(s, doc.ts), _id: doc.id } });
     const size = action.length + docLine.length + 2;
     if (cur.idx.length && (cur.idx.length >= c.flush.max_docs || cur.bytes + size > c.flush.bytes)) {
       chunks.push(cur);
@@ -86,7 +94,7 @@ export async function bulkPush(
         res.items.forEach((item, j) => {
           const r = Object.values(item)[0]!;
           if (r.status < 300) return;
-          if (r.status === 409 && c.action === 'create') return; // already there: idempotent success
+          if (r.status === 409 && s.action === 'create') return; // already there: idempotent success
           onItemError(r.status);
           const e = r.error;
           const reason = `${e?.type ?? `HTTP ${r.status}`}: ${e?.reason ?? ''}${e?.caused_by?.reason ? ` (${e.caused_by.reason})` : ''}`;

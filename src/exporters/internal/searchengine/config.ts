@@ -5,17 +5,36 @@ import { address, bool, bytes, duration, exporterHelperProperties, int, obj, one
 import { clientTlsOptions } from '../../../helpers/tls.js';
 
 export type Flavor = 'opensearch' | 'elasticsearch';
+export type MappingMode = 'ss4o' | 'otel' | 'rrpipe';
+
+/** The default logs index of the OTel opensearch exporter: ss4o_{type}-{dataset}-{namespace} (config.go, getIndexName). */
+export function ss4oIndex(dataset: string, namespace: string): string {
+  return ['ss4o_logs', dataset, namespace].join('-');
+}
 
 function properties(flavor: Flavor) {
   return {
     endpoint: address(undefined, 'URL of the cluster, e.g. https://search-x.eu-west-1.es.amazonaws.com (or use endpoints).'),
     endpoints: strings(undefined, 'URLs of cluster nodes (the OTel Collector elasticsearch exporter key).'),
-    index: str(undefined, `Index name, prefix of the daily indices, or data stream name. Default: ${flavor === 'opensearch' ? 'ss4o_logs-default-namespace' : 'logs-generic-default'} with mapping.mode otel (as the OTel ${flavor} exporter), rrpipe-rrpairs with mapping.mode rrpipe.`),
+    index: str(undefined, `Index name, prefix of the daily indices, or data stream name. Default: ${flavor === 'opensearch' ? 'ss4o_logs-<dataset>-<namespace> (ss4o_logs-default-namespace) with mapping.mode ss4o, logs-generic-default with otel' : 'logs-generic-default with mapping.mode otel'} (as the OTel ${flavor} exporter), rrpipe-rrpairs with mapping.mode rrpipe.`),
     logs_index: str(undefined, 'Alias of index (the OTel Collector exporter key): documents go to exactly this index.'),
     index_mode: oneOf(['daily', 'data_stream', 'fixed'], undefined, 'daily: <index>-YYYY.MM.DD by event time; data_stream: a data stream; fixed: one index. Default daily (rrpipe) or fixed (otel).'),
     action: oneOf(['create', 'index'], 'create', 'Bulk action: create (write once; a document already there counts as delivered) or index (overwrite).'),
+    ...(flavor === 'opensearch'
+      ? {
+        bulk_action: oneOf(['create', 'index'], undefined, 'The OTel opensearch exporter\'s name of action.'),
+        dataset: str('default', 'ss4o: the {dataset} of the default index ss4o_logs-{dataset}-{namespace}, also written to attributes.data_stream.dataset.'),
+        namespace: str('namespace', 'ss4o: the {namespace} of the default index, also written to attributes.data_stream.namespace.'),
+        http: obj({
+          endpoint: address(undefined, 'The OTel opensearch exporter\'s place for the cluster URL (confighttp): the same as endpoint.'),
+          tls: tlsClient('Client TLS (confighttp tls), the same as tls.'),
+        }, { description: 'The OTel opensearch exporter\'s HTTP client block; give endpoint and tls here or at the top level, not both.' }),
+      }
+      : {}),
     mapping: obj({
-      mode: oneOf(['otel', 'rrpipe'], 'otel', 'otel: the document the OTel Collector exporter writes (@timestamp from the LogRecord, Body.*, Attributes.*, Resource.*); rrpipe: rrpipe\'s flat index document.'),
+      mode: flavor === 'opensearch'
+        ? oneOf(['ss4o', 'otel', 'rrpipe'], 'ss4o', 'ss4o: the Simple Schema for Observability document the OTel opensearch exporter writes (body = the RRPair JSON, attributes, resource, @timestamp from the LogRecord); otel: the OTel elasticsearch exporter\'s document (Body.*, Attributes.*, Resource.*); rrpipe: rrpipe\'s flat index document.')
+        : oneOf(['otel', 'rrpipe'], 'otel', 'otel: the document the OTel Collector exporter writes (@timestamp from the LogRecord, Body.*, Attributes.*, Resource.*); rrpipe: rrpipe\'s flat index document.'),
       store_rrpair: bool(false, 'rrpipe mode: keep the whole RRPair in the document (stored, not indexed).'),
     }, { default: {} }),
     user: str(undefined, 'Basic auth user name.'),
@@ -53,8 +72,13 @@ const awsSigv4 = obj({
 const openSearchSchema = obj({ ...properties('opensearch'), aws_sigv4: awsSigv4 });
 const elasticsearchSchema = obj(properties('elasticsearch'));
 
-/** The config of either flavor (aws_sigv4 exists only for opensearch, so it is optional here). */
-export type SearchExporterConfig = Config<typeof openSearchSchema>;
+/** The config of either flavor (aws_sigv4, dataset, namespace and bulk_action exist only for opensearch). */
+export type SearchExporterConfig = Omit<Config<typeof openSearchSchema>, 'mapping' | 'dataset' | 'namespace'> & {
+  mapping: Omit<Config<typeof openSearchSchema>['mapping'], 'mode'> & { mode: MappingMode };
+  dataset?: string;
+  namespace?: string;
+  http?: { endpoint?: string; tls?: Config<typeof openSearchSchema>['tls'] };
+};
 
 export function searchExporterSchema(flavor: Flavor): typeof openSearchSchema | typeof elasticsearchSchema {
   return flavor === 'opensearch' ? openSearchSchema : elasticsearchSchema;
@@ -62,7 +86,11 @@ export function searchExporterSchema(flavor: Flavor): typeof openSearchSchema | 
 
 export interface Resolved {
   nodes: string[];
-  mode: 'rrpipe' | 'otel';
+  mode: MappingMode;
+  /** ss4o: attributes.data_stream of every document. */
+  dataStream: { dataset: string; namespace: string };
+  /** The bulk action (bulk_action, the OTel key, over action). */
+  action: 'create' | 'index';
   index: string;
   indexMode: 'daily' | 'data_stream' | 'fixed';
   /** What searches address. */
@@ -74,33 +102,41 @@ export interface Resolved {
 }
 
 export function resolveSettings(c: SearchExporterConfig, _configDir?: string, flavor: Flavor = 'elasticsearch'): Resolved {
-  const nodes = c.endpoints?.length ? c.endpoints : c.endpoint ? [c.endpoint] : [];
+  const endpoint = c.endpoint ?? c.http?.endpoint;
+  const nodes = c.endpoints?.length ? c.endpoints : endpoint ? [endpoint] : [];
   if (nodes.length === 0) throw new PermanentError('endpoint (or endpoints) is required');
   const mode = c.mapping.mode;
-  const otelDefault = flavor === 'opensearch' ? 'ss4o_logs-default-namespace' : 'logs-generic-default';
-  const index = c.index ?? c.logs_index ?? (mode === 'otel' ? otelDefault : 'rrpipe-rrpairs');
-  const indexMode = c.index_mode ?? (mode === 'otel' ? 'fixed' : 'daily');
+  const dataStream = { dataset: c.dataset ?? 'default', namespace: c.namespace ?? 'namespace' };
+  const defaultIndex = mode === 'ss4o' ? ss4oIndex(dataStream.dataset, dataStream.namespace) : mode === 'otel' ? 'logs-generic-default' : 'rrpipe-rrpairs';
+  const index = c.index ?? c.logs_index ?? defaultIndex;
+  const indexMode = c.index_mode ?? (mode === 'rrpipe' ? 'daily' : 'fixed');
   return {
     nodes,
     mode,
+    dataStream,
+    action: (c.bulk_action as 'create' | 'index' | undefined) ?? c.action,
     index,
     indexMode,
     searchTarget: indexMode === 'daily' ? `${index}-*` : index,
     templateName: c.index_management.template_name ?? index,
     policyName: c.index_management.policy_name ?? `${index}-retention`,
-    tls: clientTlsOptions(c.tls),
+    tls: clientTlsOptions(c.tls ?? c.http?.tls),
   };
 }
 
 export function validateSearchConfig(c: SearchExporterConfig): { path?: string[]; message: string }[] {
   const out: { path?: string[]; message: string }[] = [];
-  if (!c.endpoint && !c.endpoints?.length) out.push({ path: ['endpoint'], message: 'endpoint (or endpoints) is required' });
-  if (c.endpoint && c.endpoints?.length) out.push({ path: ['endpoints'], message: 'give endpoint or endpoints, not both' });
+  const given = [c.endpoint, c.endpoints?.length ? c.endpoints : undefined, c.http?.endpoint].filter((x) => x !== undefined).length;
+  if (given === 0) out.push({ path: ['endpoint'], message: 'endpoint (or endpoints, or http.endpoint) is required' });
+  if (given > 1) out.push({ path: ['endpoints'], message: 'give one of endpoint, endpoints and http.endpoint' });
+  if (c.tls && c.http?.tls) out.push({ path: ['http', 'tls'], message: 'give tls or http.tls, not both' });
   if (c.index && c.logs_index && c.index !== c.logs_index) out.push({ path: ['logs_index'], message: 'index and logs_index are the same setting; give one' });
-  if (c.index_mode === 'data_stream' && c.action === 'index') out.push({ path: ['action'], message: 'a data stream takes only the create action' });
+  if (c.index_mode === 'data_stream' && (c.bulk_action ?? c.action) === 'index') out.push({ path: ['action'], message: 'a data stream takes only the create action' });
+  if (c.dataset === '') out.push({ path: ['dataset'], message: 'dataset must be specified' });
+  if (c.namespace === '') out.push({ path: ['namespace'], message: 'namespace must be specified' });
   if (c.user && c.password === undefined) out.push({ path: ['password'], message: 'user needs a password' });
   if (c.aws_sigv4?.enabled && !c.aws_sigv4.region) out.push({ path: ['aws_sigv4', 'region'], message: 'aws_sigv4 needs a region' });
   if (c.aws_sigv4?.enabled && (c.user || c.api_key)) out.push({ path: ['aws_sigv4'], message: 'aws_sigv4 replaces user/password and api_key; give one kind of auth' });
-  if (c.mapping.mode === 'otel' && c.mapping.store_rrpair) out.push({ path: ['mapping', 'store_rrpair'], message: 'otel mode always stores the whole RRPair (as Body)' });
+  if (c.mapping.mode !== 'rrpipe' && c.mapping.store_rrpair) out.push({ path: ['mapping', 'store_rrpair'], message: `${c.mapping.mode} mode always stores the whole RRPair (as ${c.mapping.mode === 'ss4o' ? 'body' : 'Body'})` });
   return out;
 }

@@ -6,6 +6,7 @@ import type { RRPair } from '../../../rrpair/types.js';
 import { aggregateSearch } from './aggregate.js';
 import { errorType, statusOf, type EngineClient, type SearchHitRaw } from './client.js';
 import type { Resolved, SearchExporterConfig } from './config.js';
+import { ss4oQuery, ss4oRRPair } from './ss4o.js';
 
 /** QueryFilter as a JS regex (unanchored search) → a Lucene regexp (whole-term match). */
 export function toLuceneRegex(js: string): string {
@@ -143,6 +144,15 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       if (!client || !s) throw new Error('the exporter is not started');
       // One more than asked tells whether there is a next page; the engines cap a page at 10,000.
       const limit = Math.min(Math.max(1, f.limit ?? 100), c.query.max_limit, 9_999);
+      if (s.mode === 'ss4o') {
+        try {
+          return await ss4oQuery(client, s, f, limit, c.query.keyword_suffix);
+        } catch (err) {
+          if (statusOf(err) === 404) return { hits: [] };
+          if (statusOf(err) === undefined) throw err;
+          throw new Error(`search ${s.searchTarget}: ${errorType(err)}`, { cause: err });
+        }
+      }
       const body = searchBody(s.mode, f, Math.min(limit + 1, 10_000), c.query.keyword_suffix);
       let raw: SearchHitRaw[];
       try {
@@ -153,7 +163,8 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       }
       const more = raw.length > limit;
       const page = raw.slice(0, limit);
-      const hits = page.map((h) => hitOf(s.mode, h));
+      const mode = s.mode;
+      const hits = page.map((h) => hitOf(mode, h));
       const last = page[page.length - 1];
       return { hits, ...(more && last?.sort ? { next: encodeAfter(last.sort) } : {}) };
     },
@@ -174,15 +185,13 @@ export function searchStore(getClient: () => EngineClient | undefined, getResolv
       const s = getResolved();
       if (!client || !s) throw new Error('the exporter is not started');
       if (s.mode === 'rrpipe' && !c.mapping.store_rrpair) return undefined;
-      if (s.indexMode === 'fixed') {
-        const src = await client.getDoc(s.index, id);
-        if (!src) return undefined;
-        return (s.mode === 'otel' ? src.Body : src.rrpair) as RRPair | undefined;
-      }
-      const field = (s.mode === 'otel' ? 'Body.uuid' : 'id') + c.query.keyword_suffix;
+      const rrpairOf = (src: Record<string, unknown> | undefined) =>
+        !src ? undefined : s.mode === 'ss4o' ? ss4oRRPair(src) : ((s.mode === 'otel' ? src.Body : src.rrpair) as RRPair | undefined);
+      if (s.indexMode === 'fixed') return rrpairOf(await client.getDoc(s.index, id));
+      // ss4o documents hold the RRPair id only in _id (and inside the body string).
+      const field = s.mode === 'ss4o' ? '_id' : (s.mode === 'otel' ? 'Body.uuid' : 'id') + c.query.keyword_suffix;
       const hits = await client.search(s.searchTarget, { query: { term: { [field]: id } }, size: 1 });
-      const src = hits[0]?._source;
-      return src ? ((s.mode === 'otel' ? src.Body : src.rrpair) as RRPair | undefined) : undefined;
+      return rrpairOf(hits[0]?._source);
     },
   };
 }

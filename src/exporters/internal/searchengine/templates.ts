@@ -1,11 +1,13 @@
 /** Index management: the mappings, the index template and the retention policy (ILM for Elasticsearch, ISM for OpenSearch). */
 import type { CreateSettings } from '../../../core/component.js';
 import { classify, type EngineClient } from './client.js';
-import type { Flavor, Resolved, SearchExporterConfig } from './config.js';
+import type { Flavor, MappingMode, Resolved, SearchExporterConfig } from './config.js';
+import { ss4oMappings } from './ss4o.js';
 
 const KEYWORDS = ['id', 'cluster', 'namespace', 'service', 'direction', 'l7protocol', 'command', 'location', 'status', 'host', 'archive_uri'] as const;
 
-export function mappings(mode: 'rrpipe' | 'otel', dataStream: boolean): Record<string, unknown> {
+export function mappings(mode: MappingMode, dataStream: boolean): Record<string, unknown> {
+  if (mode === 'ss4o') return ss4oMappings();
   if (mode === 'otel') {
     const kw = { type: 'keyword', ignore_above: 8191 };
     return {
