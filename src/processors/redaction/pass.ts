@@ -77,7 +77,7 @@ export class Pass {
         return `${q}${key}${q}${sep}${quoted}`;
       });
     }
-    for (const d of this.r.valueDetectors) if (!d.maybe || d.maybe(out)) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
+    if (this.r.detectorHint.test(out)) for (const d of this.r.valueDetectors) if (d.hint.test(out)) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
     for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
     return out;
   }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { RRPair } from '../../rrpair/types.js';
-import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
+import { anyHint, DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
 import { Pass } from './pass.js';
 import { walkBody } from './walk/body.js';
 import { walkHeaders } from './walk/headers.js';
@@ -59,6 +59,8 @@ const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
  */
 export class Redactor {
   private readonly detectors: Detector[];
+  /** Matches wherever one of the detectors' hints does. */
+  readonly detectorHint: RegExp;
   private readonly keyRules: KeyRule[] = [];
   private readonly valueRules: ValueRule[] = [];
   private readonly pathRules: PathRule[] = [];
@@ -68,6 +70,7 @@ export class Redactor {
 
   constructor(readonly opts: RedactorOptions) {
     this.detectors = DETECTOR_NAMES.filter((n) => opts.detectors[n] !== false).map((n) => DETECTORS[n]);
+    this.detectorHint = anyHint(this.detectors);
     for (const k of opts.keys) this.keyRules.push({ re: new RegExp(k, 'i'), category: 'CUSTOM', action: opts.action });
     for (const r of opts.rules) {
       const category = (r.category ?? r.name ?? 'CUSTOM').toUpperCase().replace(/[^A-Z0-9]+/g, '_');

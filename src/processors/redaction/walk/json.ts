@@ -1,11 +1,20 @@
 import { isCardNumber } from '../detectors.js';
 import { formatJsonPath } from '../../../rrpair/path.js';
 import type { Pass } from '../pass.js';
-import { DROP } from './out.js';
+import { DROP, type Loc } from './out.js';
+
+type Steps = (string | number)[];
 
 /** Walk a JSON value: keys by the key rules, strings and numbers by the detectors. */
-export function walkJson(p: Pass, v: unknown, base: string, steps: (string | number)[], key: string | undefined): unknown | typeof DROP {
-  const path = () => (base.endsWith('.json') ? `${base}.${formatJsonPath(steps)}` : [base, ...steps].join('.'));
+export function walkJson(p: Pass, v: unknown, base: string, steps: Steps, key: string | undefined): unknown | typeof DROP {
+  // One location function for the whole walk, over a shared stack of steps: it is valid while
+  // the walk is at a node, which is when the walkers call it (never later).
+  const json = base.endsWith('.json');
+  const path = () => (json ? `${base}.${formatJsonPath(steps)}` : [base, ...steps].join('.'));
+  return walkNode(p, v, path, steps, key);
+}
+
+function walkNode(p: Pass, v: unknown, path: Loc & (() => string), steps: Steps, key: string | undefined): unknown | typeof DROP {
   if (typeof v === 'string') return p.value(v, key, path);
   if (typeof v === 'number') {
     if (key !== undefined && p.r.keyAllowed(key)) return v;
@@ -23,15 +32,19 @@ export function walkJson(p: Pass, v: unknown, base: string, steps: (string | num
   }
   if (Array.isArray(v)) {
     const out: unknown[] = [];
-    v.forEach((x, i) => {
-      const r = walkJson(p, x, base, [...steps, i], key);
+    for (let i = 0; i < v.length; i++) {
+      steps.push(i);
+      const r = walkNode(p, v[i], path, steps, key);
+      steps.pop();
       if (r !== DROP) out.push(r);
-    });
+    }
     return out;
   }
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    const r = walkJson(p, o[k], base, [...steps, k], k);
+    steps.push(k);
+    const r = walkNode(p, o[k], path, steps, k);
+    steps.pop();
     if (r === DROP) delete o[k];
     else o[k] = r;
   }
