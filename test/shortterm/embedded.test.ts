@@ -19,7 +19,7 @@ describe('embedded store: indexed RRPairs come back from rrpipe query exactly as
     cfgFile = writeConfig(
       t.dir,
       'embedded.yaml',
-      `exporters:\n  embedded/hot:\n    path: ./hot.db\n    sending_queue: { enabled: false }\nservice:\n  data_dir: ${t.dir}/data\n`,
+      `exporters:\n  embedded/hot:\n    path: ${t.dir}/hot.db\n    sending_queue: { enabled: false }\nservice:\n  data_dir: ${t.dir}/data\n`,
     );
     const { readFileSync } = await import('node:fs');
     const exp = await exporterFromYaml<EmbeddedExporter>(readFileSync(cfgFile, 'utf8'), 'embedded/hot', { file: cfgFile });
