@@ -50,6 +50,27 @@ export interface QueryableStore {
    * fold pages of query() (query_api's scan). `after` and `limit` of the filter are ignored.
    */
   aggregate?(filter: QueryFilter, spec: AggregateSpec, opts?: QueryOptions): Promise<Aggregates | undefined>;
+  /**
+   * One page of the matches ordered by a field, ties by (ts, id) ascending, sorted by the store
+   * itself; undefined when it cannot (callers then keep the top rows of a scan).
+   */
+  sortedPage?(filter: QueryFilter, sort: SortSpec, opts?: QueryOptions): Promise<SortedPage | undefined>;
+}
+
+export const SORT_FIELDS = ['ts', 'service', 'direction', 'command', 'location', 'status', 'duration', 'req_size', 'res_size'] as const;
+export type SortField = (typeof SORT_FIELDS)[number];
+
+export interface SortSpec {
+  field: SortField;
+  desc: boolean;
+  offset: number;
+  limit: number;
+}
+
+export interface SortedPage {
+  rows: IndexDoc[];
+  /** Matching records. */
+  total: number;
 }
 
 /** What aggregate() counts: the explorer's histogram, service map and protocol summary. */

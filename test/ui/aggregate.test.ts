@@ -3,14 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregateSpec, Aggregates, QueryFilter, QueryableStore } from '../../src/core/query.js';
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import type { SearchExporter } from '../../src/exporters/internal/searchengine/index.js';
-import { aggregate, aggregateByScan } from '../../src/extensions/query_api/ui/scan.js';
+import { aggregate, aggregateByScan, SORT_FIELDS, sortedPage } from '../../src/extensions/query_api/ui/scan.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { startSearchEngineFake, testHost, tmpDir, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { exporterFromYaml, genRRPairs, loadSamples, toRecords } from '../shortterm/support.js';
 
 // Store-side aggregation (SQL GROUP BY in the embedded store, search aggregations in the engines)
-// gives exactly what folding every matching document gives (the generic fallback).
+// gives exactly what folding every matching document gives (the generic fallback); so do the
+// embedded store's own sorted pages (ORDER BY … LIMIT … OFFSET) and the scan's top rows.
 const NOW = Date.parse('2026-01-05T12:00:00.000Z');
 const H = 3_600_000;
 const PROTOCOLS = ['http', 'grpc', 'postgres', ''];
@@ -44,7 +45,7 @@ function canonical(a: Aggregates): Aggregates {
   return { ...a, ...(a.groups ? { groups: [...a.groups].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0)) } : {}) };
 }
 
-function suite(name: string, open: () => Promise<{ store: QueryableStore; close(): Promise<void> }>) {
+function suite(name: string, open: () => Promise<{ store: QueryableStore; close(): Promise<void> }>, sorts = false) {
   describe(`store-side aggregation: ${name}`, () => {
     let s: { store: QueryableStore; close(): Promise<void> };
     beforeAll(async () => {
@@ -67,6 +68,30 @@ function suite(name: string, open: () => Promise<{ store: QueryableStore; close(
         if (spec.histogram) expect(native.histogram!.errors.reduce((a, b) => a + b, 0)).toBe(native.groups!.reduce((a, g) => a + g.errors, 0));
       });
     }
+    if (sorts) it('sorts pages by every column as the scan does: same rows, same total, pages joined without overlap', async () => {
+      const o = { timeoutMs: 30_000, maxDocs: 1_000_000 };
+      const f = { ...W, direction: 'IN' as const };
+      for (const field of SORT_FIELDS) {
+        for (const desc of [false, true]) {
+          const native = await sortedPage(s.store, f, field, desc, 40, 90, o);
+          const scanned = await sortedPage(scanOnly(), f, field, desc, 40, 90, o);
+          expect(native.native).toBe(true);
+          expect(native.rows.map((d) => d.id), `${field} ${desc ? 'desc' : 'asc'}`).toEqual(scanned.rows.map((d) => d.id));
+          expect(native.rows).toEqual(scanned.rows);
+          expect(native.total).toBe(scanned.total);
+        }
+      }
+      const ids: string[] = [];
+      let total = 0;
+      for (let off = 0; off < 1000; off += 77) {
+        const p = await sortedPage(s.store, f, 'status', true, off, 77, o);
+        ids.push(...p.rows.map((d) => d.id));
+        total = p.total;
+      }
+      expect(total).toBeGreaterThan(300);
+      expect(ids.length).toBe(total);
+      expect(new Set(ids).size).toBe(total);
+    });
     it('counts errors by the same rule as isErrorStatus, on the generated statuses', async () => {
       const a = await aggregateByScan(scanOnly(), W, { groups: true }, { timeoutMs: 30_000, maxDocs: 1_000_000 });
       const statuses = toRecords(rrs).map(indexDocOf).filter((d) => d.ts >= W.start.toISOString().slice(0, 19)).map((d) => d.status);
@@ -78,12 +103,12 @@ function suite(name: string, open: () => Promise<{ store: QueryableStore; close(
   });
 }
 
-suite('embedded (SQLite GROUP BY in the query worker)', async () => {
+suite('embedded (SQLite GROUP BY and ORDER BY in the query worker)', async () => {
   const t = tmpDir();
   const store = new EmbeddedStore({ path: join(t.dir, 'agg.db'), storeRRPair: false });
   store.write(toRecords(rrs));
   return { store, close: async () => { await store.close(); t.cleanup(); } };
-});
+}, true);
 
 for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
   suite(`${flavor} (wire fake: date_histogram, terms, filter)`, async () => {

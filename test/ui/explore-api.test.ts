@@ -99,7 +99,8 @@ service:
   it('the histogram counts every match in its bucket, errors apart', async () => {
     const start = NOW - 2 * H - 1000;
     const end = NOW + 1000;
-    const h = await json<{ counts: number[]; errors: number[]; step_ms: number; total: number }>(`/api/v1/explore/histogram?start=${start}&end=${end}&buckets=24&service=orders`);
+    const h = await json<{ counts: number[]; errors: number[]; step_ms: number; total: number; native: boolean }>(`/api/v1/explore/histogram?start=${start}&end=${end}&buckets=24&service=orders`);
+    expect(h.native).toBe(true); // counted by the embedded store (GROUP BY), not by a scan
     const want = new Array(24).fill(0);
     const wantErr = new Array(24).fill(0);
     for (const r of rrs) {
@@ -210,5 +211,8 @@ describe('body decoding for the Read screen', () => {
     expect(c.command).toBe("rrpipe snapshot --from s3://bucket/rr --start 1970-01-01T00:00:00.000Z --end 1970-01-01T00:00:00.999Z --service 'a b' --format proxymock --out snapshot/");
     expect(c.exact).toBe(false);
     expect(c.notes[0]).toContain('status');
+    const p = snapshotCommand({ start: new Date(0), end: new Date(1000), protocol: 'grpc' }, 'raw_jsonl', '/arch');
+    expect(p.command).toBe('rrpipe snapshot --from /arch --start 1970-01-01T00:00:00.000Z --end 1970-01-01T00:00:00.999Z --l7protocol grpc --format raw_jsonl --out snapshot.raw.jsonl');
+    expect(p.exact).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, path, type Config } from '../../config/fragments.js';
 import { PermanentError } from '../../core/errors.js';
-import type { AggregateSpec, Aggregates, QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
+import type { AggregateSpec, Aggregates, SortedPage, SortSpec, QueryableStore, QueryableStoreFactory, QueryFilter, QueryOptions, QueryPage } from '../../core/query.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { EmbeddedStore } from './store.js';
@@ -75,6 +75,10 @@ export function createEmbeddedExporter(s: CreateSettings<EmbeddedConfig>, opts: 
     aggregate(filter: QueryFilter, spec: AggregateSpec, opts?: QueryOptions): Promise<Aggregates> {
       if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
       return store.aggregate(filter, spec, opts);
+    },
+    sortedPage(filter: QueryFilter, sort: SortSpec, opts?: QueryOptions): Promise<SortedPage> {
+      if (!store) return Promise.reject(new Error(`exporter ${s.id} is not running`));
+      return store.sortedPage(filter, sort, opts);
     },
     get store() {
       return store;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeAfter, emptyAggregates, encodeAfter, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryOptions, type QueryPage, type StoreReader } from '../../core/query.js';
+import { decodeAfter, emptyAggregates, encodeAfter, SORT_FIELDS, type AggregateSpec, type Aggregates, type QueryFilter, type SortedPage, type SortSpec, type QueryHit, type QueryOptions, type QueryPage, type StoreReader } from '../../core/query.js';
 import { cachedLinear, type LinearRegex } from '../../helpers/linear-regex.js';
 import type { RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
@@ -219,6 +219,20 @@ export class EmbeddedStore implements StoreReader {
     }
     if (!spec.histogram && !spec.groups) out.total = Number((await all(`SELECT count(*) AS n ${from}`, args))[0]?.n ?? 0);
     return out;
+  }
+
+  /** ORDER BY the column (ties by ts, id) with LIMIT/OFFSET in the query worker, and the count. */
+  async sortedPage(filter: QueryFilter, sort: SortSpec, opts: QueryOptions = {}): Promise<SortedPage> {
+    if (!(SORT_FIELDS as readonly string[]).includes(sort.field)) throw new Error(`cannot sort by ${sort.field}`);
+    const { where, args } = this.where(filter);
+    const from = `FROM rrpairs${where.length ? ' WHERE ' + where.join(' AND ') : ''}`;
+    const all = (sql: string, a: unknown[]) => (this.reader ? this.reader.all(sql, a, opts.signal) : Promise.resolve(this.db.prepare(sql).all(...a) as Record<string, unknown>[]));
+    const limit = Math.min(Math.max(0, Math.floor(sort.limit)), MAX_LIMIT);
+    const [rows, count] = await Promise.all([
+      all(`SELECT * ${from} ORDER BY ${sort.field} ${sort.desc ? 'DESC' : 'ASC'}, ts, id LIMIT ? OFFSET ?`, [...args, limit, Math.max(0, Math.floor(sort.offset))]),
+      all(`SELECT count(*) AS n ${from}`, args),
+    ]);
+    return { rows: rows.map((r) => this.hit(r).doc), total: Number(count[0]?.n ?? 0) };
   }
 
   private where(filter: QueryFilter): { where: string[]; args: unknown[] } {

@@ -151,6 +151,8 @@ export function snapshotCommand(filter: QueryFilter & { start: Date; end: Date }
   const args = ['rrpipe', 'snapshot', '--from', root ?? '<archive root>', '--start', filter.start.toISOString(), '--end', new Date(filter.end.getTime() - 1).toISOString()];
   if (!root) notes.push('the archive root is not known here: set query_api `archive` to the long-term store the records are archived in');
   for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) if (filter[k]) args.push(`--${k}`, filter[k]!);
+  if (filter.protocol?.includes('*')) notes.push(`the protocol "${filter.protocol}" reads as a glob: the snapshot takes every protocol`);
+  else if (filter.protocol) args.push('--l7protocol', filter.protocol);
   for (const [k, flag] of [['method', 'command'], ['status', 'status'], ['endpoint', 'location']] as const) {
     const v = filter[k];
     if (!v) continue;

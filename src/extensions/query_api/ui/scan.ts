@@ -1,6 +1,7 @@
-import { bucketOf, emptyAggregates, isErrorStatus, withDeadline, type AggregateGroup, type AggregateSpec, type Aggregates, type QueryFilter, type QueryableStore } from '../../../core/query.js';
+import { bucketOf, emptyAggregates, isErrorStatus, withDeadline, type AggregateGroup, type SortField, type AggregateSpec, type Aggregates, type QueryFilter, type QueryableStore } from '../../../core/query.js';
 import type { IndexDoc } from '../../../core/rrpair.js';
 import { tsMicros } from '../../../helpers/hot-store.js';
+export { SORT_FIELDS, type SortField } from '../../../core/query.js';
 import { UNKNOWN, type Histogram, type MapEdge, type MapNode, type ServiceMap } from './types.js';
 
 /**
@@ -177,14 +178,21 @@ export function mapOf(groups: AggregateGroup[]): Pick<ServiceMap, 'nodes' | 'edg
   };
 }
 
-export const SORT_FIELDS = ['ts', 'service', 'direction', 'command', 'location', 'status', 'duration', 'req_size', 'res_size'] as const;
-export type SortField = (typeof SORT_FIELDS)[number];
-
 /**
- * One page of the matches ordered by a column: a bounded selection (only offset+limit documents are
- * held, whatever the number of matches), ties broken by (ts, id) so pages never overlap.
+ * One page of the matches ordered by a column: sorted by the store when it can (`native`), else a
+ * bounded selection over a scan (only offset+limit documents are held, whatever the number of
+ * matches), ties broken by (ts, id) so pages never overlap.
  */
-export async function sortedPage(store: QueryableStore, filter: QueryFilter, sort: SortField, desc: boolean, offset: number, limit: number, o: ScanOptions): Promise<{ rows: IndexDoc[]; total: number; truncated: boolean }> {
+export async function sortedPage(store: QueryableStore, filter: QueryFilter, sort: SortField, desc: boolean, offset: number, limit: number, o: ScanOptions): Promise<{ rows: IndexDoc[]; total: number; truncated: boolean; native: boolean }> {
+  const { after: _a, limit: _l, ...f } = filter;
+  if (store.sortedPage) {
+    const r = await withDeadline(o.timeoutMs, (signal) => store.sortedPage!(f, { field: sort, desc, offset, limit }, { signal }));
+    if (r) return { ...r, truncated: false, native: true };
+  }
+  return { ...(await sortedPageByScan(store, f, sort, desc, offset, limit, o)), native: false };
+}
+
+export async function sortedPageByScan(store: QueryableStore, filter: QueryFilter, sort: SortField, desc: boolean, offset: number, limit: number, o: ScanOptions): Promise<{ rows: IndexDoc[]; total: number; truncated: boolean }> {
   const keep = offset + limit;
   const numeric = sort === 'duration' || sort === 'req_size' || sort === 'res_size';
   const cmp = (a: IndexDoc, b: IndexDoc): number => {
