@@ -49,8 +49,8 @@ function lines(file: string): string[] {
 
 /**
  * `rrpipe run --once` of a config, then `rrpipe query --output jsonl` (every archive_uri under
- * the archive's scheme) and `--output raw` (each RRPair fetched through its archive_uri): equal
- * to what went in.
+ * the archive's scheme), `--output raw` (each RRPair fetched through its archive_uri) and
+ * `rrpipe snapshot --from <store>`: equal to what went in.
  */
 export async function cliRoundTrip(cfg: string, store: string, env: NodeJS.ProcessEnv, dir: string, want: string[], archivePrefix: string): Promise<void> {
   const run = await runCli(['run', '--once', '-c', cfg], env);
@@ -64,6 +64,9 @@ export async function cliRoundTrip(cfg: string, store: string, env: NodeJS.Proce
   const raw = await runCli(['query', '-c', cfg, '--store', store, ...WINDOW, '--limit', '0', '--output', 'raw', '--out', join(dir, 'raw.jsonl')], env);
   expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
   expect(lines(join(dir, 'raw.jsonl')).sort()).toEqual(want);
+  const snap = await runCli(['snapshot', '-c', cfg, '--from', store, ...WINDOW, '--out', join(dir, 'snap.jsonl')], env);
+  expect(snap.code, snap.stderr.slice(-2000)).toBe(0);
+  expect(lines(join(dir, 'snap.jsonl')).sort()).toEqual(want);
 }
 
 /** A fake that can refuse every connection (`down`) and counts the connections it cut. */

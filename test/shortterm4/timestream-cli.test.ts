@@ -43,7 +43,7 @@ describe(`${SHIPPED} against s3rver and the Timestream fake: ${N} generated RRPa
     t.cleanup();
   });
 
-  it('run, then query --output raw through archive_uri: all equal', async () => {
+  it('run, then query --output raw through archive_uri and snapshot --from the store: all equal', async () => {
     const env = { AWS_REGION: 'us-east-1', RRPIPE_ARCHIVE_BUCKET: 'archive', RRPIPE_HOT_RETENTION: '3650d' };
     const cfg = patchedConfig(SHIPPED, t.dir, 'run', join(t.dir, 'in.jsonl'), (doc) => {
       doc.setIn(['connectors', 'awss3', 's3uploader', 'endpoint'], s3.endpoint);
