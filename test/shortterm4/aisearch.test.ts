@@ -68,6 +68,8 @@ describe('azureaisearch exporter against the AI Search wire fake', () => {
       expect(await queryAll(b.component, { cluster: 'c1', namespace: 'samples' })).toEqual(reference(samples));
       expect(await queryAll(b.component, { protocol: 'http', service: 'users' })).toEqual(reference(gen, (h) => h.doc.service === 'users'));
       expect(await queryAll(b.component, { protocol: 'grpc' })).toEqual([]);
+      // A quote in a value is escaped in the $filter (the fake's parser refuses anything else).
+      expect(await queryAll(b.component, { service: "o'brien", method: "^it's$" })).toEqual([]);
       const one = samples[2]!;
       expect(await b.component.get!(indexDocOf(one).id)).toEqual(one.rrpair);
       expect(await b.component.get!('no-such-id')).toBeUndefined();
