@@ -81,3 +81,16 @@ export function emit(row) {
 export function writeFile(path, text) {
   writeFileSync(path, text);
 }
+
+/** n RRPairs of about 2.1 KB (600-byte request, 1,500-byte response), 50 ms apart from 2025-06-01, over 4 services: the hot-store benches' records. */
+export async function storeBenchRecords(n) {
+  const { newRecord } = await import('../dist/core/record.js');
+  const base = Date.parse('2025-06-01T00:00:00Z');
+  const svcs = ['orders', 'payments', 'users', 'search'];
+  return Array.from({ length: n }, (_, i) => newRecord({
+    msgType: 'rrpair', ts: new Date(base + i * 50).toISOString(), l7protocol: 'http', duration: i % 300, direction: 'IN',
+    uuid: Buffer.from(`bench-${String(i).padStart(10, '0')}`).toString('base64'), cluster: 'bench', namespace: 'ns', service: svcs[i % 4],
+    http: { req: { method: 'GET', uri: `/api/items/${i}`, host: 'svc', headers: { Accept: ['application/json'] }, bodyBase64: Buffer.alloc(600, 1).toString('base64') },
+      res: { statusCode: 200, headers: { 'Content-Type': ['application/json'] }, bodyBase64: Buffer.alloc(1500, 2).toString('base64') } },
+  }));
+}

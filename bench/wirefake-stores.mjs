@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { silentLogger } from '../dist/core/logger.js';
-import { newRecord } from '../dist/core/record.js';
-import { ROOT, emit, measure, tmp } from './lib.mjs';
+import { ROOT, emit, measure, storeBenchRecords, tmp } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 20000);
 const BATCH = Number(process.argv[3] ?? 500);
@@ -27,20 +26,9 @@ await build({ stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' }, bundle
 const child = spawn(process.execPath, [join(dir, 'fakes.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const endpoints = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(JSON.parse(String(d)))));
 
-function records(n) {
-  const base = Date.parse('2025-06-01T00:00:00Z');
-  const svcs = ['orders', 'payments', 'users', 'search'];
-  return Array.from({ length: n }, (_, i) => newRecord({
-    msgType: 'rrpair', ts: new Date(base + i * 50).toISOString(), l7protocol: 'http', duration: i % 300, direction: 'IN',
-    uuid: Buffer.from(`bench-${String(i).padStart(10, '0')}`).toString('base64'), cluster: 'bench', namespace: 'ns', service: svcs[i % 4],
-    http: { req: { method: 'GET', uri: `/api/items/${i}`, host: 'svc', headers: { Accept: ['application/json'] }, bodyBase64: Buffer.alloc(600, 1).toString('base64') },
-      res: { statusCode: 200, headers: { 'Content-Type': ['application/json'] }, bodyBase64: Buffer.alloc(1500, 2).toString('base64') } },
-  }));
-}
-
 async function run(name, store) {
   await store.start();
-  const recs = records(N);
+  const recs = await storeBenchRecords(N);
   const w = await measure(async () => {
     for (let i = 0; i < recs.length; i += BATCH) await store.push(recs.slice(i, i + BATCH));
   });

@@ -22,6 +22,8 @@ const ENV = {
   GCS_BUCKET: 'rrpair-archive',
   AZURE_BLOB_URL: 'https://account.blob.core.windows.net/',
   AZURE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+  AZURE_SEARCH_ENDPOINT: 'https://search.example.search.windows.net',
+  AZURE_SEARCH_API_KEY: 'admin-key',
 };
 
 function files(dir: string): string[] {

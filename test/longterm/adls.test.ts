@@ -117,6 +117,7 @@ describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, s
       expect(r.location).toMatch(/^abfss:\/\/rrpairs@devstoreaccount1\.dfs\.core\.windows\.net\/conn\/dt=.+#\d+$/);
       expect(canon(await getRecordAt(r.location!, { azure: { connection_string: fake.connectionString } }))).toBe(canon(r.rrpair));
       expect(canon(await fetcher.fetch(r.location!))).toBe(canon(r.rrpair));
+      expect(canon(await fetcher.fetch(r.location!.replace(/^abfss:/, 'abfs:')))).toBe(canon(r.rrpair));
     }
   });
 

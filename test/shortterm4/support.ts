@@ -1,6 +1,12 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument, type Document } from 'yaml';
+import { expect } from 'vitest';
 import type { QueryHit } from '../../src/core/query.js';
 import type { RRRecord } from '../../src/core/record.js';
-import { reference } from '../shortterm2/support.js';
+import { runCli } from '../support/index.js';
+import { canon } from '../longterm/support.js';
+import { generatedRecords, queryAll, reference, sendAndDrain, type Built } from '../shortterm2/support.js';
 
 export { build, chunks, generatedRecords, hugeRecord, queryAll, reference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
 
@@ -16,12 +22,6 @@ export const FAST = {
   timeout: '5s',
 };
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseDocument, type Document } from 'yaml';
-import { expect } from 'vitest';
-import { runCli } from '../support/index.js';
-import { canon } from '../longterm/support.js';
 
 export const WINDOW = ['--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z'];
 
@@ -49,8 +49,8 @@ function lines(file: string): string[] {
 
 /**
  * `rrpipe run --once` of a config, then `rrpipe query --output jsonl` (every archive_uri under
- * the archive's scheme) and `--output raw` (each RRPair fetched through its archive_uri): equal
- * to what went in.
+ * the archive's scheme), `--output raw` (each RRPair fetched through its archive_uri) and
+ * `rrpipe snapshot --from <store>`: equal to what went in.
  */
 export async function cliRoundTrip(cfg: string, store: string, env: NodeJS.ProcessEnv, dir: string, want: string[], archivePrefix: string): Promise<void> {
   const run = await runCli(['run', '--once', '-c', cfg], env);
@@ -64,4 +64,34 @@ export async function cliRoundTrip(cfg: string, store: string, env: NodeJS.Proce
   const raw = await runCli(['query', '-c', cfg, '--store', store, ...WINDOW, '--limit', '0', '--output', 'raw', '--out', join(dir, 'raw.jsonl')], env);
   expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
   expect(lines(join(dir, 'raw.jsonl')).sort()).toEqual(want);
+  const snap = await runCli(['snapshot', '-c', cfg, '--from', store, ...WINDOW, '--out', join(dir, 'snap.jsonl')], env);
+  expect(snap.code, snap.stderr.slice(-2000)).toBe(0);
+  expect(lines(join(dir, 'snap.jsonl')).sort()).toEqual(want);
+}
+
+/** A fake that can refuse every connection (`down`) and counts the connections it cut. */
+export interface Outage {
+  down: boolean;
+  cut: number;
+}
+
+/**
+ * An outage while a batch is sent: every connection cut for a while, then the service back. The
+ * exporter retries until it is; every record is then there, once, and nothing is dead-lettered.
+ */
+export async function expectOutageLosesNothing(b: Built<unknown>, fake: Outage, count: number): Promise<void> {
+  const recs = generatedRecords(count);
+  fake.cut = 0;
+  fake.down = true;
+  try {
+    const done = sendAndDrain(b, [recs]);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(fake.cut).toBeGreaterThan(0);
+    fake.down = false;
+    await done;
+  } finally {
+    fake.down = false;
+  }
+  expect(await queryAll(b.component, { limit: 1000 })).toEqual(docsOnly(recs));
+  expect(await b.host.deadLetters()).toEqual([]);
 }

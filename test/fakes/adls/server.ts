@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenFake, type FakeListener } from '../listen.js';
 
 /**
  * A strict wire fake of Azure Data Lake Storage Gen2 (hierarchical namespace), of exactly what
@@ -29,8 +29,7 @@ class StorageError extends Error {
 }
 
 export class FakeDataLake {
-  private server!: Server;
-  private sockets = new Set<Socket>();
+  private listener?: FakeListener;
   port = 0;
   readonly fileSystems = new Map<string, FileSystem>();
   readonly requests: { method: string; path: string; query: string }[] = [];
@@ -53,18 +52,12 @@ export class FakeDataLake {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenFake((req, res) => this.handle(req, res));
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await this.listener?.stop();
   }
 
   /** Every committed file of a filesystem, by path. */

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenFake, type FakeListener } from '../listen.js';
 import { fieldsOf, matches, ODataError, parseFilter } from './odata.js';
 
 /**
@@ -29,8 +29,7 @@ class HttpError extends Error {
 }
 
 export class FakeAiSearch {
-  private server!: Server;
-  private sockets = new Set<Socket>();
+  private listener?: FakeListener;
   port = 0;
   readonly indexes = new Map<string, Index>();
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
@@ -49,18 +48,12 @@ export class FakeAiSearch {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenFake((req, res) => this.handle(req, res));
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await this.listener?.stop();
   }
 
   docs(index: string): Record<string, unknown>[] {

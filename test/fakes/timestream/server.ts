@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenFake, type FakeListener } from '../listen.js';
 import { randomUUID } from 'node:crypto';
 import { evaluate, parseSelect, SqlError } from './sql.js';
 
@@ -50,9 +50,7 @@ class ApiError extends Error {
 export interface TimestreamCall { server: 'discovery' | 'cell'; op: string; body: Record<string, unknown> }
 
 export class FakeTimestream {
-  private discovery!: Server;
-  private cell!: Server;
-  private sockets = new Set<Socket>();
+  private listeners: FakeListener[] = [];
   discoveryPort = 0;
   cellPort = 0;
   readonly databases = new Set<string>();
@@ -73,22 +71,15 @@ export class FakeTimestream {
   }
 
   async start(): Promise<void> {
-    this.discovery = createServer((req, res) => void this.handle('discovery', req, res));
-    this.cell = createServer((req, res) => void this.handle('cell', req, res));
-    for (const s of [this.discovery, this.cell]) {
-      s.on('connection', (sock) => {
-        this.sockets.add(sock);
-        sock.on('close', () => this.sockets.delete(sock));
-      });
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    }
-    this.discoveryPort = (this.discovery.address() as AddressInfo).port;
-    this.cellPort = (this.cell.address() as AddressInfo).port;
+    const discovery = await listenFake((req, res) => this.handle('discovery', req, res));
+    const cell = await listenFake((req, res) => this.handle('cell', req, res));
+    this.listeners = [discovery, cell];
+    this.discoveryPort = discovery.port;
+    this.cellPort = cell.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await Promise.all([this.discovery, this.cell].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r()))));
+    await Promise.all(this.listeners.map((l) => l.stop()));
   }
 
   ops(server?: 'discovery' | 'cell'): string[] {

@@ -1,0 +1,28 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** An HTTP server of a wire fake on 127.0.0.1 (random port) whose stop() also cuts open keep-alive connections. */
+export interface FakeListener {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function listenFake(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<FakeListener> {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => void handle(req, res));
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
