@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factory } from '../../src/exporters/azurecosmosdb/index.js';
 import { factory as adxFactory } from '../../src/exporters/azuredataexplorer/index.js';
-import { AZURITE_ACCOUNT, FakeKusto, runCli, startAzurite, startCosmos, startIdentityServer, tmpDir, type CosmosServer, type IdentityServer } from '../support/index.js';
+import { AZURITE_ACCOUNT, FakeKusto, runCli, startAzurite, startCosmos, startIdentityServer, startProcessIdentity, tmpDir, type CosmosServer, type IdentityServer } from '../support/index.js';
 import { build, generatedRecords, queryAll, reference, sendAndDrain } from '../shortterm2/support.js';
 import { canon } from '../longterm/support.js';
 import { makeCerts } from '../otlp/certs.js';
@@ -12,21 +12,12 @@ import { makeCerts } from '../otlp/certs.js';
 // One identity endpoint for the components that run in this process: @azure/identity (MSAL) keeps
 // the managed identity source it found for the process's life.
 let idp: IdentityServer;
-const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  idp = await startIdentityServer();
-  for (const [k, v] of Object.entries(idp.env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  idp = await startProcessIdentity();
 });
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
   await idp?.stop();
 });
 
