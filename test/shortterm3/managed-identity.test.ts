@@ -149,6 +149,25 @@ describe('azure_blob with managed identities against Azurite (HTTPS, --oauth bas
     expect(jwtIdp.requests.slice(asked).map((r) => new URL(r.url, 'http://x').searchParams.get('client_id'))).toContain('cid-1234');
   }, 300_000);
 
+  it('as a connector with a user-assigned identity; rrpipe query --output raw fetches each RRPair through archive_uri with that identity', async () => {
+    const file = join(t.dir, 'connector.yaml');
+    writeFileSync(file, `receivers:\n  file: { include: ['${join(t.dir, 'in.jsonl')}'], start_at: beginning, follow: false }\nconnectors:\n  azure_blob:\n    url: ${url}\n    auth: { type: user_managed_identity, client_id: cid-conn }\n    prefix: conn\nexporters:\n  embedded: { path: '${join(t.dir, 'hot.db')}', store_rrpair: false }\nservice:\n  data_dir: ${join(t.dir, 'conn')}\n  telemetry: { metrics: { level: none } }\n  pipelines:\n    logs/archive: { receivers: [file], exporters: [azure_blob] }\n    logs/index: { receivers: [azure_blob], exporters: [embedded] }\n`);
+    const run = await runCli(['run', '--once', '-c', file], env());
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    const asked = jwtIdp.requests.length;
+    const window = ['--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0'];
+    const docs = await runCli(['query', '-c', file, '--store', 'embedded', ...window, '--output', 'jsonl'], env());
+    expect(docs.code, docs.stderr.slice(-2000)).toBe(0);
+    const uris = docs.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { archive_uri?: string }).archive_uri ?? '');
+    expect(uris).toHaveLength(recs.length);
+    expect(uris.every((u) => u.startsWith(`azblob://${AZURITE_ACCOUNT}/logs/conn/`))).toBe(true);
+    const out = join(t.dir, 'conn-raw.jsonl');
+    const q = await runCli(['query', '-c', file, '--store', 'embedded', ...window, '--output', 'raw', '--out', out], env());
+    expect(q.code, q.stderr.slice(-2000)).toBe(0);
+    expect(lines(out)).toEqual(want);
+    expect(jwtIdp.requests.slice(asked).map((r) => new URL(r.url, 'http://x').searchParams.get('client_id'))).toContain('cid-conn');
+  }, 300_000);
+
   it('without a token from the identity endpoint Azurite refuses: nothing is read anonymously', async () => {
     const snap = await runCli(['snapshot', '--from', `azblob://${AZURITE_ACCOUNT}/logs/mi`, '--endpoint', url, ...WINDOW, '--out', join(t.dir, 'none.jsonl')], { ...env(), IDENTITY_HEADER: 'wrong' });
     expect(snap.code).not.toBe(0);
