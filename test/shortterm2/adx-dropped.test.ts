@@ -1,30 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factory } from '../../src/exporters/azuredataexplorer/index.js';
-import { FakeKusto, startIdentityServer, type IdentityServer } from '../support/index.js';
+import { FakeKusto, startProcessIdentity, type IdentityServer } from '../support/index.js';
 import { build, chunks, FlakyProxy, generatedRecords, queryAll, reference, sendAndDrain } from './support.js';
 
 describe('azuredataexplorer: connections dropped mid-ingest (a TCP proxy in front of the Kusto fake)', () => {
   const kusto = new FakeKusto();
   let proxy: FlakyProxy;
   let idp: IdentityServer;
-  const saved: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
     await kusto.start();
     proxy = new FlakyProxy(kusto.port);
     await proxy.start();
-    idp = await startIdentityServer();
-    for (const [k, v] of Object.entries(idp.env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
+    idp = await startProcessIdentity();
   });
 
   afterAll(async () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
     await idp?.stop();
     await proxy?.stop();
     await kusto.stop();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { factory } from '../../src/exporters/azurecosmosdb/index.js';
 import { factory as adxFactory } from '../../src/exporters/azuredataexplorer/index.js';
-import { AZURITE_ACCOUNT, FakeKusto, runCli, startAzurite, startCosmos, startIdentityServer, tmpDir, type CosmosServer, type IdentityServer } from '../support/index.js';
+import { AZURITE_ACCOUNT, FakeKusto, runCli, startAzurite, startCosmos, startIdentityServer, startProcessIdentity, tmpDir, type CosmosServer, type IdentityServer } from '../support/index.js';
 import { build, generatedRecords, queryAll, reference, sendAndDrain } from '../shortterm2/support.js';
 import { canon } from '../longterm/support.js';
 import { makeCerts } from '../otlp/certs.js';
@@ -12,21 +12,12 @@ import { makeCerts } from '../otlp/certs.js';
 // One identity endpoint for the components that run in this process: @azure/identity (MSAL) keeps
 // the managed identity source it found for the process's life.
 let idp: IdentityServer;
-const saved: Record<string, string | undefined> = {};
 
 beforeAll(async () => {
-  idp = await startIdentityServer();
-  for (const [k, v] of Object.entries(idp.env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
+  idp = await startProcessIdentity();
 });
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
   await idp?.stop();
 });
 
@@ -156,6 +147,25 @@ describe('azure_blob with managed identities against Azurite (HTTPS, --oauth bas
     expect(re.code, re.stderr.slice(-2000)).toBe(0);
     expect(lines(join(t.dir, 'back.jsonl'))).toEqual(want);
     expect(jwtIdp.requests.slice(asked).map((r) => new URL(r.url, 'http://x').searchParams.get('client_id'))).toContain('cid-1234');
+  }, 300_000);
+
+  it('as a connector with a user-assigned identity; rrpipe query --output raw fetches each RRPair through archive_uri with that identity', async () => {
+    const file = join(t.dir, 'connector.yaml');
+    writeFileSync(file, `receivers:\n  file: { include: ['${join(t.dir, 'in.jsonl')}'], start_at: beginning, follow: false }\nconnectors:\n  azure_blob:\n    url: ${url}\n    auth: { type: user_managed_identity, client_id: cid-conn }\n    prefix: conn\nexporters:\n  embedded: { path: '${join(t.dir, 'hot.db')}', store_rrpair: false }\nservice:\n  data_dir: ${join(t.dir, 'conn')}\n  telemetry: { metrics: { level: none } }\n  pipelines:\n    logs/archive: { receivers: [file], exporters: [azure_blob] }\n    logs/index: { receivers: [azure_blob], exporters: [embedded] }\n`);
+    const run = await runCli(['run', '--once', '-c', file], env());
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    const asked = jwtIdp.requests.length;
+    const window = ['--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0'];
+    const docs = await runCli(['query', '-c', file, '--store', 'embedded', ...window, '--output', 'jsonl'], env());
+    expect(docs.code, docs.stderr.slice(-2000)).toBe(0);
+    const uris = docs.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { archive_uri?: string }).archive_uri ?? '');
+    expect(uris).toHaveLength(recs.length);
+    expect(uris.every((u) => u.startsWith(`azblob://${AZURITE_ACCOUNT}/logs/conn/`))).toBe(true);
+    const out = join(t.dir, 'conn-raw.jsonl');
+    const q = await runCli(['query', '-c', file, '--store', 'embedded', ...window, '--output', 'raw', '--out', out], env());
+    expect(q.code, q.stderr.slice(-2000)).toBe(0);
+    expect(lines(out)).toEqual(want);
+    expect(jwtIdp.requests.slice(asked).map((r) => new URL(r.url, 'http://x').searchParams.get('client_id'))).toContain('cid-conn');
   }, 300_000);
 
   it('without a token from the identity endpoint Azurite refuses: nothing is read anonymously', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoProxy, runCli, startDynalite, startS3, tmpDir, type Dynalite } from '../support/index.js';
+import { runCli, startDynalite, startS3, tmpDir, type Dynalite } from '../support/index.js';
 import { canon } from '../longterm/support.js';
 import { generatedRecords, sampleRecords } from '../shortterm2/support.js';
 
@@ -14,7 +14,6 @@ describe('rehydrate an S3 archive (s3rver) into awsdynamodb (dynalite), read bac
   const t = tmpDir('rrpipe-rehydrate-ddb-');
   let s3: Awaited<ReturnType<typeof startS3>>;
   let db: Dynalite;
-  let proxy: DynamoProxy;
   const rrs = [...sampleRecords(), ...generatedRecords(2_000)].map((r) => r.rrpair);
   const want = rrs.map(canon).sort();
   const env = { AWS_REGION: 'us-east-1' };
@@ -22,13 +21,10 @@ describe('rehydrate an S3 archive (s3rver) into awsdynamodb (dynalite), read bac
   beforeAll(async () => {
     s3 = await startS3(['archive']);
     db = await startDynalite();
-    proxy = new DynamoProxy(db.port);
-    await proxy.start();
     writeFileSync(join(t.dir, 'in.jsonl'), rrs.map((r) => JSON.stringify(r)).join('\n') + '\n');
   }, 60_000);
 
   afterAll(async () => {
-    await proxy?.stop();
     await db?.stop();
     await s3?.stop();
     t.cleanup();
@@ -46,16 +42,16 @@ describe('rehydrate an S3 archive (s3rver) into awsdynamodb (dynalite), read bac
 
     const back = join(t.dir, 'back.yaml');
     writeFileSync(back, `receivers:\n  rehydrate:\n    from: s3://archive/rr\n    s3: { region: us-east-1, endpoint: '${s3.endpoint}', s3_force_path_style: true }\n    start: '2025-03-18T00:00:00Z'\n    end: '2025-06-03T00:00:00Z'\nexporters:\n${store}${service('back', 'rehydrate', 'awsdynamodb')}`);
-    const r = await runCli(['run', '--once', '-c', back], { ...env, DDB: proxy.endpoint });
+    const r = await runCli(['run', '--once', '-c', back], { ...env, DDB: db.endpoint });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.stderr).not.toMatch(/dead.letter/i);
 
     // Rehydrating the same window again duplicates nothing (the items are keyed by RRPair id).
-    const again = await runCli(['run', '--once', '-c', back], { ...env, DDB: proxy.endpoint });
+    const again = await runCli(['run', '--once', '-c', back], { ...env, DDB: db.endpoint });
     expect(again.code, again.stderr.slice(-2000)).toBe(0);
 
     const out = join(t.dir, 'raw.jsonl');
-    const q = await runCli(['query', '-c', back, '--store', 'awsdynamodb', '--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out], { ...env, DDB: proxy.endpoint });
+    const q = await runCli(['query', '-c', back, '--store', 'awsdynamodb', '--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out], { ...env, DDB: db.endpoint });
     expect(q.code, q.stderr.slice(-2000)).toBe(0);
     expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => canon(JSON.parse(l))).sort()).toEqual(want);
   }, 600_000);

@@ -128,3 +128,22 @@ export async function startIdentityServer(opts: { jwt?: boolean } = {}): Promise
     }),
   };
 }
+
+/**
+ * An identity endpoint this process's @azure/identity uses: IDENTITY_ENDPOINT/IDENTITY_HEADER point
+ * at it until stop(), which puts them back.
+ */
+export async function startProcessIdentity(): Promise<IdentityServer> {
+  const idp = await startIdentityServer();
+  const saved = Object.keys(idp.env).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, idp.env);
+  const stop = idp.stop;
+  idp.stop = async () => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await stop();
+  };
+  return idp;
+}

@@ -12,7 +12,7 @@ export * from './servers.js';
 export { FakeGcs, crc32c } from '../fakes/gcs/server.js';
 export { FakeKusto } from '../fakes/kusto/server.js';
 export { startSearchEngineFake, luceneRegex, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
-export { firestoreEmulator, startCosmos, startFirestore, startIdentityServer, type CosmosServer, type IdentityServer } from './cloud-emulators.js';
+export { firestoreEmulator, startCosmos, startFirestore, startIdentityServer, startProcessIdentity, type CosmosServer, type IdentityServer } from './cloud-emulators.js';
 export { jsonLabels, LokiFake, startLokiFake, parseLokiTime, type LokiFakeOptions } from '../fakes/loki/server.js';
 export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic, recordSdkMetrics, LATENCIES, EXP_VALUES } from './metrics.js';
 export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
