@@ -2,7 +2,10 @@ import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/export
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, LATENCIES, missing, recordSdkMetrics, RrpipeProcess, startPrometheus, tmp, waitFor, type PrometheusServer } from '../support/index.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { MetricPoint } from '../../src/core/metric.js';
+import { Service } from '../../src/service/service.js';
+import { freePort, LATENCIES, metricSinks, metricsTestRegistry, missing, recordSdkMetrics, RrpipeProcess, startPrometheus, tmp, waitFor, type PrometheusServer } from '../support/index.js';
 
 /** A counter's value in rrpipe's own /metrics, summed over the series whose labels include `match`. */
 async function own(port: number, name: string, match: string): Promise<number> {
@@ -72,6 +75,81 @@ service:
     expect(await own(t2, 'rrpipe_records_sent_total', 'component="prometheusremotewrite"')).toBe(recovered);
     expect(recovered).toBeGreaterThanOrEqual(6);
     expect(queued).toBeGreaterThan(0);
+    second.signal('SIGTERM');
+    await second.exited;
+  }, 120_000);
+});
+
+describe('persistent sending queue for metrics (file_storage): otlphttp', () => {
+  const procs: RrpipeProcess[] = [];
+  let next: Service | undefined;
+  afterAll(async () => {
+    for (const p of procs) p.signal('SIGKILL');
+    await next?.shutdown();
+  });
+
+  it('otlphttp: points queued while the next rrpipe is down survive kill -9 and arrive there once after the restart', async () => {
+    const dir = tmp('rrpipe-pq-otlphttp-');
+    const [h, downstream, t1, t2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const config = (telemetry: number) => `
+extensions:
+  file_storage/q: { directory: ${dir}/queue }
+receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:${h} } } }
+exporters:
+  otlphttp:
+    metrics_endpoint: http://127.0.0.1:${downstream}/v1/metrics
+    retry_on_failure: { initial_interval: 200ms, max_interval: 500ms, max_elapsed_time: 0 }
+    sending_queue: { storage: file_storage/q }
+service:
+  extensions: [file_storage/q]
+  data_dir: ${dir}/state
+  telemetry: { metrics: { address: "127.0.0.1:${telemetry}" } }
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [otlphttp] }
+`;
+    writeFileSync(join(dir, 'c.yaml'), config(t1));
+    const first = new RrpipeProcess(['run', '-c', join(dir, 'c.yaml')]);
+    procs.push(first);
+    await first.waitLog(/otlp: HTTP receiver listening/);
+    await recordSdkMetrics(new ProtoMetricExporter({ url: `http://127.0.0.1:${h}/v1/metrics` }), 'pq-otlphttp');
+    await waitFor(async () => (await own(t1, 'rrpipe_records_failed_total', 'component="otlphttp"')) > 0, { what: 'a failed attempt while the next rrpipe is down' });
+    expect(await own(t1, 'rrpipe_records_sent_total', 'component="otlphttp"')).toBe(0);
+    first.signal('SIGKILL');
+    await first.exited;
+
+    // The next rrpipe comes up where the queue was aimed; the first one restarts with the same config.
+    next = new Service({
+      files: ['n.yaml'],
+      texts: { 'n.yaml': `
+receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:${downstream} } } }
+exporters:
+  metriccapture: { label: pq-next }
+service:
+  data_dir: ${dir}/next
+  telemetry: { metrics: { address: "127.0.0.1:${await freePort()}" } }
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [metriccapture] }
+` },
+      registry: await metricsTestRegistry(),
+      logger: silentLogger(),
+    });
+    await next.start();
+    writeFileSync(join(dir, 'c.yaml'), config(t2));
+    const second = new RrpipeProcess(['run', '-c', join(dir, 'c.yaml')]);
+    procs.push(second);
+    const recovered = await waitFor(async () => (await own(t2, 'rrpipe_records_recovered_total', 'component="otlphttp"')) || undefined, { what: 'recovered count' });
+    await waitFor(async () => (await own(t2, 'rrpipe_queue_size', 'component="otlphttp"')) === 0 && (await own(t2, 'rrpipe_records_sent_total', 'component="otlphttp"')) === recovered, { what: 'queue drained' });
+    const got = (metricSinks.get('pq-next') ?? []).filter((p) => p.resource['service.name'] === 'pq-otlphttp');
+    // Once: each point (metric, attributes, time) arrived a single time, and all that was recovered arrived.
+    const key = (p: MetricPoint) => `${p.name}|${JSON.stringify(p.attributes)}|${p.timeNs}`;
+    expect(new Set(got.map(key)).size).toBe(got.length);
+    expect(got.length).toBe(recovered);
+    const requests = got.filter((p) => p.name === 'app.requests' && p.type === 'sum');
+    expect(new Set(requests.map((p) => `${p.attributes.route}=${p.type === 'sum' ? p.value : ''}`))).toEqual(new Set(['/a=8', '/b=4']));
+    const latency = got.find((p) => p.name === 'app.latency');
+    expect(latency).toMatchObject({ type: 'histogram', counts: [1, 2, 1, 1], sum: LATENCIES.reduce((a, b) => a + b) });
     second.signal('SIGTERM');
     await second.exited;
   }, 120_000);
