@@ -67,11 +67,13 @@ describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/m
   it('prometheusremotewrite: points queued while Prometheus is unreachable survive kill -9 and arrive once after the restart', async () => {
     const dir = tmp('rrpipe-pq-metrics-');
     const [h, dead] = [await freePort(), await freePort()];
-    const queued = await fillThenKill(dir, h, 'prometheusremotewrite', `    endpoint: http://127.0.0.1:${dead}/api/v1/write`, 'pq-metrics', procs);
+    // One consumer: Prometheus refuses a sample older than the newest of its series, so batches must go in order.
+    const prw = (url: string) => `    endpoint: ${url}\n    remote_write_queue: { num_consumers: 1 }`;
+    const queued = await fillThenKill(dir, h, 'prometheusremotewrite', prw(`http://127.0.0.1:${dead}/api/v1/write`), 'pq-metrics', procs);
 
     prom = await startPrometheus();
     const t2 = await freePort();
-    writeFileSync(join(dir, 'c.yaml'), queuedConfig(dir, h, 'prometheusremotewrite', `    endpoint: ${prom.url}/api/v1/write`, t2));
+    writeFileSync(join(dir, 'c.yaml'), queuedConfig(dir, h, 'prometheusremotewrite', prw(`${prom.url}/api/v1/write`), t2));
     const second = new RrpipeProcess(['run', '-c', join(dir, 'c.yaml')]);
     procs.push(second);
     const p = prom;
@@ -87,6 +89,7 @@ describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/m
     await waitFor(async () => (await own(t2, 'rrpipe_records_sent_total', 'component="prometheusremotewrite"')) >= recovered, { what: 'every recovered point sent' });
     await waitFor(async () => (await own(t2, 'rrpipe_queue_size', 'component="prometheusremotewrite"')) === 0, { what: 'queue empty' });
     expect(await own(t2, 'rrpipe_records_sent_total', 'component="prometheusremotewrite"')).toBe(recovered);
+    expect(await own(t2, 'rrpipe_records_dead_lettered_total', 'component="prometheusremotewrite"')).toBe(0);
     expect(recovered).toBeGreaterThanOrEqual(6);
     expect(queued).toBeGreaterThan(0);
     second.signal('SIGTERM');
