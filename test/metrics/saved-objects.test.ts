@@ -86,7 +86,7 @@ function offers(factory: ExporterFactory, config: Record<string, unknown>): bool
 }
 
 /** Runs one exporter over the sample RRPairs against a search-engine fake; returns the documents' paths and the mapped fields. */
-async function written(flavor: Flavor, config: Record<string, unknown>): Promise<{ paths: Set<string>; mapped: Map<string, string> }> {
+async function written(flavor: Flavor, config: Record<string, unknown>): Promise<{ paths: Set<string>; mapped: Map<string, string>; indices: string[] }> {
   const fake = await startSearchEngineFake({ flavor });
   const t = tmpDir('rrpipe-saved-objects-');
   try {
@@ -109,7 +109,7 @@ async function written(flavor: Flavor, config: Record<string, unknown>): Promise
     for (const d of docs) docPaths(d.source, '', paths);
     const mapped = new Map<string, string>();
     for (const ix of fake.indices.values()) mappedTypes(ix.mappings.properties as never, '', mapped);
-    return { paths, mapped };
+    return { paths, mapped, indices: [...new Set(docs.map((d) => d.index))] };
   } finally {
     await fake.close();
     t.cleanup();
@@ -156,7 +156,10 @@ describe('Kibana and OpenSearch Dashboards saved objects (structural: no Kibana 
       let checked = 0;
       for (const e of shape.exporters) {
         if (!offers(registry.get('exporter', e.type) as ExporterFactory, e.config)) continue;
-        const { paths, mapped } = await written(e.type, e.config);
+        const { paths, mapped, indices } = await written(e.type, e.config);
+        // The documents land where the index pattern (comma-separated globs, as Kibana reads it) looks.
+        const patterns = shape.pattern.split(',').map((g) => new RegExp(`^${g.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`));
+        for (const ix of indices) expect(patterns.some((re) => re.test(ix)), `${e.type} ${JSON.stringify(e.config)} writes to ${ix}, outside ${shape.pattern}`).toBe(true);
         for (const [field, want] of Object.entries(shape.fields)) {
           expect(paths.has(field), `${e.type} ${JSON.stringify(e.config)} writes no ${field}`).toBe(true);
           const type = mapped.get(field);

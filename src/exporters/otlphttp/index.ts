@@ -125,28 +125,23 @@ export const factory: ExporterFactory<OtlpHttpExporterConfig> = {
         const status = res.statusCode ?? 0;
         const isJson = (res.headers['content-type'] ?? '').includes('json');
         if (status >= 200 && status < 300) {
-          if (metrics) {
-            let p;
-            try {
-              p = metricsPartialOf(isJson ? (JSON.parse(text.toString() || '{}') as object) : text);
-            } catch {
-              p = undefined;
-            }
-            if (p && p.rejectedDataPoints > 0) {
-              rejectedPoints.inc({}, p.rejectedDataPoints);
-              s.logger.warn({ rejected: p.rejectedDataPoints, message: p.errorMessage }, 'otlphttp: the server rejected some data points (partial success)');
-            }
-            return;
-          }
-          let partial;
+          // A partial success names how many items the server refused (log records or data points).
+          let refused: { n: number; message: string } | undefined;
           try {
-            partial = isJson ? partialOf(JSON.parse(text.toString() || '{}')) : decodeLogsResponse(text);
+            const body = isJson ? (JSON.parse(text.toString() || '{}') as object) : text;
+            if (metrics) {
+              const p = metricsPartialOf(body);
+              refused = p && { n: p.rejectedDataPoints, message: p.errorMessage };
+            } else {
+              const p = isJson ? partialOf(body) : decodeLogsResponse(text);
+              refused = p && { n: p.rejectedLogRecords, message: p.errorMessage };
+            }
           } catch {
-            partial = undefined;
+            refused = undefined;
           }
-          if (partial && partial.rejectedLogRecords > 0) {
-            rejected.inc({}, partial.rejectedLogRecords);
-            s.logger.warn({ rejected: partial.rejectedLogRecords, message: partial.errorMessage }, 'otlphttp: the server rejected some log records (partial success)');
+          if (refused && refused.n > 0) {
+            (metrics ? rejectedPoints : rejected).inc({}, refused.n);
+            s.logger.warn({ rejected: refused.n, message: refused.message }, `otlphttp: the server rejected some ${metrics ? 'data points' : 'log records'} (partial success)`);
           }
           return;
         }
