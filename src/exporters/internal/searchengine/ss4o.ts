@@ -84,19 +84,27 @@ export function ss4oRRPair(src: Record<string, unknown> | undefined): RRPair | u
   }
 }
 
-export function ss4oHit(h: SearchHitRaw): QueryHit | undefined {
-  const src = h._source ?? {};
-  const rr = ss4oRRPair(src);
-  if (!rr) return undefined;
+/**
+ * The hit of a document that holds one log record (the ss4o and the otel shapes): the index
+ * document derived from the RRPair, its attributes and resource, with the document's _id and, when
+ * the RRPair has no ts, its @timestamp.
+ */
+export function logRecordHit(h: SearchHitRaw, rr: RRPair, resource: unknown, attributes: unknown): QueryHit {
   const doc = buildIndexDoc({
     rrpair: rr,
-    resource: (src.resource ?? {}) as Record<string, string>,
-    attributes: (src.attributes ?? {}) as Record<string, string>,
+    resource: (resource ?? {}) as Record<string, string>,
+    attributes: (attributes ?? {}) as Record<string, string>,
     observedNs: 0n,
   });
   doc.id = h._id;
-  if (typeof src['@timestamp'] === 'string' && !rr.ts) doc.ts = src['@timestamp'];
+  const ts = h._source?.['@timestamp'];
+  if (typeof ts === 'string' && !rr.ts) doc.ts = ts;
   return { doc, rrpair: rr };
+}
+
+export function ss4oHit(h: SearchHitRaw): QueryHit | undefined {
+  const rr = ss4oRRPair(h._source);
+  return rr ? logRecordHit(h, rr, h._source?.resource, h._source?.attributes) : undefined;
 }
 
 /** Paging position: the @timestamp of the last hit handed out and the ids seen at that instant. */
