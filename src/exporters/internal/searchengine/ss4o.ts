@@ -135,7 +135,9 @@ function decodePosition(token: string): Position {
  * the ids already seen at it, so records sharing a timestamp are neither lost nor repeated.
  */
 export async function ss4oQuery(client: EngineClient, s: Resolved, f: QueryFilter, limit: number, keywordSuffix: string): Promise<QueryPage> {
-  const post = compileFilter({ direction: f.direction, method: f.method, status: f.status, endpoint: f.endpoint } as QueryFilter);
+  // What the engine does not match (direction, method, status, endpoint, and any filter field added later) is matched here.
+  const { start: _s, end: _e, after: _a, limit: _l, cluster: _c, namespace: _n, service: _v, ...rest } = f;
+  const post = compileFilter(rest);
   let pos = f.after ? decodePosition(f.after) : undefined;
   const kw = (field: string) => field + keywordSuffix;
   const out: { hit: QueryHit; pos: Position }[] = [];
