@@ -25,6 +25,15 @@ function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
+/** Whether an endpoint URL is Amazon S3's own (amazonaws.com, amazonaws.com.cn), not an S3-compatible service. */
+export function isAwsEndpoint(endpoint: string): boolean {
+  try {
+    return /(^|\.)amazonaws\.com(\.cn)?$/.test(new URL(endpoint).hostname);
+  } catch {
+    return false;
+  }
+}
+
 export class S3Store implements ObjectStore {
   readonly scheme = 's3';
   readonly client: S3Client;
@@ -35,6 +44,9 @@ export class S3Store implements ObjectStore {
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       forcePathStyle: o.forcePathStyle ?? false,
       ...(o.credentials ? { credentials: o.credentials } : {}),
+      // S3-compatible services (GCS's XML API among them) refuse the SDK's default CRC32 checksum
+      // headers (default since 3.729); AWS itself keeps them.
+      ...(o.endpoint && !isAwsEndpoint(o.endpoint) ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * configs/byoc/<chart>.yaml: each Speedscale BYOC chart's collector config (default values) as rrpipe
  * runs it, end to end against the emulators, read back the way the chart's gather script reads
- * (speedscale/speedscale-byoc scripts/s3-gather.py, azure-gather.py, es-gather.py): the same
+ * (speedscale/speedscale-byoc scripts/s3-gather.py, gcs-gather.py, azure-gather.py, es-gather.py): the same
  * listing or query, the same OTLP-JSON decoding (ported below, not rrpipe's own decoder), and the
  * RRPairs compared field by field with the samples.
  */
@@ -17,11 +17,14 @@ import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { Service } from '../../src/service/service.js';
-import { freePort, startAzurite, startS3, startSearchEngineFake, tmp } from '../support/index.js';
+import { Storage } from '@google-cloud/storage';
+import { FakeGcs, freePort, startAzurite, startS3, startSearchEngineFake, tmp } from '../support/index.js';
 import { expectedRRPair, SAMPLES } from '../otlp/support.js';
 
 const IDS = { cluster: 'east', service: 'billing', namespace: 'prod' };
 const CONFIGS = join(import.meta.dirname, '../../configs/byoc');
+/** OTel awss3's default key: s3_partition_format year=%Y/month=%m/day=%d/hour=%H/minute=%M, logs_<random>.json. */
+const OTEL_KEY = /^byoc\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/minute=\d\d\/logs_[A-Za-z][A-Za-z0-9]{8}\.json$/;
 
 /** Start the chart config with its ports moved to free loopback ports; returns the gRPC port and the service. */
 async function startChart(name: string, env: Record<string, string>): Promise<{ grpc: number; service: Service }> {
@@ -112,6 +115,35 @@ async function s3Gather(endpoint: string, bucket: string, prefix: string, start:
   return { keys, records };
 }
 
+/** gcs-gather.py's hour_partitions: <prefix>year=YYYY/month=MM/day=DD/hour=HH/ for every hour of the window. */
+function hourPartitions(start: Date, end: Date, prefix: string): string[] {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const out: string[] = [];
+  for (let t = Math.floor(start.getTime() / 3_600_000) * 3_600_000; t <= end.getTime(); t += 3_600_000) {
+    const d = new Date(t);
+    out.push(`${prefix}year=${d.getUTCFullYear()}/month=${p2(d.getUTCMonth() + 1)}/day=${p2(d.getUTCDate())}/hour=${p2(d.getUTCHours())}/`);
+  }
+  return out;
+}
+
+/**
+ * gcs-gather.py: the legacy (no prefix) and byoc/ hour partitions of the window, each listed
+ * recursively (`gcloud storage ls -r gs://<bucket>/<partition>**`: objects.list by prefix on the
+ * JSON API), objects ending .json / .json.gz fetched (`gcloud storage cat`: alt=media), each one
+ * OTLP JSON document.
+ */
+async function gcsGather(apiEndpoint: string, bucket: string, start: Date, end: Date): Promise<{ names: string[]; records: Any[] }> {
+  const b = new Storage({ apiEndpoint, projectId: 'byoc' }).bucket(bucket);
+  const names: string[] = [];
+  for (const p of [...hourPartitions(start, end, ''), ...hourPartitions(start, end, 'byoc/')]) {
+    const [files] = await b.getFiles({ prefix: p });
+    for (const f of files) if (f.name.endsWith('.json') || f.name.endsWith('.json.gz')) names.push(f.name);
+  }
+  const records: Any[] = [];
+  for (const n of names) records.push(...parseOtlpJson((await b.file(n).download())[0].toString('utf8')));
+  return { names, records };
+}
+
 function expectSamples(records: Any[], samples: RRPair[] = SAMPLES, ids = IDS): void {
   expect(records).toHaveLength(samples.length);
   const byUuid = new Map(records.map((r) => [r.uuid, r]));
@@ -121,32 +153,57 @@ function expectSamples(records: Any[], samples: RRPair[] = SAMPLES, ids = IDS): 
 describe('configs/byoc: each chart config runs under rrpipe and reads back through the chart\'s gather script', () => {
   let s3: Awaited<ReturnType<typeof startS3>>;
   beforeAll(async () => {
-    s3 = await startS3(['s3-archive', 'gcs-archive', 'layout-archive']);
+    s3 = await startS3(['s3-archive', 'layout-archive']);
   });
   afterAll(async () => {
     await s3?.stop();
   });
 
-  for (const chart of ['fluentbit-s3', 'fluentbit-gcs'] as const) {
-    it(`${chart}: OTLP JSON objects at byoc/year=…/minute=MM/logs_<id>.json, all samples back via s3-gather's listing`, async () => {
-      // fluentbit-gcs writes through GCS's S3-compatible XML API; no GCS XML API emulator runs here, so s3rver stands in for it.
-      const bucket = chart === 'fluentbit-s3' ? 's3-archive' : 'gcs-archive';
-      const env: Record<string, string> = chart === 'fluentbit-s3'
-        ? { S3_BUCKET: bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1' }
-        : { GCS_BUCKET: bucket, GCS_ENDPOINT: s3.endpoint, GCS_REGION: 'us-east-1' };
+  it('fluentbit-s3: OTLP JSON objects at byoc/year=…/minute=MM/logs_<id>.json, all samples back via s3-gather\'s listing', async () => {
+    const bucket = 's3-archive';
+    const start = new Date(Date.now() - 60_000);
+    const { grpc, service } = await startChart('fluentbit-s3', { S3_BUCKET: bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1' });
+    try {
+      await send(grpc, SAMPLES);
+    } finally {
+      await service.shutdown();
+    }
+    const { keys, records } = await s3Gather(s3.endpoint, bucket, 'byoc/', start, new Date());
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) expect(k).toMatch(OTEL_KEY);
+    expectSamples(records);
+  });
+
+  it('fluentbit-gcs: through GCS\'s XML API signed with an HMAC key, the same objects; all samples back via gcs-gather\'s listing (JSON API)', async () => {
+    // The GCS fake: the XML API subset the AWS SDK sends (SigV4 checked against the HMAC secret) over the same buckets as the JSON API gcloud reads.
+    const gcs = new FakeGcs();
+    const endpoint = await gcs.start();
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    try {
+      await new Storage({ apiEndpoint: endpoint, projectId: 'byoc' }).createBucket('speedscale-rrpair-demo');
+      gcs.addHmacKey('GOOG1EBYOCCOLLECTOR', 'hmac-secret-of-the-service-account');
+      // The chart's Deployment: the HMAC key as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+      process.env.AWS_ACCESS_KEY_ID = 'GOOG1EBYOCCOLLECTOR';
+      process.env.AWS_SECRET_ACCESS_KEY = 'hmac-secret-of-the-service-account';
       const start = new Date(Date.now() - 60_000);
-      const { grpc, service } = await startChart(chart, env);
+      const { grpc, service } = await startChart('fluentbit-gcs', { GCS_BUCKET: 'speedscale-rrpair-demo', GCS_ENDPOINT: endpoint, GCS_REGION: 'us-central1' });
       try {
         await send(grpc, SAMPLES);
       } finally {
         await service.shutdown();
       }
-      const { keys, records } = await s3Gather(s3.endpoint, bucket, 'byoc/', start, new Date());
-      expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k).toMatch(/^byoc\/year=\d{4}\/month=\d\d\/day=\d\d\/hour=\d\d\/minute=\d\d\/logs_[A-Za-z][A-Za-z0-9]{8}\.json$/);
+      expect(gcs.rejected).toEqual([]);
+      expect(gcs.requests.some((r) => r.startsWith('PUT /speedscale-rrpair-demo/byoc/'))).toBe(true);
+      const { names, records } = await gcsGather(endpoint, 'speedscale-rrpair-demo', start, new Date());
+      expect(names.length).toBeGreaterThan(0);
+      for (const n of names) expect(n).toMatch(OTEL_KEY);
       expectSamples(records);
-    });
-  }
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      await gcs.stop();
+    }
+  });
 
   it('fluentbit-s3 with layout.enabled: the known workload under byoc/namespace=…/app=…/, the rest under byoc/', async () => {
     const known = SAMPLES.slice(0, 60).map((rr) => ({ ...rr, uuid: `k${rr.uuid}`, tags: { ...(rr.tags as object), k8sAppPodNamespace: 'banking-app', k8sAppLabel: 'banking-gateway' } })) as RRPair[];

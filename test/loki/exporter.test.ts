@@ -106,6 +106,15 @@ describe('loki exporter: records → streams as the OTel contrib exporter builds
     expect(goQuote('a"b\\c\n\u0001\u00a0é')).toBe('"a\\"b\\\\c\\n\\x01\\u00a0é"');
     expect(goJson({ b: 1e21, a: 1e-7, c: 0.5, d: [true, null] })).toBe('{"a":1e-7,"b":1e+21,"c":0.5,"d":[true,null]}');
     expect(goJson('\ud800x')).toBe('"\ufffdx"');
+    // Keys sorted as Go sorts map keys, HTML characters escaped in keys and values, lone surrogates
+    // mended in keys, a "__proto__" key kept as a key, undefined left out of objects and null in arrays.
+    const tricky = JSON.parse('{"b":{"<k>":"a&b","__proto__":1},"a":[1,"\\u2028"]}') as Record<string, unknown>;
+    (tricky.a as unknown[]).push(undefined, new Uint8Array([1, 2]));
+    tricky['\udc00'] = 'x';
+    tricky.u = undefined;
+    expect(goJson(tricky)).toBe('{"a":[1,"\\u2028",null,"AQI="],"b":{"\\u003ck\\u003e":"a\\u0026b","__proto__":1},"\ufffd":"x"}');
+    expect(goJson({ n: 12345678901234567890n })).toBe('{"n":12345678901234567890}');
+    expect(() => goJson({ x: NaN })).toThrow(/unsupported value/);
   });
 });
 

@@ -8,9 +8,10 @@
 
 const HTML_UNSAFE = /[<>&\u2028\u2029]/;
 const HTML_UNSAFE_ALL = /[<>&\u2028\u2029]/g;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** ES2024 String methods (Node 20 has them; the ES2023 lib does not declare them). */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
 /** Go strings are UTF-8: a lone surrogate has no encoding and becomes U+FFFD. */
-const wellFormed = (s: string) => s.replace(LONE_SURROGATE, '\uFFFD');
+const wellFormed = (s: string) => ((s as Es2024String).isWellFormed() ? s : (s as Es2024String).toWellFormed());
 const hex4 = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** A JSON string literal as encoding/json writes it. */
@@ -24,7 +25,48 @@ export function goJsonString(s: string): string {
  * Throws past `maxDepth` levels or on a number JSON cannot hold, as Marshal fails on NaN.
  */
 export function goJson(v: unknown, maxDepth = 128): string {
-  return enc(v, 0, maxDepth);
+  // Fast path: JSON.stringify writes strings and numbers as Go does, except for the HTML
+  // characters (only ever inside strings, escaped on the result) and lone surrogates (JSON.stringify
+  // writes \udXXX where Go writes U+FFFD: a value holding one takes the slow path, as does a bigint).
+  // Go sorts keys: the value is copied with sorted keys first (cheaper than a replacer function).
+  const sorted = sortedCopy(v, 0, maxDepth);
+  if (sorted === SLOW) return enc(v, 0, maxDepth);
+  const json = JSON.stringify(sorted) ?? 'null';
+  return HTML_UNSAFE.test(json) ? json.replace(HTML_UNSAFE_ALL, hex4) : json;
+}
+
+const SLOW = Symbol('slow');
+const isWellFormed = (s: string) => (s as Es2024String).isWellFormed();
+
+function sortedCopy(v: unknown, depth: number, maxDepth: number): unknown {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'string') return isWellFormed(v) ? v : SLOW;
+    if (typeof v === 'bigint') return SLOW;
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`json: unsupported value: ${v}`);
+    return v;
+  }
+  if (depth >= maxDepth) throw new Error(`value nested deeper than ${maxDepth} levels`);
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = sortedCopy(v[i], depth + 1, maxDepth);
+      if (x === SLOW) return SLOW;
+      out[i] = x === undefined ? null : x;
+    }
+    return out;
+  }
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) {
+    if (o[k] === undefined) continue;
+    // A "__proto__" key would set the copy's prototype instead of a property.
+    if (!isWellFormed(k) || k === '__proto__') return SLOW;
+    const x = sortedCopy(o[k], depth + 1, maxDepth);
+    if (x === SLOW) return SLOW;
+    out[k] = x;
+  }
+  return out;
 }
 
 function enc(v: unknown, depth: number, maxDepth: number): string {

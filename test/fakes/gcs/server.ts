@@ -3,11 +3,14 @@
  * for buckets.insert, objects.insert (multipart and resumable uploads), objects.list (prefix,
  * delimiter, pageToken, maxResults), objects.get (metadata and alt=media). Written from the
  * public API reference. Uploads are checked against the md5Hash / crc32c the client sends;
- * anything else gets 501 and is recorded in `rejected`, so tests can fail on it.
+ * anything else gets 501 and is recorded in `rejected`, so tests can fail on it. The same buckets
+ * answer the S3-compatible XML API subset in `xml.ts` (PUT Object, ListObjectsV2, SigV4 with an
+ * HMAC key from `addHmacKey`), as one GCS bucket does.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { handleXml, type XmlBackend } from './xml.js';
 
 const TABLE = (() => {
   const t = new Uint32Array(256);
@@ -60,6 +63,8 @@ export class FakeGcs {
   readonly buckets = new Map<string, { storageClass: string; objects: Map<string, StoredObject> }>();
   readonly rejected: string[] = [];
   readonly requests: string[] = [];
+  /** HMAC keys (access id → secret) the XML API accepts. */
+  readonly hmacKeys = new Map<string, string>();
   private readonly sessions = new Map<string, Session>();
   private server?: Server;
   private gen = 1;
@@ -73,6 +78,24 @@ export class FakeGcs {
     this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.endpoint;
   }
+
+  /** An HMAC key for the XML API, as `gcloud storage hmac create` makes one for a service account. */
+  addHmacKey(accessId: string, secret: string): void {
+    this.hmacKeys.set(accessId, secret);
+  }
+
+  private readonly xml: XmlBackend = {
+    hmacKeys: this.hmacKeys,
+    bucket: (name) => {
+      const b = this.buckets.get(name);
+      return b ? new Map([...b.objects].map(([k, o]) => [k, { name: o.name, data: o.data, contentType: o.contentType, updated: o.updated }])) : undefined;
+    },
+    put: (bucket, o) => {
+      const b = this.buckets.get(bucket)!;
+      b.objects.set(o.name, { ...o, bucket, storageClass: o.storageClass ?? b.storageClass, generation: String(Date.now() * 1000 + this.gen++), updated: new Date().toISOString() });
+    },
+    reject: (why) => void this.rejected.push(why),
+  };
 
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
@@ -121,6 +144,7 @@ export class FakeGcs {
     const method = req.method!;
     const body = await readBody(req);
     this.requests.push(`${method} ${url.pathname}${url.search}`);
+    if (handleXml(this.xml, req, res, body)) return;
     const path = url.pathname;
     let m: RegExpExecArray | null;
 

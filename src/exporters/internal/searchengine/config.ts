@@ -127,7 +127,7 @@ export function resolveSettings(c: SearchExporterConfig, _configDir?: string, fl
 export function validateSearchConfig(c: SearchExporterConfig): { path?: string[]; message: string }[] {
   const out: { path?: string[]; message: string }[] = [];
   const given = [c.endpoint, c.endpoints?.length ? c.endpoints : undefined, c.http?.endpoint].filter((x) => x !== undefined).length;
-  if (given === 0) out.push({ path: ['endpoint'], message: 'endpoint (or endpoints, or http.endpoint) is required' });
+  if (given === 0) out.push({ path: ['endpoint'], message: 'endpoint (or endpoints) is required' });
   if (given > 1) out.push({ path: ['endpoints'], message: 'give one of endpoint, endpoints and http.endpoint' });
   if (c.tls && c.http?.tls) out.push({ path: ['http', 'tls'], message: 'give tls or http.tls, not both' });
   if (c.index && c.logs_index && c.index !== c.logs_index) out.push({ path: ['logs_index'], message: 'index and logs_index are the same setting; give one' });

@@ -1,12 +1,11 @@
 /** Reading: QueryFilter → the engines' query DSL, hits → index documents, and the QueryableStore on a client. */
 import { decodeAfter, emptyAggregates, encodeAfter, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../../../core/query.js';
-import { buildIndexDoc } from '../../../rrpair/derive.js';
 import type { IndexDoc } from '../../../rrpair/index-doc.js';
 import type { RRPair } from '../../../rrpair/types.js';
 import { aggregateSearch } from './aggregate.js';
 import { errorType, statusOf, type EngineClient, type SearchHitRaw } from './client.js';
 import type { Resolved, SearchExporterConfig } from './config.js';
-import { ss4oQuery, ss4oRRPair } from './ss4o.js';
+import { logRecordHit, ss4oQuery, ss4oRRPair } from './ss4o.js';
 
 /** QueryFilter as a JS regex (unanchored search) → a Lucene regexp (whole-term match). */
 export function toLuceneRegex(js: string): string {
@@ -118,18 +117,7 @@ export function searchBody(mode: 'rrpipe' | 'otel', f: QueryFilter, size: number
 
 export function hitOf(mode: 'rrpipe' | 'otel', h: SearchHitRaw): QueryHit {
   const src = h._source ?? {};
-  if (mode === 'otel') {
-    const rr = (src.Body ?? {}) as RRPair;
-    const doc = buildIndexDoc({
-      rrpair: rr,
-      resource: (src.Resource ?? {}) as Record<string, string>,
-      attributes: (src.Attributes ?? {}) as Record<string, string>,
-      observedNs: 0n,
-    });
-    doc.id = h._id;
-    if (typeof src['@timestamp'] === 'string' && !rr.ts) doc.ts = src['@timestamp'];
-    return { doc, rrpair: rr };
-  }
+  if (mode === 'otel') return logRecordHit(h, (src.Body ?? {}) as RRPair, src.Resource, src.Attributes);
   const { rrpair, '@timestamp': _ts, ...rest } = src;
   const hit: QueryHit = { doc: rest as IndexDoc };
   if (rrpair && typeof rrpair === 'object') hit.rrpair = rrpair as RRPair;

@@ -84,19 +84,27 @@ export function ss4oRRPair(src: Record<string, unknown> | undefined): RRPair | u
   }
 }
 
-export function ss4oHit(h: SearchHitRaw): QueryHit | undefined {
-  const src = h._source ?? {};
-  const rr = ss4oRRPair(src);
-  if (!rr) return undefined;
+/**
+ * The hit of a document that holds one log record (the ss4o and the otel shapes): the index
+ * document derived from the RRPair, its attributes and resource, with the document's _id and, when
+ * the RRPair has no ts, its @timestamp.
+ */
+export function logRecordHit(h: SearchHitRaw, rr: RRPair, resource: unknown, attributes: unknown): QueryHit {
   const doc = buildIndexDoc({
     rrpair: rr,
-    resource: (src.resource ?? {}) as Record<string, string>,
-    attributes: (src.attributes ?? {}) as Record<string, string>,
+    resource: (resource ?? {}) as Record<string, string>,
+    attributes: (attributes ?? {}) as Record<string, string>,
     observedNs: 0n,
   });
   doc.id = h._id;
-  if (typeof src['@timestamp'] === 'string' && !rr.ts) doc.ts = src['@timestamp'];
+  const ts = h._source?.['@timestamp'];
+  if (typeof ts === 'string' && !rr.ts) doc.ts = ts;
   return { doc, rrpair: rr };
+}
+
+export function ss4oHit(h: SearchHitRaw): QueryHit | undefined {
+  const rr = ss4oRRPair(h._source);
+  return rr ? logRecordHit(h, rr, h._source?.resource, h._source?.attributes) : undefined;
 }
 
 /** Paging position: the @timestamp of the last hit handed out and the ids seen at that instant. */
@@ -127,7 +135,9 @@ function decodePosition(token: string): Position {
  * the ids already seen at it, so records sharing a timestamp are neither lost nor repeated.
  */
 export async function ss4oQuery(client: EngineClient, s: Resolved, f: QueryFilter, limit: number, keywordSuffix: string): Promise<QueryPage> {
-  const post = compileFilter({ direction: f.direction, method: f.method, status: f.status, endpoint: f.endpoint } as QueryFilter);
+  // What the engine does not match (direction, method, status, endpoint, and any filter field added later) is matched here.
+  const { start: _s, end: _e, after: _a, limit: _l, cluster: _c, namespace: _n, service: _v, ...rest } = f;
+  const post = compileFilter(rest);
   let pos = f.after ? decodePosition(f.after) : undefined;
   const kw = (field: string) => field + keywordSuffix;
   const out: { hit: QueryHit; pos: Position }[] = [];
