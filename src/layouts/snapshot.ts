@@ -31,7 +31,7 @@ interface SnapshotSettings {
   out: string;
   /** Records held in memory before a sorted run is spilled to disk. */
   spillRecords?: number;
-  /** Bytes of RRPair JSON held in memory before a sorted run is spilled (default 32 MiB), so memory stays flat whatever the record size. */
+  /** Bytes of RRPair JSON held in memory before a sorted run is spilled (default 8 MiB), so memory stays flat whatever the record size. */
   spillBytes?: number;
   tmpDir?: string;
   onProgress?(p: SnapshotResult & { objectsTotal: number }): void;
@@ -72,16 +72,22 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
   const filter = compileFilter(o.filter);
   const res: SnapshotResult = { objects: 0, records: 0, duplicates: 0, runs: 0, problems: [] };
   const spill = o.spillRecords ?? 200_000;
-  const spillBytes = o.spillBytes ?? 32 * 2 ** 20;
+  const spillBytes = o.spillBytes ?? 8 * 2 ** 20;
   const work = mkdtempSync(join(o.tmpDir ?? tmpdir(), 'rrpipe-snapshot-'));
   const runs: string[] = [];
   let buf: Entry[] = [];
   let bufBytes = 0;
   let spilling: Promise<void> = Promise.resolve();
-  const spillNow = async () => {
-    // At most one run is being written while the next fills: reading faster than the disk
-    // writes must not pile sorted runs up in memory.
-    await spilling;
+  let waiting: Promise<void> | undefined;
+  // At most one run is being written while the next fills: readers that fill the buffer faster
+  // than the disk takes it wait (all on the same spill) instead of piling sorted runs up in memory.
+  const spillNow = () =>
+    (waiting ??= (async () => {
+      await spilling;
+      waiting = undefined;
+      spillRun();
+    })());
+  const spillRun = () => {
     const run = buf.sort(cmp);
     buf = [];
     bufBytes = 0;
@@ -126,7 +132,8 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
     if (runs.length === 0) {
       await emitSorted(buf.sort(cmp), writer, res);
     } else {
-      if (buf.length) await spillNow();
+      if (waiting) await waiting;
+      if (buf.length) spillRun();
       await spilling;
       res.runs = runs.length;
       await emitSorted(mergeRuns(runs), writer, res);
