@@ -16,7 +16,9 @@ const { recordsToOtlpJson } = await import(join(ROOT, 'dist/rrpair/otlp.js'));
 const CONCURRENT = 16;
 const ROUNDS = Number(process.env.BENCH_ADMISSION_ROUNDS ?? 2);
 const dir = tmp();
-const port = await new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+const port = await freePort();
+const metricsPort = await freePort();
 writeFileSync(join(dir, 'c.yaml'), `
 receivers:
   otlp:
@@ -28,7 +30,7 @@ exporters:
   file: { path: "${dir}/out/{service}.jsonl", layout: rrpipe, format: raw_jsonl, compression: gzip, flush_interval: 1s }
 service:
   data_dir: ${dir}/state
-  telemetry: { metrics: { level: none }, logs: { level: warn } }
+  telemetry: { metrics: { level: basic, address: "127.0.0.1:${metricsPort}" }, logs: { level: warn } }
   pipelines:
     logs: { receivers: [otlp], processors: [batch], exporters: [file] }
 `);
@@ -69,6 +71,20 @@ async function send(buf) {
   }
 }
 
+/** Where the resident memory is: V8's heap, buffers outside it, and what malloc holds beyond both. */
+async function breakdown(pid) {
+  const text = await new Promise((resolve) => {
+    request({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c) => (b += c)).on('end', () => resolve(b));
+    }).on('error', () => resolve('')).end();
+  });
+  const metric = (name) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const anon = Number(/Anonymous:\s+(\d+) kB/.exec(rollup)?.[1] ?? 0) / 1024;
+  return `heap total ${metric('nodejs_heap_size_total_bytes').toFixed(0)} MB (used ${metric('nodejs_heap_size_used_bytes').toFixed(0)}), external ${metric('nodejs_external_memory_bytes').toFixed(0)} MB, anonymous ${anon.toFixed(0)} MB of RSS ${status(pid, 'VmRSS').toFixed(0)} MB`;
+}
+
 const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 const bodies = Array.from({ length: CONCURRENT }, (_, k) => body(k));
@@ -78,19 +94,31 @@ for (let i = 0; i < 100; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const t0 = Date.now();
+const ticks = (s) => Number(s[13]) + Number(s[14]);
 const cpu0 = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ');
 let refused = 0;
 for (let round = 0; round < ROUNDS; round++) refused += (await Promise.all(bodies.map((b) => send(b.gz)))).reduce((a, n) => a + n, 0);
 const seconds = (Date.now() - t0) / 1000;
-const cpu1 = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ');
-const ticks = (s) => Number(s[13]) + Number(s[14]);
 const peak = status(child.pid, 'VmHWM');
+// Acknowledged is not yet written: wait until the daemon has gone idle (under 2% of a core over a
+// second, at most two minutes), so that "after" means after the work, however loaded the machine.
+const ticksNow = () => ticks(readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' '));
+const settle0 = Date.now();
+for (let prev = ticksNow(); Date.now() - settle0 < 120_000; ) {
+  await new Promise((r) => setTimeout(r, 1000));
+  const now = ticksNow();
+  if (now - prev <= 2) break;
+  prev = now;
+}
+const settled = (Date.now() - settle0) / 1000;
+const cpuSettled = ticksNow();
 // V8 gives memory back in steps once allocation stops (its memory reducer), so sample a while.
 const after = {};
 for (const s of [5, 15, 30]) {
   await new Promise((r) => setTimeout(r, (s - (Object.keys(after).length ? Number(Object.keys(after).at(-1)) : 0)) * 1000));
   after[s] = status(child.pid, 'VmRSS');
 }
+const memory30s = await breakdown(child.pid);
 child.kill('SIGTERM');
 await new Promise((r) => child.on('exit', r));
 const records = bodies.reduce((a, b) => a + b.records, 0) * ROUNDS;
@@ -99,7 +127,8 @@ emit({
   records,
   bytes: bodies.reduce((a, b) => a + b.decoded, 0) * ROUNDS,
   seconds,
-  cpu_seconds: (ticks(cpu1) - ticks(cpu0)) / 100,
+  cpu_seconds: (cpuSettled - ticks(cpu0)) / 100,
+  malloc: process.env.LD_PRELOAD?.includes('jemalloc') ? `jemalloc (${process.env.MALLOC_CONF ?? 'defaults'})` : `glibc${process.env.MALLOC_ARENA_MAX ? ` (MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX})` : ''}`,
   peak_rss_mb: peak,
-  extra: `RSS after the load: ${Object.entries(after).map(([s, mb]) => `${s} s ${mb.toFixed(0)} MB`).join(', ')}; 429s retried: ${refused}`,
+  extra: `idle ${settled.toFixed(0)} s after the last answer; RSS after that: ${Object.entries(after).map(([s, mb]) => `${s} s ${mb.toFixed(0)} MB`).join(', ')}; 429s retried: ${refused}; at 30 s: ${memory30s}`,
 });

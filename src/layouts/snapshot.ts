@@ -31,6 +31,8 @@ interface SnapshotSettings {
   out: string;
   /** Records held in memory before a sorted run is spilled to disk. */
   spillRecords?: number;
+  /** Bytes of RRPair JSON held in memory before a sorted run is spilled (default 8 MiB), so memory stays flat whatever the record size. */
+  spillBytes?: number;
   tmpDir?: string;
   onProgress?(p: SnapshotResult & { objectsTotal: number }): void;
 }
@@ -61,7 +63,7 @@ const cmp = (a: Entry, b: Entry) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id <
 
 /**
  * Build one snapshot of a window from any layout: records ordered by ts, without duplicate uuids.
- * Memory is bounded: past `spillRecords`, sorted runs go to disk and are merged at the end.
+ * Memory is bounded: past `spillRecords` or `spillBytes`, sorted runs go to disk and are merged at the end.
  */
 export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult> {
   const store = o.store;
@@ -70,13 +72,25 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
   const filter = compileFilter(o.filter);
   const res: SnapshotResult = { objects: 0, records: 0, duplicates: 0, runs: 0, problems: [] };
   const spill = o.spillRecords ?? 200_000;
+  const spillBytes = o.spillBytes ?? 8 * 2 ** 20;
   const work = mkdtempSync(join(o.tmpDir ?? tmpdir(), 'rrpipe-snapshot-'));
   const runs: string[] = [];
   let buf: Entry[] = [];
+  let bufBytes = 0;
   let spilling: Promise<void> = Promise.resolve();
-  const spillNow = async () => {
+  let waiting: Promise<void> | undefined;
+  // At most one run is being written while the next fills: readers that fill the buffer faster
+  // than the disk takes it wait (all on the same spill) instead of piling sorted runs up in memory.
+  const spillNow = () =>
+    (waiting ??= (async () => {
+      await spilling;
+      waiting = undefined;
+      spillRun();
+    })());
+  const spillRun = () => {
     const run = buf.sort(cmp);
     buf = [];
+    bufBytes = 0;
     const path = join(work, `run-${runs.length}.tsv`);
     runs.push(path);
     const prev = spilling;
@@ -96,8 +110,10 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
     if (!(item.ms >= o.startMs && item.ms <= o.endMs)) return;
     const r: RRRecord = item.record;
     if (filter && !filter(r)) return;
-    buf.push({ ts: normalizeTs(r.rrpair.ts), id: recordId(r.rrpair), json: JSON.stringify(r.rrpair) });
-    if (buf.length >= spill) await spillNow();
+    const json = JSON.stringify(r.rrpair);
+    buf.push({ ts: normalizeTs(r.rrpair.ts), id: recordId(r.rrpair), json });
+    bufBytes += json.length;
+    if (buf.length >= spill || bufBytes >= spillBytes) await spillNow();
   };
   try {
     if (o.source) {
@@ -116,7 +132,8 @@ export async function buildSnapshot(o: SnapshotOptions): Promise<SnapshotResult>
     if (runs.length === 0) {
       await emitSorted(buf.sort(cmp), writer, res);
     } else {
-      if (buf.length) await spillNow();
+      if (waiting) await waiting;
+      if (buf.length) spillRun();
       await spilling;
       res.runs = runs.length;
       await emitSorted(mergeRuns(runs), writer, res);

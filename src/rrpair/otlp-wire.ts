@@ -27,6 +27,8 @@ const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
 const I32 = 5;
+/** Strings up to this many bytes are checked for ASCII in JavaScript first (see Reader.string). */
+const SHORT_STRING = 64;
 
 class Reader {
   pos = 0;
@@ -73,12 +75,25 @@ class Reader {
 
   string(end: number): string {
     const e = this.len(end);
+    // Most strings of an RRPair are short ASCII (keys, header names and values): checking the
+    // bytes here spares the view, the UTF-8 check and the UTF-8 decoder (ASCII is valid UTF-8).
+    if (e - this.pos <= SHORT_STRING && this.ascii(e)) {
+      const s = this.buf.toString('latin1', this.pos, e);
+      this.pos = e;
+      return s;
+    }
     // proto3 strings must be UTF-8; Go's protobuf (so the OTel Collector) refuses the request
     // otherwise, where toString would replace the bad bytes with U+FFFD without a word.
     if (!isUtf8(this.buf.subarray(this.pos, e))) throw new WireError(`protobuf: a string field at byte ${this.pos} is not valid UTF-8`, 'invalid_utf8');
     const s = this.buf.toString('utf8', this.pos, e);
     this.pos = e;
     return s;
+  }
+
+  private ascii(e: number): boolean {
+    const b = this.buf;
+    for (let i = this.pos; i < e; i++) if (b[i]! > 0x7f) return false;
+    return true;
   }
 
   bytes(end: number): string {

@@ -36,7 +36,8 @@ export const snapshot: CliCommand = {
   --${FILTER_FIELDS.join(', --')} V   filters (repeatable; "*" globs)
   --endpoint URL       custom endpoint (S3 API, GCS emulator, Azure blob service)
   --parallel N         objects read at once (default 8)
-  --spill N            records held in memory before a sorted run spills to disk (default 200000)`,
+  --spill N            records held in memory before a sorted run spills to disk (default 200000;
+                       a run also spills past 32 MiB of records, so memory stays flat)`,
   async run(args) {
     const filterOpts = Object.fromEntries(FILTER_FIELDS.map((f) => [f, { type: 'string' as const, multiple: true as const }]));
     const { values } = parseArgs({
