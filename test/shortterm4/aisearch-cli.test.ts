@@ -1,13 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runCli, tmpDir } from '../support/index.js';
+import { tmpDir } from '../support/index.js';
 import { canon } from '../longterm/support.js';
 import { FakeAiSearch } from '../fakes/aisearch/server.js';
 import { FakeDataLake } from '../fakes/adls/server.js';
-import { WINDOW, cliRoundTrip, generatedRecords, patchedConfig, sampleRecords } from './support.js';
+import { cliRoundTrip, generatedRecords, patchedConfig, rehydrateInto, sampleRecords } from './support.js';
 
 /*
  * The shipped configs/azure-aisearch.yaml end to end: records archived to ADLS Gen2 (the DFS wire
@@ -55,37 +55,8 @@ describe(`${SHIPPED} against the ADLS and AI Search fakes: ${N} generated RRPair
   }, 1_800_000);
 
   it('rehydrate from abfss:// into a second index (with the full RRPair): every record there once, equal', async () => {
-    const cfg = join(t.dir, 'rehydrate.yaml');
-    writeFileSync(cfg, [
-      'receivers:',
-      '  rehydrate:',
-      '    from: abfss://rrpairs@devstoreaccount1.dfs.core.windows.net/',
-      `    azure: { connection_string: '${adls.connectionString}' }`,
-      "    start: '2025-03-18T00:00:00Z'", // the samples' day to the generated RRPairs' last: a window the reader lists partition by partition
-      "    end: '2025-06-04T00:00:00Z'",
-      'processors:',
-      '  indexing: {}',
-      'exporters:',
-      '  azureaisearch:',
-      `    endpoint: ${search.endpoint}`,
-      '    api_key: cli-admin-key',
-      '    index_name: rehydrated',
-      '    create_index: true',
-      '    store_rrpair: true',
-      '    retention: 0s',
-      'service:',
-      `  data_dir: ${join(t.dir, 'rehydrate-state')}`,
-      '  telemetry: { metrics: { level: none } }',
-      '  pipelines:',
-      '    logs: { receivers: [rehydrate], processors: [indexing], exporters: [azureaisearch] }',
-      '',
-    ].join('\n'));
-    const run = await runCli(['run', '--once', '-c', cfg], {});
-    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    await rehydrateInto(t.dir, 'abfss://rrpairs@devstoreaccount1.dfs.core.windows.net/', `azure: { connection_string: '${adls.connectionString}' }`, 'azureaisearch',
+      [`endpoint: ${search.endpoint}`, 'api_key: cli-admin-key', 'index_name: rehydrated', 'create_index: true', 'store_rrpair: true', 'retention: 0s'], {}, rrs.map(canon).sort());
     expect(search.docs('rehydrated')).toHaveLength(rrs.length);
-    const out = join(t.dir, 'rehydrated.jsonl');
-    const raw = await runCli(['query', '-c', cfg, '--store', 'azureaisearch', ...WINDOW, '--limit', '0', '--output', 'raw', '--out', out], {});
-    expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
-    expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => canon(JSON.parse(l))).sort()).toEqual(rrs.map(canon).sort());
   }, 1_800_000);
 });

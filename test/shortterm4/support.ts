@@ -95,3 +95,37 @@ export async function expectOutageLosesNothing(b: Built<unknown>, fake: Outage, 
   expect(await queryAll(b.component, { limit: 1000 })).toEqual(docsOnly(recs));
   expect(await b.host.deadLetters()).toEqual([]);
 }
+
+/**
+ * A config that rehydrates the whole test corpus (the samples' day to the generated RRPairs'
+ * last: a window the reader lists partition by partition) from an archive into one exporter, run
+ * with `rrpipe run --once`; then `rrpipe query --output raw` of that store must give every RRPair.
+ */
+export async function rehydrateInto(dir: string, from: string, connection: string, exporter: string, exporterKeys: string[], env: NodeJS.ProcessEnv, want: string[]): Promise<void> {
+  const cfg = join(dir, `rehydrate-${exporter}.yaml`);
+  writeFileSync(cfg, [
+    'receivers:',
+    '  rehydrate:',
+    `    from: ${from}`,
+    `    ${connection}`,
+    "    start: '2025-03-18T00:00:00Z'",
+    "    end: '2025-06-04T00:00:00Z'",
+    'processors:',
+    '  indexing: {}',
+    'exporters:',
+    `  ${exporter}:`,
+    ...exporterKeys.map((k) => `    ${k}`),
+    'service:',
+    `  data_dir: ${join(dir, `rehydrate-${exporter}-state`)}`,
+    '  telemetry: { metrics: { level: none } }',
+    '  pipelines:',
+    `    logs: { receivers: [rehydrate], processors: [indexing], exporters: [${exporter}] }`,
+    '',
+  ].join('\n'));
+  const run = await runCli(['run', '--once', '-c', cfg], env);
+  expect(run.code, run.stderr.slice(-2000)).toBe(0);
+  const out = join(dir, `rehydrated-${exporter}.jsonl`);
+  const raw = await runCli(['query', '-c', cfg, '--store', exporter, ...WINDOW, '--limit', '0', '--output', 'raw', '--out', out], env);
+  expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
+  expect(lines(out).sort()).toEqual(want);
+}

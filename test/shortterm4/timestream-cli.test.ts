@@ -1,12 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runCli, startS3, tmpDir } from '../support/index.js';
+import { startS3, tmpDir } from '../support/index.js';
 import { canon } from '../longterm/support.js';
 import { FakeTimestream } from '../fakes/timestream/server.js';
-import { WINDOW, cliRoundTrip, generatedRecords, patchedConfig, sampleRecords } from './support.js';
+import { cliRoundTrip, generatedRecords, patchedConfig, rehydrateInto, sampleRecords } from './support.js';
 
 /*
  * The shipped configs/aws-timestream.yaml end to end: records archived to S3 (s3rver) by the
@@ -56,37 +56,9 @@ describe(`${SHIPPED} against s3rver and the Timestream fake: ${N} generated RRPa
   }, 1_800_000);
 
   it('rehydrate from s3:// into a second table: every record there once, its RRPair back through archive_uri', async () => {
-    const cfg = join(t.dir, 'rehydrate.yaml');
-    writeFileSync(cfg, [
-      'receivers:',
-      '  rehydrate:',
-      '    from: s3://archive/rrpairs',
-      `    s3: { endpoint: '${s3.endpoint}', s3_force_path_style: true, region: us-east-1 }`,
-      "    start: '2025-03-18T00:00:00Z'", // the samples' day to the generated RRPairs' last: a window the reader lists partition by partition
-      "    end: '2025-06-04T00:00:00Z'",
-      'processors:',
-      '  indexing: {}',
-      'exporters:',
-      '  awstimestream:',
-      `    endpoint: ${ts.endpoint}`,
-      '    table: rehydrated',
-      '    create_table: true',
-      '    magnetic_store_retention: 3650d',
-      'service:',
-      `  data_dir: ${join(t.dir, 'rehydrate-state')}`,
-      '  telemetry: { metrics: { level: none } }',
-      '  pipelines:',
-      '    logs: { receivers: [rehydrate], processors: [indexing], exporters: [awstimestream] }',
-      '',
-    ].join('\n'));
-    const env = { AWS_REGION: 'us-east-1' };
-    const run = await runCli(['run', '--once', '-c', cfg], env);
-    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    // The config names no awss3 component: the archive's endpoint for query --output raw comes from the environment.
+    await rehydrateInto(t.dir, 's3://archive/rrpairs', `s3: { endpoint: '${s3.endpoint}', s3_force_path_style: true, region: us-east-1 }`, 'awstimestream',
+      [`endpoint: ${ts.endpoint}`, 'table: rehydrated', 'create_table: true', 'magnetic_store_retention: 3650d'], { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: s3.endpoint }, rrs.map(canon).sort());
     expect(ts.records('rrpipe', 'rehydrated')).toHaveLength(rrs.length);
-    const out = join(t.dir, 'rehydrated.jsonl');
-    // This config names no awss3 component: the archive's endpoint comes from the environment.
-    const raw = await runCli(['query', '-c', cfg, '--store', 'awstimestream', ...WINDOW, '--limit', '0', '--output', 'raw', '--out', out], { ...env, AWS_ENDPOINT_URL_S3: s3.endpoint });
-    expect(raw.code, raw.stderr.slice(-2000)).toBe(0);
-    expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => canon(JSON.parse(l))).sort()).toEqual(rrs.map(canon).sort());
   }, 1_800_000);
 });
