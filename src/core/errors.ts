@@ -51,6 +51,8 @@ export class PartialFailureError extends Error {
   }
 }
 
+const AWS_TRANSIENT = new Set(['RequestTimeout', 'RequestTimeoutException', 'RequestTimeTooSkewed', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException']);
+
 export function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableError) return true;
   if (err instanceof PermanentError) return false;
@@ -63,7 +65,15 @@ export function isRetryable(err: unknown): boolean {
     }
     if ((e as { name?: unknown }).name === 'AbortError' || (e as { name?: unknown }).name === 'TimeoutError') return true;
   }
-  const status = (err as { statusCode?: unknown; status?: unknown } | null);
+  const status = (err as { statusCode?: unknown; status?: unknown; $metadata?: { httpStatusCode?: unknown }; $retryable?: unknown; name?: unknown } | null);
+  // AWS SDK v3 errors carry the status in $metadata and mark throttling and transient faults
+  // ($retryable, or S3's 400 RequestTimeout); any other 4xx from S3 (InvalidArgument, a refused
+  // checksum header) will never succeed on retry.
+  if (status?.$retryable || (typeof status?.name === 'string' && AWS_TRANSIENT.has(status.name))) return true;
+  const aws = status?.$metadata?.httpStatusCode;
+  // Credentials expire and permissions get fixed: a refused signature or role is retried (and
+  // dead-lettered after the retry budget), not dropped at once.
+  if (typeof aws === 'number') return aws === 401 || aws === 403 || aws === 408 || aws === 429 || aws >= 500;
   const s = typeof status?.statusCode === 'number' ? status.statusCode : typeof status?.status === 'number' ? status.status : undefined;
   if (s !== undefined) return s === 408 || s === 429 || s >= 500;
   // Unknown errors are treated as transient: losing data on a misclassified error is worse than a retry.

@@ -105,5 +105,13 @@ describe('exporter helper', () => {
     expect(isRetryable(new TypeError('x is not a function'))).toBe(false);
     expect(isRetryable({ statusCode: 400 })).toBe(false);
     expect(isRetryable({ statusCode: 503 })).toBe(true);
+    // AWS SDK v3 errors: the status is in $metadata; S3's 400 RequestTimeout and throttling are transient.
+    const aws = (name: string, httpStatusCode: number, extra = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode }, ...extra });
+    expect(isRetryable(aws('InvalidArgument', 400))).toBe(false);
+    expect(isRetryable(aws('NoSuchBucket', 404))).toBe(false);
+    expect(isRetryable(aws('RequestTimeout', 400))).toBe(true);
+    expect(isRetryable(aws('SlowDown', 503))).toBe(true);
+    expect(isRetryable(aws('ExpiredToken', 403))).toBe(true);
+    expect(isRetryable(aws('Whatever', 400, { $retryable: { throttling: true } }))).toBe(true);
   });
 });
