@@ -43,8 +43,11 @@ LABEL org.opencontainers.image.title="rrpipe" \
 # tini is PID 1: it forwards SIGTERM to rrpipe (which drains) and reaps tcpdump. tcpdump is nettap's
 # live capture; it carries CAP_NET_RAW/CAP_NET_ADMIN as file capabilities so that the non-root user
 # can capture when the pod adds those two capabilities (deploy/kubernetes/overlays/daemonset-nettap).
+# libjemalloc2: rrpipe runs on jemalloc (LD_PRELOAD below), which gives freed memory back to the
+# system after a load spike where glibc's malloc kept it (docs/container.md, "Memory").
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini tcpdump ca-certificates libcap2-bin \
+ && apt-get install -y --no-install-recommends tini tcpdump ca-certificates libcap2-bin libjemalloc2 \
+ && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2 \
  && setcap cap_net_raw,cap_net_admin+eip /usr/bin/tcpdump \
  && apt-get purge -y libcap2-bin \
  && rm -rf /var/lib/apt/lists/* \
@@ -54,7 +57,13 @@ RUN apt-get update \
  && chown 10001:10001 /var/lib/rrpipe
 COPY --from=install /opt/rrpipe /opt/rrpipe
 # State lives only under /var/lib/rrpipe (mount a volume there); the root filesystem can be read-only.
+# LD_PRELOAD/MALLOC_CONF are read when a process starts: jemalloc with a background thread that
+# returns pages unused for 5 s (set LD_PRELOAD= in the pod to run on glibc's malloc instead).
+# --expose-gc lets rrpipe collect once when it goes idle after a load spike (src/service/idle-gc.ts).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--expose-gc \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
+    MALLOC_CONF=background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0 \
     PATH=/opt/rrpipe/node_modules/.bin:$PATH \
     RRPIPE_DATA=/var/lib/rrpipe \
     RRPIPE_HEALTH_ENDPOINT=0.0.0.0:13133 \

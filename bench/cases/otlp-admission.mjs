@@ -3,7 +3,7 @@
 // peak RSS is read from /proc/<pid>/status (VmHWM), then its RSS after the load has passed.
 // Requests refused with 429 (admission.request_limit_mib) are retried as an OTLP client does.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -121,6 +121,7 @@ for (const s of [5, 15, 30]) {
 const memory30s = await breakdown(child.pid);
 child.kill('SIGTERM');
 await new Promise((r) => child.on('exit', r));
+rmSync(dir, { recursive: true, force: true });
 const records = bodies.reduce((a, b) => a + b.records, 0) * ROUNDS;
 emit({
   case: `otlp http: ${CONCURRENT} concurrent ${(bodies[0].decoded / 2 ** 20).toFixed(0)} MB requests (${(bodies[0].gz.length / 2 ** 20).toFixed(1)} MB gzip), BYOC shape`,

@@ -7,6 +7,7 @@ import { createLogger } from '../core/logger.js';
 import type { Registry } from '../core/registry.js';
 import { Telemetry } from '../core/telemetry.js';
 import { applyUmask } from '../core/umask.js';
+import { idleGc, type IdleGc } from './idle-gc.js';
 
 export interface ServiceOptions {
   files: string[];
@@ -28,11 +29,14 @@ export class Service {
   private graph?: Graph;
   private cfg?: ResolvedConfig;
   private metricsServer?: Server;
+  /** A full GC once idle after a load spike, when the runtime exposes gc (idle-gc.ts); not in one-shot runs. */
+  private readonly idleGc?: IdleGc;
   private logger: Logger;
   private lifecycle: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: ServiceOptions) {
     this.logger = opts.logger ?? createLogger('info');
+    this.idleGc = opts.oneShot ? undefined : idleGc();
   }
 
   get config(): ResolvedConfig | undefined {
@@ -49,6 +53,7 @@ export class Service {
     for (const w of cfg.warnings) this.logger.warn({ config: cfg.files }, w);
     await this.startMetrics(cfg.metricsAddress);
     await this.run(cfg);
+    this.idleGc?.start();
     this.logger.info({ config: cfg.files, pipelines: [...cfg.pipelines.keys()] }, 'rrpipe started');
   }
 
@@ -106,6 +111,7 @@ export class Service {
     const next = this.lifecycle.then(async () => {
       const grace = this.cfg?.gracePeriodMs ?? 30_000;
       this.logger.info({ grace_period_ms: grace }, 'shutting down: draining pipelines');
+      this.idleGc?.stop();
       await this.graph?.shutdown(AbortSignal.timeout(grace));
       await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
       this.metricsServer?.closeAllConnections();

@@ -96,6 +96,16 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('runs rrpipe on jemalloc and with gc exposed, so memory is returned after a load spike (issue 14): installed, linked where LD_PRELOAD points, decay on a background thread', () => {
+    const run = args(of(final, 'RUN')[0]!).join(' ');
+    expect(run).toMatch(/apt-get install [^&]*\blibjemalloc2\b/);
+    const env = Object.fromEntries(of(final, 'ENV').flatMap((e) => (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), p.getValue()])));
+    expect(env.LD_PRELOAD).toBe('/usr/local/lib/libjemalloc.so.2');
+    expect(run).toMatch(new RegExp(`ln -s "\\$\\(dpkg -L libjemalloc2 [^"]*\\)" ${env.LD_PRELOAD}( |$)`));
+    expect(env.MALLOC_CONF).toMatch(/(^|,)background_thread:true(,|$)/);
+    expect(env.NODE_OPTIONS?.split(' ')).toContain('--expose-gc');
+  });
+
   it('exposes the OTel ports: OTLP gRPC and HTTP, health_check, metrics', () => {
     const ports = of(final, 'EXPOSE').flatMap((e) => args(e).map(Number));
     expect(ports.sort()).toEqual([13133, 4317, 4318, 8888].sort());
