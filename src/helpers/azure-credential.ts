@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { secret, str } from '../config/fragments.js';
+import { obj, oneOf, secret, str } from '../config/fragments.js';
 import { lazyRequire } from './lazy-require.js';
 
 const identity = lazyRequire<typeof import('@azure/identity')>('@azure/identity');
@@ -60,4 +60,60 @@ export function azureTokenCredential(a: AzureTokenAuth, component: string): Toke
     default:
       return undefined;
   }
+}
+
+/** How an Azure Storage client authenticates, as the Blob and Data Lake stores take it. */
+export interface AzureStorageAuthOptions {
+  /** A connection string (Azurite's, or an account's). */
+  connectionString?: string;
+  /** Service URL (with a SAS token when neither a key nor a credential is given). */
+  url?: string;
+  accountName?: string;
+  accountKey?: string;
+  /** Entra ID (managed identity, service principal) for `url`, instead of a key. */
+  credential?: TokenCredential;
+}
+
+/** The `auth` block of the Azure Storage exporters (azure_blob, azure_datalake): the OTel azureblobexporter's keys. */
+export function azureStorageAuthSchema() {
+  return obj({
+    type: oneOf(['connection_string', 'account_key', 'sas', ...AZURE_TOKEN_AUTH_TYPES], 'connection_string', 'How to authenticate: connection_string, account_key, sas, or Entra ID (OTel\'s service_principal, system_managed_identity, user_managed_identity, default_credentials) with url.'),
+    connection_string: secret('With connection_string: the storage account connection string.'),
+    account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
+    account_key: secret('With account_key: the account key.'),
+    sas_token: secret('With sas: a SAS token (appended to url).'),
+    ...azureTokenAuthProperties(),
+  }, { default: {} });
+}
+
+/** The storage auth of an `auth` block as azureStorageAuthSchema() declares it. */
+export function azureStorageAuth(url: string | undefined, auth: AzureTokenAuth & { connection_string?: string; account_name?: string; account_key?: string; sas_token?: string }, component: string): AzureStorageAuthOptions {
+  switch (auth.type ?? 'connection_string') {
+    case 'connection_string':
+      if (!auth.connection_string) throw new Error('auth.connection_string is required with auth.type connection_string');
+      return { connectionString: auth.connection_string };
+    case 'account_key': {
+      if (!url || !auth.account_key) throw new Error('url and auth.account_key are required with auth.type account_key');
+      return { url, accountName: auth.account_name ?? new URL(url).hostname.split('.')[0]!, accountKey: auth.account_key };
+    }
+    case 'sas': {
+      if (!url || !auth.sas_token) throw new Error('url and auth.sas_token are required with auth.type sas');
+      return { url: `${url.replace(/\?.*$/, '')}?${auth.sas_token.replace(/^\?/, '')}` };
+    }
+    default:
+      if (!url) throw new Error(`url is required with auth.type ${auth.type}`);
+      return { url, credential: azureTokenCredential(auth, component) };
+  }
+}
+
+/** The connection settings a location (azblob://, abfss://) is read with: a connection string, a key, else an Entra ID `auth` (DefaultAzureCredential when none is named). */
+export function azureLocationAuth(conn: { connection_string?: string; account_key?: string; auth?: AzureTokenAuth } | undefined, url: string, account: string, uri: string): AzureStorageAuthOptions {
+  const token = conn?.auth?.type ? azureTokenCredential(conn.auth, uri) : undefined;
+  if (token) return { url, credential: token };
+  const cs = conn?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
+  if (cs) return { connectionString: cs };
+  const accountKey = conn?.account_key ?? process.env.AZURE_STORAGE_KEY;
+  if (accountKey) return { url, accountName: account, accountKey };
+  if (/[?&]sig=/.test(url)) return { url }; // a SAS in the endpoint
+  return { url, credential: azureTokenCredential({ type: 'default_credentials' }, uri) };
 }

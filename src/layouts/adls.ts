@@ -1,26 +1,19 @@
 import type { DataLakeFileSystemClient, DataLakeServiceClient } from '@azure/storage-file-datalake';
 import type { Readable } from 'node:stream';
+import type { AzureStorageAuthOptions } from '../helpers/azure-credential.js';
 import { lazyRequire } from '../helpers/lazy-require.js';
+import { azureServiceClient, statusOf } from './azure.js';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const dl = lazyRequire<typeof import('@azure/storage-file-datalake')>('@azure/storage-file-datalake');
 
-export interface DataLakeStoreOptions {
+/** `url`: the DFS endpoint, e.g. https://account.dfs.core.windows.net; a connection string's BlobEndpoint is turned into it by the SDK. */
+export interface DataLakeStoreOptions extends AzureStorageAuthOptions {
   fileSystem: string;
-  /** A connection string (its BlobEndpoint is turned into the dfs endpoint by the SDK). */
-  connectionString?: string;
-  /** DFS endpoint, e.g. https://account.dfs.core.windows.net (with a SAS token if no key is given). */
-  url?: string;
-  accountName?: string;
-  accountKey?: string;
   /** Files larger than this are appended in chunks of this size before the one flush that commits them. */
   chunkSize?: number;
   /** Create the filesystem on the first write when it is missing. */
   createFileSystem?: boolean;
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as { statusCode?: number })?.statusCode;
 }
 
 /**
@@ -37,11 +30,7 @@ export class DataLakeStore implements ObjectStore {
   private created?: Promise<unknown>;
 
   constructor(private readonly o: DataLakeStoreOptions) {
-    const sdk = dl();
-    if (o.connectionString) this.service = sdk.DataLakeServiceClient.fromConnectionString(o.connectionString);
-    else if (o.url && o.accountName && o.accountKey) this.service = new sdk.DataLakeServiceClient(o.url, new sdk.StorageSharedKeyCredential(o.accountName, o.accountKey));
-    else if (o.url) this.service = new sdk.DataLakeServiceClient(o.url);
-    else throw new Error('azure data lake: set a connection_string, or a url (with account_name/account_key or a SAS token)');
+    this.service = azureServiceClient(o, dl().DataLakeServiceClient, dl().StorageSharedKeyCredential, 'azure data lake');
     this.fs = this.service.getFileSystemClient(o.fileSystem);
   }
 

@@ -1,21 +1,14 @@
-import type { TokenCredential } from '@azure/identity';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
+import type { AzureStorageAuthOptions } from '../helpers/azure-credential.js';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import type { Readable } from 'node:stream';
 import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const blob = lazyRequire<typeof import('@azure/storage-blob')>('@azure/storage-blob');
 
-export interface AzureStoreOptions {
+/** `url`: the Blob service URL, e.g. https://account.blob.core.windows.net. */
+export interface AzureStoreOptions extends AzureStorageAuthOptions {
   container: string;
-  /** A connection string (Azurite's, or an account's). */
-  connectionString?: string;
-  /** Service URL, e.g. https://account.blob.core.windows.net (with a SAS token if no key is given). */
-  url?: string;
-  accountName?: string;
-  accountKey?: string;
-  /** Entra ID (managed identity, service principal) for `url`, instead of a key. */
-  credential?: TokenCredential;
   /** Hot, Cool, Cold or Archive. */
   accessTier?: string;
   /** Server-side encryption with an encryption scope. */
@@ -25,7 +18,21 @@ export interface AzureStoreOptions {
   blockSize?: number;
 }
 
-function statusOf(err: unknown): number | undefined {
+/** The service client of either storage SDK (Blob, Data Lake) for its auth: connection string, Entra ID token, shared key, or the url alone (SAS). */
+export function azureServiceClient<T, K>(
+  o: AzureStorageAuthOptions,
+  Client: { new (url: string, credential?: NoInfer<K> | NonNullable<AzureStorageAuthOptions['credential']>): T; fromConnectionString(cs: string): T },
+  SharedKey: new (account: string, key: string) => K,
+  what: string,
+): T {
+  if (o.connectionString) return Client.fromConnectionString(o.connectionString);
+  if (o.url && o.credential) return new Client(o.url, o.credential);
+  if (o.url && o.accountName && o.accountKey) return new Client(o.url, new SharedKey(o.accountName, o.accountKey));
+  if (o.url) return new Client(o.url);
+  throw new Error(`${what}: set a connection_string, or a url (with account_name/account_key, a SAS token or an Entra ID credential)`);
+}
+
+export function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number })?.statusCode;
 }
 
@@ -35,11 +42,7 @@ export class AzureBlobStore implements ObjectStore {
   readonly container: ContainerClient;
 
   constructor(private readonly o: AzureStoreOptions) {
-    if (o.connectionString) this.service = blob().BlobServiceClient.fromConnectionString(o.connectionString);
-    else if (o.url && o.credential) this.service = new (blob().BlobServiceClient)(o.url, o.credential);
-    else if (o.url && o.accountName && o.accountKey) this.service = new (blob().BlobServiceClient)(o.url, new (blob().StorageSharedKeyCredential)(o.accountName, o.accountKey));
-    else if (o.url) this.service = new (blob().BlobServiceClient)(o.url);
-    else throw new Error('azure blob: set a connection_string, or a url (with account_name/account_key, a SAS token or an Entra ID credential)');
+    this.service = azureServiceClient(o, blob().BlobServiceClient, blob().StorageSharedKeyCredential, 'azure blob');
     this.container = this.service.getContainerClient(o.container);
   }
 

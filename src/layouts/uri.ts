@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataLakeStore } from './adls.js';
-import { azureTokenCredential, type AzureTokenAuth } from '../helpers/azure-credential.js';
+import { azureLocationAuth, type AzureTokenAuth } from '../helpers/azure-credential.js';
 import { AzureBlobStore } from './azure.js';
 import { GcsStore } from './gcs.js';
 import { LocalDirStore } from './local.js';
@@ -12,7 +12,7 @@ import type { ObjectStore } from './store.js';
 export interface StoreConnection {
   s3?: { region?: string; endpoint?: string; s3_force_path_style?: boolean };
   gcs?: { project_id?: string; endpoint?: string };
-  /** `auth`: an Entra ID `auth.type` as azure_blob's (managed identity, service principal); with neither it nor a key, DefaultAzureCredential. */
+  /** `auth`: an Entra ID `auth.type` as azure_blob's and azure_datalake's (managed identity, service principal); with neither it nor a key, DefaultAzureCredential. */
   azure?: { connection_string?: string; account_key?: string; endpoint?: string; auth?: AzureTokenAuth };
 }
 
@@ -62,15 +62,7 @@ export function openLocation(uri: string, conn: StoreConnection = {}, opts: { fi
       const slash = rest.indexOf('/');
       const container = slash < 0 ? rest : rest.slice(0, slash);
       const key = slash < 0 ? '' : rest.slice(slash + 1);
-      const url = conn.azure?.endpoint ?? `https://${host}.blob.core.windows.net`;
-      const token = conn.azure?.auth?.type ? azureTokenCredential(conn.azure.auth, uri) : undefined;
-      const cs = token ? undefined : conn.azure?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
-      const accountKey = token ? undefined : conn.azure?.account_key ?? process.env.AZURE_STORAGE_KEY;
-      const store = cs
-        ? new AzureBlobStore({ container, connectionString: cs })
-        : accountKey
-          ? new AzureBlobStore({ container, url, accountName: host, accountKey })
-          : new AzureBlobStore({ container, url, credential: token ?? azureTokenCredential({ type: 'default_credentials' }, uri) });
+      const store = new AzureBlobStore({ container, ...azureLocationAuth(conn.azure, conn.azure?.endpoint ?? `https://${host}.blob.core.windows.net`, host, uri) });
       if (store.account !== host) throw new Error(`${uri}: the connection string is for account "${store.account}", not "${host}"`);
       return withLine({ store, key });
     }
@@ -81,10 +73,7 @@ export function openLocation(uri: string, conn: StoreConnection = {}, opts: { fi
       if (at < 1) throw new Error(`${uri}: expected ${scheme}://<filesystem>@<account>.dfs.core.windows.net/<path>`);
       const fileSystem = host.slice(0, at);
       const account = host.slice(at + 1).split('.')[0]!;
-      const cs = conn.azure?.connection_string ?? process.env.AZURE_STORAGE_CONNECTION_STRING;
-      const store = cs
-        ? new DataLakeStore({ fileSystem, connectionString: cs })
-        : new DataLakeStore({ fileSystem, url: conn.azure?.endpoint ?? `https://${account}.dfs.core.windows.net`, accountName: account, accountKey: conn.azure?.account_key ?? process.env.AZURE_STORAGE_KEY });
+      const store = new DataLakeStore({ fileSystem, ...azureLocationAuth(conn.azure, conn.azure?.endpoint ?? `https://${account}.dfs.core.windows.net`, account, uri) });
       if (store.account !== account) throw new Error(`${uri}: the connection string is for account "${store.account}", not "${account}"`);
       return withLine({ store, key: rest });
     }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** An HTTP server of a wire fake on 127.0.0.1 (random port) whose stop() also cuts open keep-alive connections. */
@@ -8,10 +10,13 @@ export interface FakeListener {
   stop(): Promise<void>;
 }
 
-export async function listenFake(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<FakeListener> {
+/** With `tls` (PEM file paths): HTTPS, as a service an SDK sends bearer tokens to must be. */
+export async function listenFake(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, tls?: { cert: string; key: string }): Promise<FakeListener> {
   const sockets = new Set<Socket>();
-  const server = createServer((req, res) => void handle(req, res));
-  server.on('connection', (s) => {
+  const server = tls
+    ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => void handle(req, res))
+    : createServer((req, res) => void handle(req, res));
+  server.on(tls ? 'secureConnection' : 'connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -19,7 +24,7 @@ export async function listenFake(handle: (req: IncomingMessage, res: ServerRespo
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLakeStore } from '../../src/layouts/adls.js';
@@ -6,8 +6,9 @@ import { getRecordAt } from '../../src/layouts/get.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
 import { ObjectExistsError } from '../../src/layouts/store.js';
 import { ArchiveFetcher } from '../../src/helpers/archive-fetch.js';
-import { tmp } from '../support/index.js';
+import { runCli, startIdentityServer, tmp, type IdentityServer } from '../support/index.js';
 import { FakeDataLake } from '../fakes/adls/server.js';
+import { makeCerts } from '../otlp/certs.js';
 import { canon, corpus, runOnce, sinks, sources } from './support.js';
 
 /*
@@ -150,8 +151,84 @@ describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, s
     expect(store.uri('unit/a/c.txt')).toBe(`${ROOT}/unit/a/c.txt`);
   });
 
-  it('a request with a wrong account key is refused by the fake (the signature is checked)', async () => {
+  it('a request with a wrong account key is refused by the fake (the signature is checked); so is a bearer token it was not given', async () => {
     const bad = new DataLakeStore({ fileSystem: 'rrpairs', connectionString: fake.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.from('wrong').toString('base64')}`) });
     await expect(bad.put('unit/bad.txt', Buffer.from('x'))).rejects.toMatchObject({ statusCode: 403 });
+    const res = await fetch(`${fake.url}/rrpairs?resource=filesystem&recursive=true`, { headers: { authorization: 'Bearer anything', 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2025-01-05' } });
+    expect(res.status).toBe(401);
   });
+});
+
+describe('azure_datalake with managed identities (identity endpoint token as the bearer, HTTPS fake): connector, query --output raw, rehydrate, snapshot', () => {
+  const certs = makeCerts();
+  const tls = new FakeDataLake(undefined, undefined, { cert: certs.serverCert, key: certs.serverKey });
+  const dir = tmp('rrpipe-adls-mi-');
+  const few = pairs.slice(0, 300);
+  const want = new Map(few.map((p) => [p.uuid!, canon(p)]));
+  let idp: IdentityServer;
+  // rrpipe runs as a child that trusts the test CA and gets no key or connection string.
+  const env = () => ({ ...idp.env, NODE_EXTRA_CA_CERTS: certs.ca, AZURE_STORAGE_CONNECTION_STRING: '', AZURE_STORAGE_KEY: '' });
+  const back = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) as { uuid?: string } }));
+  const resources = (from: number) => idp.requests.slice(from).map((r) => new URL(r.url, 'http://x').searchParams);
+
+  beforeAll(async () => {
+    idp = await startIdentityServer();
+    tls.bearer = () => idp.token;
+    await tls.start();
+    writeFileSync(join(dir, 'in.jsonl'), few.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  });
+
+  afterAll(async () => {
+    await tls.stop();
+    await idp?.stop();
+    rmSync(certs.dir, { recursive: true, force: true });
+  });
+
+  it('the connector writes with the system-assigned identity; rrpipe query --output raw reads each abfss:// archive_uri with the same identity', async () => {
+    const file = join(dir, 'connector.yaml');
+    writeFileSync(file, `receivers:\n  file: { include: ['${join(dir, 'in.jsonl')}'], start_at: beginning, follow: false }\nconnectors:\n  azure_datalake:\n    url: ${tls.url}\n    auth: { type: system_managed_identity }\n    filesystem: rrpairs\n    create_filesystem: true\n    prefix: mi\nexporters:\n  embedded: { path: '${join(dir, 'hot.db')}', store_rrpair: false }\nservice:\n  data_dir: ${join(dir, 'conn')}\n  telemetry: { metrics: { level: none } }\n  pipelines:\n    logs/archive: { receivers: [file], exporters: [azure_datalake] }\n    logs/index: { receivers: [azure_datalake], exporters: [embedded] }\n`);
+    const run = await runCli(['run', '--once', '-c', file], env());
+    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    expect(idp.requests.length).toBeGreaterThan(0);
+    for (const q of resources(0)) {
+      expect(q.get('resource')).toBe('https://storage.azure.com');
+      expect(q.get('client_id')).toBeNull();
+    }
+    expect(tls.schemes.length).toBeGreaterThan(3);
+    expect(new Set(tls.schemes)).toEqual(new Set(['Bearer']));
+    expect([...tls.files('rrpairs').keys()].filter((k) => k.startsWith('mi/dt=')).length).toBeGreaterThan(0);
+
+    const asked = idp.requests.length;
+    const out = join(dir, 'raw.jsonl');
+    const q = await runCli(['query', '-c', file, '--store', 'embedded', '--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out], env());
+    expect(q.code, q.stderr.slice(-2000)).toBe(0);
+    expectSame(back(out), want);
+    expect(idp.requests.length).toBeGreaterThan(asked);
+  }, 120_000);
+
+  it('rehydrate reads with a user-assigned identity (azure.auth); snapshot with DefaultAzureCredential', async () => {
+    const asked = idp.requests.length;
+    const file = join(dir, 'rehydrate.yaml');
+    writeFileSync(file, `receivers:\n  rehydrate:\n    from: ${ROOT}/mi\n    azure: { endpoint: '${tls.url}', auth: { type: user_managed_identity, client_id: cid-adls } }\n    start: '${ALL.start}'\n    end: '${ALL.end}'\nexporters:\n  file: { path: '${join(dir, 'back.jsonl')}', format: raw_jsonl }\nservice:\n  data_dir: ${join(dir, 're')}\n  telemetry: { metrics: { level: none } }\n  pipelines:\n    logs: { receivers: [rehydrate], exporters: [file] }\n`);
+    const re = await runCli(['run', '--once', '-c', file], env());
+    expect(re.code, re.stderr.slice(-2000)).toBe(0);
+    expectSame(back(join(dir, 'back.jsonl')), want);
+    expect(resources(asked).map((q) => q.get('client_id'))).toContain('cid-adls');
+
+    const snap = await runCli(['snapshot', '--from', `${ROOT}/mi`, '--endpoint', tls.url, '--start', ALL.start, '--end', ALL.end, '--out', join(dir, 'snap.jsonl')], env());
+    expect(snap.code, snap.stderr.slice(-2000)).toBe(0);
+    expectSame(back(join(dir, 'snap.jsonl')), want);
+  }, 120_000);
+
+  it('a token other than the identity endpoint\'s is refused: nothing is read', async () => {
+    tls.bearer = () => 'not-the-token';
+    try {
+      const snap = await runCli(['snapshot', '--from', `${ROOT}/mi`, '--endpoint', tls.url, '--start', ALL.start, '--end', ALL.end, '--out', join(dir, 'none.jsonl')], env());
+      expect(snap.code).not.toBe(0);
+      expect(snap.stderr).toMatch(/Server failed to authenticate the request/); // the fake's 401, not a failed token fetch
+      expect(existsSync(join(dir, 'none.jsonl'))).toBe(false);
+    } finally {
+      tls.bearer = () => idp.token;
+    }
+  }, 60_000);
 });

@@ -177,7 +177,6 @@ export class TimestreamStore implements QueryableStore {
 
   async query(filter: QueryFilter, opts: QueryOptions = {}): Promise<QueryPage> {
     const f = compileFilter(filter);
-    const matches = (d: ReturnType<typeof docOfRow>) => f.matches(d) && (filter.protocol === undefined || d.l7protocol === filter.protocol);
     const probe = selectOf(this.cfg.database, this.cfg.table, f);
     // Without a regex left for rrpipe, the SQL's LIMIT is exact: one more row tells whether a next page exists.
     const { sql } = probe.postFiltered ? probe : selectOf(this.cfg.database, this.cfg.table, f, f.limit + 1);
@@ -195,7 +194,7 @@ export class TimestreamStore implements QueryableStore {
             byName[names[i]!] = d.NullValue ? undefined : d.ScalarValue;
           });
           const doc = docOfRow(byName);
-          if (!matches(doc)) continue;
+          if (!f.matches(doc)) continue;
           hits.push({ doc });
         }
         token = res.NextToken;

@@ -1,22 +1,15 @@
-import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
 import { COMPRESSIONS, type Format } from '../../layouts/format.js';
 import { layoutDefaults } from '../../layouts/layout.js';
-import { AZURE_TOKEN_AUTH_TYPES, azureTokenAuthProperties, azureTokenCredential } from '../../helpers/azure-credential.js';
+import { azureStorageAuth, azureStorageAuthSchema } from '../../helpers/azure-credential.js';
 
 export const AZURE_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
 
 const schema = obj({
   url: address(undefined, 'Blob service URL, e.g. https://<account>.blob.core.windows.net/.'),
-  auth: obj({
-    type: oneOf(['connection_string', 'account_key', 'sas', ...AZURE_TOKEN_AUTH_TYPES], 'connection_string', 'How to authenticate: connection_string, account_key, sas, or Entra ID (OTel\'s service_principal, system_managed_identity, user_managed_identity, default_credentials) with url.'),
-    connection_string: secret('With connection_string: the storage account connection string.'),
-    account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
-    account_key: secret('With account_key: the account key.'),
-    sas_token: secret('With sas: a SAS token (appended to url).'),
-    ...azureTokenAuthProperties(),
-  }, { default: {} }),
+  auth: azureStorageAuthSchema(),
   container: obj({ logs: str('logs', 'Container that receives the records.') }, { default: {} }),
   format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON, as the OTel exporter), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
   compression: oneOf(COMPRESSIONS, undefined, 'none, gzip or zstd; default: the layout\'s.'),
@@ -41,23 +34,7 @@ function storeOptions(c: AzureBlobConfig): AzureStoreOptions {
     maxSingleShotSize: c.max_single_shot_size,
     blockSize: c.block_size,
   };
-  switch (c.auth.type) {
-    case 'connection_string':
-      if (!c.auth.connection_string) throw new Error('auth.connection_string is required with auth.type connection_string');
-      return { ...base, connectionString: c.auth.connection_string };
-    case 'account_key': {
-      if (!c.url || !c.auth.account_key) throw new Error('url and auth.account_key are required with auth.type account_key');
-      const account = c.auth.account_name ?? new URL(c.url).hostname.split('.')[0]!;
-      return { ...base, url: c.url, accountName: account, accountKey: c.auth.account_key };
-    }
-    case 'sas': {
-      if (!c.url || !c.auth.sas_token) throw new Error('url and auth.sas_token are required with auth.type sas');
-      return { ...base, url: `${c.url.replace(/\?.*$/, '')}?${c.auth.sas_token.replace(/^\?/, '')}` };
-    }
-    default:
-      if (!c.url) throw new Error(`url is required with auth.type ${c.auth.type}`);
-      return { ...base, url: c.url, credential: azureTokenCredential(c.auth, 'azure_blob') };
-  }
+  return { ...base, ...azureStorageAuth(c.url, c.auth, 'azure_blob') };
 }
 
 export const factories = archiveFactories<AzureBlobConfig>({

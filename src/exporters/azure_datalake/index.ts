@@ -1,18 +1,13 @@
-import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
+import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { DataLakeStore, type DataLakeStoreOptions } from '../../layouts/adls.js';
 import { COMPRESSIONS, type Format } from '../../layouts/format.js';
 import { layoutDefaults } from '../../layouts/layout.js';
+import { azureStorageAuth, azureStorageAuthSchema } from '../../helpers/azure-credential.js';
 
 const schema = obj({
   url: address(undefined, 'DFS endpoint URL, e.g. https://<account>.dfs.core.windows.net/.'),
-  auth: obj({
-    type: oneOf(['connection_string', 'account_key', 'sas'], 'connection_string', 'How to authenticate.'),
-    connection_string: secret('With connection_string: the storage account connection string.'),
-    account_name: str(undefined, 'With account_key: the account name (default: from the url).'),
-    account_key: secret('With account_key: the account key.'),
-    sas_token: secret('With sas: a SAS token (appended to url).'),
-  }, { default: {} }),
+  auth: azureStorageAuthSchema(),
   filesystem: str('rrpairs', 'Filesystem (container) that receives the records.', { minLength: 3, maxLength: 63 }),
   create_filesystem: bool(false, 'Create the filesystem on the first write when it is missing.'),
   format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json (OTLP JSON), otlp_json (same) or raw_jsonl; default: the layout\'s.'),
@@ -29,20 +24,7 @@ export type AzureDataLakeConfig = Config<typeof schema>;
 
 function storeOptions(c: AzureDataLakeConfig): DataLakeStoreOptions {
   const base = { fileSystem: c.filesystem, chunkSize: c.chunk_size, createFileSystem: c.create_filesystem };
-  switch (c.auth.type) {
-    case 'connection_string':
-      if (!c.auth.connection_string) throw new Error('auth.connection_string is required with auth.type connection_string');
-      return { ...base, connectionString: c.auth.connection_string };
-    case 'account_key': {
-      if (!c.url || !c.auth.account_key) throw new Error('url and auth.account_key are required with auth.type account_key');
-      const account = c.auth.account_name ?? new URL(c.url).hostname.split('.')[0]!;
-      return { ...base, url: c.url, accountName: account, accountKey: c.auth.account_key };
-    }
-    case 'sas': {
-      if (!c.url || !c.auth.sas_token) throw new Error('url and auth.sas_token are required with auth.type sas');
-      return { ...base, url: `${c.url.replace(/\?.*$/, '')}?${c.auth.sas_token.replace(/^\?/, '')}` };
-    }
-  }
+  return { ...base, ...azureStorageAuth(c.url, c.auth, 'azure_datalake') };
 }
 
 export const factories = archiveFactories<AzureDataLakeConfig>({

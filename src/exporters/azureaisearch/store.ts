@@ -203,7 +203,6 @@ export class AiSearchStore implements QueryableStore {
 
   async query(filter: QueryFilter, opts: QueryOptions = {}): Promise<QueryPage> {
     let f = compileFilter(filter);
-    const matches = (d: ReturnType<typeof indexDocOfSearch>) => f.matches(d) && (filter.protocol === undefined || d.l7protocol === filter.protocol);
     const limit = f.limit;
     const hits: QueryHit[] = [];
     const select = this.fields.filter((x) => x.name !== KEY && (x.name !== RRPAIR || this.cfg.store_rrpair)).map((x) => x.name);
@@ -226,7 +225,7 @@ export class AiSearchStore implements QueryableStore {
             n++;
             const doc = indexDocOfSearch(r.document);
             last = { ts: doc.ts, id: doc.id };
-            if (!matches(doc)) continue;
+            if (!f.matches(doc)) continue;
             const rr = r.document[RRPAIR];
             hits.push({ doc, ...(typeof rr === 'string' ? { rrpair: JSON.parse(rr) as RRPair } : {}) });
           }

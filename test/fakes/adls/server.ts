@@ -7,7 +7,8 @@ import { listenFake, type FakeListener } from '../listen.js';
  * @azure/storage-file-datalake sends, written from the REST reference
  * (learn.microsoft.com/rest/api/storageservices/data-lake-storage-gen2): path-style URLs
  * http://127.0.0.1:port/<account>/<filesystem>/<path> as for the storage emulators, every request
- * signed with SharedKey (the signature is checked), and only these calls:
+ * signed with SharedKey (the signature is checked), or, when the fake was given a token and serves
+ * HTTPS, `Authorization: Bearer <that token>` (Entra ID, as a managed identity's), and only these calls:
  *
  * - PUT  /<fs>?restype=container                  create the filesystem (Blob endpoint; 409 when it exists)
  * - PUT  /<fs>/<path>?resource=file              create a file and its parent directories (If-None-Match: *)
@@ -39,12 +40,20 @@ export class FakeDataLake {
   cut = 0;
   /** Page size of a listing when the client asks for more. */
   pageSize = 1000;
+  /** The one bearer token accepted (the identity endpoint's); unset: SharedKey only. */
+  bearer?: () => string;
+  /** The Authorization scheme of every request, in order (SharedKey or Bearer). */
+  readonly schemes: string[] = [];
 
-  constructor(readonly account = 'devstoreaccount1', readonly key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==') {}
+  constructor(
+    readonly account = 'devstoreaccount1',
+    readonly key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+    private readonly tls?: { cert: string; key: string },
+  ) {}
 
   /** The account's endpoint (path-style, as an emulator's). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/${this.account}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/${this.account}`;
   }
 
   get connectionString(): string {
@@ -52,7 +61,7 @@ export class FakeDataLake {
   }
 
   async start(): Promise<void> {
-    this.listener = await listenFake((req, res) => this.handle(req, res));
+    this.listener = await listenFake((req, res) => this.handle(req, res), this.tls);
     this.port = this.listener.port;
   }
 
@@ -214,9 +223,18 @@ export class FakeDataLake {
     }));
   }
 
-  /** SharedKey: HMAC-SHA256 with the account key over the canonical request (Authorize with Shared Key). */
+  /**
+   * Bearer: exactly the token the fake was told, over HTTPS only (Authorize with Microsoft Entra ID).
+   * SharedKey: HMAC-SHA256 with the account key over the canonical request (Authorize with Shared Key).
+   */
   private verify(req: IncomingMessage, url: URL, body: Buffer): void {
     const auth = String(req.headers.authorization ?? '');
+    this.schemes.push(auth.split(' ')[0]!);
+    if (auth.startsWith('Bearer ')) {
+      if (!this.tls || !this.bearer || auth !== `Bearer ${this.bearer()}`) throw new StorageError(401, 'InvalidAuthenticationInfo', 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
+      if (!req.headers['x-ms-version']) throw new StorageError(400, 'MissingRequiredHeader', 'x-ms-version is required.');
+      return;
+    }
     const m = /^SharedKey ([^:]+):(.+)$/.exec(auth);
     if (!m || m[1] !== this.account) throw new StorageError(403, 'AuthenticationFailed', 'Server failed to authenticate the request: no SharedKey Authorization header for this account.');
     if (!req.headers['x-ms-date'] || !req.headers['x-ms-version']) throw new StorageError(400, 'MissingRequiredHeader', 'x-ms-date and x-ms-version are required.');
