@@ -5,7 +5,7 @@ import type { ExporterFactory } from '../../src/core/component.js';
 import type { QueryableStore } from '../../src/core/query.js';
 import type { RRRecord } from '../../src/core/record.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { build, chunks, generatedRecords, queryAll, reference, sampleRecords, sendAndDrain } from '../shortterm2/support.js';
+import { build, chunks, generatedRecords, queryAll, reference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
 import { withPipeline } from './config.js';
 import { runCli } from './proc.js';
 import { tmpDir } from './tmp.js';
@@ -144,4 +144,11 @@ async function expectEveryFilter(store: QueryableStore, samples: RRRecord[], gen
   );
   expect(await queryAll(store, { service: 'openai-client', namespace: 'samples', limit: 50 })).toEqual(reference(samples));
   expect(await queryAll(store, { cluster: 'c1', namespace: 'samples' })).toEqual(reference(samples));
+}
+
+/** After a fault (throttling, a cut connection): every record read back once, the store's own count exact, nothing dead-lettered. */
+export async function expectNothingLost(b: Built<unknown>, recs: RRRecord[], count: () => Promise<number>): Promise<void> {
+  expect(await queryAll(b.component, { limit: 1000 })).toEqual(reference(recs));
+  expect(await count()).toBe(recs.length);
+  expect(await b.host.deadLetters()).toEqual([]);
 }
