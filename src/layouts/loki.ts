@@ -9,7 +9,7 @@ import type { ObjectItem } from './reader.js';
  * chart's loki-gather script does: `query_range` with a LogQL query (by default
  * `{service=~".+"} | json`), newest first in pages of 25 lines with a timestamp cursor, the page
  * halved when Loki answers ResourceExhausted (its ~4 MiB response cap); each line's `body` is the
- * RRPair, and cluster / namespace / service left "undefined" in it come from the stream labels.
+ * RRPair (the loki exporter's line) or the line is the RRPair (Loki 3's OTLP endpoint), and cluster / namespace / service left "undefined" in it come from the stream labels.
  *
  * The address: `loki://host:port[/path]?query=<LogQL>&tenant=<X-Scope-OrgID>` (`loki+https://`
  * for TLS).
@@ -107,8 +107,10 @@ export function lineToRecord(line: string, labels: Record<string, string>, tsNs:
   } catch {
     return 'line is not JSON';
   }
-  const body = (doc as { body?: unknown } | null)?.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'line has no object "body" (not written by the loki exporter in its json format)';
+  // The loki exporter's line wraps the RRPair in "body"; Loki's native OTLP endpoint stores the body itself.
+  let body = (doc as { body?: unknown } | null)?.body;
+  if ((typeof body !== 'object' || body === null) && (doc as { msgType?: unknown } | null)?.msgType === 'rrpair') body = doc;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'line is neither {"body": <RRPair>} (the loki exporter) nor an RRPair (Loki\'s OTLP endpoint)';
   const rr = body as RRPair;
   for (const f of IDENTITY_FIELDS) if (isUnset(rr[f]) && labels[f]) rr[f] = labels[f];
   const attributes: Record<string, string> = {};

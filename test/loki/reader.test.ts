@@ -63,6 +63,14 @@ describe('reading RRPairs back from Loki (snapshot --from loki://)', () => {
     expect(() => parseLokiUri('loki://h:1?limit=5')).toThrow(/unknown parameter "limit"/);
     expect(defaultLogQL({})).toBe('{service=~".+"} | json');
     expect(defaultLogQL({ cluster: ['east'], service: ['a*'], namespace: ['prod'] })).toBe('{cluster="east", namespace="prod"} | json');
-    expect(lineToRecord('{"body":[1]}', {}, 1n)).toMatch(/no object "body"/);
+    expect(lineToRecord('{"body":[1]}', {}, 1n)).toMatch(/neither \{"body": <RRPair>\}/);
+    expect(lineToRecord('{"msgType":"other","uuid":"x"}', {}, 1n)).toMatch(/neither/);
+  });
+
+  it('a line from Loki\'s OTLP endpoint is the RRPair itself; identity left "undefined" comes from the labels', () => {
+    const r = lineToRecord('{"msgType":"rrpair","uuid":"u1","cluster":"undefined","service":"svc","command":"GET"}', { cluster: 'east', namespace: 'prod', service: 'other' }, 5n);
+    expect(typeof r).toBe('object');
+    const rec = r as Exclude<typeof r, string>;
+    expect(rec.rrpair).toEqual({ msgType: 'rrpair', uuid: 'u1', cluster: 'east', service: 'svc', namespace: 'prod', command: 'GET' });
   });
 });

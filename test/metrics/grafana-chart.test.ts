@@ -46,7 +46,7 @@ describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/m
       // Scrape targets: rrpipe's own /metrics stands in for the intake API, Prometheus for nettap, a closed port for the forwarder.
       env: {
         PROMETHEUS_REMOTE_WRITE: `${prom.url}/api/v1/write`,
-        LOKI_ENDPOINT: `${loki.url}/loki/api/v1/push`,
+        LOKI_OTLP_ENDPOINT: `${loki.url}/otlp`,
         INTAKE_API_METRICS_TARGET: `127.0.0.1:${m}`,
         FORWARDER_METRICS_TARGET: `127.0.0.1:${dead}`,
         NETTAP_METRICS_TARGET: `127.0.0.1:${prom.port}`,
@@ -75,7 +75,8 @@ describe.skipIf(missing('prometheus', 'apt-get install prometheus; .ci/setup.d/m
     expect(own).toMatch(/rrpipe_prometheus_scrape_failures_total\{[^}]*job="speedscale-forwarder"[^}]*\} [1-9]/);
     const scraped = await prom.query('prometheus_build_info{job="speedscale-nettap", component="nettap-ingest", service="speedscale"}');
     expect(scraped).toHaveLength(1);
-    // Every RRPair, HTTP or not, went to Loki by the logs pipeline.
+    // Every RRPair, HTTP or not, went to Loki's OTLP endpoint by the logs pipeline.
     await waitFor(() => loki.entries().length === rrs.length, { what: `${rrs.length} entries in Loki`, timeoutMs: 30_000 });
+    expect(loki.pushes.every((p) => p.path === '/otlp/v1/logs' && p.status === 204)).toBe(true);
   }, 120_000);
 });

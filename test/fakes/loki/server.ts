@@ -14,6 +14,10 @@
  *   inclusive, end exclusive, times as ns, s or RFC 3339; a response over 4 MiB answers 500
  *   ResourceExhausted as Loki's query frontend does), `/loki/api/v1/labels`,
  *   `/loki/api/v1/label/<name>/values`, `/ready`.
+ * - `POST /otlp/v1/logs`: Loki 3's native OTLP ingestion (otlp.ts: index labels from resource
+ *   attributes, the body as the line, the rest as structured metadata), then the same limits.
+ *   Structured metadata is kept per entry and, as Loki answers a query_range that does not ask
+ *   for categorized labels, merged into each result's stream labels.
  * - Tenants: `X-Scope-OrgID`, required when `authEnabled` (else tenant "fake").
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,6 +26,7 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { jsonLabels, LogQLError, parseLabelSet, parseLogQL, runPipeline } from './logql.js';
+import { OtlpRefusal, otlpToEntries } from './otlp.js';
 
 export interface LokiFakeOptions {
   authEnabled?: boolean;
@@ -32,6 +37,10 @@ export interface LokiFakeOptions {
   maxLabelNamesPerSeries?: number;
   maxEntriesLimitPerQuery?: number;
   maxResponseBytes?: number;
+  /** Resource attributes Loki's otlp_config promotes to index labels besides its defaults. */
+  otlpIndexLabels?: string[];
+  /** limits_config.allow_structured_metadata (true by default since Loki 3.0). */
+  allowStructuredMetadata?: boolean;
   /** The fake's clock, in ms. */
   now?: () => number;
 }
@@ -39,6 +48,8 @@ export interface LokiFakeOptions {
 export interface FakeEntry {
   tsNs: bigint;
   line: string;
+  /** Structured metadata (OTLP ingestion). */
+  metadata?: Record<string, string>;
 }
 
 export interface FakeStream {
@@ -47,6 +58,8 @@ export interface FakeStream {
 }
 
 export interface PushLog {
+  /** /loki/api/v1/push or /otlp/v1/logs. */
+  path: string;
   tenant: string;
   contentType: string;
   contentEncoding: string;
@@ -166,6 +179,8 @@ export class LokiFake {
       maxLabelNamesPerSeries: 15,
       maxEntriesLimitPerQuery: 5000,
       maxResponseBytes: 4 * 1024 * 1024,
+      otlpIndexLabels: [],
+      allowStructuredMetadata: true,
       now: Date.now,
       ...opts,
     };
@@ -189,8 +204,8 @@ export class LokiFake {
   }
 
   /** Every stored entry of a tenant, with its stream's labels. */
-  entries(tenant = 'fake'): { labels: Record<string, string>; tsNs: bigint; line: string }[] {
-    const out: { labels: Record<string, string>; tsNs: bigint; line: string }[] = [];
+  entries(tenant = 'fake'): { labels: Record<string, string>; tsNs: bigint; line: string; metadata?: Record<string, string> }[] {
+    const out: { labels: Record<string, string>; tsNs: bigint; line: string; metadata?: Record<string, string> }[] = [];
     for (const s of this.tenants.get(tenant)?.values() ?? []) for (const e of s.entries) out.push({ labels: Object.fromEntries(s.labels), ...e });
     return out;
   }
@@ -222,6 +237,10 @@ export class LokiFake {
         if (req.method !== 'POST') throw new HttpError(405, 'method not allowed');
         return this.push(req, raw, send, res);
       }
+      if (url.pathname === '/otlp/v1/logs') {
+        if (req.method !== 'POST') throw new HttpError(405, 'method not allowed');
+        return this.push(req, raw, send, res, true);
+      }
       if (req.method !== 'GET' && req.method !== 'POST') throw new HttpError(405, 'method not allowed');
       const params = req.method === 'POST' && raw.length ? new URLSearchParams(raw.toString()) : url.searchParams;
       if (url.pathname === '/loki/api/v1/query_range') return this.queryRange(req, params, send);
@@ -235,10 +254,10 @@ export class LokiFake {
     }
   }
 
-  private push(req: IncomingMessage, raw: Buffer, send: (s: number, b: string) => void, res: ServerResponse): void {
+  private push(req: IncomingMessage, raw: Buffer, send: (s: number, b: string) => void, res: ServerResponse, otlp = false): void {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const contentEncoding = (req.headers['content-encoding'] ?? '').toLowerCase();
-    const log: PushLog = { tenant: '', contentType, contentEncoding, status: 204, streams: 0, entries: 0, labels: [] };
+    const log: PushLog = { path: otlp ? '/otlp/v1/logs' : '/loki/api/v1/push', tenant: '', contentType, contentEncoding, status: 204, streams: 0, entries: 0, labels: [] };
     this.pushes.push(log);
     try {
       const inj = this.injected[0];
@@ -248,6 +267,7 @@ export class LokiFake {
         throw new HttpError(inj.status, inj.body);
       }
       log.tenant = this.tenantOf(req);
+      if (otlp) return this.pushOtlp(log, contentType, contentEncoding, raw, res);
       let body = raw;
       if (contentEncoding === 'gzip') body = gunzipSync(raw);
       else if (contentEncoding === 'deflate') body = inflateSync(raw);
@@ -266,6 +286,34 @@ export class LokiFake {
       log.error = (err as Error).message;
       send(log.status, `${log.error}\n`);
     }
+  }
+
+  private pushOtlp(log: PushLog, contentType: string, contentEncoding: string, raw: Buffer, res: ServerResponse): void {
+    let entries;
+    try {
+      entries = otlpToEntries(contentType, contentEncoding, raw, {
+        indexAttributes: this.opts.otlpIndexLabels,
+        allowStructuredMetadata: this.opts.allowStructuredMetadata,
+        nowNs: BigInt(this.opts.now()) * 1_000_000n,
+      });
+    } catch (err) {
+      if (err instanceof OtlpRefusal) throw new HttpError(err.status, err.message);
+      throw err;
+    }
+    const streams = new Map<string, IncomingStream>();
+    for (const e of entries) {
+      const key = labelKey(e.labels);
+      let s = streams.get(key);
+      if (!s) streams.set(key, (s = { labelsText: labelText(e.labels), labels: e.labels, entries: [] }));
+      s.entries.push({ tsNs: e.tsNs, line: e.line, metadata: e.metadata });
+    }
+    log.streams = streams.size;
+    log.entries = entries.length;
+    log.labels = [...streams.values()].map((s) => s.labelsText);
+    const errors = this.ingest(log.tenant, [...streams.values()]);
+    if (errors.length) throw new HttpError(400, errors.length === 1 ? errors[0]! : `${errors[0]} (and ${errors.length - 1} more errors)`);
+    res.writeHead(204);
+    res.end();
   }
 
   private decodeProtobuf(body: Buffer): IncomingStream[] {
@@ -385,6 +433,17 @@ export class LokiFake {
           errors.push(`Max entry size '${this.opts.maxLineSize}' bytes exceeded for stream '${text}' while adding an entry with length '${size}' bytes`);
           continue;
         }
+        const meta = Object.entries(e.metadata ?? {});
+        // Loki's defaults: max_structured_metadata_entries_count 128, max_structured_metadata_size 64 KiB.
+        if (meta.length > 128) {
+          errors.push(`stream '${text}' has structured metadata too many entries: ${meta.length}, limit 128`);
+          continue;
+        }
+        const metaSize = meta.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+        if (metaSize > 64 * 1024) {
+          errors.push(`stream '${text}' has structured metadata too large: '${metaSize}' bytes, limit: '65536' bytes`);
+          continue;
+        }
         if (!stream) store.set(key, (stream = { labels: sortedLabels(labels), entries: [] }));
         const last = stream.entries[stream.entries.length - 1];
         if (last && e.tsNs <= last.tsNs) {
@@ -434,7 +493,7 @@ export class LokiFake {
       if (!q.selector.every((m) => m.test(s.labels.get(m.name) ?? ''))) continue;
       for (const e of s.entries) {
         if (e.tsNs < start || e.tsNs >= end) continue;
-        const labels = runPipeline(q, s.labels, e.line);
+        const labels = runPipeline(q, e.metadata ? new Map([...s.labels, ...Object.entries(e.metadata)]) : s.labels, e.line);
         if (labels) hits.push({ labels, e });
       }
     }
