@@ -15,12 +15,19 @@ export interface RRRecord {
   observedNs: bigint;
   /** The OTLP LogRecord's time_unix_nano (decimal string) when the record came as a LogRecord with one. */
   timeUnixNano?: string;
+  /** The OTLP instrumentation scope the record came in under; OTLP exporters send it on unchanged. */
+  scope?: InstrumentationScope;
   /** Set by the indexing processor. */
   index?: IndexDoc;
   /** Where the full RRPair lives in long-term storage (s3://…, gs://…, azblob://…, file://…). */
   location?: string;
   /** Size of the record as it arrived, in bytes, when the receiver knows it. */
   sizeHint?: number;
+}
+
+export interface InstrumentationScope {
+  name: string;
+  version?: string;
 }
 
 export type RecordBatch = RRRecord[];
@@ -46,6 +53,7 @@ export function newRecord(rrpair: RRPair, init: Partial<Omit<RRRecord, 'rrpair'>
     attributes: init.attributes ?? {},
     observedNs: init.observedNs ?? nowNs(),
     ...(init.timeUnixNano ? { timeUnixNano: init.timeUnixNano } : {}),
+    ...(init.scope ? { scope: init.scope } : {}),
     ...(init.index ? { index: init.index } : {}),
     ...(init.location ? { location: init.location } : {}),
     ...(init.sizeHint !== undefined ? { sizeHint: init.sizeHint } : {}),

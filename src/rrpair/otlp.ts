@@ -1,4 +1,4 @@
-import type { Attrs, RRRecord } from '../core/record.js';
+import type { Attrs, InstrumentationScope, RRRecord } from '../core/record.js';
 import { newRecord } from '../core/record.js';
 import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
 
@@ -101,6 +101,7 @@ function attrsOf(kvs: KeyValue[] | undefined): Attrs {
 export function logRecordToRecord(
   log: { body?: AnyValue; attributes?: KeyValue[]; observedTimeUnixNano?: unknown; timeUnixNano?: unknown },
   resourceAttrs: KeyValue[] | undefined,
+  scope?: InstrumentationScope,
 ): RRRecord | undefined {
   let body = fromAnyValue(log.body);
   if (typeof body === 'string') {
@@ -121,7 +122,17 @@ export function logRecordToRecord(
     if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
   }
   const t = unixNanoString(log.timeUnixNano);
-  return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}) });
+  return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+}
+
+/** The scope of a ScopeLogs entry, when it names one (an empty scope is no scope, as in OTLP). */
+function scopeOf(sl: { scope?: unknown }): InstrumentationScope | undefined {
+  const sc = sl.scope as { name?: unknown; version?: unknown } | undefined;
+  if (typeof sc !== 'object' || sc === null) return undefined;
+  const name = typeof sc.name === 'string' ? sc.name : '';
+  const version = typeof sc.version === 'string' && sc.version ? sc.version : undefined;
+  if (!name && !version) return undefined;
+  return version ? { name, version } : { name };
 }
 
 /** A LogRecord's time_unix_nano as a decimal string; undefined when absent or 0 (unset in OTLP). */
@@ -201,14 +212,19 @@ export function tsNanos(ts: string | undefined): string | undefined {
  * exporters write with the otlp_json marshaler): records grouped by resource.
  */
 export function recordsToOtlpJson(batch: RRRecord[], scopeName = 'rrpipe'): object {
-  const byResource = new Map<string, { attrs: Attrs; logs: object[] }>();
+  const byResource = new Map<string, { attrs: Attrs; scopes: Map<string, { scope: InstrumentationScope; logs: object[] }> }>();
   for (const r of batch) {
     const attrs = resourceAttrsOf(r);
     const key = JSON.stringify(attrs);
     let g = byResource.get(key);
-    if (!g) byResource.set(key, (g = { attrs, logs: [] }));
+    if (!g) byResource.set(key, (g = { attrs, scopes: new Map() }));
+    // A record keeps the scope it came in under (as the Collector relays it); rrpipe's own otherwise.
+    const scope = r.scope ?? { name: scopeName };
+    const sk = `${scope.name}\u0000${scope.version ?? ''}`;
+    let sg = g.scopes.get(sk);
+    if (!sg) g.scopes.set(sk, (sg = { scope, logs: [] }));
     const t = r.timeUnixNano ?? tsNanos(r.rrpair.ts);
-    g.logs.push({
+    sg.logs.push({
       ...(t ? { timeUnixNano: t } : {}),
       observedTimeUnixNano: r.observedNs.toString(),
       body: toAnyValue(r.rrpair),
@@ -218,7 +234,7 @@ export function recordsToOtlpJson(batch: RRRecord[], scopeName = 'rrpipe'): obje
   return {
     resourceLogs: [...byResource.values()].map((g) => ({
       resource: { attributes: toKeyValues(g.attrs) },
-      scopeLogs: [{ scope: { name: scopeName }, logRecords: g.logs }],
+      scopeLogs: [...g.scopes.values()].map((sg) => ({ scope: { ...sg.scope }, logRecords: sg.logs })),
     })),
   };
 }
@@ -229,10 +245,11 @@ export function otlpJsonToRecords(doc: unknown): { records: RRRecord[]; skipped:
   let skipped = 0;
   const rls = (doc as { resourceLogs?: unknown[] })?.resourceLogs;
   if (!Array.isArray(rls)) throw new OtlpMappingError('not an OTLP logs document (no resourceLogs)');
-  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: object[] }[] }[]) {
+  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { scope?: unknown; logRecords?: object[] }[] }[]) {
     for (const sl of rl.scopeLogs ?? []) {
+      const scope = scopeOf(sl);
       for (const lr of sl.logRecords ?? []) {
-        const rec = logRecordToRecord(lr as Parameters<typeof logRecordToRecord>[0], rl.resource?.attributes);
+        const rec = logRecordToRecord(lr as Parameters<typeof logRecordToRecord>[0], rl.resource?.attributes, scope);
         if (rec) records.push(rec);
         else skipped++;
       }
@@ -270,7 +287,7 @@ export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPair
   const rls = (doc as { resourceLogs?: unknown }).resourceLogs ?? [];
   if (!Array.isArray(rls)) throw new OtlpMappingError('resourceLogs must be an array');
   const out: LogsRequestResult = { records: [], nonRRPair: 0, rejected: 0 };
-  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { logRecords?: object[] }[] }[]) {
+  for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { scope?: unknown; logRecords?: object[] }[] }[]) {
     // Arrays are objects too: {"resourceLogs":[[…]]} would otherwise pass as an empty entry.
     if (typeof rl !== 'object' || rl === null || Array.isArray(rl)) throw new OtlpMappingError('resourceLogs entries must be objects');
     const resAttrs = rl.resource?.attributes;
@@ -281,10 +298,11 @@ export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPair
       if (typeof sl !== 'object' || sl === null || Array.isArray(sl)) throw new OtlpMappingError('scopeLogs entries must be objects');
       const lrs = sl.logRecords ?? [];
       if (!Array.isArray(lrs)) throw new OtlpMappingError('logRecords must be an array');
+      const scope = scopeOf(sl);
       for (const lr of lrs as Parameters<typeof logRecordToRecord>[0][]) {
         if (typeof lr !== 'object' || lr === null || Array.isArray(lr)) throw new OtlpMappingError('logRecords entries must be objects');
         if (lr.attributes !== undefined && !Array.isArray(lr.attributes)) throw new OtlpMappingError('attributes must be an array');
-        const rec = logRecordToRecord(lr, resAttrs);
+        const rec = logRecordToRecord(lr, resAttrs, scope);
         if (rec) {
           out.records.push(rec);
           continue;

@@ -65,8 +65,8 @@ describe('configs/byoc/grafana.yaml (the grafana chart\'s collector: otlphttp/lo
         const sent = byUuid.get(line.uuid)!;
         expect(line).toEqual(expectedRRPair(sent.rr, sent.ids));
         // The log attributes stay as structured metadata; the timestamp is the log record's, to the ns.
-        // The scope is rrpipe's, not the forwarder's: records do not carry the instrumentation scope (README).
-        expect(e.metadata).toEqual({ service: sent.ids.service, namespace: sent.ids.namespace, scope_name: 'rrpipe' });
+        // The scope is the forwarder's, relayed as the Collector relays it (records keep their instrumentation scope).
+        expect(e.metadata).toEqual({ service: sent.ids.service, namespace: sent.ids.namespace, scope_name: 'speedscale-forwarder' });
         expect(e.tsNs).toBe(sentAt.get(line.uuid as string));
       }
     });

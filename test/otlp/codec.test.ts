@@ -56,4 +56,27 @@ describe('OTLP protobuf codec', () => {
     expect(decodeLogsResponse(encodeLogsResponse({ rejectedLogRecords: 3, errorMessage: 'x' }))).toEqual({ rejectedLogRecords: 3, errorMessage: 'x' });
     expect(retryDelayOfStatus(encodeStatusWithRetry(8, 'full', 2500))).toBe(2500);
   });
+
+  it('keeps each record\'s instrumentation scope through decode and re-encode, grouped per resource and scope; records without one go out under rrpipe', () => {
+    const rr = (i: number) => ({ ...SAMPLES[i]! });
+    const req = {
+      resourceLogs: [{
+        resource: { attributes: [{ key: 'cluster', value: { stringValue: 'east' } }] },
+        scopeLogs: [
+          { scope: { name: 'speedscale-forwarder', version: '2.4.1' }, logRecords: [{ body: { stringValue: JSON.stringify(rr(0)) } }, { body: { stringValue: JSON.stringify(rr(1)) } }] },
+          { scope: { name: 'nettap' }, logRecords: [{ body: { stringValue: JSON.stringify(rr(2)) } }] },
+          { scope: {}, logRecords: [{ body: { stringValue: JSON.stringify(rr(3)) } }] },
+        ],
+      }],
+    };
+    const { records } = logsRequestToRecords(decodeLogsRequest(encodeLogsRequest(req)));
+    expect(records.map((r) => r.scope)).toEqual([{ name: 'speedscale-forwarder', version: '2.4.1' }, { name: 'speedscale-forwarder', version: '2.4.1' }, { name: 'nettap' }, undefined]);
+    const out = decodeLogsRequest(encodeLogsRequest(recordsToOtlpJson([...records, newRecord(rr(4), { resource: { cluster: 'east' } })]))) as {
+      resourceLogs: { scopeLogs: { scope?: { name?: string; version?: string }; logRecords: unknown[] }[] }[];
+    };
+    expect(out.resourceLogs).toHaveLength(1);
+    expect(out.resourceLogs[0]!.scopeLogs.map((sl) => [sl.scope?.name, sl.scope?.version || undefined, sl.logRecords.length])).toEqual([
+      ['speedscale-forwarder', '2.4.1', 2], ['nettap', undefined, 1], ['rrpipe', undefined, 2],
+    ]);
+  });
 });
