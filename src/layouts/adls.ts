@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { AzureStorageAuthOptions } from '../helpers/azure-credential.js';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import { azureServiceClient, statusOf } from './azure.js';
-import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readIfExists, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const dl = lazyRequire<typeof import('@azure/storage-file-datalake')>('@azure/storage-file-datalake');
 
@@ -90,12 +90,7 @@ export class DataLakeStore implements ObjectStore {
     }
   }
 
-  async getSmall(key: string): Promise<Buffer | undefined> {
-    try {
-      return await readAll(await this.get(key));
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
+  getSmall(key: string): Promise<Buffer | undefined> {
+    return readIfExists(this, key);
   }
 }

@@ -2,7 +2,7 @@ import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { AzureStorageAuthOptions } from '../helpers/azure-credential.js';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import type { Readable } from 'node:stream';
-import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readIfExists, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const blob = lazyRequire<typeof import('@azure/storage-blob')>('@azure/storage-blob');
 
@@ -87,12 +87,7 @@ export class AzureBlobStore implements ObjectStore {
     }
   }
 
-  async getSmall(key: string): Promise<Buffer | undefined> {
-    try {
-      return await readAll(await this.get(key));
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
+  getSmall(key: string): Promise<Buffer | undefined> {
+    return readIfExists(this, key);
   }
 }

@@ -1,7 +1,7 @@
 import type { Storage, Bucket } from '@google-cloud/storage';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import { PassThrough, type Readable } from 'node:stream';
-import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readIfExists, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const gcs = lazyRequire<typeof import('@google-cloud/storage')>('@google-cloud/storage');
 
@@ -87,12 +87,7 @@ export class GcsStore implements ObjectStore {
     });
   }
 
-  async getSmall(key: string): Promise<Buffer | undefined> {
-    try {
-      return await readAll(await this.get(key));
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
+  getSmall(key: string): Promise<Buffer | undefined> {
+    return readIfExists(this, key);
   }
 }

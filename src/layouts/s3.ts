@@ -1,7 +1,7 @@
 import type { S3Client, StorageClass, ServerSideEncryption } from '@aws-sdk/client-s3';
 import { lazyRequire } from '../helpers/lazy-require.js';
 import type { Readable } from 'node:stream';
-import { encodeKey, NotFoundError, ObjectExistsError, readAll, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { encodeKey, NotFoundError, ObjectExistsError, readIfExists, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const s3 = lazyRequire<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
 const storage = lazyRequire<typeof import('@aws-sdk/lib-storage')>('@aws-sdk/lib-storage');
@@ -96,13 +96,8 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async getSmall(key: string): Promise<Buffer | undefined> {
-    try {
-      return await readAll(await this.get(key));
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
+  getSmall(key: string): Promise<Buffer | undefined> {
+    return readIfExists(this, key);
   }
 
   async close(): Promise<void> {

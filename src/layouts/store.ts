@@ -46,6 +46,16 @@ export async function readAll(r: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** A whole object read into memory, or undefined when it does not exist (getSmall of the remote stores). */
+export async function readIfExists(st: Pick<ObjectStore, 'get'>, key: string): Promise<Buffer | undefined> {
+  try {
+    return await readAll(await st.get(key));
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
 /** Join key parts with single slashes, ignoring empty parts. */
 export function joinKey(...parts: (string | undefined)[]): string {
   return parts
