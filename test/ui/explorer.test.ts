@@ -150,7 +150,12 @@ service:
 
     it('reads: one RRPair fetched through its archive_uri, with the gzip body decoded and pretty-printed and redaction markers shown', async () => {
       await page.goto(`${base}/ui#start=${START}&end=${END}&endpoint=${encodeURIComponent('^/v1/fine_tuning/jobs/ftjob-')}&tab=find`);
-      await waitFor(async () => (await page.getByTestId('row').count()) > 0, { what: 'rows' });
+      // Only the hash changes, so the previous test's rows stay until the new query answers: wait for this filter's rows.
+      const locations = () => page.getByTestId('row').evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[4]?.textContent ?? ''));
+      await waitFor(async () => {
+        const locs = await locations();
+        return locs.length > 0 && locs.every((l) => l.startsWith('/v1/fine_tuning/jobs/ftjob-'));
+      }, { what: 'the fine_tuning rows' });
       const id = (await page.getByTestId('row').first().getAttribute('data-id'))!;
       await page.getByTestId('row').first().click();
       await expect.poll(() => page.getByTestId('from').textContent()).toMatch(/^file:\/\/.*#\d+$/);
