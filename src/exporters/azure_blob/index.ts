@@ -1,8 +1,8 @@
 import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
+import { azureArchiveOptions } from '../internal/archive/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { AzureBlobStore, type AzureStoreOptions } from '../../layouts/azure.js';
-import { COMPRESSIONS, type Format } from '../../layouts/format.js';
-import { layoutDefaults } from '../../layouts/layout.js';
+import { COMPRESSIONS } from '../../layouts/format.js';
 import { azureStorageAuth, azureStorageAuthSchema } from '../../helpers/azure-credential.js';
 
 export const AZURE_TIERS = ['Hot', 'Cool', 'Cold', 'Archive'] as const;
@@ -44,13 +44,7 @@ export const factories = archiveFactories<AzureBlobConfig>({
   description: 'Archives records to Azure Blob Storage under the OTel azure_blob exporter\'s blob names, or in rrpipe\'s native or the Fluent Bit layout.',
   schema,
   build: (s) => {
-    const c = s.config;
-    const d = layoutDefaults(c.layout);
-    const format: Format = c.format === 'json' ? 'otlp_json' : c.format ?? d.format;
-    const opts = storeOptions(c);
-    return {
-      openStore: () => new AzureBlobStore(opts),
-      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest ?? c.layout !== 'otel_azure_blob', parallel: c.parallel },
-    };
+    const opts = storeOptions(s.config);
+    return { openStore: () => new AzureBlobStore(opts), options: azureArchiveOptions(s.config) };
   },
 });

@@ -1,8 +1,8 @@
 import { address, bool, bytes, exporterHelperProperties, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
+import { azureArchiveOptions } from '../internal/archive/exporter.js';
 import { archiveFactories } from '../internal/archive/factories.js';
 import { DataLakeStore, type DataLakeStoreOptions } from '../../layouts/adls.js';
-import { COMPRESSIONS, type Format } from '../../layouts/format.js';
-import { layoutDefaults } from '../../layouts/layout.js';
+import { COMPRESSIONS } from '../../layouts/format.js';
 import { azureStorageAuth, azureStorageAuthSchema } from '../../helpers/azure-credential.js';
 
 const schema = obj({
@@ -33,13 +33,7 @@ export const factories = archiveFactories<AzureDataLakeConfig>({
   description: 'Archives records to Azure Data Lake Storage Gen2 through its DFS API, as real directories (native Hive layout by default, or the OTel azure_blob names); locations are abfss:// URIs.',
   schema,
   build: (s) => {
-    const c = s.config;
-    const d = layoutDefaults(c.layout);
-    const format: Format = c.format === 'json' ? 'otlp_json' : c.format ?? d.format;
-    const opts = storeOptions(c);
-    return {
-      openStore: () => new DataLakeStore(opts),
-      options: { spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression }, writeManifest: c.write_manifest ?? c.layout !== 'otel_azure_blob', parallel: c.parallel },
-    };
+    const opts = storeOptions(s.config);
+    return { openStore: () => new DataLakeStore(opts), options: azureArchiveOptions(s.config) };
   },
 });

@@ -3,8 +3,8 @@ import type { Component, Consumer, CreateSettings } from '../../../core/componen
 import { errorMessage, isRetryable, PartialFailureError, type ItemFailure } from '../../../core/errors.js';
 import type { RecordBatch, RRRecord } from '../../../core/record.js';
 import { createExporter, type ExporterHelperConfig } from '../../../helpers/exporter.js';
-import { assertCompression, compress, encodeRecords, encodedOrder } from '../../../layouts/format.js';
-import { ensureManifest, planObjects, type LayoutSpec } from '../../../layouts/layout.js';
+import { assertCompression, compress, encodeRecords, encodedOrder, type Compression, type Format } from '../../../layouts/format.js';
+import { ensureManifest, layoutDefaults, planObjects, type LayoutName, type LayoutSpec } from '../../../layouts/layout.js';
 import { eachLimit } from '../../../layouts/reader.js';
 import { ObjectExistsError, type ObjectStore } from '../../../layouts/store.js';
 
@@ -13,6 +13,23 @@ export interface ArchiveOptions {
   writeManifest: boolean;
   /** Objects written at once per batch. */
   parallel?: number;
+}
+
+/**
+ * The archive options of the two Azure Storage archives (azure_blob, azure_datalake), which share
+ * their keys: `json` is the OTel azure_blob marshaler's name for otlp_json, format and compression
+ * default to the layout's, and the manifest is written except under the OTel names.
+ */
+export function azureArchiveOptions(c: {
+  layout: LayoutName; prefix: string; format?: 'json' | Format; compression?: Compression; write_manifest?: boolean; parallel?: number;
+}): ArchiveOptions {
+  const d = layoutDefaults(c.layout);
+  const format: Format = c.format === 'json' ? 'otlp_json' : c.format ?? d.format;
+  return {
+    spec: { layout: c.layout, prefix: c.prefix, format, compression: c.compression ?? d.compression },
+    writeManifest: c.write_manifest ?? c.layout !== 'otel_azure_blob',
+    parallel: c.parallel,
+  };
 }
 
 /** A new name for an object whose name was taken (OTel azure_blob names have a 4-digit serial). */
