@@ -33,7 +33,9 @@ export class RrpipeProcess {
     checkedBuild ||= (requireBuild(), true);
     this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
-    this.child.stderr!.on('data', (d: Buffer) => {
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (d: string) => {
       this.stderrText += d.toString();
       buf += d.toString();
       let i;
@@ -47,8 +49,9 @@ export class RrpipeProcess {
         }
       }
     });
-    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
+    this.child.stdout!.on('data', (d: string) => (this.stdout += d));
+    // 'close', not 'exit': 'exit' can fire while the last chunks of stdout are still unread.
+    this.exited = new Promise((r) => this.child.on('close', (code) => r(code)));
   }
 
   waitLog(msg: string | RegExp, timeoutMs = 60_000) {
