@@ -6,7 +6,7 @@ import type { ExporterFactory } from '../../src/core/component.js';
 import { bigtableEmulator, missing, startBigtable } from '../support/index.js';
 import { storeConformance } from '../support/store-conformance.js';
 import {
-  build, chunks, FlakyProxy, generatedRecords, hugeRecord, queryAll, reference, sendAndDrain, type Built,
+  build, chunks, FlakyProxy, generatedRecords, queryAll, reference, sendAndDrain, type Built,
 } from './support.js';
 
 const fast = {
@@ -51,6 +51,7 @@ describe.skipIf(missing(bigtableEmulator(), 'the Google Cloud CLI\'s Bigtable em
     count: async (table) => (await admin.instance('i').table(table).getRows())[0].length / 2,
     generated: 1_500,
     batch: 100,
+    oversize: { bytes: 1_500_000, config: { max_cell_size: '1MiB' }, reason: /^record too large for bigtable: the RRPair cell \(max_cell_size\) is \d+ bytes, the limit is 1048576 bytes$/ },
     cli: { component: 'bigtable/hot', yaml: (table) => `project_id: p\ninstance_id: i\ntable_id: ${table}\nendpoint: ${endpoint}` },
   });
 
@@ -92,19 +93,4 @@ describe.skipIf(missing(bigtableEmulator(), 'the Google Cloud CLI\'s Bigtable em
     }
   }, 60_000);
 
-  it('dead-letters a record over max_cell_size with a clear reason and writes the rest', async () => {
-    const b = await exporter('big', { max_cell_size: '1MiB' });
-    try {
-      const recs = generatedRecords(4);
-      const huge = hugeRecord(1_500_000);
-      await sendAndDrain(b, [[recs[0]!, huge, ...recs.slice(1)]]);
-      const dl = await b.host.deadLetters();
-      expect(dl).toHaveLength(1);
-      expect(dl[0]!.reason).toMatch(/^record too large for bigtable: the RRPair cell \(max_cell_size\) is \d+ bytes, the limit is 1048576 bytes$/);
-      expect(dl[0]!.rrpair.uuid).toBe(huge.rrpair.uuid);
-      expect(await queryAll(b.component, {})).toEqual(reference(recs));
-    } finally {
-      await b.stop();
-    }
-  });
 });

@@ -5,7 +5,7 @@ import type { ExporterFactory } from '../../src/core/component.js';
 import type { QueryableStore } from '../../src/core/query.js';
 import type { RRRecord } from '../../src/core/record.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
-import { build, chunks, generatedRecords, queryAll, reference as fullReference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
+import { build, chunks, generatedRecords, hugeRecord, queryAll, reference as fullReference, sampleRecords, sendAndDrain, type Built } from '../shortterm2/support.js';
 import { withPipeline } from './config.js';
 import { runCli } from './proc.js';
 import { tmpDir } from './tmp.js';
@@ -36,6 +36,11 @@ export interface StoreUnderTest {
   /** Page size of the whole-store read (`limit`). */
   pageSize?: number;
   roundTripTimeoutMs?: number;
+  /**
+   * A record over the store's item limit: an RRPair body of `bytes`, `config` merged into the
+   * exporter's (to set the limit), and the dead-letter reason it must get.
+   */
+  oversize?: { bytes: number; config?: Record<string, unknown>; reason: RegExp };
   /** For `rrpipe query --store <component> --output raw`: the component id and its YAML under `exporters:`. */
   cli?: { component: string; yaml(name: string): string; env?: NodeJS.ProcessEnv };
 }
@@ -89,6 +94,23 @@ export function storeConformance(title: string, s: StoreUnderTest): void {
         await b.stop();
       }
     }, s.roundTripTimeoutMs ?? 600_000);
+
+    if (s.oversize) it('dead-letters a record over the store\'s item limit with a clear reason and writes the rest of its batch', async () => {
+      const o = s.oversize!;
+      const b = await build(s.factory, { ...s.config('big'), ...o.config });
+      try {
+        const recs = generatedRecords(6);
+        const huge = hugeRecord(o.bytes);
+        await sendAndDrain(b, [[recs[0]!, huge, ...recs.slice(1)]]);
+        const dl = await b.host.deadLetters();
+        expect(dl).toHaveLength(1);
+        expect(dl[0]!.reason).toMatch(o.reason);
+        expect(dl[0]!.rrpair.uuid).toBe(huge.rrpair.uuid);
+        expect(await queryAll(b.component, {})).toEqual(reference(recs));
+      } finally {
+        await b.stop();
+      }
+    });
 
     // Defined only for a store the CLI reads on its own (an index-only store's --output raw needs its archive).
     if (s.cli) it('rrpipe query --store <id> --output raw prints the RRPairs, with the same filters as the other stores', async () => {
