@@ -31,3 +31,10 @@ export async function listenFake(handle: (req: IncomingMessage, res: ServerRespo
     },
   };
 }
+
+/** A request's whole body. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

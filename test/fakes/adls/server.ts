@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenFake, type FakeListener } from '../listen.js';
+import { listenFake, type FakeListener, readBody } from '../listen.js';
 
 /**
  * A strict wire fake of Azure Data Lake Storage Gen2 (hierarchical namespace), of exactly what
@@ -86,9 +86,7 @@ export class FakeDataLake {
       req.socket.destroy();
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readBody(req);
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${this.port}`);
     let dfs = true;
     try {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenFake, type FakeListener } from '../listen.js';
+import { listenFake, type FakeListener, readBody } from '../listen.js';
 import { fieldsOf, matches, ODataError, parseFilter } from './odata.js';
 
 /**
@@ -66,9 +66,7 @@ export class FakeAiSearch {
       req.socket.destroy();
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
+    const raw = await readBody(req);
     try {
       const url = new URL(req.url ?? '/', this.endpoint);
       if (url.searchParams.get('api-version') !== API_VERSION) throw new HttpError(400, `Invalid or missing api-version query string parameter (expected ${API_VERSION}).`);

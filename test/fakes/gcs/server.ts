@@ -11,6 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleXml, type XmlBackend } from './xml.js';
+import { readBody } from '../listen.js';
 
 const TABLE = (() => {
   const t = new Uint32Array(256);
@@ -300,11 +301,6 @@ export class FakeGcs {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of req) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 function splitMultipart(body: Buffer, boundary: string): { headers: Record<string, string>; body: Buffer }[] {
   const delim = Buffer.from(`--${boundary}`);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { QueueClient } from '@azure/storage-queue';
+import { readBody } from '../listen.js';
 
 /**
  * A strict wire fake of the Kusto engine endpoints the azuredataexplorer exporter uses, written
@@ -52,9 +53,7 @@ export class FakeKusto {
   }
 
   private async body(req: IncomingMessage): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const b = Buffer.concat(chunks);
+    const b = await readBody(req);
     return req.headers['content-encoding'] === 'gzip' ? gunzipSync(b) : b;
   }
 

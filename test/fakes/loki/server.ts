@@ -27,6 +27,7 @@ import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { jsonLabels, LogQLError, parseLabelSet, parseLogQL, runPipeline } from './logql.js';
 import { OtlpRefusal, otlpToEntries } from './otlp.js';
+import { readBody } from '../listen.js';
 
 export interface LokiFakeOptions {
   authEnabled?: boolean;
@@ -229,9 +230,7 @@ export class LokiFake {
       res.end(text);
     };
     try {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      const raw = Buffer.concat(chunks);
+      const raw = await readBody(req);
       if (req.method === 'GET' && url.pathname === '/ready') return send(200, 'ready\n');
       if (url.pathname === '/loki/api/v1/push') {
         if (req.method !== 'POST') throw new HttpError(405, 'method not allowed');

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
+import { readBody } from '../listen.js';
 
 export type Flavor = 'elasticsearch' | 'opensearch';
 
@@ -119,9 +120,7 @@ export class SearchEngineFake {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    let raw = Buffer.concat(chunks);
+    let raw = await readBody(req);
     const u = new URL(req.url ?? '/', 'http://fake');
     const path = decodeURIComponent(u.pathname);
     const method = req.method ?? 'GET';

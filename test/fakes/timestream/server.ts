@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenFake, type FakeListener } from '../listen.js';
+import { listenFake, type FakeListener, readBody } from '../listen.js';
 import { randomUUID } from 'node:crypto';
 import { evaluate, parseSelect, SqlError } from './sql.js';
 
@@ -97,8 +97,7 @@ export class FakeTimestream {
       req.socket.destroy();
       return;
     }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const raw = await readBody(req);
     try {
       if (req.method !== 'POST' || req.url !== '/') throw new ApiError('UnknownOperationException', `${req.method} ${req.url}`, 404);
       if (req.headers['content-type'] !== 'application/x-amz-json-1.0') throw new ApiError('SerializationException', `Content-Type ${req.headers['content-type']}`);
@@ -109,7 +108,7 @@ export class FakeTimestream {
       if (!req.headers['x-amz-date']) throw new ApiError('IncompleteSignatureException', 'no X-Amz-Date');
       let body: Record<string, unknown>;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
       } catch {
         throw new ApiError('SerializationException', 'the body is not JSON');
       }
