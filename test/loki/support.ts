@@ -64,6 +64,8 @@ export const forwarderIds = (half: number) => (i: number): Ids => (i < half ? { 
 /** What both revisions of the grafana chart config share: the metrics side, as the chart renders it. */
 export function expectChartMetricsSide(cfg: ResolvedConfig): void {
     expect(cfg.pipelines.get('logs/metrics')).toMatchObject({ receivers: ['otlp'], processors: ['transform/rrpair-attrs', 'filter/http-only', 'batch'], exporters: ['count', 'sum'] });
+    expect(cfg.components.processors.get('transform/rrpair-attrs')!.config.error_mode).toBe('propagate');
+    expect(cfg.components.processors.get('filter/http-only')!.config.error_mode).toBe('ignore');
     expect(cfg.pipelines.get('metrics')).toMatchObject({ receivers: ['prometheus', 'count', 'sum'], processors: ['deltatocumulative/traffic', 'batch'], exporters: ['prometheusremotewrite', 'debug'] });
     const scrape = (cfg.components.receivers.get('prometheus')!.config as { config: { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] } }).config.scrape_configs;
     expect(scrape.map((j) => [j.job_name, j.static_configs[0]!.targets])).toEqual([

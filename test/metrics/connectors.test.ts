@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { MetricPoint, SumPoint } from '../../src/core/metric.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Service } from '../../src/service/service.js';
-import { expectedTraffic, metricSinks, metricsTestRegistry, tmp, trafficSamples, waitFor } from '../support/index.js';
+import { expectedTraffic, grafanaChartComponents, metricSinks, metricsTestRegistry, tmp, trafficSamples, waitFor } from '../support/index.js';
 
 const running: Service[] = [];
 afterEach(async () => {
@@ -19,35 +19,9 @@ receivers:
   file: { include: ["${dir}/*.jsonl"], follow: false, batch_size: 7 }
 processors:
   batch: {}
-  transform/rrpair-attrs:
-    log_statements:
-      - context: log
-        statements:
-          - set(attributes["svc"],         body["service"])
-          - set(attributes["status"],      body["status"])
-          - set(attributes["l7"],          body["l7protocol"])
-          - set(attributes["duration_ms"], Double(body["duration"]))
-  filter/http-only:
-    error_mode: ignore
-    logs:
-      log_record:
-        - 'attributes["l7"] != "http"'
-  deltatocumulative/traffic: {}
+${grafanaChartComponents('processors', 'transform/rrpair-attrs', 'filter/http-only', 'deltatocumulative/traffic')}
 connectors:
-  count:
-    logs:
-      speedscale_calls:
-        description: "Total HTTP calls"
-        attributes:
-          - key: svc
-          - key: status
-  sum:
-    logs:
-      speedscale_request_duration_ms_sum:
-        description: "Sum of HTTP request duration (ms) by service"
-        source_attribute: duration_ms
-        attributes:
-          - key: svc
+${grafanaChartComponents('connectors', 'count', 'sum')}
 exporters:
   metriccapture: { label: out }
 ${extra}

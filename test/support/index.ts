@@ -14,7 +14,7 @@ export { FakeKusto } from '../fakes/kusto/server.js';
 export { startSearchEngineFake, luceneRegex, type FakeOptions, type Flavor, type SearchEngineFake } from '../fakes/search-engine/index.js';
 export { firestoreEmulator, startCosmos, startFirestore, startIdentityServer, startProcessIdentity, type CosmosServer, type IdentityServer } from './cloud-emulators.js';
 export { jsonLabels, LokiFake, startLokiFake, parseLokiTime, type LokiFakeOptions } from '../fakes/loki/server.js';
-export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic, recordSdkMetrics, LATENCIES, EXP_VALUES } from './metrics.js';
+export { metricCaptureExporter, metricSinks, metricsTestRegistry, trafficSamples, expectedTraffic, recordSdkMetrics, LATENCIES, EXP_VALUES, grafanaChartComponents } from './metrics.js';
 export { startPrometheus, type PrometheusServer, type PromVector } from './prometheus.js';
 export { DynamoProxy, startDynalite, type Dynalite, type DynamoCall } from './dynalite.js';
 export { chromiumPath, launchChromium } from './browser.js';

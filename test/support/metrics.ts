@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { ExporterFactory } from '../../src/core/component.js';
@@ -5,6 +7,7 @@ import { obj, str } from '../../src/config/fragments.js';
 import type { MetricPoint } from '../../src/core/metric.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import type { Registry } from '../../src/core/registry.js';
+import { parse, stringify } from 'yaml';
 import { allSamples } from './samples.js';
 import { testRegistry } from './capture.js';
 
@@ -102,4 +105,17 @@ export async function recordSdkMetrics(exporter: PushMetricExporter, service: st
   for (const v of EXP_VALUES) exp.record(v);
   await reader.forceFlush();
   await provider.shutdown();
+}
+
+/**
+ * Components of the shipped grafana chart config (configs/byoc/grafana.yaml) as YAML entries to
+ * place under `section:` in a test's config, so tests run the chart's own statements, not a copy.
+ */
+export function grafanaChartComponents(section: 'processors' | 'connectors', ...names: string[]): string {
+  const chart = parse(readFileSync(join(import.meta.dirname, '../../configs/byoc/grafana.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+  const picked = Object.fromEntries(names.map((n) => {
+    if (!(n in chart[section]!)) throw new Error(`configs/byoc/grafana.yaml has no ${section}.${n}`);
+    return [n, chart[section]![n]];
+  }));
+  return stringify(picked).trimEnd().replace(/^/gm, '  ');
 }
