@@ -9,7 +9,7 @@ import { ArchiveFetcher } from '../../src/helpers/archive-fetch.js';
 import { runCli, startIdentityServer, tmp, type IdentityServer } from '../support/index.js';
 import { FakeDataLake } from '../fakes/adls/server.js';
 import { makeCerts } from '../otlp/certs.js';
-import { canon, corpus, runOnce, sinks, sources } from './support.js';
+import { canon, corpus, expectSameRecords, rehydrateInto, runOnce, sinks, sources } from './support.js';
 
 /*
  * ADLS Gen2 through its DFS API. Azurite serves Blob, Queue and Table only (no DFS endpoint), so
@@ -51,31 +51,6 @@ ${viaConnector ? 'exporters:\n  memsink: { name: indexed }' : ''}
 `;
 }
 
-async function rehydrate(name: string, prefix: string, window = ALL) {
-  sinks.set(name, { records: [] });
-  await runOnce(`
-service:
-  data_dir: ${tmp('data')}
-  pipelines:
-    logs/back: { receivers: [rehydrate], exporters: [memsink] }
-receivers:
-  rehydrate:
-    from: ${ROOT}/${prefix}
-    azure: { connection_string: '${fake.connectionString}' }
-    start: '${window.start}'
-    end: '${window.end}'
-exporters:
-  memsink: { name: ${name} }
-`);
-  return sinks.get(name)!.records;
-}
-
-function expectSame(got: { rrpair: { uuid?: string } }[], want: Map<string, string>) {
-  expect(got.length).toBe(want.size);
-  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(want.size);
-  for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
-}
-
 describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, snapshot, get', () => {
   it('native: hierarchical directories dt=/hour=/service=, files created, appended and flushed; every record back equal, once', async () => {
     fake.pageSize = 7; // listings come in pages: x-ms-continuation is followed
@@ -87,12 +62,12 @@ describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, s
       for (const f of files) expect(f).toMatch(/^native\/dt=\d{4}-\d\d-\d\d\/hour=\d\d\/service=[^/]+\/[0-9A-HJKMNP-TV-Z]{26}\.jsonl\.gz$/);
       const ops = fake.requests.filter((r) => r.path.endsWith(files[0]!.split('/').pop()!)).map((r) => `${r.method} ${new URLSearchParams(r.query).get('action') ?? new URLSearchParams(r.query).get('resource')}`);
       expect(ops).toEqual(['PUT file', 'PATCH append', 'PATCH flush']);
-      expectSame(await rehydrate('dl-native', 'native'), byUuid);
+      expectSameRecords(await rehydrateInto('dl-native', `${ROOT}/native`, { azure: { connection_string: fake.connectionString }, ...ALL }), byUuid);
       const out = join(tmp('snap'), 'raw.jsonl');
       const store = new DataLakeStore({ fileSystem: 'rrpairs', connectionString: fake.connectionString });
       const res = await buildSnapshot({ store, prefix: 'native', layout: 'auto', startMs: Date.parse(ALL.start), endMs: Date.parse(ALL.end), format: 'raw_jsonl', out });
       expect(res.problems).toEqual([]);
-      expectSame(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), byUuid);
+      expectSameRecords(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), byUuid);
     } finally {
       fake.pageSize = 1000;
     }
@@ -104,7 +79,7 @@ describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, s
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(f).toMatch(/^otel\/\d{4}\/\d\d\/\d\d\/logs_\d\d_\d\d_\d\d\.json_\d{1,4}$/);
     expect(fake.directories('rrpairs').some((d) => /^otel\/\d{4}\/\d\d$/.test(d))).toBe(true);
-    expectSame(await rehydrate('dl-otel', 'otel', RECENT), new Map(recent.map((p) => [p.uuid!, canon(p)])));
+    expectSameRecords(await rehydrateInto('dl-otel', `${ROOT}/otel`, { azure: { connection_string: fake.connectionString }, ...RECENT }), new Map(recent.map((p) => [p.uuid!, canon(p)])));
   });
 
   it('as a connector, hands each record with an abfss:// location that get and the archive fetcher resolve', async () => {
@@ -131,7 +106,7 @@ describe('azure_datalake exporter → ADLS Gen2 (DFS wire fake) → rehydrate, s
     await runOnce(yaml('    prefix: busy\n    layout: native', 'dl-busy'));
     expect(fake.busyFlushes).toBe(0);
     expect(fake.cut).toBeGreaterThan(0);
-    expectSame(await rehydrate('dl-busy-back', 'busy'), new Map(pairs.slice(0, 1400).map((p) => [p.uuid!, canon(p)])));
+    expectSameRecords(await rehydrateInto('dl-busy-back', `${ROOT}/busy`, { azure: { connection_string: fake.connectionString }, ...ALL }), new Map(pairs.slice(0, 1400).map((p) => [p.uuid!, canon(p)])));
   });
 
   it('writes a file whole (append in chunks, one flush), refuses to overwrite with ifNoneMatch, and lists by prefix', async () => {
@@ -202,7 +177,7 @@ describe('azure_datalake with managed identities (identity endpoint token as the
     const out = join(dir, 'raw.jsonl');
     const q = await runCli(['query', '-c', file, '--store', 'embedded', '--start', '2000-01-01T00:00:00Z', '--end', '2100-01-01T00:00:00Z', '--limit', '0', '--output', 'raw', '--out', out], env());
     expect(q.code, q.stderr.slice(-2000)).toBe(0);
-    expectSame(back(out), want);
+    expectSameRecords(back(out), want);
     expect(idp.requests.length).toBeGreaterThan(asked);
   }, 120_000);
 
@@ -212,12 +187,12 @@ describe('azure_datalake with managed identities (identity endpoint token as the
     writeFileSync(file, `receivers:\n  rehydrate:\n    from: ${ROOT}/mi\n    azure: { endpoint: '${tls.url}', auth: { type: user_managed_identity, client_id: cid-adls } }\n    start: '${ALL.start}'\n    end: '${ALL.end}'\nexporters:\n  file: { path: '${join(dir, 'back.jsonl')}', format: raw_jsonl }\nservice:\n  data_dir: ${join(dir, 're')}\n  telemetry: { metrics: { level: none } }\n  pipelines:\n    logs: { receivers: [rehydrate], exporters: [file] }\n`);
     const re = await runCli(['run', '--once', '-c', file], env());
     expect(re.code, re.stderr.slice(-2000)).toBe(0);
-    expectSame(back(join(dir, 'back.jsonl')), want);
+    expectSameRecords(back(join(dir, 'back.jsonl')), want);
     expect(resources(asked).map((q) => q.get('client_id'))).toContain('cid-adls');
 
     const snap = await runCli(['snapshot', '--from', `${ROOT}/mi`, '--endpoint', tls.url, '--start', ALL.start, '--end', ALL.end, '--out', join(dir, 'snap.jsonl')], env());
     expect(snap.code, snap.stderr.slice(-2000)).toBe(0);
-    expectSame(back(join(dir, 'snap.jsonl')), want);
+    expectSameRecords(back(join(dir, 'snap.jsonl')), want);
   }, 120_000);
 
   it('a token other than the identity endpoint\'s is refused: nothing is read', async () => {

@@ -7,7 +7,7 @@ import { AzureBlobStore } from '../../src/layouts/azure.js';
 import { getRecordAt } from '../../src/layouts/get.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
 import { startAzurite, tmp } from '../support/index.js';
-import { bigPairs, canon, corpus, runOnce, sinks, sources } from './support.js';
+import { bigPairs, canon, corpus, expectSameRecords, rehydrateInto, runOnce, sinks, sources } from './support.js';
 
 let az: Awaited<ReturnType<typeof startAzurite>>;
 const pairs = corpus(2000);
@@ -47,31 +47,6 @@ ${viaConnector ? 'exporters:\n  memsink: { name: indexed }' : ''}
 `;
 }
 
-async function rehydrate(name: string, prefix: string, window = ALL) {
-  sinks.set(name, { records: [] });
-  await runOnce(`
-service:
-  data_dir: ${tmp('data')}
-  pipelines:
-    logs/back: { receivers: [rehydrate], exporters: [memsink] }
-receivers:
-  rehydrate:
-    from: azblob://devstoreaccount1/logs/${prefix}
-    azure: { connection_string: '${az.connectionString}' }
-    start: '${window.start}'
-    end: '${window.end}'
-exporters:
-  memsink: { name: ${name} }
-`);
-  return sinks.get(name)!.records;
-}
-
-function expectSame(got: { rrpair: { uuid?: string } }[], want = byUuid) {
-  expect(got.length).toBe(want.size);
-  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(want.size);
-  for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
-}
-
 describe('azure_blob exporter → Azurite → rehydrate and snapshot', () => {
   const cases = [
     { prefix: 'native', block: '    prefix: native\n    layout: native\n    access_tier: Cool' },
@@ -87,12 +62,12 @@ describe('azure_blob exporter → Azurite → rehydrate and snapshot', () => {
       let yaml = writeYaml(c.block);
       if (otel) yaml = yaml.replace('name: az,', 'name: recent,');
       await runOnce(yaml);
-      expectSame(await rehydrate(`az-${c.prefix}`, c.prefix, win), want);
+      expectSameRecords(await rehydrateInto(`az-${c.prefix}`, `azblob://devstoreaccount1/logs/${c.prefix}`, { azure: { connection_string: az.connectionString }, ...win }), want);
       const store = new AzureBlobStore({ container: 'logs', connectionString: az.connectionString });
       const out = join(tmp('snap'), 'raw.jsonl');
       const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(win.start), endMs: Date.parse(win.end), format: 'raw_jsonl', out });
       expect(res.problems).toEqual([]);
-      expectSame(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), want);
+      expectSameRecords(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), want);
     });
   }
 
@@ -144,7 +119,7 @@ describe('azure_blob exporter → Azurite → rehydrate and snapshot', () => {
     expect(list.uncommittedBlocks ?? []).toEqual([]);
     const text = gunzipSync(await blob.downloadToBuffer()).toString('utf8');
     expect(text.trim().split('\n').map((l) => JSON.parse(l).uuid)).toEqual(big.map((p) => p.uuid));
-    const got = await rehydrate('az-blocks', 'blocks', { start: '2025-03-19T07:00:00Z', end: '2025-03-19T08:00:00Z' });
+    const got = await rehydrateInto('az-blocks', 'azblob://devstoreaccount1/logs/blocks', { azure: { connection_string: az.connectionString }, start: '2025-03-19T07:00:00Z', end: '2025-03-19T08:00:00Z' });
     expect(got.length).toBe(big.length);
     const want = new Map(big.map((p) => [p.uuid!, canon(p)]));
     for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));

@@ -7,7 +7,7 @@ import { GcsStore } from '../../src/layouts/gcs.js';
 import { readAll } from '../../src/layouts/store.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
 import { crc32c, FakeGcs, tmp } from '../support/index.js';
-import { canon, corpus, runOnce, sinks, sources } from './support.js';
+import { canon, corpus, expectSameRecords, rehydrateInto, runOnce, sources } from './support.js';
 
 const fake = new FakeGcs();
 let endpoint: string;
@@ -28,12 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.stop();
 });
-
-function expectSame(got: { rrpair: { uuid?: string } }[], want = byUuid) {
-  expect(got.length).toBe(want.size);
-  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(want.size);
-  for (const r of got) expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
-}
 
 describe('the GCS wire fake', () => {
   it('computes CRC32C as GCS does (RFC 3720 check value)', () => {
@@ -76,29 +70,14 @@ exporters:
   googlecloudstorage:
 ${c.block.replace('ENDPOINT', endpoint)}
 `);
-      sinks.set(`g-${c.prefix}`, { records: [] });
-      await runOnce(`
-service:
-  data_dir: ${tmp('data')}
-  pipelines:
-    logs/b: { receivers: [rehydrate], exporters: [memsink] }
-receivers:
-  rehydrate:
-    from: gs://archive/${c.prefix}
-    gcs: { endpoint: '${endpoint}' }
-    start: '${win.start}'
-    end: '${win.end}'
-exporters:
-  memsink: { name: g-${c.prefix} }
-`);
-      const got = sinks.get(`g-${c.prefix}`)!.records;
-      expectSame(got, want);
+      const got = await rehydrateInto(`g-${c.prefix}`, `gs://archive/${c.prefix}`, { gcs: { endpoint }, ...win });
+      expectSameRecords(got, want);
       expect(got[0]!.location).toMatch(new RegExp(`^gs://archive/${c.prefix}[/_].+#\\d+$`));
       const store = new GcsStore({ bucket: 'archive', apiEndpoint: endpoint });
       const out = join(tmp('snap'), 'raw.jsonl');
       const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(win.start), endMs: Date.parse(win.end), format: 'raw_jsonl', out });
       expect(res.problems).toEqual([]);
-      expectSame(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), want);
+      expectSameRecords(readFileSync(out, 'utf8').trim().split('\n').map((l) => ({ rrpair: JSON.parse(l) })), want);
       if (c.prefix === 'gcsotel') {
         // googlecloudstorageexporter: "<file_prefix>_<uuid>", no extension, no partitions, no manifest.
         const names = (await new Storage({ apiEndpoint: endpoint, projectId: 'p' }).bucket('archive').getFiles({ prefix: 'gcsotel' }))[0].map((f) => f.name);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/layouts/s3.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
 import { startS3, tmp } from '../support/index.js';
-import { canon, corpus, runOnce, sinks, sources } from './support.js';
+import { canon, corpus, expectSameRecords, rehydrateInto, runOnce, sinks, sources } from './support.js';
 
 // The issue's full size: the samples plus 50,000 generated RRPairs spread over 30 hours, through
 // awss3 (native layout, gzip) into s3rver, read back whole by the rehydrate receiver and by snapshot.
@@ -48,33 +48,9 @@ exporters:
     expect(data.length).toBeGreaterThanOrEqual(31 * 3);
     for (const k of data) expect(k).toMatch(/^big\/dt=\d{4}-\d\d-\d\d\/hour=\d\d\/service=[^/]+\/[0-9A-HJKMNP-TV-Z]{26}\.jsonl\.gz$/);
 
-    sinks.set('50k', { records: [] });
-    await runOnce(`
-service:
-  data_dir: ${tmp('data')}
-  pipelines:
-    logs/back: { receivers: [rehydrate], exporters: [memsink] }
-receivers:
-  rehydrate:
-    from: s3://archive/big
-    s3: { endpoint: '${s3.endpoint}', s3_force_path_style: true }
-    start: '${ALL.start}'
-    end: '${ALL.end}'
-    parallel: 4
-    batch_size: 2000
-exporters:
-  memsink: { name: 50k }
-`);
-    const got = sinks.get('50k')!.records;
-    expect(got.length).toBe(byUuid.size);
-    const seen = new Set<string>();
-    for (const r of got) {
-      const id = r.rrpair.uuid!;
-      expect(seen.has(id)).toBe(false);
-      seen.add(id);
-      if (canon(r.rrpair) !== byUuid.get(id)) expect(canon(r.rrpair)).toBe(byUuid.get(id));
-      expect(r.location).toMatch(/^s3:\/\/archive\/big\/dt=.+#\d+$/);
-    }
+    const got = await rehydrateInto('50k', 's3://archive/big', { s3: { endpoint: s3.endpoint, s3_force_path_style: true }, ...ALL, parallel: 4, batch_size: 2000 });
+    expectSameRecords(got, byUuid);
+    for (const r of got) expect(r.location).toMatch(/^s3:\/\/archive\/big\/dt=.+#\d+$/);
     sinks.delete('50k');
 
     const out = join(tmp('snap50k'), 'raw.jsonl');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../../src/layouts/s3.js';
 import { buildSnapshot } from '../../src/layouts/snapshot.js';
 import { startS3, tmp } from '../support/index.js';
-import { bigPairs, canon, corpus, runOnce, sinks, sources } from './support.js';
+import { bigPairs, canon, corpus, expectSameRecords, runOnce, sinks, sources } from './support.js';
 
 let s3: Awaited<ReturnType<typeof startS3>>;
 const pairs = corpus(5000);
@@ -76,16 +76,6 @@ async function rehydrate(name: string, from: string, extra: string, dataDir?: st
   return sinks.get(name)!.records;
 }
 
-function expectSameAsInput(got: { rrpair: { uuid?: string } }[], want = byUuid) {
-  expect(got.length).toBe(want.size);
-  const seen = new Set<string>();
-  for (const r of got) {
-    expect(seen.has(r.rrpair.uuid!)).toBe(false);
-    seen.add(r.rrpair.uuid!);
-    expect(canon(r.rrpair)).toBe(want.get(r.rrpair.uuid!));
-  }
-}
-
 const cases = [
   { prefix: 'native-raw-gzip', cfg: '' },
   { prefix: 'native-otlp-zstd', cfg: '    marshaler: otlp_json\n    s3uploader: { compression: zstd }' },
@@ -110,7 +100,7 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
       yaml = yaml.trimEnd() + '\n' + rest.replace(/^ {4}/gm, '    ') + '\n';
       await runOnce(yaml);
       const got = await rehydrate(`rt-${c.prefix}`, `s3://archive/${c.prefix}`, `    start: '${win.start}'\n    end: '${win.end}'`);
-      expectSameAsInput(got, want);
+      expectSameRecords(got, want);
       expect(got[0]!.location).toMatch(new RegExp(`^s3://archive/${c.prefix}/.+#\\d+$`));
 
       const out = join(tmp('snap'), 'raw.jsonl');
@@ -118,7 +108,7 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
       const res = await buildSnapshot({ store, prefix: c.prefix, layout: 'auto', startMs: Date.parse(win.start), endMs: Date.parse(win.end), format: 'raw_jsonl', out, spillRecords: 1500 });
       const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(res.runs).toBeGreaterThan(1);
-      expectSameAsInput(lines.map((rrpair) => ({ rrpair })), want);
+      expectSameRecords(lines.map((rrpair) => ({ rrpair })), want);
       const ts = lines.map((l) => Date.parse(l.ts));
       expect(ts.every((t, i) => i === 0 || ts[i - 1]! <= t)).toBe(true);
       await store.close();
@@ -170,7 +160,7 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
     const got = await rehydrate('edges', 's3://archive/native-raw-gzip', `    start: '${new Date(s).toISOString()}'\n    end: '${new Date(e).toISOString()}'`);
     const want = inRange(s, e);
     expect(want.size).toBeGreaterThan(3900);
-    expectSameAsInput(got, want);
+    expectSameRecords(got, want);
     const uuids = new Set(got.map((r) => Date.parse(r.rrpair.ts!)));
     expect(uuids.has(s)).toBe(true);
     expect(uuids.has(e)).toBe(true);
@@ -218,7 +208,7 @@ describe('awss3 exporter → s3rver → rehydrate receiver and snapshot', () => 
     // the late record from the previous test is in this prefix too
     const want = new Map(byUuid);
     want.set('bGF0ZWxhdGVsYXRlbGF0ZQ==', canon({ ...pairs[10]!, uuid: 'bGF0ZWxhdGVsYXRlbGF0ZQ==', ts: '2025-03-18T02:15:00.500Z' }));
-    expectSameAsInput(all, want);
+    expectSameRecords(all, want);
     // A third run of a finished absolute window delivers nothing.
     const before = all.length;
     await runOnce(rehydrateYaml(name, 's3://archive/native-raw-gzip', extra, dataDir));

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import type { Consumer, ExporterFactory, FiniteReceiver, ReceiverFactory } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RRRecord } from '../../src/core/record.js';
 import { Service } from '../../src/service/service.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { loadSample } from '../support/index.js';
+import { loadSample, tmp } from '../support/index.js';
 
 /** The real samples plus `n` generated RRPairs spread over 30 hours from `base`. */
 export function corpus(n: number, base = Date.parse('2025-03-18T00:00:00Z')): RRPair[] {
@@ -134,4 +135,33 @@ export function bigPairs(n: number, bodyBytes: number, hour = '2025-03-19T07'): 
     status: '200',
     http: { req: { method: 'GET', url: `/blob/${i}`, uri: `/blob/${i}`, host: 'blobs.shop.local', headers: {} }, res: { statusCode: 200, headers: { 'Content-Type': ['application/octet-stream'] }, bodyBase64: randomBytes(bodyBytes).toString('base64') } },
   }));
+}
+
+/**
+ * Rehydrates `from` into the memsink `name` in a one-shot run and returns what arrived; `settings`
+ * are the rehydrate receiver's other keys (connection, start, end, parallel, filter).
+ */
+export async function rehydrateInto(name: string, from: string, settings: Record<string, unknown>): Promise<RRRecord[]> {
+  sinks.set(name, { records: [] });
+  await runOnce(`
+service:
+  data_dir: ${JSON.stringify(tmp('data'))}
+  pipelines:
+    logs/back: { receivers: [rehydrate], exporters: [memsink] }
+receivers:
+  rehydrate: ${JSON.stringify({ from, ...settings })}
+exporters:
+  memsink: { name: ${JSON.stringify(name)} }
+`);
+  return sinks.get(name)!.records;
+}
+
+/** Every record arrived exactly once and equals its source RRPair (`want`: uuid → canon(pair)). */
+export function expectSameRecords(got: { rrpair: RRPair }[], want: Map<string, string>): void {
+  expect(got.length).toBe(want.size);
+  expect(new Set(got.map((r) => r.rrpair.uuid)).size).toBe(want.size);
+  for (const r of got) {
+    const w = want.get(r.rrpair.uuid!);
+    if (canon(r.rrpair) !== w) expect(canon(r.rrpair)).toBe(w);
+  }
 }
