@@ -3,7 +3,7 @@ import { builtinRegistry } from '../../src/components.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Service } from '../../src/service/service.js';
 import { tmpDir } from '../support/index.js';
-import { genRRPairs, reference, testReceiverFactory, toRecords } from './support.js';
+import { genRRPairs, reference, serveEmbedded, testReceiverFactory } from './support.js';
 
 const NOW = Date.now();
 const H = 3_600_000;
@@ -15,33 +15,8 @@ describe('the daemon serves GET /api/v1/rrpairs from a running short-term store'
   let base = '';
 
   beforeAll(async () => {
-    const registry = await builtinRegistry();
-    const source = testReceiverFactory();
-    registry.registerPlugin({ factories: [source] }, 'test');
-    const yaml = `
-receivers:
-  testsource: {}
-exporters:
-  embedded:
-    path: ${t.dir}/api.db
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:0
-    store: embedded
-    max_limit: 500
-service:
-  extensions: [query_api]
-  data_dir: ${t.dir}/data
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    logs:
-      receivers: [testsource]
-      exporters: [embedded]
-`;
-    service = new Service({ files: ['api.yaml'], texts: { 'api.yaml': yaml }, registry, logger: silentLogger() });
-    await service.start();
-    await source.push(toRecords(rrs));
-    const port = service.host!.getExtension<{ port: number }>('query_api')!.port;
+    let port: number;
+    ({ service, port } = await serveEmbedded(t.dir, rrs, { queryApi: { max_limit: 500 } }));
     base = `http://127.0.0.1:${port}/api/v1/rrpairs`;
     // The sending queue acknowledges before the write: wait until the store has them all.
     for (let i = 0; i < 100; i++) {

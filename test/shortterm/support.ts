@@ -9,6 +9,7 @@ import { newRecord, type RRRecord } from '../../src/core/record.js';
 import type { Registry } from '../../src/core/registry.js';
 import { noopMetrics, type ComponentMetrics } from '../../src/core/telemetry.js';
 import { main } from '../../src/cli/main.js';
+import { Service } from '../../src/service/service.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { loadSample, withPipeline } from '../support/index.js';
 
@@ -160,4 +161,35 @@ export function testReceiverFactory(): ReceiverFactory & { push(batch: RRRecord[
       await next.consume(batch, {});
     },
   };
+}
+
+/**
+ * A running service whose test source pushes `rrs` into an embedded store at `dir`/api.db, served
+ * by query_api on a free loopback port. `embedded` and `queryApi` add keys to those components.
+ * The sending queue acknowledges before the write: callers wait for the records they need.
+ */
+export async function serveEmbedded(dir: string, rrs: RRPair[], extra: { embedded?: Record<string, unknown>; queryApi?: Record<string, unknown> } = {}): Promise<{ service: Service; port: number }> {
+  const registry = await builtinRegistry();
+  const source = testReceiverFactory();
+  registry.registerPlugin({ factories: [source] }, 'test');
+  const yaml = `
+receivers:
+  testsource: {}
+exporters:
+  embedded: ${JSON.stringify({ path: join(dir, 'api.db'), ...extra.embedded })}
+extensions:
+  query_api: ${JSON.stringify({ endpoint: '127.0.0.1:0', store: 'embedded', ...extra.queryApi })}
+service:
+  extensions: [query_api]
+  data_dir: ${JSON.stringify(join(dir, 'data'))}
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs:
+      receivers: [testsource]
+      exporters: [embedded]
+`;
+  const service = new Service({ files: ['api.yaml'], texts: { 'api.yaml': yaml }, registry, logger: silentLogger() });
+  await service.start();
+  await source.push(toRecords(rrs));
+  return { service, port: service.host!.getExtension<{ port: number }>('query_api')!.port };
 }

@@ -2,13 +2,11 @@ import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib
 import { extract } from 'tar-stream';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinRegistry } from '../../src/components.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { Service } from '../../src/service/service.js';
 import { decodeBody, prettyXml } from '../../src/extensions/query_api/ui/decode.js';
 import { regexAsGlobs, snapshotCommand } from '../../src/extensions/query_api/ui/export.js';
 import { tmpDir, waitFor } from '../support/index.js';
-import { genRRPairs, reference, testReceiverFactory, toRecords } from '../shortterm/support.js';
+import { genRRPairs, reference, serveEmbedded } from '../shortterm/support.js';
 
 const NOW = Date.now();
 const H = 3_600_000;
@@ -28,35 +26,9 @@ describe('the explorer endpoints of query_api', () => {
   const W = `start=${new Date(NOW - 3 * H).toISOString()}&end=${new Date(NOW + 1000).toISOString()}`;
 
   beforeAll(async () => {
-    const registry = await builtinRegistry();
-    const source = testReceiverFactory();
-    registry.registerPlugin({ factories: [source] }, 'test');
-    const yaml = `
-receivers:
-  testsource: {}
-exporters:
-  embedded:
-    path: ${t.dir}/api.db
-    store_rrpair: true
-extensions:
-  query_api:
-    endpoint: 127.0.0.1:0
-    store: embedded
-    bearer_token: ${TOKEN}
-    export_limit: 100
-service:
-  extensions: [query_api]
-  data_dir: ${t.dir}/data
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    logs:
-      receivers: [testsource]
-      exporters: [embedded]
-`;
-    service = new Service({ files: ['api.yaml'], texts: { 'api.yaml': yaml }, registry, logger: silentLogger() });
-    await service.start();
-    await source.push(toRecords(rrs));
-    base = `http://127.0.0.1:${service.host!.getExtension<{ port: number }>('query_api')!.port}`;
+    let port: number;
+    ({ service, port } = await serveEmbedded(t.dir, rrs, { embedded: { store_rrpair: true }, queryApi: { bearer_token: TOKEN, export_limit: 100 } }));
+    base = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await json<{ total: number }>(`/api/v1/explore/histogram?${W}`)).total === rrs.length, { what: 'all records stored' });
   });
   afterAll(async () => {
