@@ -85,8 +85,17 @@ describe('filter processor', () => {
   it('config errors: zero or two match kinds, a bad regex', () => {
     expect(() => configOf(factory, { include: { rules: [{ field: 'service' }] } })).toThrow(/exactly one of/);
     expect(() => configOf(factory, { include: { rules: [{ field: 'service', exact: 'a', prefix: 'b' }] } })).toThrow(/exactly one of/);
-    expect(() => configOf(factory, { exclude: { rules: [{ field: 'service', regex: '(' }] } })).toThrow(/invalid regex/);
+    expect(() => configOf(factory, { exclude: { rules: [{ field: 'service', regex: '(' }] } })).toThrow(/invalid filter regex "\(": missing closing \)/);
     expect(() => configOf(factory, { include: { rules: [{ field: 'status', exact: 404 }] } })).not.toThrow();
+  });
+
+  it('regex conditions are RE2, matched in linear time: a backtracking pattern cannot stall the pipeline, lookaround is refused', async () => {
+    expect(() => configOf(factory, { include: { rules: [{ field: 'status', regex: '^(?!OK$)' }] } })).toThrow(/filter regex "\^\(\?!OK\$\)".*linear time/);
+    expect(() => configOf(factory, { include: { rules: [{ field: 'status', regex: '(a)\\1' }] } })).toThrow(/linear time/);
+    // JavaScript's backtracking engine needs 2^n steps for this pattern on 'a'×n + '!'; n = 40 would run for days.
+    const evil = { field: 'location', regex: '^(a|a)*$' };
+    const { kept } = await run({ exclude: { rules: [evil] } }, [rr({ path: `${'a'.repeat(40)}!` }), rr({ path: 'aaaa' })]);
+    expect(kept.map((k) => k.http!.req!.uri)).toEqual([`${'a'.repeat(40)}!`]);
   });
 
   it('bad input: wrong types and missing http are evaluated without crashing', async () => {

@@ -4,6 +4,7 @@ import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
 import { indexDocOf } from '../../rrpair/derive.js';
 import type { IndexDoc } from '../../rrpair/index-doc.js';
 import { valueAt } from '../../rrpair/path.js';
+import { compileLinear } from '../../helpers/linear-regex.js';
 import { PartialFailureError, type ItemFailure } from '../../core/errors.js';
 import { compileCondition as compileOttl, ERROR_MODES, evalCtx, ottlProblem, OttlRuntimeError, type Condition as OttlCondition } from '../../ottl/index.js';
 
@@ -26,7 +27,7 @@ function compileCondition(c: Condition): Matcher {
     const set = new Set((Array.isArray(c.exact) ? c.exact : [c.exact]).map(String));
     test = (v) => v !== undefined && v !== null && set.has(String(v));
   } else if (c.regex !== undefined) {
-    const re = new RegExp(c.regex);
+    const re = compileLinear(c.regex, 'filter');
     test = (v) => v !== undefined && v !== null && re.test(String(v));
   } else if (c.prefix !== undefined) {
     const p = c.prefix;
@@ -221,9 +222,9 @@ export const factory: ProcessorFactory<FilterConfig> = {
         if (kinds.length !== 1) problems.push({ path: [...path, 'rules', i], message: `give exactly one of exact, regex, prefix, range (got ${kinds.length ? kinds.join(', ') : 'none'})` });
         if (r.regex !== undefined) {
           try {
-            new RegExp(r.regex);
+            compileLinear(r.regex, 'filter');
           } catch (err) {
-            problems.push({ path: [...path, 'rules', i, 'regex'], message: `invalid regex: ${(err as Error).message}` });
+            problems.push({ path: [...path, 'rules', i, 'regex'], message: (err as Error).message });
           }
         }
       });
