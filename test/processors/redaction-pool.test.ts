@@ -1,9 +1,13 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BackpressureError, RetryableError } from '../../src/core/errors.js';
-import type { RecordBatch } from '../../src/core/record.js';
+import { newRecord, type RecordBatch } from '../../src/core/record.js';
 import { factory, type RedactionProcessor } from '../../src/processors/redaction/index.js';
+import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
+import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { requireBuild } from '../support/index.js';
+import { post } from '../otlp/client.js';
+import { startService } from '../otlp/harness.js';
+import { freePort, requireBuild } from '../support/index.js';
 import { allSamples, b64, makeProcessor, rec } from './helpers.js';
 
 const SECRET = 'pool-test-secret';
@@ -107,5 +111,54 @@ describe('redaction with workers', () => {
     const rr = { big: 1n, http: { req: { headers: { Authorization: ['Bearer abcdefgh12345'] }, bodyBase64: b64('x') } } } as unknown as RRPair;
     await proc.consume([rec(rr)], {});
     expect(sink.records[0]!.rrpair.http!.req!.headers!.Authorization![0]).toMatch(/^Bearer REDACTED-AUTHORIZATION-/);
+  });
+});
+
+describe('redaction with workers in a running service (OTLP/HTTP → redaction → exporter with a one-batch queue)', () => {
+  const chunks = Array.from({ length: Math.ceil(samples.length / 30) }, (_, i) => Buffer.from(encodeLogsRequest(recordsToOtlpJson(samples.slice(i * 30, i * 30 + 30).map((rr) => newRecord(structuredClone(rr)))))));
+
+  /** Sends every chunk, retrying on 429/503 as an OTLP client does; `onRefused` sees each refusal. */
+  async function sendAll(port: number, onRefused: (status: number) => void = () => {}) {
+    for (const chunk of chunks) {
+      for (;;) {
+        const res = await post(port, '/v1/logs', chunk, { 'content-type': 'application/x-protobuf' });
+        if (res.status === 200) break;
+        expect([429, 503]).toContain(res.status);
+        onRefused(res.status);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  async function run(workers: number, stallUntilRefused: boolean) {
+    const port = await freePort();
+    const svc = await startService({
+      http: `endpoint: "127.0.0.1:${port}"`,
+      processors: { redaction: `secret: ${SECRET}, workers: ${workers}` },
+      capture: 'sending_queue: { queue_size: 1, num_consumers: 1, block_on_overflow: false }',
+    });
+    try {
+      const refusals: number[] = [];
+      if (stallUntilRefused) svc.sink.stall();
+      await sendAll(port, (status) => {
+        refusals.push(status);
+        if (refusals.length === 2) svc.sink.release();
+      });
+      await svc.sink.waitFor(samples.length);
+      return { records: new Map(svc.sink.records.map((r) => [String(r.rrpair.uuid), r.rrpair])), delivered: svc.sink.records.length, refusals };
+    } finally {
+      await svc.stop();
+    }
+  }
+
+  it('a full queue behind the pool reaches the client as 429; after retries every record arrives once, redacted as inline', async () => {
+    const pooled = await run(2, true);
+    expect(pooled.refusals.length).toBeGreaterThanOrEqual(2);
+    expect(pooled.refusals.every((s) => s === 429)).toBe(true);
+    expect(pooled.delivered).toBe(samples.length);
+    expect(new Set(pooled.records.keys())).toEqual(new Set(samples.map((s) => String(s.uuid))));
+    const inline = await run(0, false);
+    expect(inline.refusals).toEqual([]);
+    expect(pooled.records).toEqual(inline.records);
+    expect([...pooled.records.values()].filter((rr) => rr.dlpModified).length).toBeGreaterThan(0);
   });
 });
