@@ -105,6 +105,7 @@ export class WorkerPool {
     const slot = this.slots[best] ?? this.spawn(best);
     const id = ++this.seq;
     const p = new Promise<R>((resolve, reject) => {
+      if (slot.jobs.size === 0) slot.worker.ref();
       slot.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject });
       slot.worker.postMessage({ id, input }, transfer);
     });
@@ -131,12 +132,15 @@ export class WorkerPool {
       workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
       name: `${this.o.name}-${i}`,
     });
+    // An idle worker does not keep the process alive (one with a batch in flight does).
+    worker.unref();
     const slot: Slot = { worker, jobs: new Map() };
     worker.on('message', (m: Reply | { ready: true }) => {
       if ('ready' in m) return;
       const job = slot.jobs.get(m.id);
       if (!job) return;
       slot.jobs.delete(m.id);
+      if (slot.jobs.size === 0) worker.unref();
       if (m.error !== undefined) job.reject(new RetryableError(`worker pool ${this.o.name}: the batch failed in a worker: ${m.error}`));
       else job.resolve(m.result);
     });
@@ -155,9 +159,11 @@ export class WorkerPool {
       const onExit = (code: number) => done(new Error(`worker pool ${this.o.name}: a worker exited at start with code ${code}`));
       const done = (err?: Error) => {
         slot.worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        if (slot.jobs.size === 0) slot.worker.unref();
         if (err) reject(err);
         else resolve();
       };
+      slot.worker.ref();
       slot.worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
   }
