@@ -60,11 +60,13 @@ export function runnableModule(module: string | URL): URL {
   return compiled;
 }
 
-const ENTRY = runnableModule(new URL(`./worker-pool-entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+/** The workers' code, resolved when the first pool is made (so importing this module needs no build). */
+const entry = () => runnableModule(new URL(`./worker-pool-entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export class WorkerPool {
   private readonly slots: (Slot | undefined)[];
   private readonly module: URL;
+  private readonly entry: URL;
   /** Every batch sent and not yet settled, so that close() can wait for them. */
   private readonly running = new Set<Promise<unknown>>();
   private seq = 0;
@@ -75,6 +77,7 @@ export class WorkerPool {
   constructor(private readonly o: WorkerPoolOptions) {
     if (!Number.isInteger(o.size) || o.size < 1) throw new Error(`worker pool ${o.name}: size must be a positive integer`);
     this.module = runnableModule(o.module);
+    this.entry = entry();
     this.slots = new Array<Slot | undefined>(o.size).fill(undefined);
   }
 
@@ -128,7 +131,7 @@ export class WorkerPool {
   }
 
   private spawn(i: number): Slot {
-    const worker = new Worker(ENTRY, {
+    const worker = new Worker(this.entry, {
       workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
       name: `${this.o.name}-${i}`,
     });
