@@ -3,12 +3,13 @@
 //   startup  start to healthy (health_check answers 200) and idle RSS one second later
 //   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
 //   default  the same through redaction + indexing + batch → gzip file (the default processing)
+//   pool     default with the redaction in 2 worker threads (`redaction: { workers: 2 }`)
 // Sends pre-encoded ExportLogsServiceRequests built from the shared samples (~5.6 KB RRPairs,
 // most response bodies gzip) over keep-alive connections, stops the daemon with SIGTERM (which
 // drains and closes the files) and counts the lines written. CPU seconds are the daemon's
 // user+system from the moment it is healthy to its exit, so start-up is not counted per record.
 // Prints one JSON line per case. Needs `npm run build` first.
-//   node bench/otlp.mjs [records=100000] [per_request=500] [concurrency=4]   BENCH_OTLP_CASES=plain,default,startup
+//   node bench/otlp.mjs [records=100000] [per_request=500] [concurrency=4]   BENCH_OTLP_CASES=plain,default,pool,startup
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -27,7 +28,7 @@ const { newRecord } = await import(join(root, 'dist/core/record.js'));
 const TOTAL = Number(process.argv[2] ?? process.env.BENCH_RECORDS ?? 100_000);
 const PER_REQ = Number(process.argv[3] ?? 500);
 const CONC = Number(process.argv[4] ?? 4);
-const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default').split(',');
+const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default,pool').split(',');
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 const samples = sampleLines().map((l) => JSON.parse(l));
@@ -37,14 +38,24 @@ function readFileSyncSafe(p) {
 }
 const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
-/** The daemon's CPU seconds (user+system) and RSS from /proc; undefined once it exited. */
+/** user+system seconds from a /proc stat line. */
+function statCpu(stat) {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK;
+}
+
+/**
+ * The daemon's CPU seconds (user+system, every thread), its main thread's alone (the event loop:
+ * what bounds records/s when worker threads take the rest) and RSS from /proc; undefined once it exited.
+ */
 function procStats(pid) {
   const stat = readFileSyncSafe(`/proc/${pid}/stat`);
   const status = readFileSyncSafe(`/proc/${pid}/status`);
+  const mainStat = readFileSyncSafe(`/proc/${pid}/task/${pid}/stat`);
   if (!stat || !status) return undefined;
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return {
-    cpu: (Number(f[11]) + Number(f[12])) / TICK,
+    cpu: statCpu(stat),
+    mainCpu: mainStat ? statCpu(mainStat) : undefined,
     rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
     hwmMb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
   };
@@ -66,14 +77,14 @@ for (let i = 0; i < distinct; i++) {
 const bytesPerReq = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
 
 function config(dir, kind, ports) {
-  const processing = kind === 'default';
+  const processing = kind === 'default' || kind === 'pool';
   return `
 receivers:
   otlp:
     protocols:
       http: { endpoint: "127.0.0.1:${ports.http}" }
 processors:
-${processing ? '  redaction: { secret: bench }\n  indexing: {}\n' : ''}  batch: {}
+${processing ? `  redaction: { secret: bench${kind === 'pool' ? ', workers: 2' : ''} }\n  indexing: {}\n` : ''}  batch: {}
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
@@ -121,7 +132,7 @@ async function stop(d) {
   const poll = setInterval(() => {
     const s = procStats(d.child.pid);
     // An exiting process has no memory map (VmHWM gone) but its CPU counters are final.
-    if (s) last = { ...s, hwmMb: (hwmMb = Math.max(hwmMb, s.hwmMb)) };
+    if (s) last = { ...s, mainCpu: s.mainCpu ?? last.mainCpu, hwmMb: (hwmMb = Math.max(hwmMb, s.hwmMb)) };
   }, 10);
   d.child.kill('SIGTERM');
   await d.exited;
@@ -184,7 +195,7 @@ async function loadCase(kind) {
   rmSync(d.dir, { recursive: true, force: true });
   const sent = nReq * PER_REQ;
   const cpu = after.cpu - before.cpu;
-  const name = kind === 'default' ? 'OTLP protobuf → redaction + indexing + batch → gzip file' : 'OTLP protobuf → batch → file';
+  const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
   if (lines !== sent) console.error(`LOSS in ${name}: sent ${sent}, written ${lines}`);
   return {
     case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs)`,
@@ -195,6 +206,8 @@ async function loadCase(kind) {
     seconds_incl_drain: Number(drainedAt - t0) / 1e9,
     cpu_seconds: cpu,
     cpu_s_per_100k: (cpu / sent) * 100_000,
+    main_thread_cpu_s_per_100k: ((after.mainCpu - before.mainCpu) / sent) * 100_000,
+    records_per_s: Math.round(sent / (Number(acceptedAt - t0) / 1e9)),
     peak_rss_mb: Math.round(after.hwmMb),
     retried_requests: retries,
   };

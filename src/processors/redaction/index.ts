@@ -1,10 +1,81 @@
 import { randomBytes } from 'node:crypto';
 import type { TBoolean } from '@sinclair/typebox';
 import type { Component, Consumer, CreateSettings, InputProtector, ProcessorFactory } from '../../core/component.js';
-import { bool, bytes, list, obj, oneOf, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
-import type { Context, RecordBatch } from '../../core/record.js';
+import { bool, bytes, list, obj, oneOf, raw, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
+import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
+import { InOrder } from '../../helpers/worker-pool-order.js';
+import { poolSize, WorkerPool } from '../../helpers/worker-pool.js';
+import type { RRPair } from '../../rrpair/types.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
+
+/** What redacting one RRPair found; the same inline and in a pool worker (so it is cloneable). */
+interface Outcome {
+  /** Values redacted, per category. */
+  categories?: [string, number][];
+  /** The summary_attribute value. */
+  summary?: string;
+  /** Reasons of the bodies replaced whole. */
+  replaced?: string[];
+  error?: Error;
+}
+
+/** Redacts one RRPair in place; a failure is returned, never thrown. */
+function redactOne(redactor: Redactor, rr: unknown, c: RedactionConfig): Outcome {
+  try {
+    if (!rr || typeof rr !== 'object') throw new TypeError('record has no RRPair object');
+    const res = redactor.redact(rr as RRPair);
+    const o: Outcome = {};
+    if (res.findings.length) {
+      (rr as RRPair).dlpModified = true;
+      (rr as RRPair).dlpRule = c.rule_set;
+      const byCat = new Map<string, number>();
+      for (const f of res.findings) byCat.set(f.category, (byCat.get(f.category) ?? 0) + 1);
+      o.categories = [...byCat];
+      if (c.summary_attribute) {
+        const seen = new Set<string>();
+        const summary = res.findings.filter((f) => {
+          const k = `${f.path}\u0000${f.category}`;
+          return seen.has(k) ? false : (seen.add(k), true);
+        });
+        o.summary = JSON.stringify(summary);
+      }
+    }
+    if (res.bodiesReplaced.length) o.replaced = res.bodiesReplaced.map((b) => b.reason);
+    return o;
+  } catch (err) {
+    return { error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+/** A pool batch: RRPairs as JSON text (null: skip); back comes the new text, or null when unchanged. */
+interface PoolBatch { lines: (string | null)[] }
+interface PoolResult { lines: (string | null)[]; outcomes: (Outcome | null)[] }
+
+/**
+ * The batch function a pool worker runs (worker-pool.ts loads it by this module's path). JSON text
+ * is the cheapest way across threads measured (bench/RESULTS.md, issue 13 round 5), and a record
+ * redaction did not change comes back as null, so the main thread keeps its object unparsed.
+ */
+export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => PoolResult {
+  const redactor = new Redactor(c);
+  return ({ lines }) => {
+    const out: PoolResult = { lines: [], outcomes: [] };
+    for (const line of lines) {
+      if (line === null) {
+        out.lines.push(null);
+        out.outcomes.push(null);
+        continue;
+      }
+      const rr: unknown = JSON.parse(line);
+      const o = redactOne(redactor, rr, c);
+      const text = o.error ? null : JSON.stringify(rr);
+      out.lines.push(text === line ? null : text);
+      out.outcomes.push(o);
+    }
+    return out;
+  };
+}
 
 /**
  * Redacts credentials and personal data from every RRPair before it reaches a backend. Fails
@@ -12,6 +83,10 @@ import { Redactor, type Action } from './redactor.js';
  */
 export class RedactionProcessor implements Component, Consumer, InputProtector {
   readonly redactor: Redactor;
+  /** Set when `workers` is not 0: records are redacted in worker threads. */
+  readonly pool?: WorkerPool;
+  private readonly order = new InOrder();
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly redactedCounter;
   private readonly bodyCounter;
 
@@ -23,12 +98,23 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
       s.logger.warn('redaction: no secret configured; using a random one, so masked values correlate only within this process run');
     }
     this.redactor = new Redactor({ ...c, secret });
+    const size = poolSize(c.workers);
+    if (size > 0) this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
     this.redactedCounter = s.metrics.counter('redaction_values', 'Values redacted, by category.', ['category']);
     this.bodyCounter = s.metrics.counter('redaction_bodies_replaced', 'Bodies replaced whole without being parsed (invalid base64, over max_body_size), by reason.', ['reason']);
   }
 
-  async start(): Promise<void> {}
-  async shutdown(): Promise<void> {}
+  async start(): Promise<void> {
+    await this.pool?.start();
+  }
+
+  /** Lets the batches in flight finish (their downstream too), then stops the workers. */
+  async shutdown(deadline?: AbortSignal): Promise<void> {
+    if (!this.pool) return;
+    const aborted = new Promise<void>((r) => (!deadline || deadline.aborted ? r() : deadline.addEventListener('abort', () => r(), { once: true })));
+    await Promise.race([Promise.allSettled(this.inFlight), ...(deadline ? [aborted] : [])]);
+    await this.pool.close(deadline);
+  }
 
   protectText(text: string): string {
     return this.redactor.redactText(text).text;
@@ -42,39 +128,67 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
   }
 
   consume(batch: RecordBatch, ctx: Context): Promise<void> {
-    const out: RecordBatch = [];
-    let failed = 0;
-    for (const r of batch) {
-      try {
-        const rr = r.rrpair;
-        if (!rr || typeof rr !== 'object') throw new TypeError('record has no RRPair object');
-        const res = this.redactor.redact(rr);
-        if (res.findings.length) {
-          rr.dlpModified = true;
-          rr.dlpRule = this.s.config.rule_set;
-          delete r.sizeHint;
-          const byCat = new Map<string, number>();
-          for (const f of res.findings) byCat.set(f.category, (byCat.get(f.category) ?? 0) + 1);
-          for (const [category, n] of byCat) this.redactedCounter.inc({ category }, n);
-          if (this.s.config.summary_attribute) {
-            const seen = new Set<string>();
-            const summary = res.findings.filter((f) => {
-              const k = `${f.path}\u0000${f.category}`;
-              return seen.has(k) ? false : (seen.add(k), true);
-            });
-            r.attributes[this.s.config.summary_attribute] = JSON.stringify(summary);
-          }
-        }
-        for (const b of res.bodiesReplaced) this.bodyCounter.inc({ reason: b.reason });
-        out.push(r);
-      } catch (err) {
-        failed++;
-        this.s.logger.error({ err }, 'redaction: could not redact a record; dropping it rather than passing it on unredacted');
-      }
-    }
-    if (failed) this.s.metrics.dropped(failed, 'redaction_failed');
+    if (this.pool) return this.consumeInPool(this.pool, batch, ctx);
+    const out = this.keep(batch, batch.map((r) => redactOne(this.redactor, r.rrpair, this.s.config)));
     if (out.length === 0) return Promise.resolve();
     return this.next.consume(out, ctx);
+  }
+
+  /**
+   * Redacts in the pool and hands batches on in the order they came; resolves once the next stage
+   * accepted this batch. A failed worker refuses the whole batch retryably, so nothing is lost.
+   */
+  private consumeInPool(pool: WorkerPool, batch: RecordBatch, ctx: Context): Promise<void> {
+    const early: (Outcome | undefined)[] = [];
+    const lines = batch.map((r, i) => {
+      try {
+        const text = JSON.stringify(r.rrpair) as string | undefined;
+        if (text !== undefined) return text;
+      } catch {
+        // not JSON (a BigInt, a cycle): redacted here instead
+      }
+      early[i] = redactOne(this.redactor, r.rrpair, this.s.config);
+      return null;
+    });
+    const work = pool.run<PoolResult>({ lines } satisfies PoolBatch).then(
+      (res) => this.keep(batch, batch.map((r, i) => {
+        const text = res.lines[i];
+        if (text != null) r.rrpair = JSON.parse(text) as RRPair;
+        return early[i] ?? res.outcomes[i]!;
+      })),
+      (err: unknown) => {
+        this.s.logger.warn({ err }, 'redaction: a worker failed a batch; refused for retry');
+        throw err;
+      },
+    );
+    const done = this.order.run(work, (out) => (out.length ? this.next.consume(out, ctx) : Promise.resolve()));
+    this.inFlight.add(done);
+    const forget = () => void this.inFlight.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Counts what redaction found and returns the records to pass on (fails closed: one that could not be redacted is dropped). */
+  private keep(batch: RecordBatch, outcomes: Outcome[]): RRRecord[] {
+    const out: RRRecord[] = [];
+    let failed = 0;
+    batch.forEach((r, i) => {
+      const o = outcomes[i]!;
+      if (o.error) {
+        failed++;
+        this.s.logger.error({ err: o.error }, 'redaction: could not redact a record; dropping it rather than passing it on unredacted');
+        return;
+      }
+      if (o.categories) {
+        delete r.sizeHint;
+        for (const [category, n] of o.categories) this.redactedCounter.inc({ category }, n);
+      }
+      if (o.summary !== undefined) r.attributes[this.s.config.summary_attribute] = o.summary;
+      for (const reason of o.replaced ?? []) this.bodyCounter.inc({ reason });
+      out.push(r);
+    });
+    if (failed) this.s.metrics.dropped(failed, 'redaction_failed');
+    return out;
   }
 }
 
@@ -107,6 +221,10 @@ const schema = obj({
   oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
   keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
   summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
+  workers: withDefault(raw<number | 'auto'>({
+    anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
+    description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and every core is used; 0 redacts on the event loop, auto one per core. Batches keep their order and are acknowledged once the next stage accepted them.',
+  }), 0),
 });
 
 /** The processor's config; the Redactor takes the same object (RedactorOptions is this type). */

@@ -1,0 +1,188 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { RetryableError, ShutdownError } from '../core/errors.js';
+
+/**
+ * A small pool of worker threads running one module's pure batch function, so CPU-heavy
+ * processing leaves the event loop (receiving, acknowledging, exporting) free and uses every core.
+ *
+ * Each worker imports `module` and calls its export `factory(init)` once; the function it returns
+ * then gets every batch sent to that worker. `init` may hold secrets: it goes to the workers as
+ * workerData and is never logged or put in an error. A batch fails with a RetryableError when its
+ * worker throws for the whole batch, crashes or exits; a crashed worker is replaced on the next
+ * batch. Results come back in completion order: `InOrder` (worker-pool-order.ts) restores the
+ * submission order where a pipeline needs it.
+ */
+export interface WorkerPoolOptions {
+  /** File URL (or path) of the module the workers load; a `.ts` module under src/ runs as its build under dist/. */
+  module: string | URL;
+  /** Name of the module's export that builds the batch function from `init`. */
+  factory: string;
+  init: unknown;
+  size: number;
+  /** Named in errors and thread names, e.g. `redaction`. */
+  name: string;
+}
+
+/** What a worker sends back for one batch. */
+interface Reply {
+  id: number;
+  result?: unknown;
+  error?: string;
+}
+
+interface Job {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+/** `workers: auto` is one worker per core. */
+export function poolSize(workers: number | 'auto'): number {
+  return workers === 'auto' ? availableParallelism() : workers;
+}
+
+/** The URL a worker can import: a TypeScript module under src/ (tests) maps to its compiled twin under dist/. */
+export function runnableModule(module: string | URL): URL {
+  const url = typeof module === 'string' && !module.startsWith('file:') ? pathToFileURL(module) : new URL(module);
+  if (!url.pathname.endsWith('.ts')) return url;
+  const i = url.pathname.lastIndexOf('/src/');
+  if (i < 0) throw new Error(`worker pool: cannot run ${url.pathname} in a worker (not JavaScript, not under src/)`);
+  const compiled = new URL(url);
+  compiled.pathname = `${url.pathname.slice(0, i)}/dist/${url.pathname.slice(i + 5, -3)}.js`;
+  if (!existsSync(fileURLToPath(compiled))) throw new Error(`worker pool: ${fileURLToPath(compiled)} is missing; run npm run build`);
+  return compiled;
+}
+
+/** The workers' code, resolved when the first pool is made (so importing this module needs no build). */
+const entry = () => runnableModule(new URL(`./worker-pool-entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+
+export class WorkerPool {
+  private readonly slots: (Slot | undefined)[];
+  private readonly module: URL;
+  private readonly entry: URL;
+  /** Every batch sent and not yet settled, so that close() can wait for them. */
+  private readonly running = new Set<Promise<unknown>>();
+  private seq = 0;
+  private closing = false;
+  /** Workers lost to a crash or an exit (each is replaced on the next batch). */
+  crashes = 0;
+
+  constructor(private readonly o: WorkerPoolOptions) {
+    if (!Number.isInteger(o.size) || o.size < 1) throw new Error(`worker pool ${o.name}: size must be a positive integer`);
+    this.module = runnableModule(o.module);
+    this.entry = entry();
+    this.slots = new Array<Slot | undefined>(o.size).fill(undefined);
+  }
+
+  /** Starts every worker and waits until each has loaded its module, so a broken module fails at start. */
+  async start(): Promise<void> {
+    await Promise.all(this.slots.map((_, i) => this.ready(this.spawn(i))));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Batches sent and not yet answered. */
+  get inFlight(): number {
+    return this.slots.reduce((n, s) => n + (s?.jobs.size ?? 0), 0);
+  }
+
+  /** The live worker threads (a test stops one to simulate a crash). */
+  get threads(): Worker[] {
+    return this.slots.flatMap((s) => (s ? [s.worker] : []));
+  }
+
+  /** Runs one batch on the least busy worker. */
+  run<R>(input: unknown, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closing) return Promise.reject(new ShutdownError(`worker pool ${this.o.name} is shutting down`));
+    let best = 0;
+    for (let i = 1; i < this.slots.length; i++) if ((this.slots[i]?.jobs.size ?? 0) < (this.slots[best]?.jobs.size ?? 0)) best = i;
+    const slot = this.slots[best] ?? this.spawn(best);
+    const id = ++this.seq;
+    const p = new Promise<R>((resolve, reject) => {
+      if (slot.jobs.size === 0) slot.worker.ref();
+      slot.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.worker.postMessage({ id, input }, transfer);
+    });
+    const settled = p.then(() => undefined, () => undefined);
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+    return p;
+  }
+
+  /** Waits for the batches in flight (they drain), then stops the workers. */
+  async close(deadline?: AbortSignal): Promise<void> {
+    this.closing = true;
+    const aborted = deadline ? new Promise<void>((r) => (deadline.aborted ? r() : deadline.addEventListener('abort', () => r(), { once: true }))) : new Promise<void>(() => {});
+    await Promise.race([Promise.all(this.running), aborted]);
+    await Promise.all(this.slots.map(async (s, i) => {
+      if (!s) return;
+      this.fail(i, s, new ShutdownError(`worker pool ${this.o.name} stopped before the batch finished`));
+      await s.worker.terminate();
+    }));
+  }
+
+  private spawn(i: number): Slot {
+    const worker = new Worker(this.entry, {
+      workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
+      name: `${this.o.name}-${i}`,
+    });
+    // An idle worker does not keep the process alive (one with a batch in flight does).
+    worker.unref();
+    const slot: Slot = { worker, jobs: new Map() };
+    worker.on('message', (m: Reply | { ready: true }) => {
+      if ('ready' in m) return;
+      const job = slot.jobs.get(m.id);
+      if (!job) return;
+      slot.jobs.delete(m.id);
+      if (slot.jobs.size === 0) worker.unref();
+      if (m.error !== undefined) job.reject(new RetryableError(`worker pool ${this.o.name}: the batch failed in a worker: ${m.error}`));
+      else job.resolve(m.result);
+    });
+    worker.on('error', (err) => this.crashed(i, slot, `crashed: ${err.message}`));
+    worker.on('exit', (code) => this.crashed(i, slot, `exited with code ${code}`));
+    this.slots[i] = slot;
+    return slot;
+  }
+
+  private ready(slot: Slot): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: unknown) => {
+        if (m && typeof m === 'object' && 'ready' in m) done();
+      };
+      const onError = (err: Error) => done(new Error(`worker pool ${this.o.name}: a worker could not load its module: ${err.message}`));
+      const onExit = (code: number) => done(new Error(`worker pool ${this.o.name}: a worker exited at start with code ${code}`));
+      const done = (err?: Error) => {
+        slot.worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        if (slot.jobs.size === 0) slot.worker.unref();
+        if (err) reject(err);
+        else resolve();
+      };
+      slot.worker.ref();
+      slot.worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+  }
+
+  /** The batches of a crashed worker fail retryably; the slot is refilled on the next batch. */
+  private crashed(i: number, slot: Slot, how: string): void {
+    if (this.slots[i] !== slot) return;
+    this.crashes++;
+    this.fail(i, slot, new RetryableError(`worker pool ${this.o.name}: a worker ${how}; its batches are to be retried`));
+  }
+
+  private fail(i: number, slot: Slot, err: Error): void {
+    if (this.slots[i] === slot) this.slots[i] = undefined;
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear();
+    for (const j of jobs) j.reject(err);
+    void slot.worker.terminate();
+  }
+}

@@ -1,0 +1,21 @@
+// A batch module for test/processors/worker-pool.test.ts, loaded by the pool's workers.
+import { existsSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+
+export function echo(init) {
+  return (input) => {
+    // Uneven batch costs: a batch busy for spinMs finishes after the ones sent behind it.
+    if (input.spinMs) for (const end = Date.now() + input.spinMs; Date.now() < end;);
+    // Crash once: the first worker to get this batch dies mid-batch; the marker file makes the retry pass.
+    if (input.crashOnce && !existsSync(input.crashOnce)) {
+      writeFileSync(input.crashOnce, '');
+      process.exit(3);
+    }
+    if (input.fail) throw new Error(input.fail);
+    return { id: input.id, tag: init.tag, thread: threadId };
+  };
+}
+
+export function broken() {
+  throw new Error('this batch module cannot start');
+}

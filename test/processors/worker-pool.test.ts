@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RetryableError, ShutdownError } from '../../src/core/errors.js';
+import { InOrder } from '../../src/helpers/worker-pool-order.js';
+import { WorkerPool } from '../../src/helpers/worker-pool.js';
+import { requireBuild, tmpDir } from '../support/index.js';
+
+const FIXTURE = pathToFileURL(join(import.meta.dirname, 'worker-pool-fixture.mjs'));
+type Echo = { id: number; tag: string; thread: number };
+
+let pools: WorkerPool[] = [];
+function pool(size: number, factory = 'echo'): WorkerPool {
+  const p = new WorkerPool({ module: FIXTURE, factory, init: { tag: 'init-reached-the-worker' }, size, name: 'test' });
+  pools.push(p);
+  return p;
+}
+
+beforeAll(() => requireBuild()); // the worker entry runs from dist/
+afterEach(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  pools = [];
+});
+
+describe('WorkerPool', () => {
+  it('runs batches on every worker with the module built from init', async () => {
+    const p = pool(2);
+    await p.start();
+    const results = await Promise.all([1, 2, 3, 4].map((id) => p.run<Echo>({ id, spinMs: 30 })));
+    expect(results.map((r) => r.id)).toEqual([1, 2, 3, 4]);
+    expect(results.every((r) => r.tag === 'init-reached-the-worker')).toBe(true);
+    expect(new Set(results.map((r) => r.thread)).size).toBe(2);
+  });
+
+  it('fails at start when the module cannot build its batch function', async () => {
+    await expect(pool(1, 'broken').start()).rejects.toThrow(/could not load its module: this batch module cannot start/);
+    await expect(pool(1, 'missing').start()).rejects.toThrow(/has no export missing/);
+  });
+
+  it('a batch that throws fails retryably and the worker keeps serving', async () => {
+    const p = pool(1);
+    await p.start();
+    const err = await p.run({ id: 1, fail: 'bad batch' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/bad batch/);
+    expect((await p.run<Echo>({ id: 2 })).id).toBe(2);
+    expect(p.crashes).toBe(0);
+  });
+
+  it('a worker crash mid-batch fails that batch retryably; the worker is replaced and the retry succeeds', async () => {
+    const t = tmpDir();
+    try {
+      const p = pool(1);
+      await p.start();
+      const before = p.threads[0]!.threadId;
+      const batch = { id: 7, crashOnce: join(t.dir, 'crashed') };
+      const err = await p.run(batch).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RetryableError);
+      expect((err as Error).message).toMatch(/exited with code 3/);
+      expect(p.crashes).toBe(1);
+      const retried = await p.run<Echo>(batch);
+      expect(retried.id).toBe(7);
+      expect(retried.thread).not.toBe(before);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('close drains the batches in flight, then refuses new ones', async () => {
+    const p = pool(2);
+    await p.start();
+    const inFlight = [1, 2, 3].map((id) => p.run<Echo>({ id, spinMs: 50 }));
+    const closed = p.close();
+    await expect(p.run({ id: 4 })).rejects.toBeInstanceOf(ShutdownError);
+    await closed;
+    expect((await Promise.all(inFlight)).map((r) => r.id)).toEqual([1, 2, 3]);
+    expect(p.threads).toEqual([]);
+  });
+});
+
+describe('InOrder over a pool of 2 with uneven batch costs', () => {
+  it('delivers in submission order', async () => {
+    const p = pool(2);
+    await p.start();
+    const order = new InOrder();
+    const delivered: number[] = [];
+    // The first batch is slow: the fast ones behind it finish first on the other worker.
+    const costs = [150, 0, 0, 60, 0, 0];
+    await Promise.all(costs.map((spinMs, id) => order.run(p.run<Echo>({ id, spinMs }), async (r) => {
+      delivered.push(r.id);
+    })));
+    expect(delivered).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('a failed batch does not hold back the ones behind it, and a rejected delivery reaches only its caller', async () => {
+    const order = new InOrder();
+    const delivered: string[] = [];
+    const failed = order.run(Promise.reject(new RetryableError('worker died')), async () => { delivered.push('never'); });
+    const refused = order.run(Promise.resolve('b'), async (r) => { throw new RetryableError(`downstream refused ${r}`); });
+    const fine = order.run(Promise.resolve('c'), async (r) => { delivered.push(r); });
+    await expect(failed).rejects.toThrow('worker died');
+    await expect(refused).rejects.toThrow('downstream refused b');
+    await fine;
+    expect(delivered).toEqual(['c']);
+  });
+});
