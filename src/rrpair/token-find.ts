@@ -1,5 +1,6 @@
 import { bodyKind, contentTypeOf, decodeBody, utf8OrUndefined } from './body.js';
 import { jsonPathStep } from './path.js';
+import type { InflatedBody } from './token-inflate.js';
 import { dateFormat, decodeJwt, PATTERNS, type TokenEntry } from './token-values.js';
 import type { Headers, RRPair } from './types.js';
 
@@ -83,6 +84,8 @@ export interface TokenizeOptions {
   maxBodyBytes: number;
   /** Told when a body is not looked into (too large, not decodable). */
   onBodySkipped?: (reason: string) => void;
+  /** Bodies already gunzipped (gunzipBodies, for a whole batch), by their req/res object. */
+  inflated?: ReadonlyMap<object, InflatedBody>;
 }
 
 export function sessionOf(rr: RRPair): string {
@@ -179,8 +182,9 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   for (const side of ['req', 'res'] as const) {
     const part = http?.[side];
     if (!part || typeof part !== 'object' || typeof part.bodyBase64 !== 'string' || !part.bodyBase64) continue;
-    const dec = decodeBody(part.bodyBase64, part.headers as Headers | undefined, opts.maxBodyBytes);
-    if (!dec.ok) {
+    const pre = opts.inflated?.get(part);
+    const dec = pre !== undefined && pre.b64 === part.bodyBase64 ? pre : decodeBody(part.bodyBase64, part.headers as Headers | undefined, opts.maxBodyBytes);
+    if ('ok' in dec && !dec.ok) {
       opts.onBodySkipped?.(dec.reason);
       continue;
     }
