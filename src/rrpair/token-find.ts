@@ -121,7 +121,13 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
 
   /** A string value (header, URL part, JSON string, text body). */
   const scan = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
+    // Most strings hold nothing: the cheap necessary conditions first, so that the closure and
+    // context below are made only for the few that may.
     if (s.length < 8) return;
+    if (!((opts.jwt && s.includes('eyJ')) || (opts.uuid && s.length >= 36 && s.includes('-')) || (opts.dates && s.includes(':')) || (request && whole && handedOut?.has(s)))) return;
+    scanFor(s, loc, whole, request);
+  };
+  const scanFor = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
     let cached: string | undefined;
     const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
     if (opts.jwt && s.includes('eyJ') && JWT_ONE.test(s)) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
