@@ -26,6 +26,7 @@ interface BodyPart {
 // 1f 8b 08 (gzip, deflate method) in base64
 const GZIP_B64 = 'H4sI';
 const GZIP_MIN = 18; // 10-byte header, empty deflate data, 8-byte trailer
+const MAX_CHUNK = 4 << 20;
 
 export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<object, InflatedBody> {
   const found = new Map<object, InflatedBody>();
@@ -50,7 +51,9 @@ export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<o
   if (raws.length < 2) return found;
   let out: Buffer;
   try {
-    out = gunzipSync(Buffer.concat(raws), { maxOutputLength: Math.max(total, 1) });
+    // one output chunk when the trailers say it fits (no growing and joining of 16 KiB chunks);
+    // capped, as the trailers are the sender's word
+    out = gunzipSync(Buffer.concat(raws), { maxOutputLength: Math.max(total, 1), chunkSize: Math.min(total + 64, MAX_CHUNK) });
   } catch {
     return found;
   }
