@@ -26,7 +26,11 @@ interface BodyPart {
 // 1f 8b 08 (gzip, deflate method) in base64
 const GZIP_B64 = 'H4sI';
 const GZIP_MIN = 18; // 10-byte header, empty deflate data, 8-byte trailer
-const MAX_CHUNK = 4 << 20;
+/**
+ * What the pieces of one batch may come to: they are all held until the batch is done, where one
+ * body at a time holds one; larger bodies (and the rest of a batch past this) go one by one.
+ */
+export const MAX_TOTAL = 4 << 20;
 
 export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<object, InflatedBody> {
   const found = new Map<object, InflatedBody>();
@@ -42,7 +46,7 @@ export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<o
     const raw = Buffer.from(b64, 'base64');
     if (raw.length < GZIP_MIN) continue;
     const size = raw.readUInt32LE(raw.length - 4);
-    if (maxBytes > 0 && size > maxBytes) continue;
+    if ((maxBytes > 0 && size > maxBytes) || total + size > MAX_TOTAL) continue;
     owners.push(part);
     b64s.push(b64);
     raws.push(raw);
@@ -51,9 +55,8 @@ export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<o
   if (raws.length < 2) return found;
   let out: Buffer;
   try {
-    // one output chunk when the trailers say it fits (no growing and joining of 16 KiB chunks);
-    // capped, as the trailers are the sender's word
-    out = gunzipSync(Buffer.concat(raws), { maxOutputLength: Math.max(total, 1), chunkSize: Math.min(total + 64, MAX_CHUNK) });
+    // one output chunk of the size the trailers give (no growing and joining of 16 KiB chunks)
+    out = gunzipSync(Buffer.concat(raws), { maxOutputLength: Math.max(total, 1), chunkSize: total + 64 });
   } catch {
     return found;
   }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { factory } from '../../src/processors/tokenization/index.js';
 import { decodeBody } from '../../src/rrpair/body.js';
 import { gunzipBodies } from '../../src/rrpair/tokens.js';
+import { MAX_TOTAL } from '../../src/rrpair/token-inflate.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { allSamples, makeProcessor, rec } from './helpers.js';
 
@@ -42,6 +43,15 @@ describe('gunzipBodies (one zlib call for a batch of gzip bodies)', () => {
     const got = gunzipBodies([small, big, part(gz('{"ok":2}'))], 1000);
     expect(got.has(big)).toBe(false);
     expect(texts(got, [small])).toEqual(['{"ok":1}']);
+  });
+
+  it('takes bodies only up to MAX_TOTAL inflated bytes a batch, so a batch of large bodies is not all held at once', () => {
+    const each = Math.floor((MAX_TOTAL - 100) / 3);
+    const parts = [0, 1, 2, 3].map((i) => part(gz(String(i).repeat(each))));
+    const got = gunzipBodies([...parts, part(gz('{"small":1}'))], 0);
+    expect(got.size).toBe(4);
+    expect(got.has(parts[3]!)).toBe(false);
+    expect(got.get(parts[2]!)!.bytes.length).toBe(each);
   });
 
   it('the processor finds the same entries with and without it (real samples, one record per batch vs whole batches)', async () => {
