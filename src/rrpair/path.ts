@@ -65,12 +65,25 @@ export function parseJsonPath(p: string): (string | number)[] {
 /** JSONPath text for a list of steps: ['a', 0, 'b c'] → `$.a[0]['b c']`. */
 export function formatJsonPath(steps: readonly (string | number)[]): string {
   let s = '$';
-  for (const k of steps) {
-    if (typeof k === 'number') s += `[${k}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(k)) s += `.${k}`;
-    else s += `['${k.replace(/'/g, "\\'")}']`;
-  }
+  for (const k of steps) s += jsonPathStep(k);
   return s;
+}
+
+/** One step of a JSONPath: `[0]`, `.name` or `['odd name']`. */
+export function jsonPathStep(k: string | number): string {
+  if (typeof k === 'number') return `[${k}]`;
+  return isPlainName(k) ? `.${k}` : `['${k.replace(/'/g, "\\'")}']`;
+}
+
+/** /^[A-Za-z_$][\w$-]*$/ without a regex call (paths are formatted on the tokenization hot path). */
+function isPlainName(k: string): boolean {
+  if (k.length === 0) return false;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
+    if (!letter && (i === 0 || !((c >= 48 && c <= 57) || c === 45))) return false;
+  }
+  return true;
 }
 
 function walk(v: unknown, steps: readonly (string | number)[]): unknown {

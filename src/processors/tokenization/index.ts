@@ -1,7 +1,8 @@
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
 import { bool, bytes, int, obj, oneOf, str, type Config } from '../../config/fragments.js';
 import type { Context, RecordBatch } from '../../core/record.js';
-import { findTokens, parameterize, RecurringValues, type TokenEntry } from '../../rrpair/tokens.js';
+import { findTokens, gunzipBodies, parameterize, RecurringValues, type TokenEntry, type TokenizeOptions } from '../../rrpair/tokens.js';
+import type { RRPair } from '../../rrpair/types.js';
 
 /**
  * Finds the values that must change at replay (JWTs, credentials, UUIDs, dates, ids handed out
@@ -27,6 +28,13 @@ export class TokenizationProcessor implements Component, Consumer {
 
   consume(batch: RecordBatch, ctx: Context): Promise<void> {
     const c = this.s.config;
+    const opts: TokenizeOptions = {
+      ...c.detect,
+      maxBodyBytes: c.max_body_size,
+      onBodySkipped: (reason) => this.skippedBodies.inc({ reason }),
+      inflated: gunzipBodies(bodiesOf(batch), c.max_body_size),
+    };
+    const byPattern = new Map<string, number>();
     for (const r of batch) {
       const rr = r.rrpair;
       try {
@@ -36,21 +44,29 @@ export class TokenizationProcessor implements Component, Consumer {
           this.skipped.inc({ reason: 'field_in_use' });
           continue;
         }
-        const entries: TokenEntry[] = findTokens(rr, { ...c.detect, maxBodyBytes: c.max_body_size, onBodySkipped: (reason) => this.skippedBodies.inc({ reason }) }, this.memory);
+        const entries: TokenEntry[] = findTokens(rr, opts, this.memory);
         if (!entries.length) continue;
         if (c.mode === 'parameterize') parameterize(rr, entries);
-        rr[c.field] = [...((existing as TokenEntry[] | undefined) ?? []), ...entries];
+        rr[c.field] = existing === undefined ? entries : [...(existing as TokenEntry[]), ...entries];
         delete r.sizeHint;
-        const by = new Map<string, number>();
-        for (const e of entries) by.set(e.pattern, (by.get(e.pattern) ?? 0) + 1);
-        for (const [pattern, n] of by) this.found.inc({ pattern }, n);
+        for (const e of entries) byPattern.set(e.pattern, (byPattern.get(e.pattern) ?? 0) + 1);
       } catch (err) {
         // The record goes on as it came: tokenization adds information, it must not lose any.
         this.skipped.inc({ reason: 'error' });
         this.s.logger.warn({ err }, 'tokenization: could not tokenize a record; passing it on unchanged');
       }
     }
+    for (const [pattern, n] of byPattern) this.found.inc({ pattern }, n);
     return this.next.consume(batch, ctx);
+  }
+}
+
+/** The request and response objects of a batch that carry a body. */
+function* bodiesOf(batch: RecordBatch): Generator<{ bodyBase64?: unknown }> {
+  for (const r of batch) {
+    const http = (r.rrpair as RRPair | undefined)?.http;
+    if (!http || typeof http !== 'object') continue;
+    for (const part of [http.req, http.res]) if (part && typeof part === 'object' && typeof part.bodyBase64 === 'string') yield part;
   }
 }
 
