@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { RRPair } from '../../rrpair/types.js';
-import { anyHint, DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
+import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
+import { DETECTOR_BIT } from './prefilter.js';
 import { Pass } from './pass.js';
 import { walkBody } from './walk/body.js';
 import { walkHeaders } from './walk/headers.js';
@@ -59,8 +60,16 @@ const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
  */
 export class Redactor {
   private readonly detectors: Detector[];
-  /** Matches wherever one of the detectors' hints does. */
-  readonly detectorHint: RegExp;
+  /** DETECTOR_BIT of each of `detectors`, and all of them together. */
+  readonly detectorBits: number[];
+  readonly detectorMask: number;
+  /**
+   * Which texts the key=value regex runs on: none (no key can have a rule), those where
+   * mayHoldCredentialKey finds a credential-like key (only the built-in sensitive keys), or
+   * every text with a `:` or `=` (configured key regexes, which no cheap check can foresee).
+   */
+  readonly keyValueScan: 'off' | 'sensitive' | 'all';
+  private readonly sensitiveRules = new Map<string, { category: string; action: Action }>();
   private readonly keyRules: KeyRule[] = [];
   private readonly valueRules: ValueRule[] = [];
   private readonly pathRules: PathRule[] = [];
@@ -70,7 +79,8 @@ export class Redactor {
 
   constructor(readonly opts: RedactorOptions) {
     this.detectors = DETECTOR_NAMES.filter((n) => opts.detectors[n] !== false).map((n) => DETECTORS[n]);
-    this.detectorHint = anyHint(this.detectors);
+    this.detectorBits = this.detectors.map((d) => DETECTOR_BIT[d.name]);
+    this.detectorMask = this.detectorBits.reduce((a, b) => a | b, 0);
     for (const k of opts.keys) this.keyRules.push({ re: new RegExp(k, 'i'), category: 'CUSTOM', action: opts.action });
     for (const r of opts.rules) {
       const category = (r.category ?? r.name ?? 'CUSTOM').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
@@ -81,6 +91,7 @@ export class Redactor {
     }
     this.allowKeys = opts.allow.keys.map((k) => new RegExp(k, 'i'));
     this.allowValues = opts.allow.values.map((v) => new RegExp(`^(?:${v})$`));
+    this.keyValueScan = this.keyRules.length ? 'all' : opts.sensitive_keys ? 'sensitive' : 'off';
   }
 
   /** `REDACTED-<CATEGORY>-<first 20 hex of HMAC-SHA256(value)>` (mask) or the 20 hex alone (hash). */
@@ -154,7 +165,11 @@ export class Redactor {
     for (const r of this.keyRules) if (r.re.test(key)) return r;
     if (this.opts.sensitive_keys) {
       const c = sensitiveKeyCategory(key);
-      if (c) return { category: c, action: this.opts.action };
+      if (c) {
+        let rule = this.sensitiveRules.get(c);
+        if (!rule) this.sensitiveRules.set(c, (rule = { category: c, action: this.opts.action }));
+        return rule;
+      }
     }
     return undefined;
   }
