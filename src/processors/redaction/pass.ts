@@ -1,4 +1,4 @@
-import { isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
+import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
 import type { Action, Finding, Redactor } from './redactor.js';
 import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';
@@ -126,7 +126,7 @@ export class Pass {
         return out === dec ? undefined : encodeURIComponent(out);
       }
       // base64 of text (standard or URL-safe alphabet)
-      if (s.length >= 12 && s.length % 4 !== 1 && isBase64(s)) {
+      if (s.length >= 12 && s.length % 4 !== 1 && base64MayBeText(s) && isBase64(s)) {
         const url = /[-_]/.test(s);
         const bytes = Buffer.from(s, url ? 'base64url' : 'base64');
         const t = bytes.length >= 6 && looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;

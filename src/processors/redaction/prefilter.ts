@@ -70,7 +70,14 @@ export function detectorCandidates(s: string): number {
   let dots = 0;
   let colons = 0;
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
+    let c = s.charCodeAt(i);
+    if (c >= 103 && c <= 122) {
+      // lower-case letters g-z (most of any text): they end every run above and start nothing
+      while (++i < n && (c = s.charCodeAt(i)) >= 103 && c <= 122);
+      chain = upper = dots = colons = 0;
+      sep = false;
+      if (i === n) break;
+    }
     const k = cls(c);
     if (k & DIGIT) {
       chain++;
