@@ -68,7 +68,7 @@ export class Pass {
     if (s.length === 0) return s;
     let out = this.depth < MAX_NESTING && s.length >= 8 ? this.decoded(s, path) ?? s : s;
     const scan = kv ? this.r.keyValueScan : 'off';
-    if (scan === 'all' ? out.includes('=') || out.includes(':') : scan === 'sensitive' && mayHoldCredentialKey(out)) {
+    if (scan === 'all' ? out.includes('=') || out.includes(':') : scan === 'sensitive' && mayHoldCredentialKey(out, this.r.hasKeyRule)) {
       out = out.replace(KV, (m, q: string, key: string, sep: string, dq?: string, sq?: string, bare?: string) => {
         const v = dq ?? sq ?? bare ?? '';
         if (!v || this.r.keyAllowed(key)) return m;

@@ -20,24 +20,32 @@ const SSN = DETECTOR_BIT.ssn;
 const PHONE = DETECTOR_BIT.phone;
 const IP = DETECTOR_BIT.ip;
 
-// character classes, one byte per ASCII code
-const DIGIT = 1;
-const UPPER_ALNUM = 2; // [A-Z0-9]
-const HEX = 4; // [0-9A-Fa-f]
-const EMAIL_LOCAL = 8; // [A-Za-z0-9._%+-]
-const DOMAIN = 16; // [A-Za-z0-9-]
-const CLASS = new Uint8Array(128);
+// What each ASCII character does to the runs detectorCandidates follows.
+const OTHER = 0;
+const LOWER_GZ = 1; // g-z: in no run
+const LOWER_AF = 2; // a-f: hex only
+const UPPER_AF = 3; // A-F: hex and upper-case
+const UPPER_GZ = 4; // G-Z (but J): upper-case only
+const J = 5;
+const DIGIT = 6;
+const SPACE = 7;
+const DASH = 8;
+const DOT = 9;
+const COLON = 10;
+const AT = 11;
+const PLUS = 12;
+const WHITESPACE = 13; // \s other than the space
+const KIND = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
   const ch = String.fromCharCode(c);
-  let k = 0;
-  if (/[0-9]/.test(ch)) k |= DIGIT;
-  if (/[A-Z0-9]/.test(ch)) k |= UPPER_ALNUM;
-  if (/[0-9A-Fa-f]/.test(ch)) k |= HEX;
-  if (/[A-Za-z0-9._%+-]/.test(ch)) k |= EMAIL_LOCAL;
-  if (/[A-Za-z0-9-]/.test(ch)) k |= DOMAIN;
-  CLASS[c] = k;
+  KIND[c] = /[g-z]/.test(ch) ? LOWER_GZ : /[a-f]/.test(ch) ? LOWER_AF : /[A-F]/.test(ch) ? UPPER_AF : ch === 'J' ? J : /[G-Z]/.test(ch) ? UPPER_GZ
+    : /[0-9]/.test(ch) ? DIGIT : ch === ' ' ? SPACE : ch === '-' ? DASH : ch === '.' ? DOT : ch === ':' ? COLON : ch === '@' ? AT : ch === '+' ? PLUS
+    : /\s/.test(ch) ? WHITESPACE : OTHER;
 }
-const cls = (c: number): number => (c < 128 ? CLASS[c]! : 0);
+const EMAIL_LOCAL = /[A-Za-z0-9._%+-]/;
+const DOMAIN = /[A-Za-z0-9-]/;
+const isEmailLocal = (c: number): boolean => c < 128 && EMAIL_LOCAL.test(String.fromCharCode(c));
+const isDomain = (c: number): boolean => c < 128 && DOMAIN.test(String.fromCharCode(c));
 
 /** Exactly the characters of the regex class `\s`. */
 export function isRegexSpace(c: number): boolean {
@@ -55,8 +63,8 @@ function endsWithWord(s: string, end: number, word: string): boolean {
 
 /**
  * The detectors (bits of DETECTOR_BIT) whose regex can match somewhere in s, by one pass over
- * its characters: a digit run (single spaces or dashes between) of 13 digits for a card, 9 for an
- * SSN; a `+` before 8 digits for a phone; 3 dots in a run of digits and dots, or 2 colons in a
+ * its characters: a digit run (single spaces or dashes between) of 13 digits for a card, 9 with
+ * two dashes for an SSN; a `+` before 8 digits for a phone; 3 dots in a run of digits and dots, or 2 colons in a
  * run of hex digits and colons, for an IP; an `@` between address characters; `eyJ`; 20
  * upper-case letters or digits in a row for an AWS key id; `bearer`/`basic`/`token` before a
  * space; `PRIVATE KEY-----`.
@@ -65,55 +73,100 @@ export function detectorCandidates(s: string): number {
   const n = s.length;
   let mask = n >= 50 && s.includes('PRIVATE KEY-----') ? PRIVATE_KEY : 0;
   let chain = 0; // digits joined by single spaces or dashes
-  let sep = false;
-  let upper = 0;
-  let dots = 0;
-  let colons = 0;
+  let dashes = 0; // dashes in that chain
+  let sep = false; // the last character was such a space or dash
+  let upper = 0; // [A-Z0-9] in a row
+  let dots = 0; // dots in a run of [0-9.]
+  let colons = 0; // colons in a run of [0-9A-Fa-f:]
   for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 103 && c <= 122) {
-      // lower-case letters g-z (most of any text): they end every run above and start nothing
-      while (++i < n && (c = s.charCodeAt(i)) >= 103 && c <= 122);
-      chain = upper = dots = colons = 0;
-      sep = false;
-      if (i === n) break;
-    }
-    const k = cls(c);
-    if (k & DIGIT) {
-      chain++;
-      sep = false;
-      if (chain >= 9) mask |= chain >= 13 ? CARD | SSN : SSN;
-    } else {
-      if (c === 32 || c === 45) {
-        if (sep) chain = 0;
-        sep = true;
-      } else {
-        chain = 0;
+    const c = s.charCodeAt(i);
+    switch (c < 128 ? KIND[c] : isRegexSpace(c) ? WHITESPACE : OTHER) {
+      case LOWER_GZ:
+        // most of any text: a run of them is skipped in one step
+        while (i + 1 < n && KIND[s.charCodeAt(i + 1)] === LOWER_GZ) i++;
+        chain = dashes = upper = dots = colons = 0;
         sep = false;
-      }
-      if (c === 46) {
+        break;
+      case LOWER_AF:
+        chain = dashes = upper = dots = 0;
+        sep = false;
+        break;
+      case UPPER_AF:
+        chain = dashes = dots = 0;
+        sep = false;
+        if (++upper >= 20) mask |= AWS;
+        break;
+      case J:
+        if (i >= 2 && s.charCodeAt(i - 1) === 121 && s.charCodeAt(i - 2) === 101) mask |= JWT;
+        chain = dashes = dots = colons = 0;
+        sep = false;
+        if (++upper >= 20) mask |= AWS;
+        break;
+      case UPPER_GZ:
+        chain = dashes = dots = colons = 0;
+        sep = false;
+        if (++upper >= 20) mask |= AWS;
+        break;
+      case DIGIT:
+        sep = false;
+        if (++chain >= 13) mask |= CARD;
+        if (chain >= 9 && dashes >= 2) mask |= SSN;
+        if (++upper >= 20) mask |= AWS;
+        break;
+      case SPACE:
+        if (sep) chain = dashes = 0;
+        sep = true;
+        upper = dots = colons = 0;
+        if (i >= 5 && bearerBefore(s, i)) mask |= BEARER;
+        break;
+      case DASH:
+        if (sep) chain = dashes = 0;
+        else dashes++;
+        sep = true;
+        upper = dots = colons = 0;
+        break;
+      case DOT:
+        chain = dashes = upper = colons = 0;
+        sep = false;
         if (++dots >= 3) mask |= IP;
-      } else dots = 0;
-    }
-    if (k & UPPER_ALNUM) {
-      if (++upper >= 20) mask |= AWS;
-    } else upper = 0;
-    if (c === 58) {
-      if (++colons >= 2) mask |= IP;
-    } else if (!(k & HEX)) colons = 0;
-    if (c === 64) {
-      if (i > 0 && i + 1 < n && cls(s.charCodeAt(i - 1)) & EMAIL_LOCAL && cls(s.charCodeAt(i + 1)) & DOMAIN) mask |= EMAIL;
-    } else if (c === 43) {
-      let d = 0;
-      while (d < 8 && i + 1 + d < n && cls(s.charCodeAt(i + 1 + d)) & DIGIT) d++;
-      if (d === 8 && s.charCodeAt(i + 1) !== 48) mask |= PHONE;
-    } else if (c === 74) {
-      if (i >= 2 && s.charCodeAt(i - 1) === 121 && s.charCodeAt(i - 2) === 101) mask |= JWT;
-    } else if (k === 0 && i >= 5 && isRegexSpace(c) && (endsWithWord(s, i, 'bearer') || endsWithWord(s, i, 'basic') || endsWithWord(s, i, 'token'))) {
-      mask |= BEARER;
+        break;
+      case COLON:
+        chain = dashes = upper = dots = 0;
+        sep = false;
+        if (++colons >= 2) mask |= IP;
+        break;
+      case AT:
+        chain = dashes = upper = dots = colons = 0;
+        sep = false;
+        if (i > 0 && i + 1 < n && isEmailLocal(s.charCodeAt(i - 1)) && isDomain(s.charCodeAt(i + 1))) mask |= EMAIL;
+        break;
+      case PLUS: {
+        chain = dashes = upper = dots = colons = 0;
+        sep = false;
+        let d = 0;
+        while (d < 8 && i + 1 + d < n && KIND[s.charCodeAt(i + 1 + d)] === DIGIT) d++;
+        if (d === 8 && s.charCodeAt(i + 1) !== 48) mask |= PHONE;
+        break;
+      }
+      case WHITESPACE:
+        chain = dashes = upper = dots = colons = 0;
+        sep = false;
+        if (i >= 5 && bearerBefore(s, i)) mask |= BEARER;
+        break;
+      default:
+        chain = dashes = upper = dots = colons = 0;
+        sep = false;
     }
   }
   return mask;
+}
+
+/** `bearer`, `basic` or `token` (any case) ends just before i. */
+function bearerBefore(s: string, i: number): boolean {
+  const l = s.charCodeAt(i - 1) | 32;
+  if (l === 114) return endsWithWord(s, i, 'bearer');
+  if (l === 99) return endsWithWord(s, i, 'basic');
+  return l === 110 && endsWithWord(s, i, 'token');
 }
 
 /** Lower-case pieces one of which every key named like a credential contains once `_`, `.`, `-` are removed (see sensitiveKeyCategory). */
@@ -124,11 +177,12 @@ function isKeyChar(c: number): boolean {
 }
 
 /**
- * Whether a `key: value` / `key=value` in s can have a key named like a credential: for every
- * `:` or `=`, the run of key characters before it (past spaces and one quote) must contain a
- * credential word. The keys the key=value regex can match are suffixes of these runs.
+ * Whether a `key: value` / `key=value` in s can have a key named like a credential (`hasRule`):
+ * for every `:` or `=`, the keys the key=value regex can take there are the suffixes (from a
+ * letter, at most 64 characters) of the run of key characters before it, past spaces and one
+ * quote. Only runs holding a credential word are looked at suffix by suffix.
  */
-export function mayHoldCredentialKey(s: string): boolean {
+export function mayHoldCredentialKey(s: string, hasRule: (key: string) => boolean): boolean {
   let colon = s.indexOf(':');
   let eq = s.indexOf('=');
   while (colon >= 0 || eq >= 0) {
@@ -144,11 +198,15 @@ export function mayHoldCredentialKey(s: string): boolean {
     while (j >= 0 && isRegexSpace(s.charCodeAt(j))) j--;
     if (j >= 0 && (s.charCodeAt(j) === 34 || s.charCodeAt(j) === 39)) j--;
     const end = j + 1;
-    // the regex's key is at most 64 characters, so only the end of a longer run can be one
     while (j >= 0 && end - j <= 64 && isKeyChar(s.charCodeAt(j))) j--;
     if (end - (j + 1) < 2) continue;
-    const key = s.slice(j + 1, end).toLowerCase();
-    if (CREDENTIAL_PIECE.test(key.includes('_') || key.includes('.') || key.includes('-') ? key.replace(/[_.-]/g, '') : key)) return true;
+    const run = s.slice(j + 1, end);
+    const lower = run.toLowerCase();
+    if (!CREDENTIAL_PIECE.test(lower.includes('_') || lower.includes('.') || lower.includes('-') ? lower.replace(/[_.-]/g, '') : lower)) continue;
+    for (let k = 0; k <= run.length - 2; k++) {
+      const c = run.charCodeAt(k) | 32;
+      if (c >= 97 && c <= 122 && hasRule(run.slice(k))) return true;
+    }
   }
   return false;
 }

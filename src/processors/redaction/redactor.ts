@@ -92,6 +92,7 @@ export class Redactor {
     this.allowKeys = opts.allow.keys.map((k) => new RegExp(k, 'i'));
     this.allowValues = opts.allow.values.map((v) => new RegExp(`^(?:${v})$`));
     this.keyValueScan = this.keyRules.length ? 'all' : opts.sensitive_keys ? 'sensitive' : 'off';
+
   }
 
   /** `REDACTED-<CATEGORY>-<first 20 hex of HMAC-SHA256(value)>` (mask) or the 20 hex alone (hash). */
@@ -156,11 +157,14 @@ export class Redactor {
   // --- rule lookups shared by the walkers ---
 
   keyAllowed(key: string): boolean {
-    return this.allowKeys.some((re) => re.test(key));
+    for (let i = 0; i < this.allowKeys.length; i++) if (this.allowKeys[i]!.test(key)) return true;
+    return false;
   }
   valueAllowed(v: string): boolean {
-    return this.allowValues.some((re) => re.test(v));
+    for (let i = 0; i < this.allowValues.length; i++) if (this.allowValues[i]!.test(v)) return true;
+    return false;
   }
+  readonly hasKeyRule = (key: string): boolean => this.keyRule(key) !== undefined;
   keyRule(key: string): { category: string; action: Action } | undefined {
     for (const r of this.keyRules) if (r.re.test(key)) return r;
     if (this.opts.sensitive_keys) {
