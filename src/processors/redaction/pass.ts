@@ -66,6 +66,12 @@ export class Pass {
    */
   text(s: string, path: Loc, kv = true): string {
     if (s.length === 0) return s;
+    const known = this.r.knownClean(s);
+    if (known) return s;
+    // Nothing found at depth 0 with the key=value scan means nothing found at any depth, with or
+    // without it (deeper, fewer encodings are unwrapped: a subset of the same checks).
+    const remember = known === false && this.depth === 0 && kv;
+    const before = this.findings.length;
     let out = this.depth < MAX_NESTING && s.length >= 8 ? this.decoded(s, path) ?? s : s;
     const scan = kv ? this.r.keyValueScan : 'off';
     if (scan === 'all' ? out.includes('=') || out.includes(':') : scan === 'sensitive' && mayHoldCredentialKey(out, this.r.hasKeyRule)) {
@@ -89,6 +95,7 @@ export class Pass {
       if (next !== out) maybe = detectorCandidates((out = next)) & this.r.detectorMask;
     }
     for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
+    if (remember && out === s && this.findings.length === before) this.r.rememberClean(s);
     return out;
   }
 

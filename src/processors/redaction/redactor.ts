@@ -49,6 +49,11 @@ const INFRA = new Set(['msgType', 'resource', 'ts', 'l7protocol', 'duration', 'u
 /** Replacement tokens kept for values seen again (the same key in every request); cleared when full. */
 const TOKEN_CACHE_SIZE = 10_000;
 
+/** Strings known to hold nothing (header values, enum-like JSON values recur in every request); cleared when full. */
+const CLEAN_CACHE_SIZE = 20_000;
+/** Only short strings are remembered: long ones rarely recur, and the cache stays small. */
+const CLEAN_MAX_LENGTH = 256;
+
 /** A double-quoted string literal of a JSON-like text (escapes kept as they are). */
 const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
 
@@ -76,6 +81,8 @@ export class Redactor {
   private readonly allowKeys: RegExp[];
   private readonly allowValues: RegExp[];
   private readonly tokens = new Map<string, string>();
+  /** Strings Pass.text left unchanged with nothing found; undefined when a path rule makes the answer depend on where a string is. */
+  private readonly clean: Set<string> | undefined;
 
   constructor(readonly opts: RedactorOptions) {
     this.detectors = DETECTOR_NAMES.filter((n) => opts.detectors[n] !== false).map((n) => DETECTORS[n]);
@@ -92,6 +99,7 @@ export class Redactor {
     this.allowKeys = opts.allow.keys.map((k) => new RegExp(k, 'i'));
     this.allowValues = opts.allow.values.map((v) => new RegExp(`^(?:${v})$`));
     this.keyValueScan = this.keyRules.length ? 'all' : opts.sensitive_keys ? 'sensitive' : 'off';
+    this.clean = this.pathRules.length ? undefined : new Set();
 
   }
 
@@ -152,6 +160,16 @@ export class Redactor {
       return out === body ? m : `"${out}"`;
     });
     return { text: p.text(inner, 'raw'), findings: p.findings };
+  }
+
+  /** True when s is known to hold nothing, false when it could be remembered, undefined when it cannot. */
+  knownClean(s: string): boolean | undefined {
+    if (!this.clean || s.length > CLEAN_MAX_LENGTH) return undefined;
+    return this.clean.has(s);
+  }
+  rememberClean(s: string): void {
+    if (this.clean!.size >= CLEAN_CACHE_SIZE) this.clean!.clear();
+    this.clean!.add(s);
   }
 
   // --- rule lookups shared by the walkers ---
