@@ -46,7 +46,7 @@ interface PathRule { path: string; category: string; action: Action }
 const INFRA = new Set(['msgType', 'resource', 'ts', 'l7protocol', 'duration', 'uuid', 'direction', 'cluster', 'namespace', 'service', 'tech',
   'network_address', 'netinfo', 'command', 'status', 'http', 'postgres', 'grpc', 'dlpModified', 'dlpRule', 'location', 'tokenList']);
 
-/** Replacement tokens kept for values seen again (the same key in every request); cleared when full. */
+/** How many HMACs are kept (see Redactor.hmacs). */
 const TOKEN_CACHE_SIZE = 10_000;
 
 /** Strings known to hold nothing (header values, enum-like JSON values recur in every request); cleared when full. */
@@ -80,7 +80,8 @@ export class Redactor {
   private readonly pathRules: PathRule[] = [];
   private readonly allowKeys: RegExp[];
   private readonly allowValues: RegExp[];
-  private readonly tokens = new Map<string, string>();
+  /** HMACs of values seen again (the same credential in every request), by value; cleared when full. */
+  private readonly hmacs = new Map<string, string>();
   /** Strings Pass.text left unchanged with nothing found; undefined when a path rule makes the answer depend on where a string is. */
   private readonly clean: Set<string> | undefined;
 
@@ -105,15 +106,13 @@ export class Redactor {
 
   /** `REDACTED-<CATEGORY>-<first 20 hex of HMAC-SHA256(value)>` (mask) or the 20 hex alone (hash). */
   token(value: string, category: string, action: Action): string {
-    const k = `${action}\u0000${category}\u0000${value}`;
-    let t = this.tokens.get(k);
-    if (t === undefined) {
-      const h = createHmac('sha256', this.opts.secret).update(value).digest('hex').slice(0, 20);
-      t = action === 'hash' ? h : `REDACTED-${category}-${h}`;
-      if (this.tokens.size >= TOKEN_CACHE_SIZE) this.tokens.clear();
-      this.tokens.set(k, t);
+    let h = this.hmacs.get(value);
+    if (h === undefined) {
+      h = createHmac('sha256', this.opts.secret).update(value).digest('hex').slice(0, 20);
+      if (this.hmacs.size >= TOKEN_CACHE_SIZE) this.hmacs.clear();
+      this.hmacs.set(value, h);
     }
-    return t;
+    return action === 'hash' ? h : `REDACTED-${category}-${h}`;
   }
 
   redact(rr: RRPair): RedactResult {

@@ -58,7 +58,7 @@ export function redactTokenList(p: Pass, list: unknown, path: string): void {
     tokens.forEach((t, i) => {
       const tok = (t as { token?: unknown } | null)?.token as { location?: unknown; replacementValue?: unknown } | undefined;
       if (!tok || typeof tok !== 'object' || typeof tok.location !== 'string' || typeof tok.replacementValue !== 'string') return;
-      const rule = locationRule(p, tok.location);
+      const rule = cachedLocationRule(p, tok.location);
       if (!rule) return;
       const rv = tok.replacementValue;
       const encoded = rv.length >= 4 && rv.length % 4 === 0 && isBase64(rv);
@@ -69,6 +69,21 @@ export function redactTokenList(p: Pass, list: unknown, path: string): void {
       if (text !== original) tok.replacementValue = encoded ? Buffer.from(text, 'utf8').toString('base64') : text;
     });
   });
+}
+
+/** locationRule's answers per Redactor (its rules decide them): token lists repeat the same few locations. */
+const locationRules = new WeakMap<Pass['r'], Map<string, Rule | null>>();
+
+function cachedLocationRule(p: Pass, location: string): Rule | undefined {
+  let known = locationRules.get(p.r);
+  if (!known) locationRules.set(p.r, (known = new Map()));
+  let rule = known.get(location);
+  if (rule === undefined) {
+    rule = locationRule(p, location) ?? null;
+    if (known.size >= 10_000) known.clear();
+    known.set(location, rule);
+  }
+  return rule ?? undefined;
 }
 
 /** The rule for a token's location (`http.req.headers.Authorization.0`, `http.req.headers.Host[0]`), if it holds a credential. */
