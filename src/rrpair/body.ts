@@ -24,6 +24,38 @@ export function isBase64(s: string): boolean {
   return !NOT_B64.test(s) || !NOT_B64URL.test(s);
 }
 
+const B64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+B64_VALUE[45] = 62; // '-' of base64url
+B64_VALUE[95] = 63; // '_'
+
+/**
+ * False when the first bytes base64 (either alphabet) decodes to could not start text, by
+ * looksLikeText's rule, or s does not start like base64; decided from at most the first 16
+ * characters, with no decoding into a buffer. Random identifiers, which pass isBase64, mostly
+ * fail here within a few bytes.
+ */
+export function base64MayBeText(s: string): boolean {
+  const n = Math.min(s.length, 16) & ~3;
+  for (let i = 0; i < n; i += 4) {
+    const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2), d = s.charCodeAt(i + 3);
+    const va = a < 128 ? B64_VALUE[a]! : -1, vb = b < 128 ? B64_VALUE[b]! : -1;
+    if (va < 0 || vb < 0) return false;
+    if (!textByte((va << 2) | (vb >> 4))) return false;
+    if (c === 61) return true;
+    const vc = c < 128 ? B64_VALUE[c]! : -1;
+    if (vc < 0) return false;
+    if (!textByte(((vb & 15) << 4) | (vc >> 2))) return false;
+    if (d === 61) return true;
+    const vd = d < 128 ? B64_VALUE[d]! : -1;
+    if (vd < 0) return false;
+    if (!textByte(((vc & 3) << 6) | vd)) return false;
+  }
+  return true;
+}
+
+const textByte = (c: number): boolean => !(c < 9 || (c > 13 && c < 32 && c !== 27));
+
 /** Decoded size of a base64 string, without decoding it. */
 export function base64Size(s: string): number {
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
@@ -78,10 +110,7 @@ export function encodeBody(bytes: Buffer, encoding: BodyEncoding): string {
 /** True when the first bytes are printable text (no control bytes other than whitespace). */
 export function looksLikeText(b: Buffer): boolean {
   const n = Math.min(b.length, 512);
-  for (let i = 0; i < n; i++) {
-    const c = b[i]!;
-    if (c < 9 || (c > 13 && c < 32 && c !== 27)) return false;
-  }
+  for (let i = 0; i < n; i++) if (!textByte(b[i]!)) return false;
   return true;
 }
 
@@ -100,18 +129,33 @@ export type BodyKind = 'json' | 'ndjson' | 'form' | 'multipart' | 'xml' | 'text'
 
 /** The kind of a body from its content type, sniffing the content when the type says nothing useful. */
 export function bodyKind(contentType: string | undefined, text: string | undefined): BodyKind {
-  const ct = (contentType ?? '').toLowerCase();
-  if (/(^|\/|\+)(x-)?ndjson|jsonl|json-seq/.test(ct)) return 'ndjson';
-  if (/json/.test(ct)) return 'json';
-  if (ct.startsWith('application/x-www-form-urlencoded')) return 'form';
-  if (ct.startsWith('multipart/')) return 'multipart';
-  if (/xml/.test(ct)) return 'xml';
+  const kind = contentType ? kindOfType(contentType) : 'text';
+  if (kind !== 'text') return kind;
   if (text !== undefined) {
     const t = text.trimStart();
     if (t.startsWith('{') || t.startsWith('[')) return 'json';
     if (t.startsWith('<?xml') || /^<[A-Za-z][\w:.-]*[\s>]/.test(t)) return 'xml';
   }
   return 'text';
+}
+
+/** Kinds of the content types seen (a handful per deployment), so the regexes run once per type. */
+const kindCache = new Map<string, BodyKind>();
+
+function kindOfType(contentType: string): BodyKind {
+  let kind = kindCache.get(contentType);
+  if (kind === undefined) {
+    const ct = contentType.toLowerCase();
+    if (/(^|\/|\+)(x-)?ndjson|jsonl|json-seq/.test(ct)) kind = 'ndjson';
+    else if (/json/.test(ct)) kind = 'json';
+    else if (ct.startsWith('application/x-www-form-urlencoded')) kind = 'form';
+    else if (ct.startsWith('multipart/')) kind = 'multipart';
+    else if (/xml/.test(ct)) kind = 'xml';
+    else kind = 'text';
+    if (kindCache.size >= 1000) kindCache.clear();
+    kindCache.set(contentType, kind);
+  }
+  return kind;
 }
 
 /** The indent a JSON text was written with (0 when compact), so it can be written back alike. */

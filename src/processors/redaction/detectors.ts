@@ -11,23 +11,10 @@ export interface Detector {
   group?: number;
   /** Extra check on the candidate (Luhn, JWT header, IPv6 syntax). */
   valid?: (candidate: string) => boolean;
-  /**
-   * Cheap test a string must pass before the regex runs (non-global). The redactor joins every
-   * enabled detector's hint into one case-insensitive regex, so most strings cost one test.
-   */
-  hint: RegExp;
 }
 
 export const DETECTOR_NAMES = ['private_key', 'jwt', 'bearer', 'aws_access_key', 'credit_card', 'email', 'ssn', 'phone', 'ip'] as const;
 export type DetectorName = (typeof DETECTOR_NAMES)[number];
-
-/**
- * One regex that matches whenever any of the detectors' hints does (their union; case-insensitive,
- * which only widens it), so a string that can hold none of them is tested once, not once per detector.
- */
-export function anyHint(detectors: readonly Detector[]): RegExp {
-  return new RegExp(detectors.map((d) => `(?:${d.hint.source})`).join('|') || '(?!)', 'i');
-}
 
 /** Luhn checksum over the digits of s. */
 export function luhn(digits: string): boolean {
@@ -76,21 +63,19 @@ export const DETECTORS: Record<DetectorName, Detector> = {
   private_key: {
     name: 'private_key', category: 'PRIVATE_KEY',
     regex: /-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----/g,
-    hint: /PRIVATE KEY-----/,
   },
-  jwt: { name: 'jwt', category: 'JWT', regex: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, valid: isJwt, hint: /eyJ/ },
-  bearer: { name: 'bearer', category: 'BEARER', regex: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9\-._~+/]{6,}=*)/gi, group: 1, hint: /bearer|basic|token/i },
-  aws_access_key: { name: 'aws_access_key', category: 'AWS_KEY', regex: /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b/g, hint: /A[A-Z]{3}[A-Z0-9]{16}/ },
-  credit_card: { name: 'credit_card', category: 'CREDIT_CARD', regex: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: isCardNumber, hint: /\d{4}/ },
-  email: { name: 'email', category: 'EMAIL', regex: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g, hint: /@/ },
-  ssn: { name: 'ssn', category: 'SSN', regex: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, hint: /\d{3}-\d\d-\d{4}/ },
-  phone: { name: 'phone', category: 'PHONE', regex: /(?<![\w+])\+[1-9]\d{7,14}(?!\d)/g, hint: /\+/ },
+  jwt: { name: 'jwt', category: 'JWT', regex: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g, valid: isJwt },
+  bearer: { name: 'bearer', category: 'BEARER', regex: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9\-._~+/]{6,}=*)/gi, group: 1 },
+  aws_access_key: { name: 'aws_access_key', category: 'AWS_KEY', regex: /\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b/g },
+  credit_card: { name: 'credit_card', category: 'CREDIT_CARD', regex: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: isCardNumber },
+  email: { name: 'email', category: 'EMAIL', regex: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g },
+  ssn: { name: 'ssn', category: 'SSN', regex: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g },
+  phone: { name: 'phone', category: 'PHONE', regex: /(?<![\w+])\+[1-9]\d{7,14}(?!\d)/g },
   ip: {
     name: 'ip', category: 'IP',
     // IPv4 (not part of a longer dotted version string), or an IPv6 candidate checked by node:net.
     regex: /(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\.?\d)|(?<![\w:.])(?=[0-9A-Fa-f:]*::?[0-9A-Fa-f])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g,
     valid: (s) => s.includes('.') ? true : isIPv6(s) && /[0-9a-f]/i.test(s) && s.length >= 3,
-    hint: /\d\.\d{1,3}\.\d|[0-9a-fA-F]?:[0-9a-fA-F]*:/,
   },
 };
 

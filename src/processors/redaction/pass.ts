@@ -1,5 +1,6 @@
-import { isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
+import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
 import type { Action, Finding, Redactor } from './redactor.js';
+import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';
 import { at, DROP, sub, type Loc, type Out, type Rule } from './walk/out.js';
 import { walkForm } from './walk/url.js';
@@ -65,8 +66,15 @@ export class Pass {
    */
   text(s: string, path: Loc, kv = true): string {
     if (s.length === 0) return s;
+    const known = this.r.knownClean(s);
+    if (known) return s;
+    // Nothing found at depth 0 with the key=value scan means nothing found at any depth, with or
+    // without it (deeper, fewer encodings are unwrapped: a subset of the same checks).
+    const remember = known === false && this.depth === 0 && kv;
+    const before = this.findings.length;
     let out = this.depth < MAX_NESTING && s.length >= 8 ? this.decoded(s, path) ?? s : s;
-    if (kv && (out.includes('=') || out.includes(':'))) {
+    const scan = kv ? this.r.keyValueScan : 'off';
+    if (scan === 'all' ? out.includes('=') || out.includes(':') : scan === 'sensitive' && mayHoldCredentialKey(out, this.r.hasKeyRule)) {
       out = out.replace(KV, (m, q: string, key: string, sep: string, dq?: string, sq?: string, bare?: string) => {
         const v = dq ?? sq ?? bare ?? '';
         if (!v || this.r.keyAllowed(key)) return m;
@@ -77,8 +85,17 @@ export class Pass {
         return `${q}${key}${q}${sep}${quoted}`;
       });
     }
-    if (this.r.detectorHint.test(out)) for (const d of this.r.valueDetectors) if (d.hint.test(out)) out = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
+    const bits = this.r.detectorBits;
+    let maybe = detectorCandidates(out) & this.r.detectorMask;
+    for (let i = 0; maybe !== 0 && i < bits.length; i++) {
+      if (!(maybe & bits[i]!)) continue;
+      const d = this.r.valueDetectors[i]!;
+      const next = this.detect(out, path, d.regex, d.category, this.r.opts.action, d.group, d.valid);
+      // a replacement can make a later detector's condition true (a hash is 20 hex digits)
+      if (next !== out) maybe = detectorCandidates((out = next)) & this.r.detectorMask;
+    }
     for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
+    if (remember && out === s && this.findings.length === before) this.r.rememberClean(s);
     return out;
   }
 
@@ -116,7 +133,7 @@ export class Pass {
         return out === dec ? undefined : encodeURIComponent(out);
       }
       // base64 of text (standard or URL-safe alphabet)
-      if (s.length >= 12 && s.length % 4 !== 1 && isBase64(s)) {
+      if (s.length >= 12 && s.length % 4 !== 1 && base64MayBeText(s) && isBase64(s)) {
         const url = /[-_]/.test(s);
         const bytes = Buffer.from(s, url ? 'base64url' : 'base64');
         const t = bytes.length >= 6 && looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { RRPair } from '../../rrpair/types.js';
-import { anyHint, DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
+import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
+import { DETECTOR_BIT } from './prefilter.js';
 import { Pass } from './pass.js';
 import { walkBody } from './walk/body.js';
 import { walkHeaders } from './walk/headers.js';
@@ -45,8 +46,13 @@ interface PathRule { path: string; category: string; action: Action }
 const INFRA = new Set(['msgType', 'resource', 'ts', 'l7protocol', 'duration', 'uuid', 'direction', 'cluster', 'namespace', 'service', 'tech',
   'network_address', 'netinfo', 'command', 'status', 'http', 'postgres', 'grpc', 'dlpModified', 'dlpRule', 'location', 'tokenList']);
 
-/** Replacement tokens kept for values seen again (the same key in every request); cleared when full. */
+/** How many HMACs are kept (see Redactor.hmacs). */
 const TOKEN_CACHE_SIZE = 10_000;
+
+/** Strings known to hold nothing (header values, enum-like JSON values recur in every request); cleared when full. */
+const CLEAN_CACHE_SIZE = 20_000;
+/** Only short strings are remembered: long ones rarely recur, and the cache stays small. */
+const CLEAN_MAX_LENGTH = 256;
 
 /** A double-quoted string literal of a JSON-like text (escapes kept as they are). */
 const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
@@ -59,18 +65,30 @@ const STRING_LITERAL = /"((?:[^"\\\r\n]|\\.)+)"/g;
  */
 export class Redactor {
   private readonly detectors: Detector[];
-  /** Matches wherever one of the detectors' hints does. */
-  readonly detectorHint: RegExp;
+  /** DETECTOR_BIT of each of `detectors`, and all of them together. */
+  readonly detectorBits: number[];
+  readonly detectorMask: number;
+  /**
+   * Which texts the key=value regex runs on: none (no key can have a rule), those where
+   * mayHoldCredentialKey finds a credential-like key (only the built-in sensitive keys), or
+   * every text with a `:` or `=` (configured key regexes, which no cheap check can foresee).
+   */
+  readonly keyValueScan: 'off' | 'sensitive' | 'all';
+  private readonly sensitiveRules = new Map<string, { category: string; action: Action }>();
   private readonly keyRules: KeyRule[] = [];
   private readonly valueRules: ValueRule[] = [];
   private readonly pathRules: PathRule[] = [];
   private readonly allowKeys: RegExp[];
   private readonly allowValues: RegExp[];
-  private readonly tokens = new Map<string, string>();
+  /** HMACs of values seen again (the same credential in every request), by value; cleared when full. */
+  private readonly hmacs = new Map<string, string>();
+  /** Strings Pass.text left unchanged with nothing found; undefined when a path rule makes the answer depend on where a string is. */
+  private readonly clean: Set<string> | undefined;
 
   constructor(readonly opts: RedactorOptions) {
     this.detectors = DETECTOR_NAMES.filter((n) => opts.detectors[n] !== false).map((n) => DETECTORS[n]);
-    this.detectorHint = anyHint(this.detectors);
+    this.detectorBits = this.detectors.map((d) => DETECTOR_BIT[d.name]);
+    this.detectorMask = this.detectorBits.reduce((a, b) => a | b, 0);
     for (const k of opts.keys) this.keyRules.push({ re: new RegExp(k, 'i'), category: 'CUSTOM', action: opts.action });
     for (const r of opts.rules) {
       const category = (r.category ?? r.name ?? 'CUSTOM').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
@@ -81,19 +99,20 @@ export class Redactor {
     }
     this.allowKeys = opts.allow.keys.map((k) => new RegExp(k, 'i'));
     this.allowValues = opts.allow.values.map((v) => new RegExp(`^(?:${v})$`));
+    this.keyValueScan = this.keyRules.length ? 'all' : opts.sensitive_keys ? 'sensitive' : 'off';
+    this.clean = this.pathRules.length ? undefined : new Set();
+
   }
 
   /** `REDACTED-<CATEGORY>-<first 20 hex of HMAC-SHA256(value)>` (mask) or the 20 hex alone (hash). */
   token(value: string, category: string, action: Action): string {
-    const k = `${action}\u0000${category}\u0000${value}`;
-    let t = this.tokens.get(k);
-    if (t === undefined) {
-      const h = createHmac('sha256', this.opts.secret).update(value).digest('hex').slice(0, 20);
-      t = action === 'hash' ? h : `REDACTED-${category}-${h}`;
-      if (this.tokens.size >= TOKEN_CACHE_SIZE) this.tokens.clear();
-      this.tokens.set(k, t);
+    let h = this.hmacs.get(value);
+    if (h === undefined) {
+      h = createHmac('sha256', this.opts.secret).update(value).digest('hex').slice(0, 20);
+      if (this.hmacs.size >= TOKEN_CACHE_SIZE) this.hmacs.clear();
+      this.hmacs.set(value, h);
     }
-    return t;
+    return action === 'hash' ? h : `REDACTED-${category}-${h}`;
   }
 
   redact(rr: RRPair): RedactResult {
@@ -142,19 +161,36 @@ export class Redactor {
     return { text: p.text(inner, 'raw'), findings: p.findings };
   }
 
+  /** True when s is known to hold nothing, false when it could be remembered, undefined when it cannot. */
+  knownClean(s: string): boolean | undefined {
+    if (!this.clean || s.length > CLEAN_MAX_LENGTH) return undefined;
+    return this.clean.has(s);
+  }
+  rememberClean(s: string): void {
+    if (this.clean!.size >= CLEAN_CACHE_SIZE) this.clean!.clear();
+    this.clean!.add(s);
+  }
+
   // --- rule lookups shared by the walkers ---
 
   keyAllowed(key: string): boolean {
-    return this.allowKeys.some((re) => re.test(key));
+    for (let i = 0; i < this.allowKeys.length; i++) if (this.allowKeys[i]!.test(key)) return true;
+    return false;
   }
   valueAllowed(v: string): boolean {
-    return this.allowValues.some((re) => re.test(v));
+    for (let i = 0; i < this.allowValues.length; i++) if (this.allowValues[i]!.test(v)) return true;
+    return false;
   }
+  readonly hasKeyRule = (key: string): boolean => this.keyRule(key) !== undefined;
   keyRule(key: string): { category: string; action: Action } | undefined {
     for (const r of this.keyRules) if (r.re.test(key)) return r;
     if (this.opts.sensitive_keys) {
       const c = sensitiveKeyCategory(key);
-      if (c) return { category: c, action: this.opts.action };
+      if (c) {
+        let rule = this.sensitiveRules.get(c);
+        if (!rule) this.sensitiveRules.set(c, (rule = { category: c, action: this.opts.action }));
+        return rule;
+      }
     }
     return undefined;
   }

@@ -14,14 +14,20 @@ export function walkHeaders(p: Pass, h: Headers, base: string): void {
       }
       continue;
     }
-    const out: string[] = [];
-    vals.forEach((v, i) => {
-      if (typeof v !== 'string') return void out.push(v);
+    // in place; values dropped are removed after the walk
+    let dropped = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (typeof v !== 'string') continue;
       const r = header(p, name, v, `${base}.${name}.${i}`);
-      if (r !== DROP) out.push(r);
-    });
-    if (out.length === 0 && vals.length > 0) delete h[name];
-    else h[name] = out;
+      if (r === DROP) {
+        vals[i] = DROP as never;
+        dropped++;
+      } else vals[i] = r;
+    }
+    if (dropped === 0) continue;
+    if (dropped === vals.length) delete h[name];
+    else h[name] = vals.filter((v) => (v as unknown) !== DROP);
   }
 }
 

@@ -31,14 +31,16 @@ function walkNode(p: Pass, v: unknown, path: Loc & (() => string), steps: Steps,
     if (rule) return p.whole(JSON.stringify(v), path, rule);
   }
   if (Array.isArray(v)) {
-    const out: unknown[] = [];
+    // in place; elements dropped are removed after the walk
+    let dropped = 0;
     for (let i = 0; i < v.length; i++) {
       steps.push(i);
       const r = walkNode(p, v[i], path, steps, key);
       steps.pop();
-      if (r !== DROP) out.push(r);
+      if (r === DROP) dropped++;
+      if (r !== v[i]) v[i] = r;
     }
-    return out;
+    return dropped ? v.filter((x) => x !== DROP) : v;
   }
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
@@ -46,7 +48,7 @@ function walkNode(p: Pass, v: unknown, path: Loc & (() => string), steps: Steps,
     const r = walkNode(p, o[k], path, steps, k);
     steps.pop();
     if (r === DROP) delete o[k];
-    else o[k] = r;
+    else if (r !== o[k]) o[k] = r;
   }
   return o;
 }

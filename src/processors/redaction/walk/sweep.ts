@@ -1,4 +1,4 @@
-import { bodyKind, isBase64, looksLikeText, utf8OrUndefined } from '../../../rrpair/body.js';
+import { base64MayBeText, bodyKind, isBase64, looksLikeText, utf8OrUndefined } from '../../../rrpair/body.js';
 import type { Pass } from '../pass.js';
 import { walkBodyText } from './body.js';
 import { DROP, type Rule } from './out.js';
@@ -6,7 +6,7 @@ import { DROP, type Rule } from './out.js';
 /** Other fields: strings scrubbed and run through the detectors, base64 text looked into, keys scrubbed. */
 export function sweep(p: Pass, v: unknown, path: string): unknown {
   if (typeof v === 'string') {
-    if (v.length >= 8 && v.length % 4 === 0 && isBase64(v)) {
+    if (v.length >= 8 && v.length % 4 === 0 && base64MayBeText(v) && isBase64(v)) {
       const bytes = Buffer.from(v, 'base64');
       const t = looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;
       if (t !== undefined) {
@@ -17,14 +17,29 @@ export function sweep(p: Pass, v: unknown, path: string): unknown {
     }
     return p.scrub(p.text(v, path));
   }
-  if (Array.isArray(v)) return v.map((x, i) => sweep(p, x, `${path}.${i}`));
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = sweep(p, v[i], `${path}.${i}`);
+    return v;
+  }
   if (v && typeof v === 'object') {
+    // in place while no key needs scrubbing; a scrubbed key rebuilds the object in key order
     const o = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o)) out[p.scrub(k)] = sweep(p, o[k], `${path}.${k}`);
-    return out;
+    const keys = Object.keys(o);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (p.scrub(k) !== k) return rebuild(p, o, keys, i, path);
+      o[k] = sweep(p, o[k], `${path}.${k}`);
+    }
+    return o;
   }
   return v;
+}
+
+function rebuild(p: Pass, o: Record<string, unknown>, keys: string[], from: number, path: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < from; i++) out[keys[i]!] = o[keys[i]!];
+  for (let i = from; i < keys.length; i++) out[p.scrub(keys[i]!)] = sweep(p, o[keys[i]!], `${path}.${keys[i]}`);
+  return out;
 }
 
 /**
@@ -43,7 +58,7 @@ export function redactTokenList(p: Pass, list: unknown, path: string): void {
     tokens.forEach((t, i) => {
       const tok = (t as { token?: unknown } | null)?.token as { location?: unknown; replacementValue?: unknown } | undefined;
       if (!tok || typeof tok !== 'object' || typeof tok.location !== 'string' || typeof tok.replacementValue !== 'string') return;
-      const rule = locationRule(p, tok.location);
+      const rule = cachedLocationRule(p, tok.location);
       if (!rule) return;
       const rv = tok.replacementValue;
       const encoded = rv.length >= 4 && rv.length % 4 === 0 && isBase64(rv);
@@ -54,6 +69,21 @@ export function redactTokenList(p: Pass, list: unknown, path: string): void {
       if (text !== original) tok.replacementValue = encoded ? Buffer.from(text, 'utf8').toString('base64') : text;
     });
   });
+}
+
+/** locationRule's answers per Redactor (its rules decide them): token lists repeat the same few locations. */
+const locationRules = new WeakMap<Pass['r'], Map<string, Rule | null>>();
+
+function cachedLocationRule(p: Pass, location: string): Rule | undefined {
+  let known = locationRules.get(p.r);
+  if (!known) locationRules.set(p.r, (known = new Map()));
+  let rule = known.get(location);
+  if (rule === undefined) {
+    rule = locationRule(p, location) ?? null;
+    if (known.size >= 10_000) known.clear();
+    known.set(location, rule);
+  }
+  return rule ?? undefined;
 }
 
 /** The rule for a token's location (`http.req.headers.Authorization.0`, `http.req.headers.Host[0]`), if it holds a credential. */

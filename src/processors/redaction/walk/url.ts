@@ -14,10 +14,12 @@ export function walkUrl(p: Pass, u: string, path: string): string {
   const segs = (m ? m[2]! : pathPart).split('/').map((seg) => {
     if (!seg) return seg;
     let dec = seg;
-    try {
-      dec = decodeURIComponent(seg);
-    } catch {
-      /* keep */
+    if (seg.includes('%')) {
+      try {
+        dec = decodeURIComponent(seg);
+      } catch {
+        /* keep */
+      }
     }
     const out = p.text(dec, `${path}.path`, false);
     return out === dec ? seg : encodeURIComponent(out);
