@@ -10,21 +10,36 @@ export interface LinearRegex {
   readonly source: string;
   /** True when the pattern matches somewhere in s (RegExp.test semantics). */
   test(s: string): boolean;
+  /** s with every non-overlapping match, left to right, replaced by what `by` returns for it. */
+  replace(s: string, by: (match: string, offset: number) => string): string;
 }
 
 export class UnsupportedRegexError extends Error {}
 
-export function compileLinear(source: string, what = 'pattern'): LinearRegex {
+export function compileLinear(source: string, what = 'pattern', opts: { ignoreCase?: boolean } = {}): LinearRegex {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = RE2JS.compile(source, opts.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (err) {
     const msg = (err as Error).message.replace(/^error parsing regexp: /, '');
     throw new UnsupportedRegexError(
       `invalid ${what} regex "${source}": ${msg} (patterns are matched by RE2 in linear time: no backreferences, no lookahead or lookbehind)`,
     );
   }
-  return { source, test: (s) => re.matcher(s).find() };
+  return {
+    source,
+    test: (s) => re.matcher(s).find(),
+    replace(s, by) {
+      const m = re.matcher(s);
+      let out = '';
+      let at = 0;
+      while (m.find()) {
+        out += s.slice(at, m.start()) + by(m.group()!, m.start());
+        at = m.end();
+      }
+      return at === 0 && out === '' ? s : out + s.slice(at);
+    },
+  };
 }
 
 const cache = new Map<string, LinearRegex>();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DETECTORS, isCardNumber, luhn, sensitiveKeyCategory, type DetectorName } from '../../src/processors/redaction/detectors.js';
 import { factory } from '../../src/processors/redaction/index.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { allSamples, b64, makeProcessor, rec, unb64 } from './helpers.js';
+import { allSamples, b64, configOf, makeProcessor, rec, unb64 } from './helpers.js';
 
 const SECRET = 'test-secret';
 const mac = (v: string) => createHmac('sha256', SECRET).update(v).digest('hex').slice(0, 20);
@@ -198,6 +198,19 @@ describe('redaction processor', () => {
     expect(body).toEqual({ user: { ssn_number: `REDACTED-SSN-${mac('X-1')}`, id: 'u-1' }, note: `order ${mac('ORD-12345')} for ops@corp.com`, keep: 'ops@corp.com', tenant: `REDACTED-TENANT-${mac('t1')}` });
     expect(out.http!.req!.headers!['X-Tenant']).toEqual([`REDACTED-CUSTOM-${mac('acme')}`]);
     expect(out.http!.req!.headers!.Authorization).toEqual(['Bearer abcdefgh']);
+  });
+
+  it('user patterns are RE2, linear in the input: a backtracking value rule cannot stall on crafted traffic; lookaround and backreferences are config errors', async () => {
+    expect(() => configOf(factory, { secret: 's', rules: [{ value: '(?<=id=)\\d+' }] })).toThrow(/invalid redaction regex "\(\?<=id=\)\\d\+".*linear time/);
+    expect(() => configOf(factory, { secret: 's', keys: ['(a)\\1'] })).toThrow(/invalid redaction regex "\(a\)\\1".*linear time/);
+    expect(() => configOf(factory, { secret: 's', allow: { values: ['x(?!y)'] } })).toThrow(/invalid redaction regex "x\(\?!y\)"/);
+    // 2^41 steps for JavaScript's backtracking RegExp on this value; RE2 reads it once.
+    const crafted = `${'a'.repeat(41)}!`;
+    const out = (await redactOne(jsonReq({ note: crafted, code: 'aaaa' }), { rules: [{ value: '^(a|a)*$', category: 'as' }], keys: ['^(x+x+)+y$'] })).rr;
+    expect(JSON.parse(bodyOf(out))).toEqual({ note: crafted, code: `REDACTED-AS-${mac('aaaa')}` });
+    // key rules and allow-lists stay case-insensitive
+    const keyed = (await redactOne(jsonReq({ TENANT: 't1', theme: 'x' }), { keys: ['^tenant$'], allow: { keys: ['^THEME$'] }, rules: [{ value: 'x' }] })).rr;
+    expect(JSON.parse(bodyOf(keyed))).toEqual({ TENANT: `REDACTED-CUSTOM-${mac('t1')}`, theme: 'x' });
   });
 
   it('detectors can be switched off', async () => {

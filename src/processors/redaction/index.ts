@@ -8,6 +8,7 @@ import { poolSize, WorkerPool } from '../../helpers/worker-pool.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
+import { compileLinear } from '../../helpers/linear-regex.js';
 
 /** What redacting one RRPair found; the same inline and in a pool worker (so it is cloneable). */
 interface Outcome {
@@ -242,9 +243,9 @@ export const factory: ProcessorFactory<RedactionConfig> = {
     const check = (re: string | undefined, path: (string | number)[]) => {
       if (re === undefined) return;
       try {
-        new RegExp(re);
+        compileLinear(re, 'redaction');
       } catch (err) {
-        problems.push({ path, message: `invalid regex: ${(err as Error).message}` });
+        problems.push({ path, message: (err as Error).message });
       }
     };
     c.keys.forEach((k, i) => check(k, ['keys', i]));

@@ -1,5 +1,5 @@
 import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
-import type { Action, Finding, Redactor } from './redactor.js';
+import type { Action, Finding, Redactor, ValueRule } from './redactor.js';
 import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';
 import { at, DROP, sub, type Loc, type Out, type Rule } from './walk/out.js';
@@ -94,7 +94,7 @@ export class Pass {
       // a replacement can make a later detector's condition true (a hash is 20 hex digits)
       if (next !== out) maybe = detectorCandidates((out = next)) & this.r.detectorMask;
     }
-    for (const v of this.r.customValueRules) out = this.detect(out, path, v.re, v.category, v.action);
+    for (const v of this.r.customValueRules) out = this.detectCustom(out, path, v);
     if (remember && out === s && this.findings.length === before) this.r.rememberClean(s);
     return out;
   }
@@ -155,14 +155,24 @@ export class Pass {
     re.lastIndex = 0;
     return s.replace(re, (...args) => {
       const m = args[0] as string;
-      const offset = args[args.length - 2] as number;
       const cand = group ? (args[group] as string | undefined) : m;
-      if (!cand || (valid && !valid(cand)) || this.r.valueAllowed(cand)) return m;
-      // never re-redact inside a replacement already written
-      if (AFTER_REPLACEMENT.test(s.slice(Math.max(0, offset - 40), offset))) return m;
-      const rep = this.hit(path, category, cand, action);
-      return group ? m.replace(cand, rep) : rep;
+      if (!cand || (valid && !valid(cand))) return m;
+      const rep = this.replacement(s, args[args.length - 2] as number, path, category, cand, action);
+      return rep === undefined ? m : group ? m.replace(cand, rep) : rep;
     });
+  }
+
+  /** A custom `rules[].value` (RE2): every match is replaced. */
+  private detectCustom(s: string, path: Loc, rule: ValueRule): string {
+    return rule.re.replace(s, (m, offset) => (m ? this.replacement(s, offset, path, rule.category, m, rule.action) ?? m : m));
+  }
+
+  /** What replaces a candidate found at offset in s, or undefined when it stays. */
+  private replacement(s: string, offset: number, path: Loc, category: string, cand: string, action: Action): string | undefined {
+    if (this.r.valueAllowed(cand)) return undefined;
+    // never re-redact inside a replacement already written
+    if (AFTER_REPLACEMENT.test(s.slice(Math.max(0, offset - 40), offset))) return undefined;
+    return this.hit(path, category, cand, action);
   }
 
   /** Every value redacted in this RRPair, replaced wherever else it occurs in s. */

@@ -9,6 +9,7 @@ import { walkJson } from './walk/json.js';
 import { isHeaders } from './walk/out.js';
 import { redactTokenList, sweep } from './walk/sweep.js';
 import { walkUrl } from './walk/url.js';
+import { compileLinear, type LinearRegex } from '../../helpers/linear-regex.js';
 
 export type Action = 'mask' | 'hash' | 'drop';
 
@@ -38,8 +39,8 @@ export interface RedactResult {
   bodiesReplaced: { path: string; reason: string }[];
 }
 
-interface KeyRule { re: RegExp; category: string; action: Action }
-interface ValueRule { re: RegExp; category: string; action: Action }
+interface KeyRule { re: LinearRegex; category: string; action: Action }
+export interface ValueRule { re: LinearRegex; category: string; action: Action }
 interface PathRule { path: string; category: string; action: Action }
 
 /** Fields that describe the infrastructure, not the traffic: left alone. */
@@ -78,8 +79,8 @@ export class Redactor {
   private readonly keyRules: KeyRule[] = [];
   private readonly valueRules: ValueRule[] = [];
   private readonly pathRules: PathRule[] = [];
-  private readonly allowKeys: RegExp[];
-  private readonly allowValues: RegExp[];
+  private readonly allowKeys: LinearRegex[];
+  private readonly allowValues: LinearRegex[];
   /** HMACs of values seen again (the same credential in every request), by value; cleared when full. */
   private readonly hmacs = new Map<string, string>();
   /** Strings Pass.text left unchanged with nothing found; undefined when a path rule makes the answer depend on where a string is. */
@@ -89,16 +90,18 @@ export class Redactor {
     this.detectors = DETECTOR_NAMES.filter((n) => opts.detectors[n] !== false).map((n) => DETECTORS[n]);
     this.detectorBits = this.detectors.map((d) => DETECTOR_BIT[d.name]);
     this.detectorMask = this.detectorBits.reduce((a, b) => a | b, 0);
-    for (const k of opts.keys) this.keyRules.push({ re: new RegExp(k, 'i'), category: 'CUSTOM', action: opts.action });
+    // The operator's patterns meet attacker-controlled traffic: RE2, linear in the input.
+    const keyRe = (source: string) => compileLinear(source, 'redaction key', { ignoreCase: true });
+    for (const k of opts.keys) this.keyRules.push({ re: keyRe(k), category: 'CUSTOM', action: opts.action });
     for (const r of opts.rules) {
       const category = (r.category ?? r.name ?? 'CUSTOM').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
       const action = r.action ?? opts.action;
-      if (r.key) this.keyRules.push({ re: new RegExp(r.key, 'i'), category, action });
-      if (r.value) this.valueRules.push({ re: new RegExp(r.value, 'g'), category, action });
+      if (r.key) this.keyRules.push({ re: keyRe(r.key), category, action });
+      if (r.value) this.valueRules.push({ re: compileLinear(r.value, 'redaction value'), category, action });
       if (r.path) this.pathRules.push({ path: r.path.toLowerCase().replace(/\[(\d+)\]/g, '.$1'), category, action });
     }
-    this.allowKeys = opts.allow.keys.map((k) => new RegExp(k, 'i'));
-    this.allowValues = opts.allow.values.map((v) => new RegExp(`^(?:${v})$`));
+    this.allowKeys = opts.allow.keys.map(keyRe);
+    this.allowValues = opts.allow.values.map((v) => compileLinear(`^(?:${v})$`, 'redaction allow value'));
     this.keyValueScan = this.keyRules.length ? 'all' : opts.sensitive_keys ? 'sensitive' : 'off';
     this.clean = this.pathRules.length ? undefined : new Set();
 
