@@ -1,5 +1,6 @@
 import type { Attrs, InstrumentationScope, RRRecord } from '../core/record.js';
-import { newRecord } from '../core/record.js';
+import { newRecord, setRRPairJson } from '../core/record.js';
+import type { JsonBody } from './otlp-wire.js';
 import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
 
 /**
@@ -16,6 +17,8 @@ export type AnyValue =
   | { bytesValue: string | Uint8Array }
   /** Already converted by the protobuf reader (otlp-wire.ts). */
   | { plainValue: unknown }
+  /** A kvlist body the protobuf reader wrote as JSON text (otlp-wire.ts JsonBody). */
+  | JsonBody
   | Record<string, never>;
 
 export interface KeyValue {
@@ -35,6 +38,7 @@ export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown
   if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
   if (!v || typeof v !== 'object') return null;
   if ('plainValue' in v) return v.plainValue;
+  if ('jsonText' in v) return JSON.parse(v.jsonText);
   if ('stringValue' in v) return v.stringValue;
   if ('boolValue' in v) return v.boolValue;
   if ('intValue' in v) return intOf(v.intValue);
@@ -103,6 +107,7 @@ export function logRecordToRecord(
   resourceAttrs: KeyValue[] | undefined,
   scope?: InstrumentationScope,
 ): RRRecord | undefined {
+  const jb = log.body && 'jsonText' in log.body ? (log.body as JsonBody) : undefined;
   let body = fromAnyValue(log.body);
   if (typeof body === 'string') {
     if (!looksLikeJsonObject(body) || jsonTooDeep(body, MAX_DEPTH)) return undefined;
@@ -117,12 +122,38 @@ export function logRecordToRecord(
   const attributes = attrsOf(log.attributes);
   const resource = attrsOf(resourceAttrs);
   const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
-  for (const f of IDENTITY_FIELDS) {
+  let filled: [number, string][] | undefined;
+  for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
+    const f = IDENTITY_FIELDS[i]!;
     const v = from[f][f] ?? attributes[f] ?? resource[f];
-    if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
+    if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) {
+      if (jb) (filled ??= []).push([i, f in rr ? '' : f]);
+      rr[f] = v;
+    }
   }
   const t = unixNanoString(log.timeUnixNano);
-  return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+  const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+  const text = jb?.exact ? (filled ? refilled(jb, rr, filled) : jb.jsonText) : undefined;
+  if (text !== undefined) setRRPairJson(rec, text);
+  return rec;
+}
+
+/**
+ * A kvlist body's JSON text after the identity fields were filled in from attributes: a value
+ * replaced where it stood, a field that was absent added at the end (where an object puts it);
+ * undefined when the reader could not say where a value stood.
+ */
+function refilled(jb: JsonBody, rr: RRPair, filled: [number, string][]): string | undefined {
+  let text = jb.jsonText;
+  // Replace from the last span backwards so earlier offsets stay true; then append in fill order.
+  const inPlace = filled.filter(([, added]) => !added).sort((a, b) => jb.spans[2 * b[0]]! - jb.spans[2 * a[0]]!);
+  for (const [i] of inPlace) {
+    const s = jb.spans[2 * i]!;
+    if (s < 0) return undefined;
+    text = text.slice(0, s) + JSON.stringify(rr[IDENTITY_FIELDS[i]!]) + text.slice(jb.spans[2 * i + 1]!);
+  }
+  for (const [i, added] of filled) if (added) text = `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(added)}:${JSON.stringify(rr[IDENTITY_FIELDS[i]!])}}`;
+  return text;
 }
 
 /** The scope of a ScopeLogs entry, when it names one (an empty scope is no scope, as in OTLP). */

@@ -1,7 +1,7 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, duration, int, obj, oneOf, path, exporterHelperProperties, type Config } from '../../config/fragments.js';
 import { createExporter } from '../../helpers/exporter.js';
-import type { RecordBatch, RRRecord } from '../../core/record.js';
+import { rrpairJsonText, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { isAbsolute, resolve } from 'node:path';
 import { applyRetention, PartFile, recoverPartFiles } from './part-file.js';
@@ -13,7 +13,7 @@ const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_0
 
 function encode(records: RRRecord[], format: string): Buffer {
   return format === 'raw_jsonl'
-    ? Buffer.from(records.map((r) => JSON.stringify(r.rrpair)).join('\n') + '\n')
+    ? Buffer.from(records.map(rrpairJsonText).join('\n') + '\n')
     : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
 }
 
