@@ -356,10 +356,12 @@ export interface JsonBody {
 
 class NotJson extends Error {}
 
+/** Per byte: 0 printable ASCII JSON writes as it is, 1 a byte of a multi-byte UTF-8 sequence, 2 one JSON escapes (`"`, `\`, control). */
+const BYTE_CLASS = new Uint8Array(256).map((_, c) => (c < 0x20 || c === 0x22 || c === 0x5c ? 2 : c > 0x7f ? 1 : 0));
+
 /** The top-level fields whose values logRecordToRecord may fill in from attributes, in IDENTITY_FIELDS order. */
 const SPAN_KEYS = ['cluster', 'namespace', 'service'].map((k) => Buffer.from(k));
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const KVLIST_TAG = (6 << 3) | LEN;
 
 /** The JSON being written; one scratch buffer for every request (reading is synchronous). */
@@ -385,9 +387,11 @@ class JsonOut {
     this.buf[this.pos++] = c;
   }
 
+  /** A short ASCII string (a number, true, false, null). */
   ascii(s: string): void {
     this.room(s.length);
-    this.pos += this.buf.write(s, this.pos, 'latin1');
+    const b = this.buf;
+    for (let i = 0; i < s.length; i++) b[this.pos++] = s.charCodeAt(i);
   }
 
   pushKey(start: number, len: number): void {
@@ -616,9 +620,11 @@ function jsonString(r: Reader, end: number): void {
   let ascii = true;
   let i = p;
   for (; i < e; i++) {
-    const c = b[i]!;
-    if (c < 0x20 || c === QUOTE || c === BACKSLASH) break;
-    if (c > 0x7f) ascii = false;
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k !== 0) {
+      if (k === 2) break;
+      ascii = false;
+    }
   }
   if (i === e) {
     if (!ascii && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');

@@ -12,9 +12,21 @@ import { OtelFile } from './otel-file.js';
 const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_000, max_days: 0, max_backups: 0, localtime: false };
 
 function encode(records: RRRecord[], format: string): Buffer {
-  return format === 'raw_jsonl'
-    ? Buffer.from(records.map(rrpairJsonText).join('\n') + '\n')
-    : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+  return format === 'raw_jsonl' ? jsonLines(records) : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+}
+
+/** One RRPair JSON line per record, each written straight into the buffer (no joined string in between). */
+function jsonLines(records: RRRecord[]): Buffer {
+  const lines = records.map(rrpairJsonText);
+  let size = 0;
+  for (const l of lines) size += Buffer.byteLength(l) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const l of lines) {
+    at += out.write(l, at);
+    out[at++] = 0x0a;
+  }
+  return out;
 }
 
 function absolute(p: string): string {
