@@ -347,11 +347,15 @@ function plain(r: Reader, end: number, depth: number, valueDepth: number): unkno
  * value deeper than MAX_VALUE_DEPTH) make it give up (`NotJson`) and the body is read by `plain`.
  */
 export interface JsonBody {
-  jsonText: string;
-  /** The text is exactly JSON.stringify(JSON.parse(jsonText)): no duplicate keys, no index-like keys (which objects put first). */
+  /**
+   * The JSON text in pieces, the values of the top-level cluster, namespace and service each a
+   * piece of its own, so that the mapping can fill them in and join the text once.
+   */
+  jsonParts: string[];
+  /** Index in jsonParts of the value of cluster, namespace and service (IDENTITY_FIELDS order); -1 when absent. */
+  valueAt: number[];
+  /** The text is exactly JSON.stringify(JSON.parse(text)): no repeated keys, no index-like keys (which objects put first). */
   exact: boolean;
-  /** Where the values of the top-level cluster, namespace and service are in jsonText ([start, end) per field; -1 when absent or unknown). */
-  spans: Int32Array;
 }
 
 class NotJson extends Error {}
@@ -440,11 +444,23 @@ function jsonBody(r: Reader, end: number, depth: number): JsonBody | undefined {
     r.pos = start;
     return undefined;
   }
-  const o = out;
-  const ascii = o.nonAsciiFrom === Infinity;
-  // Byte offsets are character offsets only before the first non-ASCII byte.
-  for (let i = 0; i < 6; i += 2) if (spans[i + 1]! > o.nonAsciiFrom) spans[i] = spans[i + 1] = -1;
-  return { jsonText: o.buf.toString(ascii ? 'latin1' : 'utf8', 0, o.pos), exact: o.exact, spans };
+  // Cut at the identity values (they start and end at ASCII characters, so UTF-8 cuts there).
+  const b = out.buf;
+  const enc = out.nonAsciiFrom === Infinity ? 'latin1' : 'utf8';
+  const jsonParts: string[] = [];
+  const valueAt = [-1, -1, -1];
+  let at = 0;
+  for (;;) {
+    let next = -1;
+    for (let i = 0; i < 3; i++) if (spans[2 * i]! >= at && (next < 0 || spans[2 * i]! < spans[2 * next]!)) next = i;
+    if (next < 0) break;
+    jsonParts.push(b.toString(enc, at, spans[2 * next]!));
+    valueAt[next] = jsonParts.length;
+    jsonParts.push(b.toString(enc, spans[2 * next]!, spans[2 * next + 1]!));
+    at = spans[2 * next + 1]!;
+  }
+  jsonParts.push(b.toString(enc, at, out.pos));
+  return { jsonParts, valueAt, exact: out.exact };
 }
 
 /** One AnyValue message ending at `end`, written as JSON. `spans` is filled for the body's own top-level keys only. */

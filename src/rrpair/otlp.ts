@@ -38,7 +38,7 @@ export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown
   if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
   if (!v || typeof v !== 'object') return null;
   if ('plainValue' in v) return v.plainValue;
-  if ('jsonText' in v) return JSON.parse(v.jsonText);
+  if ('jsonParts' in v) return JSON.parse(v.jsonParts.join(''));
   if ('stringValue' in v) return v.stringValue;
   if ('boolValue' in v) return v.boolValue;
   if ('intValue' in v) return intOf(v.intValue);
@@ -107,7 +107,10 @@ export function logRecordToRecord(
   resourceAttrs: KeyValue[] | undefined,
   scope?: InstrumentationScope,
 ): RRRecord | undefined {
-  const jb = log.body && 'jsonText' in log.body ? (log.body as JsonBody) : undefined;
+  if (log.body && 'jsonParts' in log.body && (log.body as JsonBody).exact) {
+    const rec = jsonBodyRecord(log.body as JsonBody, log, resourceAttrs, scope);
+    if (rec) return rec;
+  }
   let body = fromAnyValue(log.body);
   if (typeof body === 'string') {
     if (!looksLikeJsonObject(body) || jsonTooDeep(body, MAX_DEPTH)) return undefined;
@@ -122,38 +125,46 @@ export function logRecordToRecord(
   const attributes = attrsOf(log.attributes);
   const resource = attrsOf(resourceAttrs);
   const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
-  let filled: [number, string][] | undefined;
-  for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
-    const f = IDENTITY_FIELDS[i]!;
+  for (const f of IDENTITY_FIELDS) {
     const v = from[f][f] ?? attributes[f] ?? resource[f];
-    if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) {
-      if (jb) (filled ??= []).push([i, f in rr ? '' : f]);
-      rr[f] = v;
-    }
+    if (isUnset(rr[f]) && typeof v === 'string' && !isUnset(v)) rr[f] = v;
   }
   const t = unixNanoString(log.timeUnixNano);
-  const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
-  const text = jb?.exact ? (filled ? refilled(jb, rr, filled) : jb.jsonText) : undefined;
-  if (text !== undefined) setRRPairJson(rec, text);
-  return rec;
+  return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
 }
 
+/** The JSON text of a value isUnset holds unset (JSON.stringify writes "undefined" only this way). */
+const UNSET_JSON = new Set(['null', '""', '"undefined"']);
+
 /**
- * A kvlist body's JSON text after the identity fields were filled in from attributes: a value
- * replaced where it stood, a field that was absent added at the end (where an object puts it);
- * undefined when the reader could not say where a value stood.
+ * logRecordToRecord for a kvlist body the protobuf reader wrote as JSON: the identity fields are
+ * filled in the text (a value replaced where it stands, an absent field added at the end, where
+ * `rr[f] = v` puts it), the text joined once, parsed once, and kept with the record as its RRPair
+ * JSON. Undefined when the body is not an RRPair (the caller's general path decides what then).
  */
-function refilled(jb: JsonBody, rr: RRPair, filled: [number, string][]): string | undefined {
-  let text = jb.jsonText;
-  // Replace from the last span backwards so earlier offsets stay true; then append in fill order.
-  const inPlace = filled.filter(([, added]) => !added).sort((a, b) => jb.spans[2 * b[0]]! - jb.spans[2 * a[0]]!);
-  for (const [i] of inPlace) {
-    const s = jb.spans[2 * i]!;
-    if (s < 0) return undefined;
-    text = text.slice(0, s) + JSON.stringify(rr[IDENTITY_FIELDS[i]!]) + text.slice(jb.spans[2 * i + 1]!);
+function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNano?: unknown }, resourceAttrs: KeyValue[] | undefined, scope?: InstrumentationScope): RRRecord | undefined {
+  let parts = jb.jsonParts;
+  if (parts.length === 1 && parts[0] === '{}') return undefined;
+  const attributes = attrsOf(log.attributes);
+  const resource = attrsOf(resourceAttrs);
+  const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
+  for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
+    const f = IDENTITY_FIELDS[i]!;
+    const at = jb.valueAt[i]!;
+    if (at >= 0 && !UNSET_JSON.has(parts[at]!)) continue;
+    const v = from[f][f] ?? attributes[f] ?? resource[f];
+    if (typeof v !== 'string' || isUnset(v)) continue;
+    if (parts === jb.jsonParts) parts = parts.slice();
+    if (at >= 0) parts[at] = JSON.stringify(v);
+    else parts[parts.length - 1] = `${parts[parts.length - 1]!.slice(0, -1)},${JSON.stringify(f)}:${JSON.stringify(v)}}`;
   }
-  for (const [i, added] of filled) if (added) text = `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(added)}:${JSON.stringify(rr[IDENTITY_FIELDS[i]!])}}`;
-  return text;
+  const text = parts.length === 1 ? parts[0]! : parts.join('');
+  const rr = JSON.parse(text) as RRPair;
+  if (!isRRPairBody(rr)) return undefined;
+  const t = unixNanoString(log.timeUnixNano);
+  const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+  setRRPairJson(rec, text);
+  return rec;
 }
 
 /** The scope of a ScopeLogs entry, when it names one (an empty scope is no scope, as in OTLP). */
