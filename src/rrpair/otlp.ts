@@ -163,7 +163,7 @@ function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNa
   if (!isRRPairBody(rr)) return undefined;
   const t = unixNanoString(log.timeUnixNano);
   const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
-  setRRPairJson(rec, text);
+  setRRPairJson(rec, Buffer.from(text));
   return rec;
 }
 

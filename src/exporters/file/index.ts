@@ -1,7 +1,7 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, duration, int, obj, oneOf, path, exporterHelperProperties, type Config } from '../../config/fragments.js';
 import { createExporter } from '../../helpers/exporter.js';
-import { rrpairJsonText, type RecordBatch, type RRRecord } from '../../core/record.js';
+import { rrpairJsonOf, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { isAbsolute, resolve } from 'node:path';
 import { applyRetention, PartFile, recoverPartFiles } from './part-file.js';
@@ -21,13 +21,14 @@ const lineBuffers = new BufferPool();
 
 /** One RRPair JSON line per record, each written straight into the buffer (no joined string in between). */
 function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
-  const lines = records.map(rrpairJsonText);
+  // The RRPair JSON a record arrived with when it is still true, else the RRPair stringified.
+  const lines = records.map((r) => rrpairJsonOf(r) ?? JSON.stringify(r.rrpair));
   let size = 0;
-  for (const l of lines) size += Buffer.byteLength(l) + 1;
+  for (const l of lines) size += (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + 1;
   const out = pool ? pool.take(size).subarray(0, size) : Buffer.allocUnsafe(size);
   let at = 0;
   for (const l of lines) {
-    at += out.write(l, at);
+    at += typeof l === 'string' ? out.write(l, at) : l.copy(out, at);
     out[at++] = 0x0a;
   }
   return out;
