@@ -528,23 +528,28 @@ function leave(r: Reader, end: number): void {
   if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
 }
 
-/** ArrayValue { repeated AnyValue values = 1 } */
-function jsonArray(r: Reader, end: number, depth: number, valueDepth: number): void {
-  enter(r, depth);
-  out.byte(0x5b);
-  let first = true;
+/** The end of the next `values = 1` entry of an ArrayValue or KeyValueList ending at `end` (other fields skipped); -1 at its end. */
+function nextValue(r: Reader, end: number): number {
   while (r.pos < end) {
     const tag = r.varint32(end);
     const no = tag >>> 3;
     if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
-    if (no !== 1) {
-      r.skip(tag & 7, end);
-      continue;
+    if (no === 1) {
+      expect(tag & 7, LEN);
+      return r.len(end);
     }
-    expect(tag & 7, LEN);
+    r.skip(tag & 7, end);
+  }
+  return -1;
+}
+
+/** ArrayValue { repeated AnyValue values = 1 } */
+function jsonArray(r: Reader, end: number, depth: number, valueDepth: number): void {
+  enter(r, depth);
+  out.byte(0x5b);
+  for (let e = nextValue(r, end), first = true; e >= 0; e = nextValue(r, end), first = false) {
     if (!first) out.byte(0x2c);
-    first = false;
-    jsonAny(r, r.len(end), depth + 1, valueDepth + 1, undefined);
+    jsonAny(r, e, depth + 1, valueDepth + 1, undefined);
   }
   leave(r, end);
   out.byte(0x5d);
@@ -555,19 +560,8 @@ function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, s
   enter(r, depth);
   out.byte(0x7b);
   const keysFrom = out.nkeys;
-  let first = true;
-  while (r.pos < end) {
-    const tag = r.varint32(end);
-    const no = tag >>> 3;
-    if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
-    if (no !== 1) {
-      r.skip(tag & 7, end);
-      continue;
-    }
-    expect(tag & 7, LEN);
+  for (let kvEnd = nextValue(r, end), first = true; kvEnd >= 0; kvEnd = nextValue(r, end), first = false) {
     if (!first) out.byte(0x2c);
-    first = false;
-    const kvEnd = r.len(end);
     enter(r, depth + 1);
     let keyAt = -1;
     let valued = false;

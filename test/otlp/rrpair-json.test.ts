@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRecord, rrpairJsonOf } from '../../src/core/record.js';
+import { newRecord, rrpairJsonOf, type Attrs } from '../../src/core/record.js';
 import { logsRequestToRecords, recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { decodeLogsRequest, decodeLogsRequestReference, encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
 import type { RRPair } from '../../src/rrpair/types.js';
@@ -26,7 +26,7 @@ const rrpairKeys = [
 
 describe('otlp: the RRPair JSON text read with a protobuf kvlist body', () => {
   it('is exactly JSON.stringify of the RRPair for every sample, with identity fields filled in place or added', () => {
-    for (const attrs of [{ service: 'svc', namespace: 'ns' }, {}, { service: 'sérvice "✓"\n' }]) {
+    for (const attrs of [{ service: 'svc', namespace: 'ns' }, {}, { service: 'sérvice "✓"\n' }] as Attrs[]) {
       const recs = SAMPLES.map((rr, i) => {
         const copy = structuredClone(rr);
         if (i % 3 === 0) delete copy.cluster; // absent: added at the end, where the object puts it
