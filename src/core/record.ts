@@ -67,6 +67,34 @@ export function cloneRecord(r: RRRecord): RRRecord {
 
 /** Approximate size in bytes; uses the receiver's hint when there is one. */
 export function recordSize(r: RRRecord): number {
-  if (r.sizeHint === undefined) r.sizeHint = Buffer.byteLength(JSON.stringify(r.rrpair));
+  if (r.sizeHint === undefined) r.sizeHint = rrpairJsonOf(r)?.length ?? Buffer.byteLength(JSON.stringify(r.rrpair));
   return r.sizeHint;
+}
+
+/**
+ * The JSON of a record's RRPair as it arrived (the UTF-8 bytes of `JSON.stringify(r.rrpair)`
+ * exactly), when the receiver had it without stringifying (the otlp receiver reads it from a
+ * protobuf kvlist body). Exporters write it instead of stringifying the RRPair again. Bytes
+ * rather than a string: they live outside V8's heap, so the records waiting in a batch do not
+ * grow the heap the collector has to copy and promote. Held beside the record, not on it: a
+ * copy of the record (spread, structuredClone, a queue) does not carry it, and it is only given
+ * back while `r.rrpair` is still the object it was made for. Whatever changes an RRPair in place
+ * must call `forgetRRPairJson` first; the graph does so before every processor whose factory
+ * declares `mutatesData`.
+ */
+const rrpairJson = new WeakMap<RRRecord, { rrpair: RRPair; json: Buffer }>();
+
+export function setRRPairJson(r: RRRecord, json: Buffer): void {
+  rrpairJson.set(r, { rrpair: r.rrpair, json });
+}
+
+/** The record's RRPair JSON as it arrived, when it is still true. */
+export function rrpairJsonOf(r: RRRecord): Buffer | undefined {
+  const j = rrpairJson.get(r);
+  return j !== undefined && j.rrpair === r.rrpair ? j.json : undefined;
+}
+
+/** Drop the RRPair JSON of these records (they are about to be changed). */
+export function forgetRRPairJson(batch: readonly RRRecord[]): void {
+  for (const r of batch) rrpairJson.delete(r);
 }

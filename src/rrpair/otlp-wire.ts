@@ -337,6 +337,327 @@ function plain(r: Reader, end: number, depth: number, valueDepth: number): unkno
   return null;
 }
 
+/**
+ * A kvlist log body, read straight into its JSON text: the text `JSON.stringify` would give of the
+ * object `plain` makes of it, so the receiver builds the RRPair with one native `JSON.parse` and the
+ * file exporter writes the text as it is (the record's RRPair JSON, core/record.ts) instead of
+ * stringifying the RRPair again. Same wire checks as `plain` (lengths, depth, wire types, UTF-8).
+ * Values JSON cannot carry as `plain` has them (a non-finite or negative-zero double, a
+ * `__proto__` key, a key that is missing or after its value, an AnyValue with two values, a
+ * value deeper than MAX_VALUE_DEPTH) make it give up (`NotJson`) and the body is read by `plain`.
+ */
+export interface JsonBody {
+  /**
+   * The JSON text in pieces, the values of the top-level cluster, namespace and service each a
+   * piece of its own, so that the mapping can fill them in and join the text once.
+   */
+  jsonParts: string[];
+  /** Index in jsonParts of the value of cluster, namespace and service (IDENTITY_FIELDS order); -1 when absent. */
+  valueAt: number[];
+  /** The text is exactly JSON.stringify(JSON.parse(text)): no repeated keys, no index-like keys (which objects put first). */
+  exact: boolean;
+}
+
+class NotJson extends Error {}
+
+/** Per byte: 0 printable ASCII JSON writes as it is, 1 a byte of a multi-byte UTF-8 sequence, 2 one JSON escapes (`"`, `\`, control). */
+const BYTE_CLASS = new Uint8Array(256).map((_, c) => (c < 0x20 || c === 0x22 || c === 0x5c ? 2 : c > 0x7f ? 1 : 0));
+
+/** The top-level fields whose values logRecordToRecord may fill in from attributes, in IDENTITY_FIELDS order. */
+const SPAN_KEYS = ['cluster', 'namespace', 'service'].map((k) => Buffer.from(k));
+const QUOTE = 0x22;
+const KVLIST_TAG = (6 << 3) | LEN;
+
+/** The JSON being written; one scratch buffer for every request (reading is synchronous). */
+class JsonOut {
+  buf = Buffer.allocUnsafeSlow(256 * 1024);
+  pos = 0;
+  /** Where the first non-ASCII byte of the current body was written (byte and character offsets agree before it). */
+  nonAsciiFrom = Infinity;
+  exact = true;
+  /** [start, length] of the keys of the kvlists being written, for the duplicate check. */
+  keys = new Int32Array(512);
+  nkeys = 0;
+
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** A short ASCII string (a number, true, false, null). */
+  ascii(s: string): void {
+    this.room(s.length);
+    const b = this.buf;
+    for (let i = 0; i < s.length; i++) b[this.pos++] = s.charCodeAt(i);
+  }
+
+  pushKey(start: number, len: number): void {
+    if (this.nkeys + 2 > this.keys.length) {
+      const k = new Int32Array(this.keys.length * 2);
+      k.set(this.keys);
+      this.keys = k;
+    }
+    this.keys[this.nkeys++] = start;
+    this.keys[this.nkeys++] = len;
+  }
+
+  /** Whether the key just written at [start, start+len) equals one of the keys from index `from` on. */
+  seen(from: number, start: number, len: number): boolean {
+    const b = this.buf;
+    for (let k = from; k < this.nkeys; k += 2) {
+      if (this.keys[k + 1] !== len) continue;
+      const s = this.keys[k]!;
+      let i = 0;
+      while (i < len && b[s + i] === b[start + i]) i++;
+      if (i === len) return true;
+    }
+    return false;
+  }
+}
+
+const out = new JsonOut();
+
+function jsonBody(r: Reader, end: number, depth: number): JsonBody | undefined {
+  const start = r.pos;
+  const e = r.len(end);
+  // Only kvlist bodies: a string body (RRPair JSON in a string) is parsed from that string.
+  if (r.pos >= e || r.buf[r.pos] !== KVLIST_TAG) {
+    r.pos = start;
+    return undefined;
+  }
+  out.pos = 0;
+  out.nonAsciiFrom = Infinity;
+  out.exact = true;
+  out.nkeys = 0;
+  const spans = new Int32Array(6).fill(-1);
+  try {
+    jsonAny(r, e, depth + 1, 0, spans);
+  } catch (err) {
+    if (!(err instanceof NotJson)) throw err;
+    r.pos = start;
+    return undefined;
+  }
+  // Cut at the identity values (they start and end at ASCII characters, so UTF-8 cuts there).
+  const b = out.buf;
+  const enc = out.nonAsciiFrom === Infinity ? 'latin1' : 'utf8';
+  const jsonParts: string[] = [];
+  const valueAt = [-1, -1, -1];
+  let at = 0;
+  for (;;) {
+    let next = -1;
+    for (let i = 0; i < 3; i++) if (spans[2 * i]! >= at && (next < 0 || spans[2 * i]! < spans[2 * next]!)) next = i;
+    if (next < 0) break;
+    jsonParts.push(b.toString(enc, at, spans[2 * next]!));
+    valueAt[next] = jsonParts.length;
+    jsonParts.push(b.toString(enc, spans[2 * next]!, spans[2 * next + 1]!));
+    at = spans[2 * next + 1]!;
+  }
+  jsonParts.push(b.toString(enc, at, out.pos));
+  return { jsonParts, valueAt, exact: out.exact };
+}
+
+/** One AnyValue message ending at `end`, written as JSON. `spans` is filled for the body's own top-level keys only. */
+function jsonAny(r: Reader, end: number, depth: number, valueDepth: number, spans: Int32Array | undefined): void {
+  if (valueDepth > MAX_VALUE_DEPTH) throw new NotJson();
+  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
+  let set = false;
+  while (r.pos < end) {
+    const tag = r.varint32(end);
+    const no = tag >>> 3;
+    const wt = tag & 7;
+    if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
+    if (no >= 1 && no <= 7) {
+      if (set) throw new NotJson();
+      set = true;
+    }
+    switch (no) {
+      case 1:
+        expect(wt, LEN);
+        jsonString(r, end);
+        break;
+      case 2:
+        expect(wt, VARINT);
+        out.ascii(r.varint32(end) !== 0 ? 'true' : 'false');
+        break;
+      case 3:
+        expect(wt, VARINT);
+        out.ascii(String(Number(r.int64(end))));
+        break;
+      case 4: {
+        expect(wt, I64);
+        const d = r.buf.readDoubleLE(r.fixed(end, 8));
+        if (!Number.isFinite(d) || Object.is(d, -0)) throw new NotJson();
+        out.ascii(String(d));
+        break;
+      }
+      case 5:
+        expect(wt, LEN);
+        jsonArray(r, r.len(end), depth + 1, valueDepth);
+        break;
+      case 6:
+        expect(wt, LEN);
+        jsonObject(r, r.len(end), depth + 1, valueDepth, spans);
+        break;
+      case 7: {
+        expect(wt, LEN);
+        out.byte(QUOTE);
+        out.ascii(r.bytes(end));
+        out.byte(QUOTE);
+        break;
+      }
+      default:
+        r.skip(wt, end);
+    }
+  }
+  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
+  if (!set) out.ascii('null');
+}
+
+function enter(r: Reader, depth: number): void {
+  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
+}
+
+function leave(r: Reader, end: number): void {
+  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
+}
+
+/** The end of the next `values = 1` entry of an ArrayValue or KeyValueList ending at `end` (other fields skipped); -1 at its end. */
+function nextValue(r: Reader, end: number): number {
+  while (r.pos < end) {
+    const tag = r.varint32(end);
+    const no = tag >>> 3;
+    if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
+    if (no === 1) {
+      expect(tag & 7, LEN);
+      return r.len(end);
+    }
+    r.skip(tag & 7, end);
+  }
+  return -1;
+}
+
+/** ArrayValue { repeated AnyValue values = 1 } */
+function jsonArray(r: Reader, end: number, depth: number, valueDepth: number): void {
+  enter(r, depth);
+  out.byte(0x5b);
+  for (let e = nextValue(r, end), first = true; e >= 0; e = nextValue(r, end), first = false) {
+    if (!first) out.byte(0x2c);
+    jsonAny(r, e, depth + 1, valueDepth + 1, undefined);
+  }
+  leave(r, end);
+  out.byte(0x5d);
+}
+
+/** KeyValueList { repeated KeyValue values = 1 }, KeyValue { string key = 1; AnyValue value = 2 } */
+function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, spans: Int32Array | undefined): void {
+  enter(r, depth);
+  out.byte(0x7b);
+  const keysFrom = out.nkeys;
+  for (let kvEnd = nextValue(r, end), first = true; kvEnd >= 0; kvEnd = nextValue(r, end), first = false) {
+    if (!first) out.byte(0x2c);
+    enter(r, depth + 1);
+    let keyAt = -1;
+    let valued = false;
+    while (r.pos < kvEnd) {
+      const t = r.varint32(kvEnd);
+      const n = t >>> 3;
+      if (n === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
+      if (n === 1) {
+        expect(t & 7, LEN);
+        if (keyAt >= 0) throw new NotJson();
+        keyAt = out.pos;
+        jsonString(r, kvEnd);
+        const kStart = keyAt + 1;
+        const kLen = out.pos - keyAt - 2;
+        const b = out.buf;
+        if (kLen === 9 && b.toString('latin1', kStart, kStart + 9) === '__proto__') throw new NotJson();
+        if (kLen > 0 && b[kStart]! >= 0x30 && b[kStart]! <= 0x39) out.exact = false;
+        if (out.exact && out.seen(keysFrom, kStart, kLen)) out.exact = false;
+        out.pushKey(kStart, kLen);
+        out.byte(0x3a);
+      } else if (n === 2) {
+        expect(t & 7, LEN);
+        if (keyAt < 0 || valued) throw new NotJson();
+        valued = true;
+        const vStart = out.pos;
+        jsonAny(r, r.len(kvEnd), depth + 2, valueDepth + 1, undefined);
+        if (spans) span(spans, keyAt, vStart);
+      } else r.skip(t & 7, kvEnd);
+    }
+    leave(r, kvEnd);
+    if (keyAt < 0) throw new NotJson();
+    if (!valued) {
+      const vStart = out.pos;
+      out.ascii('null');
+      if (spans) span(spans, keyAt, vStart);
+    }
+  }
+  leave(r, end);
+  out.nkeys = keysFrom;
+  out.byte(0x7d);
+}
+
+/** Note where the value of a top-level identity key was written. */
+function span(spans: Int32Array, keyAt: number, vStart: number): void {
+  const b = out.buf;
+  const len = vStart - keyAt - 3; // "key":
+  for (let i = 0; i < SPAN_KEYS.length; i++) {
+    const k = SPAN_KEYS[i]!;
+    if (k.length === len && k.equals(b.subarray(keyAt + 1, keyAt + 1 + len))) {
+      spans[2 * i] = vStart;
+      spans[2 * i + 1] = out.pos;
+      return;
+    }
+  }
+}
+
+/**
+ * A string field as a JSON string. JSON.stringify escapes only `"`, `\` and control characters
+ * (valid UTF-8 has no lone surrogates), so a string without them is its own bytes in quotes.
+ */
+function jsonString(r: Reader, end: number): void {
+  const start = r.pos;
+  const e = r.len(end);
+  const b = r.buf;
+  const p = r.pos;
+  let ascii = true;
+  let i = p;
+  for (; i < e; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k !== 0) {
+      if (k === 2) break;
+      ascii = false;
+    }
+  }
+  if (i === e) {
+    if (!ascii && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
+    if (!ascii && out.nonAsciiFrom === Infinity) out.nonAsciiFrom = out.pos;
+    const n = e - p;
+    out.room(n + 2);
+    const o = out.buf;
+    o[out.pos++] = QUOTE;
+    if (n > SHORT_STRING) b.copy(o, out.pos, p, e);
+    else for (let j = 0; j < n; j++) o[out.pos + j] = b[p + j]!;
+    out.pos += n;
+    o[out.pos++] = QUOTE;
+    r.pos = e;
+    return;
+  }
+  r.pos = start;
+  const j = JSON.stringify(r.string(end));
+  out.room(j.length * 3);
+  const at = out.pos;
+  out.pos += out.buf.write(j, at, 'utf8');
+  if (out.pos - at !== j.length && out.nonAsciiFrom === Infinity) out.nonAsciiFrom = at;
+}
+
 function messageFields(r: Reader, end: number, depth: number, field: (no: number, wt: number, end: number) => boolean): void {
   r.message(end, depth, (no, wt, en) => field(no, wt, en));
 }
@@ -370,7 +691,7 @@ function logRecord(r: Reader, o: Obj, no: number, wt: number, end: number, depth
     case 3:
       return str(r, o, 'severityText', wt, end);
     case 5:
-      o.body = valueField(r, wt, end, depth);
+      o.body = (wt === LEN && jsonBody(r, end, depth)) || valueField(r, wt, end, depth);
       return true;
     case 6:
       push(o, 'attributes', r.sub(wt, end, depth, kv(r)));

@@ -1,5 +1,6 @@
 import type { Attrs, InstrumentationScope, RRRecord } from '../core/record.js';
-import { newRecord } from '../core/record.js';
+import { newRecord, setRRPairJson } from '../core/record.js';
+import type { JsonBody } from './otlp-wire.js';
 import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
 
 /**
@@ -16,6 +17,8 @@ export type AnyValue =
   | { bytesValue: string | Uint8Array }
   /** Already converted by the protobuf reader (otlp-wire.ts). */
   | { plainValue: unknown }
+  /** A kvlist body the protobuf reader wrote as JSON text (otlp-wire.ts JsonBody). */
+  | JsonBody
   | Record<string, never>;
 
 export interface KeyValue {
@@ -35,6 +38,7 @@ export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown
   if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
   if (!v || typeof v !== 'object') return null;
   if ('plainValue' in v) return v.plainValue;
+  if ('jsonParts' in v) return JSON.parse(v.jsonParts.join(''));
   if ('stringValue' in v) return v.stringValue;
   if ('boolValue' in v) return v.boolValue;
   if ('intValue' in v) return intOf(v.intValue);
@@ -103,6 +107,10 @@ export function logRecordToRecord(
   resourceAttrs: KeyValue[] | undefined,
   scope?: InstrumentationScope,
 ): RRRecord | undefined {
+  if (log.body && 'jsonParts' in log.body && (log.body as JsonBody).exact) {
+    const rec = jsonBodyRecord(log.body as JsonBody, log, resourceAttrs, scope);
+    if (rec) return rec;
+  }
   let body = fromAnyValue(log.body);
   if (typeof body === 'string') {
     if (!looksLikeJsonObject(body) || jsonTooDeep(body, MAX_DEPTH)) return undefined;
@@ -123,6 +131,40 @@ export function logRecordToRecord(
   }
   const t = unixNanoString(log.timeUnixNano);
   return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+}
+
+/** The JSON text of a value isUnset holds unset (JSON.stringify writes "undefined" only this way). */
+const UNSET_JSON = new Set(['null', '""', '"undefined"']);
+
+/**
+ * logRecordToRecord for a kvlist body the protobuf reader wrote as JSON: the identity fields are
+ * filled in the text (a value replaced where it stands, an absent field added at the end, where
+ * `rr[f] = v` puts it), the text joined once, parsed once, and kept with the record as its RRPair
+ * JSON. Undefined when the body is not an RRPair (the caller's general path decides what then).
+ */
+function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNano?: unknown }, resourceAttrs: KeyValue[] | undefined, scope?: InstrumentationScope): RRRecord | undefined {
+  let parts = jb.jsonParts;
+  if (parts.length === 1 && parts[0] === '{}') return undefined;
+  const attributes = attrsOf(log.attributes);
+  const resource = attrsOf(resourceAttrs);
+  const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
+  for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
+    const f = IDENTITY_FIELDS[i]!;
+    const at = jb.valueAt[i]!;
+    if (at >= 0 && !UNSET_JSON.has(parts[at]!)) continue;
+    const v = from[f][f] ?? attributes[f] ?? resource[f];
+    if (typeof v !== 'string' || isUnset(v)) continue;
+    if (parts === jb.jsonParts) parts = parts.slice();
+    if (at >= 0) parts[at] = JSON.stringify(v);
+    else parts[parts.length - 1] = `${parts[parts.length - 1]!.slice(0, -1)},${JSON.stringify(f)}:${JSON.stringify(v)}}`;
+  }
+  const text = parts.length === 1 ? parts[0]! : parts.join('');
+  const rr = JSON.parse(text) as RRPair;
+  if (!isRRPairBody(rr)) return undefined;
+  const t = unixNanoString(log.timeUnixNano);
+  const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+  setRRPairJson(rec, Buffer.from(text));
+  return rec;
 }
 
 /** The scope of a ScopeLogs entry, when it names one (an empty scope is no scope, as in OTLP). */

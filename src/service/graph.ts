@@ -9,7 +9,7 @@ import { isFiniteReceiver, isInputProtector, type InputProtector } from '../core
 import { errorMessage } from '../core/errors.js';
 import { fanout, fanoutBySignal, type FanoutTarget } from '../core/fanout.js';
 import type { Signal } from '../core/metric.js';
-import type { Context, RecordBatch } from '../core/record.js';
+import { forgetRRPairJson, type Context, type RecordBatch } from '../core/record.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { archiveConnections } from '../helpers/archive-connections.js';
 
@@ -132,7 +132,8 @@ export class Graph {
         mutates ||= f.mutatesData;
         const comp = await f.create(this.settings(c, pid), next);
         const key = `processor:${pid}:${id}`;
-        const n = this.addNode(key, id, 'processor', comp, countingIn(comp, this.telemetry.forComponent(id, 'processor', pid)), pid);
+        const counted = countingIn(comp, this.telemetry.forComponent(id, 'processor', pid));
+        const n = this.addNode(key, id, 'processor', comp, f.mutatesData ? forgettingJson(counted) : counted, pid);
         nextKeys.forEach((k) => n.feeds.add(k));
         next = (n as Node & { consumer: Consumer }).consumer;
         nextKeys = [key];
@@ -288,6 +289,16 @@ function countingIn(c: Component & Partial<Consumer>, m: ReturnType<Telemetry['f
     consume(batch: RecordBatch, ctx: Context) {
       m.received(batch.length);
       return consumer.consume(batch, ctx);
+    },
+  };
+}
+
+/** A processor that changes records in place makes the RRPair JSON they arrived with untrue: drop it first. */
+function forgettingJson(next: Consumer): Consumer {
+  return {
+    consume(batch: RecordBatch, ctx: Context) {
+      forgetRRPairJson(batch);
+      return next.consume(batch, ctx);
     },
   };
 }

@@ -1,20 +1,37 @@
 import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, duration, int, obj, oneOf, path, exporterHelperProperties, type Config } from '../../config/fragments.js';
 import { createExporter } from '../../helpers/exporter.js';
-import type { RecordBatch, RRRecord } from '../../core/record.js';
+import { rrpairJsonOf, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { recordsToOtlpJson } from '../../rrpair/otlp.js';
 import { isAbsolute, resolve } from 'node:path';
 import { applyRetention, PartFile, recoverPartFiles } from './part-file.js';
 import { PathTemplate } from './path-template.js';
 import { OtelFile } from './otel-file.js';
+import { BufferPool } from '../../helpers/buffer-pool.js';
 
 /** rrpipe's rotation defaults (layout rrpipe), when the config has no rotation block. */
 const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_000, max_days: 0, max_backups: 0, localtime: false };
 
 function encode(records: RRRecord[], format: string): Buffer {
-  return format === 'raw_jsonl'
-    ? Buffer.from(records.map((r) => JSON.stringify(r.rrpair)).join('\n') + '\n')
-    : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+  return format === 'raw_jsonl' ? jsonLines(records) : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+}
+
+/** Encoded raw_jsonl batches, reused once written (see BufferPool). */
+const lineBuffers = new BufferPool();
+
+/** One RRPair JSON line per record, each written straight into the buffer (no joined string in between). */
+function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
+  // The RRPair JSON a record arrived with when it is still true, else the RRPair stringified.
+  const lines = records.map((r) => rrpairJsonOf(r) ?? JSON.stringify(r.rrpair));
+  let size = 0;
+  for (const l of lines) size += (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + 1;
+  const out = pool ? pool.take(size).subarray(0, size) : Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const l of lines) {
+    at += typeof l === 'string' ? out.write(l, at) : l.copy(out, at);
+    out[at++] = 0x0a;
+  }
+  return out;
 }
 
 function absolute(p: string): string {
@@ -104,7 +121,16 @@ class FileWriter {
   private async writeTo(path: string, records: RRRecord[]): Promise<void> {
     const c = this.s.config;
     const f = this.open.get(path) ?? (await this.openFile(path));
-    await f.write(encode(records, c.format ?? 'raw_jsonl'), records.length);
+    const format = c.format ?? 'raw_jsonl';
+    if (format === 'raw_jsonl') {
+      const data = jsonLines(records, lineBuffers);
+      try {
+        await f.write(data, records.length);
+      } finally {
+        // Written (or failed): PartFile keeps no reference to the bytes.
+        lineBuffers.give(Buffer.from(data.buffer, 0, data.buffer.byteLength));
+      }
+    } else await f.write(encode(records, format), records.length);
     if (c.flush_interval === 0) await f.sync();
     if (this.rotation.max_megabytes > 0 && f.size >= this.rotation.max_megabytes * 1024 * 1024) this.finish(path, f);
   }

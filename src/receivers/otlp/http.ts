@@ -12,6 +12,7 @@ import { OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpai
 import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } from './ingest.js';
 import { admissionRefusal, type Admission } from './admission.js';
 import { logsCodec, type SignalCodec } from './signals.js';
+import { BufferPool } from '../../helpers/buffer-pool.js';
 
 const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
@@ -161,11 +162,15 @@ export class OtlpHttpServer {
     if (ticket && Number.isFinite(declared) && declared <= this.cfg.max_request_body_size && !ticket.holdUpTo(declared)) return overBound();
     const limit = this.cfg.max_request_body_size;
     let body: Buffer;
+    let pooled: Buffer | undefined;
     try {
-      body = await readBody(req, limit);
+      const read = await readBody(req, limit);
+      body = read.body;
+      if (read.pooled) pooled = body;
       if (ce === 'gzip') body = await gunzipAsync(body, { maxOutputLength: limit });
       else if (ce === 'deflate') body = await inflateAsync(body, { maxOutputLength: limit });
     } catch (err) {
+      if (pooled) giveBack(pooled);
       if (err instanceof BodyTooLarge || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         return fail(bad('too_large', 'too_large', `request body larger than max_request_body_size (${limit} bytes${ce && ce !== 'identity' ? ' after decompression' : ''})`));
       }
@@ -173,16 +178,19 @@ export class OtlpHttpServer {
       if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') return;
       throw err;
     }
-    if (ticket && !ticket.holdUpTo(Math.max(ticket.held, body.length))) return overBound();
-    // JSON must be UTF-8 (RFC 8259 §8.1); decoding would replace bad bytes with U+FFFD silently.
-    // (Protobuf string fields are checked by the decoder's own rules.)
-    if (encoding === 'json' && !isUtf8(body)) return fail(bad('invalid', 'invalid_utf8', 'the JSON body is not valid UTF-8'));
     let doc: unknown;
     try {
+      if (ticket && !ticket.holdUpTo(Math.max(ticket.held, body.length))) return overBound();
+      // JSON must be UTF-8 (RFC 8259 §8.1); decoding would replace bad bytes with U+FFFD silently.
+      // (Protobuf string fields are checked by the decoder's own rules.)
+      if (encoding === 'json' && !isUtf8(body)) return fail(bad('invalid', 'invalid_utf8', 'the JSON body is not valid UTF-8'));
       doc = encoding === 'proto' ? codec.decodeProto(body) : JSON.parse(body.toString('utf8'));
     } catch (err) {
       if (err instanceof OtlpDecodeError) return fail(bad('invalid', err.reason, err.message));
       return fail(bad('invalid', 'malformed', `invalid JSON: ${(err as Error).message}`));
+    } finally {
+      // Decoding copied what it keeps: the bytes can serve the next request.
+      if (pooled) giveBack(pooled);
     }
     const ac = new AbortController();
     const onClose = () => {
@@ -242,26 +250,50 @@ function drain(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Request bodies of identity-encoded requests, reused: they are dead once decoded (the decoders copy what they keep). */
+const bodies = new BufferPool();
+
+/**
+ * The request body. With a content-length, chunks are copied into a pooled buffer as they come
+ * (so neither they nor the body outlive the request as garbage) and `pooled` is true: the caller
+ * gives the buffer back to `bodies` once nothing reads it.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; pooled: boolean }> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge());
+  const into = Number.isInteger(declared) && declared > 0 ? bodies.take(declared) : undefined;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (c: Buffer) => {
+      if (into && size + c.length <= declared) {
+        c.copy(into, size);
+        size += c.length;
+        return;
+      }
       size += c.length;
       if (size > limit) {
         req.off('data', onData);
+        if (into) bodies.give(into);
         reject(new BodyTooLarge());
         return;
       }
+      if (into && chunks.length === 0) chunks.push(Buffer.from(into.subarray(0, size - c.length)));
       chunks.push(c);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('end', () => {
+      if (into && chunks.length === 0) return resolve({ body: into.subarray(0, size), pooled: true });
+      if (into) bodies.give(into);
+      resolve({ body: Buffer.concat(chunks, size), pooled: false });
+    });
     req.once('error', reject);
     req.once('aborted', () => reject(Object.assign(new Error('client aborted'), { code: 'ECONNRESET' })));
   });
+}
+
+function giveBack(b: Buffer): void {
+  bodies.give(Buffer.from(b.buffer, 0, b.buffer.byteLength));
 }
 
 function metadataOf(req: IncomingMessage): Map<string, string[]> {
