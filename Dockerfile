@@ -60,8 +60,10 @@ COPY --from=install /opt/rrpipe /opt/rrpipe
 # LD_PRELOAD/MALLOC_CONF are read when a process starts: jemalloc with a background thread that
 # returns pages unused for 5 s (set LD_PRELOAD= in the pod to run on glibc's malloc instead).
 # --expose-gc lets rrpipe collect once when it goes idle after a load spike (src/service/idle-gc.ts).
+# --max-semi-space-size=8 caps V8's young generation at 8 MB a semi-space (Node 20's default: 16):
+# on the OTLP path it lowered peak RSS by about 40 MB at the same or less CPU (docs/container.md).
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--expose-gc \
+    NODE_OPTIONS="--expose-gc --max-semi-space-size=8" \
     LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
     MALLOC_CONF=background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0 \
     PATH=/opt/rrpipe/node_modules/.bin:$PATH \
