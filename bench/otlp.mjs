@@ -1,6 +1,9 @@
 // rrpipe as a child process (`node bin/rrpipe.js run`), so CPU and RSS are the daemon's alone,
 // read from /proc/<pid>. Cases (issue 13):
-//   startup  start to healthy (health_check answers 200) and idle RSS one second later
+//   startup  start to healthy (health_check answers 200; wall and the daemon's CPU seconds) and
+//            idle RSS 1 s and 6 s later, twice:
+//            `node bin/rrpipe.js` as is, and as the container image runs it (the Dockerfile's
+//            NODE_OPTIONS and MALLOC_CONF, jemalloc preloaded when libjemalloc2 is installed here)
 //   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
 //   default  the same through redaction + indexing + batch → gzip file (the default processing)
 //   pool     default with the redaction in 2 worker threads (`redaction: { workers: 2 }`)
@@ -109,14 +112,25 @@ async function healthy(port) {
   });
 }
 
-async function startDaemon(kind) {
+/** The daemon's environment in the container image: the Dockerfile's NODE_OPTIONS and jemalloc (docs/container.md). */
+function imageEnv() {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+  const envVar = (name) => {
+    const v = new RegExp(`\\b${name}=("[^"]*"|\\S+)`).exec(dockerfile)?.[1] ?? '';
+    return v.startsWith('"') ? v.slice(1, -1) : v;
+  };
+  const jemalloc = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'].find(existsSync);
+  return { ...process.env, NODE_OPTIONS: envVar('NODE_OPTIONS'), ...(jemalloc ? { LD_PRELOAD: jemalloc, MALLOC_CONF: envVar('MALLOC_CONF') } : {}) };
+}
+
+async function startDaemon(kind, env = process.env) {
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rrpipe-bench-otlp-'));
   const ports = { http: await freePort(), metrics: await freePort(), health: await freePort() };
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(cfg, config(dir, kind, ports));
   const t0 = process.hrtime.bigint();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), join(root, 'bin/rrpipe.js'), 'run', '-c', cfg], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const exited = new Promise((r) => child.once('exit', r));
   for (let i = 0; !(await healthy(ports.health)); i++) {
     if (i > 3000) throw new Error('daemon did not become healthy');
@@ -151,13 +165,18 @@ function countLines(dir) {
   return lines;
 }
 
-async function startupCase() {
-  const d = await startDaemon('default');
+async function startupCase(asImage) {
+  const env = asImage ? imageEnv() : process.env;
+  const d = await startDaemon('default', env);
+  const atHealthy = procStats(d.child.pid);
   await new Promise((r) => setTimeout(r, 1000));
   const idle = procStats(d.child.pid);
+  await new Promise((r) => setTimeout(r, 5000));
+  const idle6 = procStats(d.child.pid);
   await stop(d);
   rmSync(d.dir, { recursive: true, force: true });
-  return { case: 'start to healthy, idle RSS (OTLP + redaction + indexing + batch → file)', start_seconds: +d.startSeconds.toFixed(3), idle_rss_mb: Math.round(idle.rssMb), peak_rss_mb: Math.round(idle.hwmMb) };
+  const how = asImage ? `as in the image: NODE_OPTIONS=${env.NODE_OPTIONS}${env.LD_PRELOAD ? ', jemalloc' : ''}` : 'node bin/rrpipe.js';
+  return { case: `start to healthy, idle RSS (OTLP + redaction + indexing + batch → file; ${how})`, start_seconds: +d.startSeconds.toFixed(3), start_cpu_seconds: atHealthy.cpu, idle_rss_mb: Math.round(idle.rssMb), idle_rss_6s_mb: Math.round(idle6.rssMb), peak_rss_mb: Math.round(idle6.hwmMb) };
 }
 
 async function loadCase(kind) {
@@ -214,7 +233,9 @@ async function loadCase(kind) {
 }
 
 for (const c of CASES) {
-  const row = c === 'startup' ? await startupCase() : await loadCase(c);
-  console.log(JSON.stringify({ area: 'otlp', ...row }));
-  if (row.records_written !== undefined && row.records_written !== row.records) process.exitCode = 1;
+  const rows = c === 'startup' ? [await startupCase(false), await startupCase(true)] : [await loadCase(c)];
+  for (const row of rows) {
+    console.log(JSON.stringify({ area: 'otlp', ...row }));
+    if (row.records_written !== undefined && row.records_written !== row.records) process.exitCode = 1;
+  }
 }

@@ -1,8 +1,9 @@
 import { UsageError } from './command.js';
-import { commands } from './commands/index.js';
+import { loadCommand, loadCommands } from './commands/index.js';
 import { applyUmask } from '../core/umask.js';
 
-function help(): string {
+async function help(): Promise<string> {
+  const commands = await loadCommands();
   const w = Math.max(...commands.map((c) => c.name.length));
   return [
     'rrpipe: a collector for Speedscale RRPairs (capture, clean, index, archive, rehydrate)',
@@ -18,16 +19,16 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
+    console.log(await help());
     return name ? 0 : 2;
   }
   if (name === '--version' || name === 'version') {
     console.log('rrpipe 0.1.0');
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const cmd = await loadCommand(name);
   if (!cmd) {
-    console.error(`rrpipe: unknown command "${name}"\n\n${help()}`);
+    console.error(`rrpipe: unknown command "${name}"\n\n${await help()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCommand } from '../../src/cli/commands/index.js';
 import { runCli, tmp } from '../support/index.js';
 
 describe('rrpipe CLI', () => {
@@ -77,5 +78,14 @@ service:
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it('--help lists every command, each loaded from the module listed under its name', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    const listed = [...r.stdout.matchAll(/^ {2}(\S+) {2,}\S/gm)].map((m) => m[1]!);
+    expect(listed).toEqual(expect.arrayContaining(['run', 'validate', 'components', 'query', 'snapshot', 'ca']));
+    for (const name of listed) expect((await loadCommand(name))?.name).toBe(name);
+    expect(await loadCommand('frobnicate')).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import * as dockerignoreLib from '@balena/dockerignore';
 import { DockerfileParser, type Instruction, type Label } from 'dockerfile-ast';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +105,17 @@ describe('Dockerfile', () => {
     expect(run).toMatch(new RegExp(`ln -s "\\$\\(dpkg -L libjemalloc2 [^"]*\\)" ${env.LD_PRELOAD}( |$)`));
     expect(env.MALLOC_CONF).toMatch(/(^|,)background_thread:true(,|$)/);
     expect(env.NODE_OPTIONS?.split(' ')).toContain('--expose-gc');
+  });
+
+  it('caps the young generation (issue 13): NODE_OPTIONS carries --max-semi-space-size, an option Node accepts there', () => {
+    const env = Object.fromEntries(of(final, 'ENV').flatMap((e) => (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), p.getValue()])));
+    const opts = env.NODE_OPTIONS!.split(' ');
+    expect(opts).toContain('--max-semi-space-size=4');
+    // Keep 1M small objects alive: the young generation grows to its cap (2 × 16 MB without the option).
+    const grow = 'const keep = []; for (let i = 0; i < 1e6; i++) keep.push({ i }); process.stdout.write(String(require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 1048576))';
+    const r = spawnSync(process.execPath, ['-e', grow], { env: { ...process.env, NODE_OPTIONS: env.NODE_OPTIONS }, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(Number(r.stdout)).toBe(8);
   });
 
   it('exposes the OTel ports: OTLP gRPC and HTTP, health_check, metrics', () => {
