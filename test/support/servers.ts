@@ -17,11 +17,14 @@ export type Started = ChildProcess & { banner: string };
 
 /** Start a server process and wait until `ready` matches its output (or it exits, or `timeoutMs` passes). */
 export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Started> {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: emulators are often a launcher script whose JVM would outlive a signal sent to the script alone.
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  groups.add(child);
+  child.once('exit', () => groups.delete(child));
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
       reject(new Error(`${cmd} did not start in ${timeoutMs}ms: ${out.slice(-2000)}`));
     }, timeoutMs);
     const on = (d: Buffer) => {
@@ -47,14 +50,34 @@ export async function startProcess(cmd: string, args: string[], ready: RegExp, e
   return Object.assign(child, { banner: ready.exec(out)![0] });
 }
 
-/** SIGTERM, then SIGKILL after 5 s; resolves when the process has exited. */
+const groups = new Set<ChildProcess>();
+// A test file that ends without its afterAll (a crash, a timeout) still takes its servers with it.
+process.once('exit', () => {
+  for (const c of groups) signalGroup(c, 'SIGKILL');
+});
+
+/** Signal the process group a started server leads (the server and whatever it launched). */
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, sig);
+  } catch {
+    child.kill(sig); // not a group leader (e.g. spawned elsewhere): the process alone
+  }
+}
+
+/** SIGTERM to the server's process group, then SIGKILL after 5 s; resolves when the server has exited. */
 export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (!child) return;
+  if (child.exitCode !== null || child.signalCode !== null) {
+    signalGroup(child, 'SIGKILL'); // what it launched may still run
+    return;
+  }
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  signalGroup(child, 'SIGTERM');
+  const t = setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000);
   await exited;
   clearTimeout(t);
+  signalGroup(child, 'SIGKILL'); // whatever it launched and did not take down with it
 }
 
 export interface S3Event {
