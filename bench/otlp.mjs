@@ -13,6 +13,8 @@
 // user+system from the moment it is healthy to its exit, so start-up is not counted per record.
 // Prints one JSON line per case. Needs `npm run build` first.
 //   node bench/otlp.mjs [records=100000] [per_request=500] [concurrency=4]   BENCH_OTLP_CASES=plain,default,pool,startup
+//   (a load case as `plain@image` runs the daemon as the container image does;
+//   BENCH_OTLP_BATCH='{ flush_when_idle: 5ms }' sets the batch processor's config, default {})
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -87,7 +89,7 @@ receivers:
     protocols:
       http: { endpoint: "127.0.0.1:${ports.http}" }
 processors:
-${processing ? `  redaction: { secret: bench${kind === 'pool' ? ', workers: 2' : ''} }\n  indexing: {}\n` : ''}  batch: {}
+${processing ? `  redaction: { secret: bench${kind === 'pool' ? ', workers: 2' : ''} }\n  indexing: {}\n` : ''}  batch: ${process.env.BENCH_OTLP_BATCH ?? '{}'}
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
@@ -179,8 +181,8 @@ async function startupCase(asImage) {
   return { case: `start to healthy, idle RSS (OTLP + redaction + indexing + batch → file; ${how})`, start_seconds: +d.startSeconds.toFixed(3), start_cpu_seconds: atHealthy.cpu, idle_rss_mb: Math.round(idle.rssMb), idle_rss_6s_mb: Math.round(idle6.rssMb), peak_rss_mb: Math.round(idle6.hwmMb) };
 }
 
-async function loadCase(kind) {
-  const d = await startDaemon(kind);
+async function loadCase(kind, asImage = false) {
+  const d = await startDaemon(kind, asImage ? imageEnv() : process.env);
   const agent = new Agent({ keepAlive: true, maxSockets: CONC });
   const send = (body) => new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: d.ports.http, path: '/v1/logs', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } }, (res) => {
@@ -217,7 +219,7 @@ async function loadCase(kind) {
   const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
   if (lines !== sent) console.error(`LOSS in ${name}: sent ${sent}, written ${lines}`);
   return {
-    case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs)`,
+    case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs${asImage ? '; as in the image' : ''})`,
     records: sent,
     records_written: lines,
     bytes: Math.round(nReq * bytesPerReq),
@@ -233,7 +235,9 @@ async function loadCase(kind) {
 }
 
 for (const c of CASES) {
-  const rows = c === 'startup' ? [await startupCase(false), await startupCase(true)] : [await loadCase(c)];
+  // `<case>@image` runs the daemon with the container image's NODE_OPTIONS and allocator.
+  const [kind, how] = c.split('@');
+  const rows = kind === 'startup' ? [await startupCase(false), await startupCase(true)] : [await loadCase(kind, how === 'image')];
   for (const row of rows) {
     console.log(JSON.stringify({ area: 'otlp', ...row }));
     if (row.records_written !== undefined && row.records_written !== row.records) process.exitCode = 1;

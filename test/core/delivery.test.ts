@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { PartialFailureError, PermanentError, RetryableError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -125,7 +125,7 @@ describe('batch processor', () => {
   it('acknowledges a sender only once its records were accepted downstream, and passes refusals back', async () => {
     const accepted: number[] = [];
     let refuse = true;
-    const p = new BatchProcessor({ send_batch_size: 4, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 30, max_in_flight: 2 }, {
+    const p = new BatchProcessor({ send_batch_size: 4, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 30, max_in_flight: 2, flush_when_idle: 0 }, {
       async consume(b) {
         if (refuse) throw new RetryableError('downstream full');
         accepted.push(b.length);
@@ -146,7 +146,7 @@ describe('batch processor', () => {
 
   it('splits by send_batch_max_size and flushes by bytes', async () => {
     const sizes: number[] = [];
-    const p = new BatchProcessor({ send_batch_size: 10, send_batch_max_size: 10, send_batch_bytes: 200, timeout: 1000, max_in_flight: 4 }, {
+    const p = new BatchProcessor({ send_batch_size: 10, send_batch_max_size: 10, send_batch_bytes: 200, timeout: 1000, max_in_flight: 4, flush_when_idle: 0 }, {
       async consume(b) {
         sizes.push(b.length);
       },
@@ -158,5 +158,42 @@ describe('batch processor', () => {
     await p.consume(heavy, {});
     await p.shutdown();
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(28);
+  });
+
+  it('flush_when_idle sends a partial batch once records stop arriving, not after timeout; records that keep coming extend it', async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: number[] = [];
+      const p = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 3_600_000, max_in_flight: 4, flush_when_idle: 20 }, {
+        async consume(b) {
+          sent.push(b.length);
+        },
+      });
+      const acked: string[] = [];
+      const a = p.consume(recs(3), {}).then(() => acked.push('a'));
+      await vi.advanceTimersByTimeAsync(15);
+      const b = p.consume(recs(2), {}).then(() => acked.push('b'));
+      await vi.advanceTimersByTimeAsync(15); // 30 ms since the first, 15 since the last: still gathering
+      expect(sent).toEqual([]);
+      expect(acked).toEqual([]);
+      await vi.advanceTimersByTimeAsync(10);
+      await Promise.all([a, b]);
+      expect(sent).toEqual([5]);
+      expect(acked.sort()).toEqual(['a', 'b']);
+      // Off (the default, as OTel): the partial batch waits for timeout.
+      const q = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 1000, max_in_flight: 4, flush_when_idle: 0 }, {
+        async consume(batch) {
+          sent.push(batch.length);
+        },
+      });
+      void q.consume(recs(4), {});
+      await vi.advanceTimersByTimeAsync(999);
+      expect(sent).toEqual([5]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent).toEqual([5, 4]);
+      await Promise.all([p.shutdown(), q.shutdown()]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

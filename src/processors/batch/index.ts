@@ -22,6 +22,7 @@ export class BatchProcessor implements Component, AnyConsumer {
   private pendingTickets: Ticket[] = [];
   private pendingBytes = 0;
   private timer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private readonly flushes = new Set<Promise<void>>();
@@ -55,6 +56,10 @@ export class BatchProcessor implements Component, AnyConsumer {
       if (this.pending.length > 0 && !this.timer) {
         this.timer = setTimeout(() => this.flush({}), this.cfg.timeout);
       }
+      if (this.pending.length > 0 && this.cfg.flush_when_idle > 0) {
+        if (this.idleTimer) this.idleTimer.refresh();
+        else this.idleTimer = setTimeout(() => this.flush({}), this.cfg.flush_when_idle);
+      }
     });
   }
 
@@ -68,6 +73,10 @@ export class BatchProcessor implements Component, AnyConsumer {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
     }
     if (this.pending.length === 0) return;
     const records = this.pending;
@@ -117,6 +126,7 @@ const schema = obj({
   send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
   timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
   max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
+  flush_when_idle: duration('0s', 'rrpipe: also send a non-empty batch once no record has arrived for this long (0: off, as OTel). For senders that wait for acknowledgement.'),
 });
 
 export type BatchConfig = Config<typeof schema>;
