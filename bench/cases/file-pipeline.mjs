@@ -17,7 +17,7 @@ receivers:
 processors:
   batch: {}
 exporters:
-  file: { path: "${out}/dt=%Y-%m-%d/hour=%H/rrpairs.jsonl", compression: ${compression} }
+  file: { path: "${out}/dt=%Y-%m-%d/hour=%H/rrpairs.jsonl", layout: rrpipe, compression: ${compression} }
 service:
   data_dir: ${dir}/state
   telemetry: { metrics: { level: none } }
