@@ -94,3 +94,29 @@ export async function storeBenchRecords(n) {
       res: { statusCode: 200, headers: { 'Content-Type': ['application/json'] }, bodyBase64: Buffer.alloc(1500, 2).toString('base64') } },
   }));
 }
+
+/**
+ * A local-directory native archive (raw_jsonl, gzip, with manifests) of n generated RRPairs,
+ * written through the archive exporter in batches of 5,000. `tsOf(j)` gives record j's time;
+ * each carries a random body of `bodyBytes`.
+ */
+export async function writeNativeArchive(archiveDir, dataDir, n, tsOf, bodyBytes) {
+  const { randomBytes } = await import('node:crypto');
+  const { archiveExporter } = await import(join(ROOT, 'dist/exporters/internal/archive/exporter.js'));
+  const { LocalDirStore } = await import(join(ROOT, 'dist/layouts/local.js'));
+  const { newRecord } = await import(join(ROOT, 'dist/core/record.js'));
+  const { noopMetrics } = await import(join(ROOT, 'dist/core/telemetry.js'));
+  const { silentLogger } = await import(join(ROOT, 'dist/core/logger.js'));
+  const host = { dataDir, oneShot: true, getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => undefined, status: () => ({}) };
+  const helper = { timeout: 60_000, sending_queue: { enabled: false }, retry_on_failure: { enabled: false, initial_interval: 1, max_interval: 1, max_elapsed_time: 1, multiplier: 1, randomization_factor: 0 } };
+  const exp = archiveExporter({ id: 'bench', kind: 'exporter', config: helper, logger: silentLogger(), metrics: noopMetrics(), configDir: '.' }, () => new LocalDirStore(archiveDir), { spec: { layout: 'native', prefix: '', format: 'raw_jsonl', compression: 'gzip' }, writeManifest: true });
+  await exp.start(host);
+  for (let i = 0; i < n; i += 5000) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 5000); j++) {
+      batch.push(newRecord({ msgType: 'rrpair', ts: tsOf(j), l7protocol: 'http', uuid: randomBytes(16).toString('base64'), service: `svc${j % 5}`, direction: 'IN', http: { req: { method: 'GET', url: `/api/${j % 100}`, headers: { Accept: ['application/json'] } }, res: { statusCode: 200, bodyBase64: randomBytes(bodyBytes).toString('base64') } } }));
+    }
+    await exp.consume(batch, {});
+  }
+  await exp.shutdown(AbortSignal.timeout(60_000));
+}

@@ -3,31 +3,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { archiveExporter } from '../dist/exporters/internal/archive/exporter.js';
 import { LocalDirStore } from '../dist/layouts/local.js';
 import { buildSnapshot } from '../dist/layouts/snapshot.js';
-import { newRecord } from '../dist/core/record.js';
-import { noopMetrics } from '../dist/core/telemetry.js';
 import { silentLogger } from '../dist/core/logger.js';
 import { Service } from '../dist/service/service.js';
 import { builtinRegistry } from '../dist/components.js';
+import { writeNativeArchive } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 200_000);
 const dir = mkdtempSync(join(tmpdir(), 'rrpipe-bench-lt-'));
 const base = Date.parse('2025-03-18T00:00:00Z');
-const host = { dataDir: join(dir, 'data'), oneShot: true, getExtension: () => undefined, getExporter: () => undefined, reportStatus: () => undefined, status: () => ({}) };
-const helper = { timeout: 60_000, sending_queue: { enabled: false }, retry_on_failure: { enabled: false, initial_interval: 1, max_interval: 1, max_elapsed_time: 1, multiplier: 1, randomization_factor: 0 } };
-const exp = archiveExporter({ id: 'bench', kind: 'exporter', config: helper, logger: silentLogger(), metrics: noopMetrics(), configDir: '.' }, () => new LocalDirStore(join(dir, 'archive')), { spec: { layout: 'native', prefix: '', format: 'raw_jsonl', compression: 'gzip' }, writeManifest: true });
-await exp.start(host);
-for (let i = 0; i < N; i += 5000) {
-  const batch = [];
-  for (let j = i; j < Math.min(N, i + 5000); j++) {
-    batch.push(newRecord({ msgType: 'rrpair', ts: new Date(base + Math.floor((j * 30 * 3.6e6) / N)).toISOString(), l7protocol: 'http', uuid: randomBytes(16).toString('base64'), service: `svc${j % 5}`, direction: 'IN', http: { req: { method: 'GET', url: `/api/${j % 100}`, headers: { Accept: ['application/json'] } }, res: { statusCode: 200, bodyBase64: randomBytes(300).toString('base64') } } }));
-  }
-  await exp.consume(batch, {});
-}
-await exp.shutdown(AbortSignal.timeout(60_000));
+await writeNativeArchive(join(dir, 'archive'), join(dir, 'data'), N, (j) => new Date(base + Math.floor((j * 30 * 3.6e6) / N)).toISOString(), 300);
 
 function report(name, records, ms) {
   console.log(JSON.stringify({ bench: name, records, seconds: +(ms / 1000).toFixed(2), records_per_s: Math.round(records / (ms / 1000)), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024) }));
