@@ -12,7 +12,6 @@ const HOURS = 10;
 const dir = tmp();
 const base = Date.parse('2025-03-18T00:00:00Z');
 // ~1 KB records (a 512-byte body), in time order with a little jitter so runs need merging.
-// ~1 KB records (a 512-byte body), in time order with a little jitter so runs need merging.
 await writeNativeArchive(join(dir, 'archive'), join(dir, 'data'), N, (j) => new Date(base + Math.floor((j * HOURS * 3.6e6) / N) + ((j * 7919) % 5000)).toISOString(), 512);
 
 /** rrpipe snapshot as a child process; its CPU seconds and peak RSS from /proc, sampled until it exits. */
