@@ -37,7 +37,7 @@ export function compileLinear(source: string, what = 'pattern', opts: { ignoreCa
         out += s.slice(at, m.start()) + by(m.group()!, m.start());
         at = m.end();
       }
-      return at === 0 && out === '' ? s : out + s.slice(at);
+      return out + s.slice(at);
     },
   };
 }
