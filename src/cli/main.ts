@@ -1,6 +1,7 @@
 import { UsageError } from './command.js';
 import { loadCommand, loadCommands } from './commands/index.js';
 import { applyUmask } from '../core/umask.js';
+import { holdYoungGeneration } from './young-generation.js';
 
 async function help(): Promise<string> {
   const commands = await loadCommands();
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log('rrpipe 0.1.0');
     return 0;
   }
+  if (name === 'run') holdYoungGeneration(); // released once the service runs (young-generation.ts)
   const cmd = await loadCommand(name);
   if (!cmd) {
     console.error(`rrpipe: unknown command "${name}"\n\n${await help()}`);

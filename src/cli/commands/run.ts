@@ -4,6 +4,7 @@ import { builtinRegistry } from '../../components.js';
 import { scrub } from '../../core/logger.js';
 import { Service } from '../../service/service.js';
 import { defaultConfigPath, type CliCommand } from '../command.js';
+import { releaseYoungGeneration } from '../young-generation.js';
 
 export const run: CliCommand = {
   name: 'run',
@@ -22,6 +23,7 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
     try {
       await service.start();
     } catch (err) {
+      releaseYoungGeneration();
       if (err instanceof ConfigError) {
         console.error(err.message);
         return 1;
@@ -30,6 +32,7 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
       await service.shutdown().catch(() => undefined);
       return 1;
     }
+    releaseYoungGeneration();
     return new Promise<number>((resolveExit) => {
       let stopping = false;
       const stop = (signal: string) => {
