@@ -32,7 +32,13 @@ const SHORT_STRING = 64;
 
 class Reader {
   pos = 0;
+  private words32?: Int32Array;
   constructor(readonly buf: Buffer, readonly maxDepth: number) {}
+
+  /** The buffer's memory as 32-bit words (the whole ArrayBuffer, so word i covers its bytes 4i…4i+3). */
+  get words(): Int32Array {
+    return (this.words32 ??= new Int32Array(this.buf.buffer, 0, this.buf.buffer.byteLength >>> 2));
+  }
 
   varint32(end: number): number {
     // Low 32 bits of a varint of up to 10 bytes, as protobufjs uint32() reads it.
@@ -621,6 +627,54 @@ function span(spans: Int32Array, keyAt: number, vStart: number): void {
   }
 }
 
+const ASCII = 0;
+const NON_ASCII = 1;
+/** Has a byte JSON escapes (`"`, `\\`, a control character), or may have (the caller then lets JSON.stringify decide). */
+const ESCAPES = 2;
+
+function stringKind(b: Buffer, p: number, e: number): number {
+  let kind = ASCII;
+  for (let i = p; i < e; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k === 2) return ESCAPES;
+    kind |= k;
+  }
+  return kind;
+}
+
+/**
+ * stringKind four bytes at a time (long strings: base64 bodies, header values). Per 32-bit word,
+ * the classic bit tests for "has a byte below 0x20" and "has a zero byte" (of w ^ 0x22…, w ^ 0x5c…)
+ * are exact about whether such a byte is there; bytes order in the word does not matter.
+ */
+function stringKindByWords(r: Reader, p: number, e: number): number {
+  const b = r.buf;
+  const base = b.byteOffset;
+  let i = p;
+  let high = 0;
+  for (; i < e && ((base + i) & 3) !== 0; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k === 2) return ESCAPES;
+    high |= k;
+  }
+  const w32 = r.words;
+  const last = (base + e) >> 2;
+  for (let wi = (base + i) >> 2; wi < last; wi++) {
+    const w = w32[wi]!;
+    const q = w ^ 0x22222222;
+    const s = w ^ 0x5c5c5c5c;
+    if ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) return ESCAPES;
+    high |= w & 0x80808080;
+  }
+  let kind = high !== 0 ? NON_ASCII : ASCII;
+  for (i = Math.max(i, (last << 2) - base); i < e; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k === 2) return ESCAPES;
+    kind |= k;
+  }
+  return kind;
+}
+
 /**
  * A string field as a JSON string. JSON.stringify escapes only `"`, `\` and control characters
  * (valid UTF-8 has no lone surrogates), so a string without them is its own bytes in quotes.
@@ -630,16 +684,9 @@ function jsonString(r: Reader, end: number): void {
   const e = r.len(end);
   const b = r.buf;
   const p = r.pos;
-  let ascii = true;
-  let i = p;
-  for (; i < e; i++) {
-    const k = BYTE_CLASS[b[i]!]!;
-    if (k !== 0) {
-      if (k === 2) break;
-      ascii = false;
-    }
-  }
-  if (i === e) {
+  const kind = e - p > SHORT_STRING ? stringKindByWords(r, p, e) : stringKind(b, p, e);
+  if (kind !== ESCAPES) {
+    const ascii = kind === ASCII;
     if (!ascii && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
     const n = e - p;
     out.room(n + 2);

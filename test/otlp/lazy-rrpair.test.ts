@@ -82,6 +82,26 @@ describe('otlp: a record read from a protobuf kvlist body has its RRPair parsed 
     expect(checked - rrpairs).toBeGreaterThan(20);
   });
 
+  it('writes long and short strings with any character at any byte alignment exactly as JSON.stringify does', () => {
+    const specials = [...Array.from({ length: 0x80 }, (_, c) => String.fromCharCode(c)), 'é', '✓', '😀', '\u2028'];
+    let n = 0;
+    for (const len of [5, 63, 64, 65, 70, 131]) {
+      for (let shift = 0; shift < 4; shift++) {
+        for (const c of specials) {
+          for (const at of [0, 1, 2, 3, len >> 1, len - 1]) {
+            const filler = 'abcdefghij'.repeat(14).slice(0, len - 1);
+            const str = filler.slice(0, at) + c + filler.slice(at);
+            const key = 'k'.repeat(1 + shift);
+            const jb = jsonBodyOf([{ key, value: { stringValue: str } }]);
+            expect(jb!.json.toString('utf8')).toBe(JSON.stringify({ [key]: str }));
+            n++;
+          }
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(10_000);
+  });
+
   it('keeps every record of the samples unread, its identity fields, ts, direction and l7protocol known, and parses to what the object reader makes', () => {
     for (const attrs of [{ service: 'svc', namespace: 'ns' }, {}, { service: 'sérvice "✓"\n' }] as Attrs[]) {
       const bytes = forwarderRequest(attrs);
