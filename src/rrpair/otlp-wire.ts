@@ -632,20 +632,11 @@ const NON_ASCII = 1;
 /** Has a byte JSON escapes (`"`, `\\`, a control character), or may have (the caller then lets JSON.stringify decide). */
 const ESCAPES = 2;
 
-function stringKind(b: Buffer, p: number, e: number): number {
-  let kind = ASCII;
-  for (let i = p; i < e; i++) {
-    const k = BYTE_CLASS[b[i]!]!;
-    if (k === 2) return ESCAPES;
-    kind |= k;
-  }
-  return kind;
-}
-
 /**
- * stringKind four bytes at a time (long strings: base64 bodies, header values). Per 32-bit word,
- * the classic bit tests for "has a byte below 0x20" and "has a zero byte" (of w ^ 0x22…, w ^ 0x5c…)
- * are exact about whether such a byte is there; bytes order in the word does not matter.
+ * Whether a long string (base64 bodies, header values) is ASCII, has bytes above 0x7f, or has
+ * bytes JSON escapes, four bytes at a time. Per 32-bit word, the classic bit tests for "has a
+ * byte below 0x20" and "has a zero byte" (of w ^ 0x22…, w ^ 0x5c…) are exact about whether such a
+ * byte is there; the order of the bytes in the word does not matter.
  */
 function stringKindByWords(r: Reader, p: number, e: number): number {
   const b = r.buf;
@@ -684,18 +675,32 @@ function jsonString(r: Reader, end: number): void {
   const e = r.len(end);
   const b = r.buf;
   const p = r.pos;
-  const kind = e - p > SHORT_STRING ? stringKindByWords(r, p, e) : stringKind(b, p, e);
+  const n = e - p;
+  out.room(n + 2);
+  const o = out.buf;
+  let kind: number;
+  if (n > SHORT_STRING) {
+    kind = stringKindByWords(r, p, e);
+    if (kind !== ESCAPES) b.copy(o, out.pos + 1, p, e);
+  } else {
+    // Short: copied while classified (what follows an escape is overwritten below).
+    kind = ASCII;
+    for (let i = p, w = out.pos + 1; i < e; i++, w++) {
+      const c = b[i]!;
+      const k = BYTE_CLASS[c]!;
+      if (k === 2) {
+        kind = ESCAPES;
+        break;
+      }
+      kind |= k;
+      o[w] = c;
+    }
+  }
   if (kind !== ESCAPES) {
-    const ascii = kind === ASCII;
-    if (!ascii && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
-    const n = e - p;
-    out.room(n + 2);
-    const o = out.buf;
-    o[out.pos++] = QUOTE;
-    if (n > SHORT_STRING) b.copy(o, out.pos, p, e);
-    else for (let j = 0; j < n; j++) o[out.pos + j] = b[p + j]!;
-    out.pos += n;
-    o[out.pos++] = QUOTE;
+    if (kind !== ASCII && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
+    o[out.pos] = QUOTE;
+    o[out.pos + n + 1] = QUOTE;
+    out.pos += n + 2;
     r.pos = e;
     return;
   }
