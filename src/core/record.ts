@@ -60,9 +60,19 @@ export function newRecord(rrpair: RRPair, init: Partial<Omit<RRRecord, 'rrpair'>
   };
 }
 
-/** A deep copy, so that one pipeline's processors cannot change another pipeline's records. */
+/**
+ * A deep copy, so that one pipeline's processors cannot change another pipeline's records. A
+ * record whose RRPair is still unread (newRecordFromJson) stays so: the copy shares its JSON.
+ */
 export function cloneRecord(r: RRRecord): RRRecord {
-  return structuredClone(r);
+  const j = rrpairJson.get(r);
+  if (j === undefined || j.rrpair !== UNREAD) return structuredClone(r);
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(r)) if (k !== 'rrpair') rest[k] = r[k as keyof RRRecord];
+  const copy = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
+  Object.assign(copy, structuredClone(rest));
+  rrpairJson.set(copy, { rrpair: UNREAD, json: j.json, known: j.known, forgotten: false });
+  return copy;
 }
 
 /** Approximate size in bytes; uses the receiver's hint when there is one. */
@@ -81,20 +91,104 @@ export function recordSize(r: RRRecord): number {
  * back while `r.rrpair` is still the object it was made for. Whatever changes an RRPair in place
  * must call `forgetRRPairJson` first; the graph does so before every processor whose factory
  * declares `mutatesData`.
+ *
+ * A record made by newRecordFromJson has no RRPair object until something reads `r.rrpair`: the
+ * property is an own enumerable accessor that parses the JSON on first read and then becomes a
+ * plain data property (assigning replaces it the same way). Being an own enumerable property, it
+ * is read, so parsed, by whatever copies the record (spread, structuredClone, JSON.stringify,
+ * postMessage); only cloneRecord copies the JSON instead.
  */
-const rrpairJson = new WeakMap<RRRecord, { rrpair: RRPair; json: Buffer }>();
+const UNREAD = Symbol('unread');
+
+interface RRPairJson {
+  /** The RRPair the JSON was made for; UNREAD while `r.rrpair` is still the parsing accessor. */
+  rrpair: RRPair | typeof UNREAD;
+  json: Buffer;
+  /** Top-level values of an unread RRPair that are known without parsing (see rrpairField). */
+  known?: Readonly<Record<string, unknown>>;
+  /** forgetRRPairJson was called while unread: the JSON is dropped once the RRPair is read. */
+  forgotten: boolean;
+}
+
+const rrpairJson = new WeakMap<RRRecord, RRPairJson>();
+
+function settle(r: RRRecord, rrpair: RRPair): void {
+  Object.defineProperty(r, 'rrpair', { value: rrpair, writable: true, enumerable: true, configurable: true });
+}
+
+/** Shared by every unread record, so they keep one hidden class. */
+const UNREAD_RRPAIR: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: RRRecord): RRPair {
+    const j = rrpairJson.get(this);
+    const rrpair = (j ? JSON.parse(j.json.toString('utf8')) : undefined) as RRPair;
+    settle(this, rrpair);
+    if (j) {
+      if (j.forgotten) rrpairJson.delete(this);
+      else {
+        j.rrpair = rrpair;
+        delete j.known;
+      }
+    }
+    return rrpair;
+  },
+  set(this: RRRecord, rrpair: RRPair): void {
+    rrpairJson.delete(this);
+    settle(this, rrpair);
+  },
+};
+
+/**
+ * A record whose RRPair is this JSON (UTF-8, exactly JSON.stringify of the RRPair), parsed only
+ * when `r.rrpair` is first read. `known` holds top-level values of the RRPair the caller already
+ * has (rrpairField answers them without parsing); the JSON and `known` must not change after.
+ */
+export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, unknown>>, init: Partial<Omit<RRRecord, 'rrpair'>> = {}): RRRecord {
+  const r = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
+  r.resource = init.resource ?? {};
+  r.attributes = init.attributes ?? {};
+  r.observedNs = init.observedNs ?? nowNs();
+  if (init.timeUnixNano) r.timeUnixNano = init.timeUnixNano;
+  if (init.scope) r.scope = init.scope;
+  if (init.index) r.index = init.index;
+  if (init.location) r.location = init.location;
+  if (init.sizeHint !== undefined) r.sizeHint = init.sizeHint;
+  rrpairJson.set(r, { rrpair: UNREAD, json, known, forgotten: false });
+  return r;
+}
+
+/** One top-level field of the record's RRPair, without parsing an unread RRPair when its value is known. */
+export function rrpairField(r: RRRecord, key: string): unknown {
+  const k = rrpairJson.get(r)?.known;
+  if (k !== undefined && Object.hasOwn(k, key)) return k[key];
+  return r.rrpair[key];
+}
+
+/** Whether the record's RRPair has not been parsed from its JSON yet. */
+export function rrpairUnread(r: RRRecord): boolean {
+  return rrpairJson.get(r)?.rrpair === UNREAD;
+}
 
 export function setRRPairJson(r: RRRecord, json: Buffer): void {
-  rrpairJson.set(r, { rrpair: r.rrpair, json });
+  rrpairJson.set(r, { rrpair: r.rrpair, json, forgotten: false });
 }
 
 /** The record's RRPair JSON as it arrived, when it is still true. */
 export function rrpairJsonOf(r: RRRecord): Buffer | undefined {
   const j = rrpairJson.get(r);
-  return j !== undefined && j.rrpair === r.rrpair ? j.json : undefined;
+  return j !== undefined && (j.rrpair === UNREAD || j.rrpair === r.rrpair) ? j.json : undefined;
 }
 
-/** Drop the RRPair JSON of these records (they are about to be changed). */
+/**
+ * Drop the RRPair JSON of these records (they are about to be changed). An unread RRPair keeps
+ * it until it is read: what is never read cannot have been changed.
+ */
 export function forgetRRPairJson(batch: readonly RRRecord[]): void {
-  for (const r of batch) rrpairJson.delete(r);
+  for (const r of batch) {
+    const j = rrpairJson.get(r);
+    if (j === undefined) continue;
+    if (j.rrpair === UNREAD) j.forgotten = true;
+    else rrpairJson.delete(r);
+  }
 }

@@ -32,7 +32,13 @@ const SHORT_STRING = 64;
 
 class Reader {
   pos = 0;
+  private words32?: Int32Array;
   constructor(readonly buf: Buffer, readonly maxDepth: number) {}
+
+  /** The buffer's memory as 32-bit words (the whole ArrayBuffer, so word i covers its bytes 4i…4i+3). */
+  get words(): Int32Array {
+    return (this.words32 ??= new Int32Array(this.buf.buffer, 0, this.buf.buffer.byteLength >>> 2));
+  }
 
   varint32(end: number): number {
     // Low 32 bits of a varint of up to 10 bytes, as protobufjs uint32() reads it.
@@ -339,49 +345,64 @@ function plain(r: Reader, end: number, depth: number, valueDepth: number): unkno
 
 /**
  * A kvlist log body, read straight into its JSON text: the text `JSON.stringify` would give of the
- * object `plain` makes of it, so the receiver builds the RRPair with one native `JSON.parse` and the
- * file exporter writes the text as it is (the record's RRPair JSON, core/record.ts) instead of
- * stringifying the RRPair again. Same wire checks as `plain` (lengths, depth, wire types, UTF-8).
+ * object `plain` makes of it, kept as the record's RRPair JSON (core/record.ts): the RRPair is
+ * parsed from it only when something reads it, and the file exporter writes the text as it is
+ * instead of stringifying the RRPair again. Same wire checks as `plain` (lengths, depth, wire types, UTF-8).
  * Values JSON cannot carry as `plain` has them (a non-finite or negative-zero double, a
  * `__proto__` key, a key that is missing or after its value, an AnyValue with two values, a
  * value deeper than MAX_VALUE_DEPTH) make it give up (`NotJson`) and the body is read by `plain`.
  */
 export interface JsonBody {
+  /** The JSON text, UTF-8: a view of a buffer of the request's own (the request's bytes may be reused). */
+  json: Buffer;
   /**
-   * The JSON text in pieces, the values of the top-level cluster, namespace and service each a
-   * piece of its own, so that the mapping can fill them in and join the text once.
+   * [start, end) in `json` of the values of the body's top-level keys named in BODY_KEYS (2 entries
+   * per key, in that order); -1 when absent. Enough to tell an RRPair and to fill in or read its
+   * identity fields without parsing the text.
    */
-  jsonParts: string[];
-  /** Index in jsonParts of the value of cluster, namespace and service (IDENTITY_FIELDS order); -1 when absent. */
-  valueAt: number[];
+  spans: Int32Array;
   /** The text is exactly JSON.stringify(JSON.parse(text)): no repeated keys, no index-like keys (which objects put first). */
   exact: boolean;
 }
+
+/** The top-level keys whose value positions jsonBody notes (IDENTITY_FIELDS first, in its order). */
+export const BODY_KEYS = ['cluster', 'namespace', 'service', 'ts', 'direction', 'l7protocol', 'msgType', 'uuid', 'http'] as const;
 
 class NotJson extends Error {}
 
 /** Per byte: 0 printable ASCII JSON writes as it is, 1 a byte of a multi-byte UTF-8 sequence, 2 one JSON escapes (`"`, `\`, control). */
 const BYTE_CLASS = new Uint8Array(256).map((_, c) => (c < 0x20 || c === 0x22 || c === 0x5c ? 2 : c > 0x7f ? 1 : 0));
 
-/** The top-level fields whose values logRecordToRecord may fill in from attributes, in IDENTITY_FIELDS order. */
-const SPAN_KEYS = ['cluster', 'namespace', 'service'].map((k) => Buffer.from(k));
+const SPAN_KEYS = BODY_KEYS.map((k) => Buffer.from(k));
 const QUOTE = 0x22;
 const KVLIST_TAG = (6 << 3) | LEN;
 
-/** The JSON being written; one scratch buffer for every request (reading is synchronous). */
+/**
+ * The JSON being written: the bodies of one request one after another in one buffer of that
+ * request's own, each body a view of it (so a body is copied once, and a batch of records holds a
+ * few large buffers rather than one small one each).
+ */
 class JsonOut {
-  buf = Buffer.allocUnsafeSlow(256 * 1024);
+  buf = Buffer.alloc(0);
   pos = 0;
-  /** Where the first non-ASCII byte of the current body was written (byte and character offsets agree before it). */
-  nonAsciiFrom = Infinity;
   exact = true;
   /** [start, length] of the keys of the kvlists being written, for the duplicate check. */
   keys = new Int32Array(512);
   nkeys = 0;
 
+  /** A new buffer for a request of this many bytes (its bodies' JSON is about as long). */
+  startRequest(size: number): void {
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.size = size;
+  }
+
+  private size = 0;
+
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const b = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    // Views of earlier bodies keep the old buffer; the new one gets a copy of the body being written.
+    const b = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.size + 4096, this.pos + n));
     this.buf.copy(b, 0, 0, this.pos);
     this.buf = b;
   }
@@ -432,35 +453,20 @@ function jsonBody(r: Reader, end: number, depth: number): JsonBody | undefined {
     r.pos = start;
     return undefined;
   }
-  out.pos = 0;
-  out.nonAsciiFrom = Infinity;
+  const from = out.pos;
   out.exact = true;
   out.nkeys = 0;
-  const spans = new Int32Array(6).fill(-1);
+  const spans = new Int32Array(2 * BODY_KEYS.length).fill(-1);
   try {
     jsonAny(r, e, depth + 1, 0, spans);
   } catch (err) {
     if (!(err instanceof NotJson)) throw err;
     r.pos = start;
+    out.pos = from;
     return undefined;
   }
-  // Cut at the identity values (they start and end at ASCII characters, so UTF-8 cuts there).
-  const b = out.buf;
-  const enc = out.nonAsciiFrom === Infinity ? 'latin1' : 'utf8';
-  const jsonParts: string[] = [];
-  const valueAt = [-1, -1, -1];
-  let at = 0;
-  for (;;) {
-    let next = -1;
-    for (let i = 0; i < 3; i++) if (spans[2 * i]! >= at && (next < 0 || spans[2 * i]! < spans[2 * next]!)) next = i;
-    if (next < 0) break;
-    jsonParts.push(b.toString(enc, at, spans[2 * next]!));
-    valueAt[next] = jsonParts.length;
-    jsonParts.push(b.toString(enc, spans[2 * next]!, spans[2 * next + 1]!));
-    at = spans[2 * next + 1]!;
-  }
-  jsonParts.push(b.toString(enc, at, out.pos));
-  return { jsonParts, valueAt, exact: out.exact };
+  for (let i = 0; i < spans.length; i++) if (spans[i]! >= 0) spans[i]! -= from;
+  return { json: out.buf.subarray(from, out.pos), spans, exact: out.exact };
 }
 
 /** One AnyValue message ending at `end`, written as JSON. `spans` is filled for the body's own top-level keys only. */
@@ -604,18 +610,60 @@ function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, s
   out.byte(0x7d);
 }
 
-/** Note where the value of a top-level identity key was written. */
+/** Note where the value of a top-level key of BODY_KEYS was written. */
 function span(spans: Int32Array, keyAt: number, vStart: number): void {
   const b = out.buf;
   const len = vStart - keyAt - 3; // "key":
   for (let i = 0; i < SPAN_KEYS.length; i++) {
     const k = SPAN_KEYS[i]!;
-    if (k.length === len && k.equals(b.subarray(keyAt + 1, keyAt + 1 + len))) {
+    if (k.length !== len) continue;
+    let j = 0;
+    while (j < len && k[j] === b[keyAt + 1 + j]) j++;
+    if (j === len) {
       spans[2 * i] = vStart;
       spans[2 * i + 1] = out.pos;
       return;
     }
   }
+}
+
+const ASCII = 0;
+const NON_ASCII = 1;
+/** Has a byte JSON escapes (`"`, `\\`, a control character), or may have (the caller then lets JSON.stringify decide). */
+const ESCAPES = 2;
+
+/**
+ * Whether a long string (base64 bodies, header values) is ASCII, has bytes above 0x7f, or has
+ * bytes JSON escapes, four bytes at a time. Per 32-bit word, the classic bit tests for "has a
+ * byte below 0x20" and "has a zero byte" (of w ^ 0x22…, w ^ 0x5c…) are exact about whether such a
+ * byte is there; the order of the bytes in the word does not matter.
+ */
+function stringKindByWords(r: Reader, p: number, e: number): number {
+  const b = r.buf;
+  const base = b.byteOffset;
+  let i = p;
+  let high = 0;
+  for (; i < e && ((base + i) & 3) !== 0; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k === 2) return ESCAPES;
+    high |= k;
+  }
+  const w32 = r.words;
+  const last = (base + e) >> 2;
+  for (let wi = (base + i) >> 2; wi < last; wi++) {
+    const w = w32[wi]!;
+    const q = w ^ 0x22222222;
+    const s = w ^ 0x5c5c5c5c;
+    if ((((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) return ESCAPES;
+    high |= w & 0x80808080;
+  }
+  let kind = high !== 0 ? NON_ASCII : ASCII;
+  for (i = Math.max(i, (last << 2) - base); i < e; i++) {
+    const k = BYTE_CLASS[b[i]!]!;
+    if (k === 2) return ESCAPES;
+    kind |= k;
+  }
+  return kind;
 }
 
 /**
@@ -627,35 +675,39 @@ function jsonString(r: Reader, end: number): void {
   const e = r.len(end);
   const b = r.buf;
   const p = r.pos;
-  let ascii = true;
-  let i = p;
-  for (; i < e; i++) {
-    const k = BYTE_CLASS[b[i]!]!;
-    if (k !== 0) {
-      if (k === 2) break;
-      ascii = false;
+  const n = e - p;
+  out.room(n + 2);
+  const o = out.buf;
+  let kind: number;
+  if (n > SHORT_STRING) {
+    kind = stringKindByWords(r, p, e);
+    if (kind !== ESCAPES) b.copy(o, out.pos + 1, p, e);
+  } else {
+    // Short: copied while classified (what follows an escape is overwritten below).
+    kind = ASCII;
+    for (let i = p, w = out.pos + 1; i < e; i++, w++) {
+      const c = b[i]!;
+      const k = BYTE_CLASS[c]!;
+      if (k === 2) {
+        kind = ESCAPES;
+        break;
+      }
+      kind |= k;
+      o[w] = c;
     }
   }
-  if (i === e) {
-    if (!ascii && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
-    if (!ascii && out.nonAsciiFrom === Infinity) out.nonAsciiFrom = out.pos;
-    const n = e - p;
-    out.room(n + 2);
-    const o = out.buf;
-    o[out.pos++] = QUOTE;
-    if (n > SHORT_STRING) b.copy(o, out.pos, p, e);
-    else for (let j = 0; j < n; j++) o[out.pos + j] = b[p + j]!;
-    out.pos += n;
-    o[out.pos++] = QUOTE;
+  if (kind !== ESCAPES) {
+    if (kind !== ASCII && !isUtf8(b.subarray(p, e))) throw new WireError(`protobuf: a string field at byte ${p} is not valid UTF-8`, 'invalid_utf8');
+    o[out.pos] = QUOTE;
+    o[out.pos + n + 1] = QUOTE;
+    out.pos += n + 2;
     r.pos = e;
     return;
   }
   r.pos = start;
   const j = JSON.stringify(r.string(end));
   out.room(j.length * 3);
-  const at = out.pos;
-  out.pos += out.buf.write(j, at, 'utf8');
-  if (out.pos - at !== j.length && out.nonAsciiFrom === Infinity) out.nonAsciiFrom = at;
+  out.pos += out.buf.write(j, out.pos, 'utf8');
 }
 
 function messageFields(r: Reader, end: number, depth: number, field: (no: number, wt: number, end: number) => boolean): void {
@@ -795,11 +847,16 @@ function resourceLogs(r: Reader, o: Obj, no: number, wt: number, end: number, de
 export function readLogsRequest(bytes: Uint8Array, maxDepth: number): { resourceLogs?: unknown[] } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new Reader(buf, maxDepth);
-  const out: Obj = {};
-  r.message(buf.length, 1, (no, wt, end, depth) => {
-    if (no !== 1) return false;
-    push(out, 'resourceLogs', r.sub(wt, end, depth, (x, n, w, e, d) => resourceLogs(r, x, n, w, e, d)));
-    return true;
-  });
-  return out as { resourceLogs?: unknown[] };
+  out.startRequest(buf.length);
+  const doc: Obj = {};
+  try {
+    r.message(buf.length, 1, (no, wt, end, depth) => {
+      if (no !== 1) return false;
+      push(doc, 'resourceLogs', r.sub(wt, end, depth, (x, n, w, e, d) => resourceLogs(r, x, n, w, e, d)));
+      return true;
+    });
+  } finally {
+    out.startRequest(0); // the bodies hold their buffer; this module does not
+  }
+  return doc as { resourceLogs?: unknown[] };
 }

@@ -1,6 +1,6 @@
 import type { Attrs, InstrumentationScope, RRRecord } from '../core/record.js';
-import { newRecord, setRRPairJson } from '../core/record.js';
-import type { JsonBody } from './otlp-wire.js';
+import { newRecord, newRecordFromJson } from '../core/record.js';
+import { BODY_KEYS, type JsonBody } from './otlp-wire.js';
 import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
 
 /**
@@ -38,7 +38,7 @@ export function fromAnyValue(v: AnyValue | undefined | null, depth = 0): unknown
   if (depth > MAX_DEPTH) throw new OtlpMappingError(`value nested deeper than ${MAX_DEPTH} levels`);
   if (!v || typeof v !== 'object') return null;
   if ('plainValue' in v) return v.plainValue;
-  if ('jsonParts' in v) return JSON.parse(v.jsonParts.join(''));
+  if ('spans' in v) return JSON.parse(v.json.toString('utf8'));
   if ('stringValue' in v) return v.stringValue;
   if ('boolValue' in v) return v.boolValue;
   if ('intValue' in v) return intOf(v.intValue);
@@ -107,7 +107,7 @@ export function logRecordToRecord(
   resourceAttrs: KeyValue[] | undefined,
   scope?: InstrumentationScope,
 ): RRRecord | undefined {
-  if (log.body && 'jsonParts' in log.body && (log.body as JsonBody).exact) {
+  if (log.body && 'spans' in log.body && (log.body as JsonBody).exact) {
     const rec = jsonBodyRecord(log.body as JsonBody, log, resourceAttrs, scope);
     if (rec) return rec;
   }
@@ -133,38 +133,116 @@ export function logRecordToRecord(
   return newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
 }
 
-/** The JSON text of a value isUnset holds unset (JSON.stringify writes "undefined" only this way). */
-const UNSET_JSON = new Set(['null', '""', '"undefined"']);
+/** Index in BODY_KEYS (so in JsonBody.spans) of each key. */
+const KEY = Object.fromEntries(BODY_KEYS.map((k, i) => [k, i])) as Record<(typeof BODY_KEYS)[number], number>;
+/** BODY_KEYS up to here are the ones a record knows without parsing (rrpairField): the identity fields, ts, direction, l7protocol. */
+const KNOWN_KEYS = KEY.l7protocol + 1;
+const RRPAIR_JSON = Buffer.from('"rrpair"');
+/** A value known to be an object or array: not decoded for `known`. */
+const OBJECT = Symbol('object');
+
+/** The first byte of a top-level value's JSON: 0 absent, else `"`, `{`, `[`, `n` (null), a digit… */
+function firstByte(jb: JsonBody, key: number): number {
+  const at = jb.spans[2 * key]!;
+  return at < 0 ? 0 : jb.json[at]!;
+}
+
+/** isRRPairBody of the object a body's JSON is, told from its top-level values without parsing it. */
+export function isRRPairJson(jb: JsonBody): boolean {
+  const at = jb.spans[2 * KEY.msgType]!;
+  if (at >= 0 && jb.spans[2 * KEY.msgType + 1]! - at === RRPAIR_JSON.length && jb.json.compare(RRPAIR_JSON, 0, RRPAIR_JSON.length, at, at + RRPAIR_JSON.length) === 0) return true;
+  const isString = (key: number) => firstByte(jb, key) === 0x22;
+  const h = firstByte(jb, KEY.http);
+  // typeof null and typeof [] are 'object' too.
+  return isString(KEY.ts) && (isString(KEY.l7protocol) || isString(KEY.uuid) || h === 0x7b || h === 0x5b || h === 0x6e);
+}
+
+/** A top-level value of a body's JSON: undefined when absent, OBJECT for an object or array. */
+function topValue(jb: JsonBody, key: number): unknown {
+  const s = jb.spans[2 * key]!;
+  if (s < 0) return undefined;
+  const e = jb.spans[2 * key + 1]!;
+  const b = jb.json;
+  const c = b[s]!;
+  if (c === 0x7b || c === 0x5b) return OBJECT;
+  if (c === 0x22) {
+    let i = s + 1;
+    while (i < e - 1 && b[i]! !== 0x5c && b[i]! < 0x80) i++;
+    if (i === e - 1) return b.toString('latin1', s + 1, e - 1);
+  }
+  return JSON.parse(b.toString('utf8', s, e));
+}
 
 /**
- * logRecordToRecord for a kvlist body the protobuf reader wrote as JSON: the identity fields are
- * filled in the text (a value replaced where it stands, an absent field added at the end, where
- * `rr[f] = v` puts it), the text joined once, parsed once, and kept with the record as its RRPair
- * JSON. Undefined when the body is not an RRPair (the caller's general path decides what then).
+ * logRecordToRecord for a kvlist body the protobuf reader wrote as JSON, without parsing it: the
+ * body is told an RRPair from its top-level values, the identity fields are filled in the text (a
+ * value replaced where it stands, an absent field added at the end, where `rr[f] = v` puts it),
+ * and the record gets the text as its RRPair JSON, parsed only if something reads the RRPair.
+ * Undefined when the body is not an RRPair (the caller's general path decides what then).
  */
 function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNano?: unknown }, resourceAttrs: KeyValue[] | undefined, scope?: InstrumentationScope): RRRecord | undefined {
-  let parts = jb.jsonParts;
-  if (parts.length === 1 && parts[0] === '{}') return undefined;
+  if (!isRRPairJson(jb)) return undefined;
   const attributes = attrsOf(log.attributes);
   const resource = attrsOf(resourceAttrs);
   const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
+  const known: Record<string, unknown> = {};
+  let fills: [number, string][] | undefined;
   for (let i = 0; i < IDENTITY_FIELDS.length; i++) {
     const f = IDENTITY_FIELDS[i]!;
-    const at = jb.valueAt[i]!;
-    if (at >= 0 && !UNSET_JSON.has(parts[at]!)) continue;
-    const v = from[f][f] ?? attributes[f] ?? resource[f];
-    if (typeof v !== 'string' || isUnset(v)) continue;
-    if (parts === jb.jsonParts) parts = parts.slice();
-    if (at >= 0) parts[at] = JSON.stringify(v);
-    else parts[parts.length - 1] = `${parts[parts.length - 1]!.slice(0, -1)},${JSON.stringify(f)}:${JSON.stringify(v)}}`;
+    const cur = topValue(jb, i);
+    let v: unknown = cur;
+    if (isUnset(cur)) {
+      const a = from[f][f] ?? attributes[f] ?? resource[f];
+      if (typeof a === 'string' && !isUnset(a)) (fills ??= []).push([i, (v = a)]);
+    }
+    if (v !== OBJECT) known[f] = v;
   }
-  const text = parts.length === 1 ? parts[0]! : parts.join('');
-  const rr = JSON.parse(text) as RRPair;
-  if (!isRRPairBody(rr)) return undefined;
+  for (let i = IDENTITY_FIELDS.length; i < KNOWN_KEYS; i++) {
+    const v = topValue(jb, i);
+    if (v !== OBJECT) known[BODY_KEYS[i]!] = v;
+  }
   const t = unixNanoString(log.timeUnixNano);
-  const rec = newRecord(rr, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
-  setRRPairJson(rec, Buffer.from(text));
-  return rec;
+  return newRecordFromJson(fills ? filledIn(jb, fills) : jb.json, known, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
+}
+
+/** The body's JSON with these identity fields set: where they stand (in text order), else added before the closing brace. */
+function filledIn(jb: JsonBody, fills: [number, string][]): Buffer {
+  const b = jb.json;
+  const sp = jb.spans;
+  const present = fills.filter(([i]) => sp[2 * i]! >= 0).sort(([i], [j]) => sp[2 * i]! - sp[2 * j]!);
+  const texts = present.map(([, v]) => JSON.stringify(v));
+  const added = fills.filter(([i]) => sp[2 * i]! < 0).map(([i, v]) => `,${JSON.stringify(IDENTITY_FIELDS[i])}:${JSON.stringify(v)}`).join('');
+  let size = b.length + Buffer.byteLength(added);
+  for (let k = 0; k < present.length; k++) size += Buffer.byteLength(texts[k]!) - (sp[2 * present[k]![0] + 1]! - sp[2 * present[k]![0]]!);
+  const o = slabBuffer(size);
+  let at = 0;
+  let w = 0;
+  for (let k = 0; k < present.length; k++) {
+    const i = present[k]![0];
+    w += b.copy(o, w, at, sp[2 * i]!);
+    w += o.write(texts[k]!, w);
+    at = sp[2 * i + 1]!;
+  }
+  w += b.copy(o, w, at, b.length - 1);
+  w += o.write(added, w);
+  o[w] = 0x7d; // }
+  return o;
+}
+
+/** Slabs filled-in bodies are cut from: one ArrayBuffer for many records rather than one each. */
+const SLAB = 1 << 20;
+let slab = Buffer.alloc(0);
+let slabAt = 0;
+
+function slabBuffer(n: number): Buffer {
+  if (n > SLAB >>> 4) return Buffer.allocUnsafeSlow(n);
+  if (slabAt + n > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB);
+    slabAt = 0;
+  }
+  const b = slab.subarray(slabAt, slabAt + n);
+  slabAt += n;
+  return b;
 }
 
 /** The scope of a ScopeLogs entry, when it names one (an empty scope is no scope, as in OTLP). */

@@ -1,5 +1,5 @@
 import { dirname, sep } from 'node:path';
-import type { RRRecord } from '../../core/record.js';
+import { rrpairField, type RRRecord } from '../../core/record.js';
 import { isUnset } from '../../rrpair/types.js';
 
 const TIME_TOKENS = /%[YmdHMS]/;
@@ -39,12 +39,14 @@ export class PathTemplate {
 }
 
 export function eventTime(r: RRRecord): Date {
-  const ms = r.rrpair.ts ? Date.parse(r.rrpair.ts) : NaN;
+  // rrpairField: a record whose RRPair is still unread knows these without parsing it.
+  const ts = rrpairField(r, 'ts') as string | undefined;
+  const ms = ts ? Date.parse(ts) : NaN;
   return Number.isNaN(ms) ? new Date(Number(r.observedNs / 1_000_000n)) : new Date(ms);
 }
 
 function fieldOf(r: RRRecord, f: string): string {
-  const v = r.rrpair[f];
+  const v = rrpairField(r, f);
   if (!isUnset(v)) return String(v);
   const a = f === 'cluster' ? r.resource.cluster : r.attributes[f];
   return a === undefined || isUnset(a) ? 'unknown' : String(a);
