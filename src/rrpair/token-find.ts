@@ -11,7 +11,6 @@ import type { Headers, RRPair } from './types.js';
 const JWT_RE = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const UUID_RE = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\b/g;
 const RFC3339_IN = /\b\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)/g;
-const TWO_DIGITS = /\d\d/;
 /**
  * An id a response hands out: 8–128 word characters, dots, colons or dashes, the first a letter
  * or digit, one digit at least: /^[A-Za-z0-9][\w.:-]{7,127}$/ and /\d/ in one loop without a
@@ -136,14 +135,14 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   // Most strings hold nothing: the cheap necessary conditions first, so that the closure and
   // context of scanFor (and a header's location) are made only for the few that may.
   const mayHold = (s: string, whole: boolean, request: boolean) =>
-    s.length >= 8 && ((opts.jwt && s.includes('eyJ')) || (opts.uuid && s.length >= 36 && s.includes('-')) || (opts.dates && s.includes(':')) || (request && whole && handedOut?.has(s)));
+    s.length >= 8 && ((opts.jwt && s.includes('eyJ')) || (opts.uuid && s.length >= 36 && s.includes('-')) || (opts.dates && mayBeTime(s)) || (request && whole && handedOut?.has(s)));
   const scanFor = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
     let cached: string | undefined;
     const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
     if (opts.jwt && s.includes('eyJ') && JWT_ONE.test(s)) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
     if (opts.uuid && s.length >= 36 && mayBeUuid(s) && UUID_ONE.test(s)) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
-    // every date form holds a time of day, so ':' first: cheaper than the regexes
-    if (opts.dates && s.includes(':') && TWO_DIGITS.test(s)) {
+    // every date form holds a time of day, so that first: cheaper than the regexes
+    if (opts.dates && mayBeTime(s)) {
       const f = whole ? dateFormat(s) : undefined;
       if (f) add({ location: L(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
       else if (s.includes('-') && RFC3339_IN_ONE.test(s)) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
@@ -282,6 +281,22 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   }
   return out;
 }
+
+/**
+ * Every date form (RFC 3339, RFC 1123, RFC 3339 inside text) holds a time of day `dd:dd:dd`:
+ * looked for from each ':' by indexOf, a necessary condition before the date regexes.
+ */
+function mayBeTime(s: string): boolean {
+  for (let i = s.indexOf(':', 2); i >= 0 && i + 6 <= s.length; i = s.indexOf(':', i + 1)) {
+    if (s.charCodeAt(i + 3) === 58 && digit(s, i - 2) && digit(s, i - 1) && digit(s, i + 1) && digit(s, i + 2) && digit(s, i + 4) && digit(s, i + 5)) return true;
+  }
+  return false;
+}
+
+const digit = (s: string, i: number) => {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+};
 
 /**
  * A UUID's dashes are 5 apart (8-4-4-4-12): a necessary condition checked by indexOf before the
