@@ -250,15 +250,17 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     const visit = (v: unknown): void => {
       if (typeof v === 'string') {
         if (v.length < 8) return;
-        leafFrom = out.length;
-        scan(v, loc, true, request);
-        leafFrom = -1;
+        if (mayHold(v, true, request)) {
+          leafFrom = out.length;
+          scanFor(v, loc, true, request);
+          leafFrom = -1;
+        }
         if (remember && idLike(v)) memory!.rememberIn(remember, v, uuid !== undefined ? { uuid, location: loc() } : { location: loc() });
       } else if (typeof v === 'number') {
         const f = opts.dates ? dateFormat(v) : undefined;
         if (f) {
           leafFrom = out.length;
-          add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
+          add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: btoa(String(v)) /* digits: ASCII */, jsonNumber: true });
           leafFrom = -1;
         }
       } else if (Array.isArray(v)) {
