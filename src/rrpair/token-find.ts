@@ -237,7 +237,7 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     const loc = () => {
       for (let d = valid; d < steps.length; d++) {
         const k = steps[d]!;
-        const step = jsonPathStep(k);
+        const step = stepOf(k);
         prefix[d + 1] = prefix[d] + step;
         quoted[d + 1] = quoted[d]! || step.charCodeAt(1) === 39;
       }
@@ -309,6 +309,26 @@ function mayBeUuid(s: string): boolean {
     if (s.charCodeAt(d + 5) === 45 && s.charCodeAt(d + 10) === 45 && s.charCodeAt(d + 15) === 45) return true;
   }
   return false;
+}
+
+/** `[i]` for the first array indexes, formatted once. */
+const INDEX_STEPS = Array.from({ length: 256 }, (_, i) => jsonPathStep(i));
+/**
+ * JSONPath steps of the short keys seen: a body's keys repeat in every element of its arrays and
+ * an API's bodies share their keys; a memo of the formatting only (bounded, cleared when full).
+ */
+const keySteps = new Map<string, string>();
+
+function stepOf(k: string | number): string {
+  if (typeof k === 'number') return k < 256 ? INDEX_STEPS[k]! : jsonPathStep(k);
+  if (k.length > 64) return jsonPathStep(k);
+  let step = keySteps.get(k);
+  if (step === undefined) {
+    step = jsonPathStep(k);
+    if (keySteps.size >= 1000) keySteps.clear();
+    keySteps.set(k, step);
+  }
+  return step;
 }
 
 /** SKIP_HEADERS' answers for the header names seen (a few dozen per deployment). */
