@@ -11,7 +11,6 @@ import type { Headers, RRPair } from './types.js';
 const JWT_RE = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const UUID_RE = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\b/g;
 const RFC3339_IN = /\b\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)/g;
-const TWO_DIGITS = /\d\d/;
 /**
  * An id a response hands out: 8–128 word characters, dots, colons or dashes, the first a letter
  * or digit, one digit at least: /^[A-Za-z0-9][\w.:-]{7,127}$/ and /\d/ in one loop without a
@@ -69,8 +68,7 @@ export class RecurringValues implements SessionMemory {
   }
   /** remember() into a session's map already looked up with get(). */
   rememberIn(m: Map<string, { uuid?: string; location: string }>, value: string, where: { uuid?: string; location: string }): void {
-    if (m.has(value)) m.delete(value);
-    else if (m.size >= this.maxValues) m.delete(m.keys().next().value!);
+    if (!m.delete(value) && m.size >= this.maxValues) m.delete(m.keys().next().value!);
     m.set(value, where);
   }
 }
@@ -98,12 +96,23 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   const out: TokenEntry[] = [];
   // location → the value(s) written there: one entry per location and value
   const seen = new Map<string, string | string[]>();
-  const add = (e: TokenEntry) => {
+  const addOnce = (e: TokenEntry) => {
     const had = seen.get(e.location);
     if (had === undefined) seen.set(e.location, e.replacementValue);
     else if (had === e.replacementValue || (typeof had !== 'string' && had.includes(e.replacementValue))) return;
     else if (typeof had === 'string') seen.set(e.location, [had, e.replacementValue]);
     else had.push(e.replacementValue);
+    out.push(e);
+  };
+  // A JSON leaf whose path has only `.name` and `[i]` steps has a location no other leaf or
+  // field can have (a quoted step is the only way two paths can spell alike), so its entries are
+  // checked against its own only (out[leafFrom..]): no hashing of every location.
+  let leafFrom = -1;
+  let quotedPath = false;
+  const ownLocation = () => leafFrom >= 0 && !quotedPath;
+  const add = (e: TokenEntry) => {
+    if (!ownLocation()) return addOnce(e);
+    for (let j = leafFrom; j < out.length; j++) if (out[j]!.replacementValue === e.replacementValue) return;
     out.push(e);
   };
   const session = sessionOf(rr);
@@ -121,36 +130,39 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
 
   /** A string value (header, URL part, JSON string, text body). */
   const scan = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
-    // Most strings hold nothing: the cheap necessary conditions first, so that the closure and
-    // context below are made only for the few that may.
-    if (s.length < 8) return;
-    if (!((opts.jwt && s.includes('eyJ')) || (opts.uuid && s.length >= 36 && s.includes('-')) || (opts.dates && s.includes(':')) || (request && whole && handedOut?.has(s)))) return;
-    scanFor(s, loc, whole, request);
+    if (mayHold(s, whole, request)) scanFor(s, loc, whole, request);
   };
+  // Most strings hold nothing: the cheap necessary conditions first, so that the closure and
+  // context of scanFor (and a header's location) are made only for the few that may.
+  const mayHold = (s: string, whole: boolean, request: boolean) =>
+    s.length >= 8 && ((opts.jwt && s.includes('eyJ')) || (opts.uuid && s.length >= 36 && s.includes('-')) || (opts.dates && mayBeTime(s)) || (request && whole && handedOut?.has(s)));
   const scanFor = (s: string, loc: string | (() => string), whole: boolean, request: boolean) => {
     let cached: string | undefined;
     const L = () => (cached ??= typeof loc === 'string' ? loc : loc());
     if (opts.jwt && s.includes('eyJ') && JWT_ONE.test(s)) for (const m of s.matchAll(JWT_RE)) jwtEntry(m[0], L());
-    if (opts.uuid && s.length >= 36 && s.includes('-') && UUID_ONE.test(s)) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
-    // every date form holds a time of day, so ':' first: cheaper than the regexes
-    if (opts.dates && s.includes(':') && TWO_DIGITS.test(s)) {
+    if (opts.uuid && s.length >= 36 && mayBeUuid(s) && UUID_ONE.test(s)) for (const m of s.matchAll(UUID_RE)) add({ location: L(), pattern: PATTERNS.UUID, replacementValue: enc(m[0]) });
+    // every date form holds a time of day, so that first: cheaper than the regexes
+    if (opts.dates && mayBeTime(s)) {
       const f = whole ? dateFormat(s) : undefined;
       if (f) add({ location: L(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(s) });
       else if (s.includes('-') && RFC3339_IN_ONE.test(s)) for (const m of s.matchAll(RFC3339_IN)) if (!Number.isNaN(Date.parse(m[0]))) add({ location: L(), pattern: PATTERNS.DATE, format: 'rfc3339', replacementValue: enc(m[0]) });
     }
-    if (request && handedOut && whole && handedOut.has(s) && !out.some((e) => e.location === L())) {
-      add({ location: L(), pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
+    if (request && handedOut && whole && handedOut.has(s)) {
+      const l = L();
+      if (ownLocation() ? out.length === leafFrom : !out.some((e) => e.location === l)) add({ location: l, pattern: PATTERNS.RECURRING, replacementValue: enc(s), source: handedOut.get(s)! });
     }
   };
   const http = rr.http;
   const reqHeaders = http?.req?.headers;
   if (reqHeaders && typeof reqHeaders === 'object') {
-    for (const [name, vals] of Object.entries(reqHeaders)) {
-      if (!Array.isArray(vals) || SKIP_HEADERS.test(name)) continue;
+    for (const name of Object.keys(reqHeaders)) {
+      const vals: unknown = (reqHeaders as Record<string, unknown>)[name];
+      if (!Array.isArray(vals) || skipHeader(name)) continue;
       for (let i = 0; i < vals.length; i++) {
         const v: unknown = vals[i];
         if (typeof v !== 'string') continue;
-        const auth = AUTH.exec(v);
+        // AUTH starts with Bearer or Basic: one character test before the regex
+        const auth = (v.charCodeAt(0) | 32) === 98 ? AUTH.exec(v) : null;
         if (auth) {
           const loc = `http.req.headers.${name}.${i}`;
           const regex = `^${auth[1]}\\s(.+)`;
@@ -158,17 +170,18 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
           if (opts.auth) add({ location: loc, pattern: /^basic$/i.test(auth[1]!) ? PATTERNS.BASIC : PATTERNS.BEARER, regex, replacementValue: enc(auth[2]!) });
           continue;
         }
-        if (v.length >= 8) scan(v, () => `http.req.headers.${name}.${i}`, true, true);
+        if (mayHold(v, true, true)) scanFor(v, `http.req.headers.${name}.${i}`, true, true);
       }
     }
   }
   const resHeaders = http?.res?.headers;
   if (resHeaders && typeof resHeaders === 'object') {
-    for (const [name, vals] of Object.entries(resHeaders)) {
-      if (!Array.isArray(vals) || SKIP_HEADERS.test(name)) continue;
+    for (const name of Object.keys(resHeaders)) {
+      const vals: unknown = (resHeaders as Record<string, unknown>)[name];
+      if (!Array.isArray(vals) || skipHeader(name)) continue;
       for (let i = 0; i < vals.length; i++) {
         const v: unknown = vals[i];
-        if (typeof v === 'string' && v.length >= 8) scan(v, () => `http.res.headers.${name}.${i}`, true, false);
+        if (typeof v === 'string' && mayHold(v, true, false)) scanFor(v, `http.res.headers.${name}.${i}`, true, false);
       }
     }
   }
@@ -216,12 +229,20 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     const uuid = typeof rr.uuid === 'string' ? rr.uuid : undefined;
     const steps: (string | number)[] = [];
     // prefix[d]: the location down to steps[d - 1], valid for d <= valid; siblings (the id and
-    // the date of one array element) share their parent's prefix
+    // the date of one array element) share their parent's prefix; quoted[d]: a step before d is
+    // written quoted (['odd name'])
     const prefix: string[] = [`${base}.json.$`];
+    const quoted: boolean[] = [false];
     let valid = 0;
     const loc = () => {
-      for (let d = valid; d < steps.length; d++) prefix[d + 1] = prefix[d] + jsonPathStep(steps[d]!);
+      for (let d = valid; d < steps.length; d++) {
+        const k = steps[d]!;
+        const step = stepOf(k);
+        prefix[d + 1] = prefix[d] + step;
+        quoted[d + 1] = quoted[d]! || step.charCodeAt(1) === 39;
+      }
       valid = steps.length;
+      quotedPath = quoted[valid]!;
       return prefix[valid]!;
     };
     // Recursion without a callback or a closure per leaf: most leaves hold nothing, so their
@@ -229,11 +250,19 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
     const visit = (v: unknown): void => {
       if (typeof v === 'string') {
         if (v.length < 8) return;
-        scan(v, loc, true, request);
+        if (mayHold(v, true, request)) {
+          leafFrom = out.length;
+          scanFor(v, loc, true, request);
+          leafFrom = -1;
+        }
         if (remember && idLike(v)) memory!.rememberIn(remember, v, uuid !== undefined ? { uuid, location: loc() } : { location: loc() });
       } else if (typeof v === 'number') {
         const f = opts.dates ? dateFormat(v) : undefined;
-        if (f) add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: enc(String(v)), jsonNumber: true });
+        if (f) {
+          leafFrom = out.length;
+          add({ location: loc(), pattern: PATTERNS.DATE, format: f, replacementValue: btoa(String(v)) /* digits: ASCII */, jsonNumber: true });
+          leafFrom = -1;
+        }
       } else if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
           if (valid > steps.length) valid = steps.length;
@@ -255,7 +284,69 @@ export function findTokens(rr: RRPair, opts: TokenizeOptions, memory?: Recurring
   return out;
 }
 
+/**
+ * Every date form (RFC 3339, RFC 1123, RFC 3339 inside text) holds a time of day `dd:dd:dd`:
+ * looked for from each ':' by indexOf, a necessary condition before the date regexes.
+ */
+function mayBeTime(s: string): boolean {
+  for (let i = s.indexOf(':', 2); i >= 0 && i + 6 <= s.length; i = s.indexOf(':', i + 1)) {
+    if (s.charCodeAt(i + 3) === 58 && digit(s, i - 2) && digit(s, i - 1) && digit(s, i + 1) && digit(s, i + 2) && digit(s, i + 4) && digit(s, i + 5)) return true;
+  }
+  return false;
+}
+
+const digit = (s: string, i: number) => {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+};
+
+/**
+ * A UUID's dashes are 5 apart (8-4-4-4-12): a necessary condition checked by indexOf before the
+ * regex, which long strings with a dash or two (cookies, messages) would otherwise run through.
+ */
+function mayBeUuid(s: string): boolean {
+  for (let d = s.indexOf('-', 8); d >= 0 && d + 28 <= s.length; d = s.indexOf('-', d + 1)) {
+    if (s.charCodeAt(d + 5) === 45 && s.charCodeAt(d + 10) === 45 && s.charCodeAt(d + 15) === 45) return true;
+  }
+  return false;
+}
+
+/** `[i]` for the first array indexes, formatted once. */
+const INDEX_STEPS = Array.from({ length: 256 }, (_, i) => jsonPathStep(i));
+/**
+ * JSONPath steps of the short keys seen: a body's keys repeat in every element of its arrays and
+ * an API's bodies share their keys; a memo of the formatting only (bounded, cleared when full).
+ */
+const keySteps = new Map<string, string>();
+
+function stepOf(k: string | number): string {
+  if (typeof k === 'number') return k < 256 ? INDEX_STEPS[k]! : jsonPathStep(k);
+  if (k.length > 64) return jsonPathStep(k);
+  let step = keySteps.get(k);
+  if (step === undefined) {
+    step = jsonPathStep(k);
+    if (keySteps.size >= 1000) keySteps.clear();
+    keySteps.set(k, step);
+  }
+  return step;
+}
+
+/** SKIP_HEADERS' answers for the header names seen (a few dozen per deployment). */
+const skipCache = new Map<string, boolean>();
+
+function skipHeader(name: string): boolean {
+  let skip = skipCache.get(name);
+  if (skip === undefined) {
+    skip = SKIP_HEADERS.test(name);
+    if (skipCache.size >= 1000) skipCache.clear();
+    skipCache.set(name, skip);
+  }
+  return skip;
+}
+
 function safeDecode(s: string): string {
+  // nothing to decode: decodeURIComponent would give s back
+  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { factory } from '../../src/processors/tokenization/index.js';
-import { dateFormat, decodeJwt, encodeJwt, findTokens, parameterize, render, shiftDate, type TokenEntry } from '../../src/rrpair/tokens.js';
+import { dateFormat, decodeJwt, encodeJwt, findTokens, parameterize, RecurringValues, render, shiftDate, type TokenEntry } from '../../src/rrpair/tokens.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { allSamples, b64, makeProcessor, rec, unb64 } from './helpers.js';
 
@@ -47,6 +47,31 @@ describe('tokenization library', () => {
     expect(dateFormat(123456)).toBeUndefined();
     expect(dateFormat(5_000_000_000)).toBeUndefined(); // after 2100 in seconds, before 2000 in ms
     expect(dateFormat('2025-03-18')).toBeUndefined();
+  });
+
+  it('one entry per location and value: a value twice in one string, quoted JSON keys, a sent-back value where a token already is', () => {
+    const u = '3f2b8c1e-9d4a-4b7e-8f00-0a1b2c3d4e5f';
+    const json = (v: unknown) => ({ headers: { 'Content-Type': ['application/json'] }, bodyBase64: b64(JSON.stringify(v)) });
+    const memory = new RecurringValues();
+    const res: RRPair = { session: 's', uuid: 'r1', http: { req: { uri: '/orders' }, res: json({ id: 'ord-12345678', "a'b": { c: u }, list: [`x ${u} y ${u}`, u] }) } };
+    const where = (es: TokenEntry[]) => es.map((e) => [e.location, e.pattern, unb64(e.replacementValue)]);
+    expect(where(findTokens(res, opts, memory))).toEqual([
+      ["http.res.body.json.$['a\\'b'].c", 'DATA_PATTERN_UUID', u],
+      ['http.res.body.json.$.list[0]', 'DATA_PATTERN_UUID', u],
+      ['http.res.body.json.$.list[1]', 'DATA_PATTERN_UUID', u],
+    ]);
+    const req: RRPair = { session: 's', http: { req: { uri: `/orders/ord-12345678/${u}/ord%2D12345678?a=${u}&b=ord-12345678&c=ord%2d12345678+`, ...json({ ref: 'ord-12345678', u, 'a b': ['ord-12345678'] }) } } };
+    const found = findTokens(req, opts, memory);
+    expect(where(found)).toEqual([
+      ['http.req.uri', 'DATA_PATTERN_RECURRING', 'ord-12345678'],
+      ['http.req.uri', 'DATA_PATTERN_UUID', u],
+      ['http.req.queryParams.a.0', 'DATA_PATTERN_UUID', u],
+      ['http.req.queryParams.b.0', 'DATA_PATTERN_RECURRING', 'ord-12345678'],
+      ['http.req.body.json.$.ref', 'DATA_PATTERN_RECURRING', 'ord-12345678'],
+      ['http.req.body.json.$.u', 'DATA_PATTERN_UUID', u],
+      ["http.req.body.json.$['a b'][0]", 'DATA_PATTERN_RECURRING', 'ord-12345678'],
+    ]);
+    expect(found[0]!.source).toEqual({ uuid: 'r1', location: 'http.res.body.json.$.id' });
   });
 
   it('shifts dates in their own format', () => {
