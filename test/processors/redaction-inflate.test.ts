@@ -72,7 +72,13 @@ describe('BodyInflater (gzip bodies of a batch gunzipped in a worker thread)', (
     expect((await i.inflate([r])).size).toBe(0);
   });
 
-  it('the processor gives the same records, attributes and counts as Redactor.redact one record at a time (real samples, odd gzip bodies)', async () => {
+  it('the processor uses it only with gunzip_thread (and not with workers)', async () => {
+    const made = await Promise.all([{}, { gunzip_thread: true }, { gunzip_thread: true, workers: 1 }].map((c) => makeProcessor(factory, { secret: 'k', ...c })));
+    expect(made.map((m) => (m.proc as unknown as { inflater?: object }).inflater !== undefined)).toEqual([false, true, false]);
+    await Promise.all(made.map((m) => m.proc.shutdown!()));
+  });
+
+  it('with gunzip_thread the processor gives the same records, attributes and counts as Redactor.redact one record at a time (real samples, odd gzip bodies)', async () => {
     const a = gzipSync('{"password":"hunter2hunter2","card":"4111 1111 1111 1111"}');
     const extra = [
       rr(Buffer.concat([a, gzipSync('{"token":"abcdefabcdef1234"}')]).toString('base64')),
@@ -82,7 +88,7 @@ describe('BodyInflater (gzip bodies of a batch gunzipped in a worker thread)', (
     ];
     const inputs = [...allSamples().slice(0, 80), ...extra];
     const raw = { secret: 'k', summary_attribute: 'dlp', max_body_size: '64KiB' };
-    const { proc, sink, telemetry } = await makeProcessor(factory, raw);
+    const { proc, sink, telemetry } = await makeProcessor(factory, { ...raw, gunzip_thread: true });
     for (let i = 0; i < inputs.length; i += 25) await proc.consume(inputs.slice(i, i + 25).map((s) => rec(structuredClone(s))), {});
     await proc.shutdown!();
     // the reference: every body decoded on the event loop by decodeBody, one record at a time

@@ -94,7 +94,7 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
   readonly redactor: Redactor;
   /** Set when `workers` is not 0: records are redacted in worker threads. */
   readonly pool?: WorkerPool;
-  /** Without a pool: gunzips each batch's gzip bodies in a worker thread before redacting on the event loop. */
+  /** Without a pool, with gunzip_thread: gunzips each batch's gzip bodies in a worker thread before redacting on the event loop. */
   private readonly inflater?: BodyInflater;
   private readonly order = new InOrder();
   private readonly inFlight = new Set<Promise<void>>();
@@ -111,7 +111,7 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     this.redactor = new Redactor({ ...c, secret });
     const size = poolSize(c.workers);
     if (size > 0) this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
-    else {
+    else if (c.gunzip_thread) {
       this.inflater = new BodyInflater(c.max_body_size, INFLATE_AHEAD, `redaction ${s.id} gunzip`, (err) =>
         s.logger.warn({ err }, 'redaction: no worker thread to gunzip bodies in; gunzipping them on the event loop'));
     }
@@ -142,15 +142,21 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     return copy;
   }
 
-  /**
-   * Gunzips the batch's gzip bodies in a worker thread, then redacts on the event loop with those
-   * bytes handed in (the redaction itself is synchronous); batches are handed on in the order
-   * they came.
-   */
   consume(batch: RecordBatch, ctx: Context): Promise<void> {
     if (this.pool) return this.consumeInPool(this.pool, batch, ctx);
+    if (this.inflater) return this.consumeInflated(this.inflater, batch, ctx);
+    const out = this.keep(batch, batch.map((r) => redactOne(this.redactor, r.rrpair, this.s.config)));
+    if (out.length === 0) return Promise.resolve();
+    return this.next.consume(out, ctx);
+  }
+
+  /**
+   * gunzip_thread: gunzips the batch's gzip bodies in a worker thread, then redacts on the event
+   * loop with those bytes handed in; batches are handed on in the order they came.
+   */
+  private consumeInflated(inflater: BodyInflater, batch: RecordBatch, ctx: Context): Promise<void> {
     const c = this.s.config;
-    const work = this.inflater!.inflate(batch.map((r) => r.rrpair))
+    const work = inflater.inflate(batch.map((r) => r.rrpair))
       .then((inflated) => this.keep(batch, batch.map((r) => redactOne(this.redactor, r.rrpair, c, inflated))));
     return this.track(this.order.run(work, (out) => (out.length ? this.next.consume(out, ctx) : Promise.resolve())));
   }
@@ -251,6 +257,7 @@ const schema = obj({
   oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
   keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
   summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
+  gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. Not used with workers.'),
   workers: withDefault(raw<number | 'auto'>({
     anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
     description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and every core is used; 0 redacts on the event loop, auto one per core. Batches keep their order and are acknowledged once the next stage accepted them.',
