@@ -1,10 +1,11 @@
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { factory } from '../../src/processors/redaction/index.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { factory, type RedactionProcessor } from '../../src/processors/redaction/index.js';
 import { BodyInflater } from '../../src/processors/redaction/inflate.js';
 import { Redactor } from '../../src/processors/redaction/redactor.js';
 import { decodeBody } from '../../src/rrpair/body.js';
 import type { RRPair } from '../../src/rrpair/types.js';
+import { requireBuild } from '../support/index.js';
 import { allSamples, configOf, makeProcessor, rec } from './helpers.js';
 
 const gz = (s: string | Buffer) => gzipSync(s).toString('base64');
@@ -18,6 +19,7 @@ const inflater = (maxBytes = 1 << 20, limit = 16 << 20) => {
   open.push(i);
   return i;
 };
+beforeAll(() => requireBuild()); // the worker runs inflate.ts's build in dist/
 afterEach(async () => {
   await Promise.all(open.splice(0).map((i) => i.close()));
 });
@@ -75,7 +77,7 @@ describe('BodyInflater (gzip bodies of a batch gunzipped in a worker thread)', (
   it('the processor uses it only with gunzip_thread (and not with workers)', async () => {
     const made = await Promise.all([{}, { gunzip_thread: true }, { gunzip_thread: true, workers: 1 }].map((c) => makeProcessor(factory, { secret: 'k', ...c })));
     expect(made.map((m) => (m.proc as unknown as { inflater?: object }).inflater !== undefined)).toEqual([false, true, false]);
-    await Promise.all(made.map((m) => m.proc.shutdown!()));
+    await Promise.all(made.map((m) => (m.proc as RedactionProcessor).shutdown()));
   });
 
   it('with gunzip_thread the processor gives the same records, attributes and counts as Redactor.redact one record at a time (real samples, odd gzip bodies)', async () => {
@@ -90,7 +92,7 @@ describe('BodyInflater (gzip bodies of a batch gunzipped in a worker thread)', (
     const raw = { secret: 'k', summary_attribute: 'dlp', max_body_size: '64KiB' };
     const { proc, sink, telemetry } = await makeProcessor(factory, { ...raw, gunzip_thread: true });
     for (let i = 0; i < inputs.length; i += 25) await proc.consume(inputs.slice(i, i + 25).map((s) => rec(structuredClone(s))), {});
-    await proc.shutdown!();
+    await (proc as RedactionProcessor).shutdown();
     // the reference: every body decoded on the event loop by decodeBody, one record at a time
     const redactor = new Redactor(configOf(factory, raw));
     const expected = inputs.map((s) => {
