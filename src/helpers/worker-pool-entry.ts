@@ -16,7 +16,9 @@ const port = parentPort!;
 port.on('message', async ({ id, input }: { id: number; input: unknown }) => {
   try {
     const result = await fn(input);
-    port.postMessage({ id, result });
+    // a result may name ArrayBuffers of its own to hand over instead of copying (`transfer`)
+    const transfer = (result as { transfer?: unknown } | null)?.transfer;
+    port.postMessage({ id, result }, Array.isArray(transfer) ? (transfer as ArrayBuffer[]) : []);
   } catch (err) {
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }

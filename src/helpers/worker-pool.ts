@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RetryableError, ShutdownError } from '../core/errors.js';
 
 /**
@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
   size: number;
   /** Named in errors and thread names, e.g. `redaction`. */
   name: string;
+  /** Heap sizes of each worker (a small young generation keeps a worker that handles only buffers small). */
+  resourceLimits?: ResourceLimits;
 }
 
 /** What a worker sends back for one batch. */
@@ -134,6 +136,7 @@ export class WorkerPool {
     const worker = new Worker(this.entry, {
       workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
       name: `${this.o.name}-${i}`,
+      ...(this.o.resourceLimits ? { resourceLimits: this.o.resourceLimits } : {}),
     });
     // An idle worker does not keep the process alive (one with a batch in flight does).
     worker.unref();

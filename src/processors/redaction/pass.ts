@@ -1,4 +1,5 @@
 import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
+import type { InflatedBody } from '../../rrpair/token-inflate.js';
 import type { Action, Finding, Redactor, ValueRule } from './redactor.js';
 import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';
@@ -24,7 +25,8 @@ export class Pass {
   private readonly secrets = new Map<string, Rule>();
   private depth = 0;
 
-  constructor(readonly r: Redactor) {}
+  /** @param inflated gzip bodies already gunzipped (off the event loop), by their req/res object. */
+  constructor(readonly r: Redactor, readonly inflated?: ReadonlyMap<object, InflatedBody>) {}
 
   hit(path: Loc, category: string, raw: string, action: Action): string {
     this.findings.push({ path: at(path), category });

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { InflatedBody } from '../../rrpair/token-inflate.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
 import { DETECTOR_BIT } from './prefilter.js';
@@ -118,8 +119,9 @@ export class Redactor {
     return action === 'hash' ? h : `REDACTED-${category}-${h}`;
   }
 
-  redact(rr: RRPair): RedactResult {
-    const p = new Pass(this);
+  /** @param inflated gzip bodies already gunzipped (gunzipBodiesAsync), by their req/res object; the rest is decoded here. */
+  redact(rr: RRPair, inflated?: ReadonlyMap<object, InflatedBody>): RedactResult {
+    const p = new Pass(this, inflated);
     const http = rr.http;
     if (http && typeof http === 'object') {
       for (const side of ['req', 'res'] as const) {

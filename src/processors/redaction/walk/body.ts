@@ -1,4 +1,4 @@
-import { bodyKind, contentTypeOf, decodeBody, encodeBody, jsonIndent, looksLikeText, utf8OrUndefined, type BodyKind } from '../../../rrpair/body.js';
+import { bodyKind, contentTypeOf, decodeBody, type DecodedBody, encodeBody, jsonIndent, looksLikeText, utf8OrUndefined, type BodyKind } from '../../../rrpair/body.js';
 import type { Headers } from '../../../rrpair/types.js';
 import type { Pass } from '../pass.js';
 import { walkJson } from './json.js';
@@ -18,7 +18,9 @@ export function walkBody(p: Pass, part: Part, path: string): void {
     return;
   }
   const headers = isHeaders(part.headers) ? part.headers : undefined;
-  const dec = decodeBody(b64, headers, p.r.opts.max_body_size);
+  const pre = p.inflated?.get(part);
+  // gunzipped ahead only when decodeBody would gunzip it whole, to the same bytes
+  const dec: DecodedBody = pre && pre.b64 === b64 ? { ok: true, bytes: pre.bytes, encoding: 'gzip' } : decodeBody(b64, headers, p.r.opts.max_body_size);
   if (!dec.ok) {
     if (dec.reason === 'decompress_failed') {
       const raw = Buffer.from(b64, 'base64');
