@@ -52,8 +52,11 @@ function str(v: unknown): string {
 export function headerOf(headers: unknown, name: string): string | undefined {
   if (!isObject(headers)) return undefined;
   const want = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() !== want) continue;
+  // for…in over an object's own keys (the order of Object.entries), names compared by length first:
+  // no array of entries and no lower-cased copy of every name.
+  for (const k in headers) {
+    if (k.length !== want.length || !Object.hasOwn(headers, k) || (k !== want && k.toLowerCase() !== want)) continue;
+    const v = headers[k];
     if (Array.isArray(v)) return v.length ? str(v[0]) : undefined;
     return str(v);
   }

@@ -19,19 +19,59 @@ function encode(records: RRRecord[], format: string): Buffer {
 /** Encoded raw_jsonl batches, reused once written (see BufferPool). */
 const lineBuffers = new BufferPool();
 
-/** One RRPair JSON line per record, each written straight into the buffer (no joined string in between). */
+/** Bytes per stringified line in the last batch, to size the next batch's buffer. */
+let stringifiedLineBytes = 2048;
+
+/**
+ * One RRPair JSON line per record, each written straight into the buffer: the JSON a record
+ * arrived with when it is still true (copied), else the RRPair stringified and written at once,
+ * so each string dies young instead of a batch of them living until all are measured.
+ */
 function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
-  // The RRPair JSON a record arrived with when it is still true, else the RRPair stringified.
-  const lines = records.map((r) => rrpairJsonOf(r) ?? JSON.stringify(r.rrpair));
+  const known = records.map((r) => rrpairJsonOf(r));
   let size = 0;
-  for (const l of lines) size += (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + 1;
-  const out = pool ? pool.take(size).subarray(0, size) : Buffer.allocUnsafe(size);
+  let unknown = 0;
+  for (const j of known) {
+    if (j) size += j.length + 1;
+    else unknown++;
+  }
+  const take = (n: number) => (pool ? pool.take(n) : Buffer.allocUnsafeSlow(n));
+  let out = take(size + unknown * stringifiedLineBytes);
   let at = 0;
-  for (const l of lines) {
-    at += typeof l === 'string' ? out.write(l, at) : l.copy(out, at);
+  /** Room for n more bytes: a larger buffer with what was written, the smaller one given back. */
+  const room = (n: number) => {
+    if (at + n <= out.length) return;
+    const bigger = take(Math.max(at + n, out.length * 2));
+    out.copy(bigger, 0, 0, at);
+    pool?.give(out);
+    out = bigger;
+  };
+  let stringified = 0;
+  for (let i = 0; i < records.length; i++) {
+    const j = known[i];
+    if (j) {
+      room(j.length + 1);
+      at += j.copy(out, at);
+    } else {
+      const l = JSON.stringify(records[i]!.rrpair);
+      room(l.length + 1);
+      let n = out.write(l, at);
+      // A UTF-8 write stops short of the end only with fewer than 4 bytes left (a character takes at most 4).
+      if (out.length - at - n < 4) {
+        const len = Buffer.byteLength(l);
+        if (n < len) {
+          room(len + 1);
+          n = out.write(l, at);
+        }
+      }
+      at += n;
+      stringified += n + 1;
+      room(1);
+    }
     out[at++] = 0x0a;
   }
-  return out;
+  if (unknown > 0) stringifiedLineBytes = Math.ceil(stringified / unknown);
+  return out.subarray(0, at);
 }
 
 function absolute(p: string): string {
