@@ -71,7 +71,7 @@ export function cloneRecord(r: RRRecord): RRRecord {
   for (const k of Object.keys(r)) if (k !== 'rrpair') rest[k] = r[k as keyof RRRecord];
   const copy = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
   Object.assign(copy, structuredClone(rest));
-  rrpairJson.set(copy, { rrpair: UNREAD, json: j.json, known: j.known, fill: j.fill, forgotten: false });
+  rrpairJson.set(copy, { rrpair: UNREAD, json: j.json, known: j.known, forgotten: false });
   return copy;
 }
 
@@ -106,22 +106,8 @@ interface RRPairJson {
   json: Buffer;
   /** Top-level values of an unread RRPair that are known without parsing (see rrpairField). */
   known?: Readonly<Record<string, unknown>>;
-  /** Top-level values set on the RRPair that `json` does not have yet (see JsonFill). */
-  fill?: JsonFill;
   /** forgetRRPairJson was called while unread: the JSON is dropped once the RRPair is read. */
   forgotten: boolean;
-}
-
-/**
- * Top-level values a receiver sets on an RRPair it holds as JSON (identity fields taken from OTLP
- * attributes), applied when the RRPair is parsed (`rr[key] = value`, in this order) and written
- * into the JSON only when the JSON is asked for: a record whose RRPair is parsed and then changed
- * anyway (redaction) never pays for the filled-in copy.
- */
-export interface JsonFill {
-  values: readonly (readonly [string, unknown])[];
-  /** The JSON with the values set: exactly JSON.stringify of the parsed RRPair after the assignments. */
-  text(): Buffer;
 }
 
 const rrpairJson = new WeakMap<RRRecord, RRPairJson>();
@@ -137,7 +123,6 @@ const UNREAD_RRPAIR: PropertyDescriptor = {
   get(this: RRRecord): RRPair {
     const j = rrpairJson.get(this);
     const rrpair = (j ? JSON.parse(j.json.toString('utf8')) : undefined) as RRPair;
-    if (j?.fill) for (const [k, v] of j.fill.values) rrpair[k] = v;
     settle(this, rrpair);
     if (j) {
       if (j.forgotten) rrpairJson.delete(this);
@@ -159,7 +144,7 @@ const UNREAD_RRPAIR: PropertyDescriptor = {
  * when `r.rrpair` is first read. `known` holds top-level values of the RRPair the caller already
  * has (rrpairField answers them without parsing); the JSON and `known` must not change after.
  */
-export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, unknown>>, init: Partial<Omit<RRRecord, 'rrpair'>> = {}, fill?: JsonFill): RRRecord {
+export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, unknown>>, init: Partial<Omit<RRRecord, 'rrpair'>> = {}): RRRecord {
   const r = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
   r.resource = init.resource ?? {};
   r.attributes = init.attributes ?? {};
@@ -169,7 +154,7 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
   if (init.index) r.index = init.index;
   if (init.location) r.location = init.location;
   if (init.sizeHint !== undefined) r.sizeHint = init.sizeHint;
-  rrpairJson.set(r, fill ? { rrpair: UNREAD, json, known, fill, forgotten: false } : { rrpair: UNREAD, json, known, forgotten: false });
+  rrpairJson.set(r, { rrpair: UNREAD, json, known, forgotten: false });
   return r;
 }
 
@@ -192,12 +177,7 @@ export function setRRPairJson(r: RRRecord, json: Buffer): void {
 /** The record's RRPair JSON as it arrived, when it is still true. */
 export function rrpairJsonOf(r: RRRecord): Buffer | undefined {
   const j = rrpairJson.get(r);
-  if (j === undefined || (j.rrpair !== UNREAD && j.rrpair !== r.rrpair)) return undefined;
-  if (j.fill) {
-    j.json = j.fill.text();
-    delete j.fill;
-  }
-  return j.json;
+  return j !== undefined && (j.rrpair === UNREAD || j.rrpair === r.rrpair) ? j.json : undefined;
 }
 
 /**

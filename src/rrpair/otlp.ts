@@ -202,11 +202,7 @@ function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNa
     if (v !== OBJECT) known[BODY_KEYS[i]!] = v;
   }
   const t = unixNanoString(log.timeUnixNano);
-  const init = { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) };
-  if (!fills) return newRecordFromJson(jb.json, known, init);
-  const filled = fills;
-  // Filled in the text only if the text is asked for (core/record.ts JsonFill).
-  return newRecordFromJson(jb.json, known, init, { values: filled.map(([i, v]) => [IDENTITY_FIELDS[i]!, v] as const), text: () => filledIn(jb, filled) });
+  return newRecordFromJson(fills ? filledIn(jb, fills) : jb.json, known, { resource, attributes, ...(t ? { timeUnixNano: t } : {}), ...(scope ? { scope } : {}) });
 }
 
 /** The body's JSON with these identity fields set: where they stand (in text order), else added before the closing brace. */

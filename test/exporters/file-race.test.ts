@@ -62,3 +62,76 @@ describe('file exporter: concurrent first batches', () => {
     });
   }
 });
+
+describe('file exporter: lines and paths', () => {
+  /** Lines of every finished file under dir, by file path relative to it. */
+  function filesUnder(dir: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const f of readdirSync(dir, { recursive: true }).map(String)) {
+      if (!/\.jsonl(\.gz)?$/.test(f) || f.split('/').pop()!.startsWith('.')) continue;
+      const raw = readFileSync(join(dir, f));
+      out.set(f, (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8').split('\n').filter(Boolean));
+    }
+    return out;
+  }
+
+  for (const compression of ['none', 'gzip'] as const) {
+    it(`writes each RRPair as exactly its JSON line, multi-byte text included, into the file its template names (${compression})`, async () => {
+      const dir = tmp();
+      const config = await fileConfig(join(dir, 'out/%Y/%m/{service}/%%d-%d%H{namespace}.jsonl'), `    compression: ${compression}`);
+      const t = new Telemetry({ processMetrics: false });
+      const e = createFileExporter({ id: 'file', kind: 'exporter', config, logger: silentLogger(), metrics: t.forComponent('file', 'exporter'), configDir: '.' });
+      await e.start(host(join(dir, 'state')));
+      // Lines of growing size, mostly multi-byte (2, 3 and 4 bytes a character), so the batch
+      // outgrows its first buffer and characters meet its end.
+      const texts = ['é', '漢字', '😀', 'a"\\\n', 'x'];
+      const records = (round: number) =>
+        Array.from({ length: 60 }, (_, i) =>
+          newRecord(
+            { uuid: `r${round}-${i}`, ts: `2025-0${1 + (i % 3)}-1${i % 2}T0${i % 4}:00:00Z`, service: i % 2 ? 'svc/ä' : undefined, note: texts[i % texts.length]!.repeat(1 + i * i * (round + 1)) },
+            { attributes: { service: 'from-attr', namespace: 'ns' } },
+          ),
+        );
+      const sent = [records(0), records(1), records(2)];
+      for (const b of sent) await e.consume(b, {});
+      await e.shutdown(AbortSignal.timeout(10_000));
+
+      const want = new Map<string, string[]>();
+      for (const r of sent.flat()) {
+        const ts = new Date(r.rrpair.ts as string);
+        const p2 = (n: number) => String(n).padStart(2, '0');
+        const dir2 = `${ts.getUTCFullYear()}/${p2(ts.getUTCMonth() + 1)}/${r.rrpair.service ? 'svc__' : 'from-attr'}`;
+        const key = `${dir2}/%${p2(ts.getUTCDate())}-${p2(ts.getUTCDate())}${p2(ts.getUTCHours())}ns`;
+        want.set(key, [...(want.get(key) ?? []), JSON.stringify(r.rrpair)]);
+      }
+      const got = new Map<string, string[]>();
+      for (const [f, lines] of filesUnder(join(dir, 'out'))) {
+        // Finished names get a time and random suffix before the extension.
+        const key = f.replace(/-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl(\.gz)?$/, '');
+        got.set(key, [...(got.get(key) ?? []), ...lines]);
+      }
+      expect(new Set(got.keys())).toEqual(new Set(want.keys()));
+      for (const [k, lines] of want) expect(got.get(k)).toEqual(lines);
+    });
+  }
+
+  it('writes a line far longer in UTF-8 than in characters whole, after short lines (layout otel, raw_jsonl)', async () => {
+    const dir = tmp();
+    const yaml = `receivers: { file: { include: [x] } }
+exporters: { file: { path: "${join(dir, 'out.jsonl')}", format: raw_jsonl } }
+service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
+    const cfg = await loadConfig(['c.yaml'], { registry: await testRegistry(), texts: { 'c.yaml': yaml }, env: {} });
+    const config = cfg.components.exporters.get('file')!.config as unknown as FileExporterConfig;
+    const t = new Telemetry({ processMetrics: false });
+    const e = createFileExporter({ id: 'file', kind: 'exporter', config, logger: silentLogger(), metrics: t.forComponent('file', 'exporter'), configDir: '.' });
+    await e.start(host(join(dir, 'state')));
+    // Short ASCII lines first: the next batch's buffer is sized from them, so the long line of
+    // 4-byte characters (2 UTF-16 units each) outgrows the room its length in characters asks for.
+    const sent = [newRecord({ uuid: 'short', ts: '2025-03-18T00:00:00Z' }), newRecord({ uuid: 'long', note: '😀'.repeat(50_000) + 'é'.repeat(3) })];
+    await e.consume([sent[0]!], {});
+    await e.consume([sent[1]!], {});
+    await e.shutdown(AbortSignal.timeout(10_000));
+    const lines = readFileSync(join(dir, 'out.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(lines).toEqual(sent.map((r) => JSON.stringify(r.rrpair)));
+  });
+});
