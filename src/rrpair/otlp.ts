@@ -88,6 +88,18 @@ export function toKeyValues(o: Record<string, unknown>): KeyValue[] {
     .map(([key, x]) => ({ key, value: toAnyValue(x) }));
 }
 
+/**
+ * A resource's attributes as Attrs, read once for all its LogRecords (on first use, where reading
+ * them per record would have) and copied for each record, which owns its copy.
+ */
+class ResourceAttrs {
+  private attrs?: Attrs;
+  constructor(private readonly kvs: KeyValue[] | undefined) {}
+  copy(): Attrs {
+    return { ...(this.attrs ??= attrsOf(this.kvs)) };
+  }
+}
+
 function attrsOf(kvs: KeyValue[] | undefined): Attrs {
   const out: Attrs = {};
   for (const kv of kvs ?? []) {
@@ -106,9 +118,10 @@ export function logRecordToRecord(
   log: { body?: AnyValue; attributes?: KeyValue[]; observedTimeUnixNano?: unknown; timeUnixNano?: unknown },
   resourceAttrs: KeyValue[] | undefined,
   scope?: InstrumentationScope,
+  resourceOnce?: ResourceAttrs,
 ): RRRecord | undefined {
   if (log.body && 'spans' in log.body && (log.body as JsonBody).exact) {
-    const rec = jsonBodyRecord(log.body as JsonBody, log, resourceAttrs, scope);
+    const rec = jsonBodyRecord(log.body as JsonBody, log, resourceOnce ?? new ResourceAttrs(resourceAttrs), scope);
     if (rec) return rec;
   }
   let body = fromAnyValue(log.body);
@@ -180,10 +193,10 @@ function topValue(jb: JsonBody, key: number): unknown {
  * and the record gets the text as its RRPair JSON, parsed only if something reads the RRPair.
  * Undefined when the body is not an RRPair (the caller's general path decides what then).
  */
-function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNano?: unknown }, resourceAttrs: KeyValue[] | undefined, scope?: InstrumentationScope): RRRecord | undefined {
+function jsonBodyRecord(jb: JsonBody, log: { attributes?: KeyValue[]; timeUnixNano?: unknown }, resourceAttrs: ResourceAttrs, scope?: InstrumentationScope): RRRecord | undefined {
   if (!isRRPairJson(jb)) return undefined;
   const attributes = attrsOf(log.attributes);
-  const resource = attrsOf(resourceAttrs);
+  const resource = resourceAttrs.copy();
   const from: Record<(typeof IDENTITY_FIELDS)[number], Attrs> = { cluster: resource, namespace: attributes, service: attributes };
   const known: Record<string, unknown> = {};
   let fills: [number, string][] | undefined;
@@ -419,10 +432,11 @@ export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPair
       const lrs = sl.logRecords ?? [];
       if (!Array.isArray(lrs)) throw new OtlpMappingError('logRecords must be an array');
       const scope = scopeOf(sl);
+      const resourceOnce = new ResourceAttrs(resAttrs);
       for (const lr of lrs as Parameters<typeof logRecordToRecord>[0][]) {
         if (typeof lr !== 'object' || lr === null || Array.isArray(lr)) throw new OtlpMappingError('logRecords entries must be objects');
         if (lr.attributes !== undefined && !Array.isArray(lr.attributes)) throw new OtlpMappingError('attributes must be an array');
-        const rec = logRecordToRecord(lr, resAttrs, scope);
+        const rec = logRecordToRecord(lr, resAttrs, scope, resourceOnce);
         if (rec) {
           out.records.push(rec);
           continue;
