@@ -85,9 +85,10 @@ const headers = (ct) => {
   if (rnd() < 0.1) h['Content-Encoding'] = [pick(['gzip', 'deflate', 'br'])];
   return h;
 };
+const ORIGINS = ['', '', 'https://h.io', 'HTTPS://jane@example.com:8080', '\u017Ftp://x', 'K\u212A://y', '1ab://c', 'a+b.c-d://10.1.2.3'];
 const record = () => {
   seen = [];
-  const rr = { msgType: 'rrpair', uuid: String(int(1e9)), http: { req: { url: `/u/${encodeURIComponent(str())}/x?${pick(KEYS)}=${encodeURIComponent(str())}`, headers: headers(pick(CTS)) }, res: { headers: headers(pick(CTS)) } } };
+  const rr = { msgType: 'rrpair', uuid: String(int(1e9)), http: { req: { url: `${pick(ORIGINS)}/u/${encodeURIComponent(str())}/x?${pick(KEYS)}=${encodeURIComponent(str())}`, headers: headers(pick(CTS)) }, res: { headers: headers(pick(CTS)) } } };
   if (rnd() < 0.6) rr.http.req.bodyBase64 = body().toString('base64');
   if (rnd() < 0.95) rr.http.res.bodyBase64 = rnd() < 0.02 ? 'not base64!' : body().toString('base64');
   if (rnd() < 0.3) rr.http.req.queryParams = { [pick(KEYS)]: [str()] };
