@@ -37,7 +37,7 @@ describe('decodeBody gunzips into a buffer sized from the gzip trailer, with the
     return c;
   };
   const corrupt = Buffer.from(big);
-  corrupt[corrupt.length - 12] ^= 0x10;
+  corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 12) ^ 0x10, corrupt.length - 12);
   const cases: [string, Buffer][] = [
     ['one member', small],
     ['empty', gzipSync(Buffer.alloc(0))],
