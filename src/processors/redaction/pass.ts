@@ -23,6 +23,8 @@ export class Pass {
   readonly findings: Finding[] = [];
   readonly bodiesReplaced: { path: string; reason: string }[] = [];
   private readonly secrets = new Map<string, Rule>();
+  /** The length of the shortest of `secrets`: a shorter string holds none of them. */
+  private shortestSecret = Infinity;
   private depth = 0;
 
   /** @param inflated gzip bodies already gunzipped (off the event loop), by their req/res object. */
@@ -30,8 +32,13 @@ export class Pass {
 
   hit(path: Loc, category: string, raw: string, action: Action): string {
     this.findings.push({ path: at(path), category });
-    if (raw.length >= 6 && !this.secrets.has(raw)) this.secrets.set(raw, { category, action });
+    if (raw.length >= 6 && !this.secrets.has(raw)) this.remember(raw, { category, action });
     return action === 'drop' ? '' : this.r.token(raw, category, action);
+  }
+
+  private remember(raw: string, rule: Rule): void {
+    this.secrets.set(raw, rule);
+    if (raw.length < this.shortestSecret) this.shortestSecret = raw.length;
   }
 
   /** A whole value under a sensitive key or path. */
@@ -43,7 +50,7 @@ export class Pass {
     }
     const scheme = this.r.opts.keep_auth_scheme ? AUTH_SCHEME.exec(value) : null;
     if (scheme) {
-      this.secrets.set(value, rule);
+      this.remember(value, rule);
       return scheme[1]! + scheme[2]! + this.hit(path, rule.category, scheme[3]!, rule.action);
     }
     return this.hit(path, rule.category, value, rule.action);
@@ -179,7 +186,7 @@ export class Pass {
 
   /** Every value redacted in this RRPair, replaced wherever else it occurs in s. */
   scrub(s: string): string {
-    if (!this.secrets.size || s.length < 6) return s;
+    if (s.length < this.shortestSecret || s.length < 6) return s;
     let out = s;
     for (const [raw, rule] of this.secrets) {
       if (out.includes(raw)) out = out.split(raw).join(this.r.token(raw, rule.category, rule.action === 'drop' ? 'mask' : rule.action));

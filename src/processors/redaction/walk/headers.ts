@@ -32,10 +32,33 @@ export function walkHeaders(p: Pass, h: Headers, base: string): void {
 }
 
 function header(p: Pass, name: string, v: string, path: string): Out {
-  const lower = name.toLowerCase();
   if (p.r.keyAllowed(name)) return v;
-  if (!p.r.pathRule(path) && (lower === 'cookie' || lower === 'set-cookie')) return cookies(p, v, path, lower === 'set-cookie');
+  const cookie = cookieHeader(name);
+  if (cookie !== 0 && !p.r.pathRule(path)) return cookies(p, v, path, cookie === SET_COOKIE);
   return p.value(v, name, path);
+}
+
+const COOKIE = 1;
+const SET_COOKIE = 2;
+
+/**
+ * COOKIE or SET_COOKIE for the names whose toLowerCase() is `cookie` or `set-cookie`, else 0,
+ * without a lower-case copy of every name. Lower-casing never shortens a string and only ASCII
+ * letters and the Kelvin sign become those ASCII letters, so only these two lengths can match.
+ */
+function cookieHeader(name: string): number {
+  if (name.length === 6) return equalsLower(name, 'cookie') ? COOKIE : 0;
+  if (name.length === 10) return equalsLower(name, 'set-cookie') ? SET_COOKIE : 0;
+  return 0;
+}
+
+function equalsLower(s: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = s.charCodeAt(i);
+    const l = c < 128 ? (c >= 65 && c <= 90 ? c | 32 : c) : oneCharLower(c);
+    if (l !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Cookie: every pair's value; Set-Cookie: the first pair's value (attributes stay readable). */
@@ -53,4 +76,10 @@ export function cookies(p: Pass, v: string, path: string, setCookie: boolean): O
     parts[i] = `${part.slice(0, eq + 1)}${out === DROP ? '' : out}`;
   }
   return parts.join(';');
+}
+
+/** The lower case of a non-ASCII UTF-16 unit when it is one unit (the Kelvin sign is `k`), else -1 (`İ` is `i` + a combining dot). */
+function oneCharLower(c: number): number {
+  const l = String.fromCharCode(c).toLowerCase();
+  return l.length === 1 ? l.charCodeAt(0) : -1;
 }

@@ -44,11 +44,12 @@ function walkNode(p: Pass, v: unknown, path: Loc & (() => string), steps: Steps,
   }
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
+    const cur = o[k];
     steps.push(k);
-    const r = walkNode(p, o[k], path, steps, k);
+    const r = walkNode(p, cur, path, steps, k);
     steps.pop();
     if (r === DROP) delete o[k];
-    else if (r !== o[k]) o[k] = r;
+    else if (r !== cur) o[k] = r;
   }
   return o;
 }

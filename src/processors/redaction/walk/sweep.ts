@@ -5,20 +5,32 @@ import { DROP, type Rule } from './out.js';
 
 /** Other fields: strings scrubbed and run through the detectors, base64 text looked into, keys scrubbed. */
 export function sweep(p: Pass, v: unknown, path: string): unknown {
+  // One location function over a shared stack of steps (`path.k.0`), called only when something
+  // is found, while the walk is at that node: no path string is built per node.
+  const steps: (string | number)[] = [];
+  const loc = () => (steps.length ? `${path}.${steps.join('.')}` : path);
+  return sweepNode(p, v, loc, steps);
+}
+
+function sweepNode(p: Pass, v: unknown, loc: () => string, steps: (string | number)[]): unknown {
   if (typeof v === 'string') {
     if (v.length >= 8 && v.length % 4 === 0 && base64MayBeText(v) && isBase64(v)) {
       const bytes = Buffer.from(v, 'base64');
       const t = looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;
       if (t !== undefined) {
         const kind = bodyKind(undefined, t);
-        const out = p.scrub(kind === 'json' ? walkBodyText(p, t, 'json', '', path) : p.text(t, path));
+        const out = p.scrub(kind === 'json' ? walkBodyText(p, t, 'json', '', loc()) : p.text(t, loc));
         return out === t ? v : Buffer.from(out, 'utf8').toString('base64');
       }
     }
-    return p.scrub(p.text(v, path));
+    return p.scrub(p.text(v, loc));
   }
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = sweep(p, v[i], `${path}.${i}`);
+    for (let i = 0; i < v.length; i++) {
+      steps.push(i);
+      v[i] = sweepNode(p, v[i], loc, steps);
+      steps.pop();
+    }
     return v;
   }
   if (v && typeof v === 'object') {
@@ -27,18 +39,24 @@ export function sweep(p: Pass, v: unknown, path: string): unknown {
     const keys = Object.keys(o);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
-      if (p.scrub(k) !== k) return rebuild(p, o, keys, i, path);
-      o[k] = sweep(p, o[k], `${path}.${k}`);
+      if (p.scrub(k) !== k) return rebuild(p, o, keys, i, loc, steps);
+      steps.push(k);
+      o[k] = sweepNode(p, o[k], loc, steps);
+      steps.pop();
     }
     return o;
   }
   return v;
 }
 
-function rebuild(p: Pass, o: Record<string, unknown>, keys: string[], from: number, path: string): Record<string, unknown> {
+function rebuild(p: Pass, o: Record<string, unknown>, keys: string[], from: number, loc: () => string, steps: (string | number)[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < from; i++) out[keys[i]!] = o[keys[i]!];
-  for (let i = from; i < keys.length; i++) out[p.scrub(keys[i]!)] = sweep(p, o[keys[i]!], `${path}.${keys[i]}`);
+  for (let i = from; i < keys.length; i++) {
+    steps.push(keys[i]!);
+    out[p.scrub(keys[i]!)] = sweepNode(p, o[keys[i]!], loc, steps);
+    steps.pop();
+  }
   return out;
 }
 

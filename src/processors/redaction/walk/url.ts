@@ -1,6 +1,8 @@
 import type { Pass } from '../pass.js';
 import { DROP, safeDecode } from './out.js';
 
+const SCHEME_AND_HOST = /^([a-z][a-z0-9+.-]*:\/\/[^/]*)(.*)$/i;
+
 /** A URL or path: every path segment through the detectors, every query parameter as a field. */
 export function walkUrl(p: Pass, u: string, path: string): string {
   const hashAt = u.indexOf('#');
@@ -9,8 +11,11 @@ export function walkUrl(p: Pass, u: string, path: string): string {
   const qAt = noFrag.indexOf('?');
   const pathPart = qAt >= 0 ? noFrag.slice(0, qAt) : noFrag;
   const q = qAt >= 0 ? noFrag.slice(qAt + 1) : undefined;
-  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/]*)(.*)$/i.exec(pathPart);
+  // only a URL starting with a letter can have a scheme (most are a path: no regex run)
+  const c0 = pathPart.charCodeAt(0) | 32;
+  const m = c0 >= 97 && c0 <= 122 ? SCHEME_AND_HOST.exec(pathPart) : null;
   const origin = m ? m[1]! : '';
+  const segPath = `${path}.path`;
   const segs = (m ? m[2]! : pathPart).split('/').map((seg) => {
     if (!seg) return seg;
     let dec = seg;
@@ -21,7 +26,7 @@ export function walkUrl(p: Pass, u: string, path: string): string {
         /* keep */
       }
     }
-    const out = p.text(dec, `${path}.path`, false);
+    const out = p.text(dec, segPath, false);
     return out === dec ? seg : encodeURIComponent(out);
   });
   const query = q === undefined ? '' : '?' + walkForm(p, q, `${path}.query`);
