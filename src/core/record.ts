@@ -47,17 +47,20 @@ export function nowNs(): bigint {
 }
 
 export function newRecord(rrpair: RRPair, init: Partial<Omit<RRRecord, 'rrpair'>> = {}): RRRecord {
-  return {
-    rrpair,
-    resource: init.resource ?? {},
-    attributes: init.attributes ?? {},
-    observedNs: init.observedNs ?? nowNs(),
-    ...(init.timeUnixNano ? { timeUnixNano: init.timeUnixNano } : {}),
-    ...(init.scope ? { scope: init.scope } : {}),
-    ...(init.index ? { index: init.index } : {}),
-    ...(init.location ? { location: init.location } : {}),
-    ...(init.sizeHint !== undefined ? { sizeHint: init.sizeHint } : {}),
-  };
+  return withInit({ rrpair } as RRRecord, init);
+}
+
+/** The record with the fields of `init` set, in one order (one hidden class for every record). */
+function withInit(r: RRRecord, init: Partial<Omit<RRRecord, 'rrpair'>>): RRRecord {
+  r.resource = init.resource ?? {};
+  r.attributes = init.attributes ?? {};
+  r.observedNs = init.observedNs ?? nowNs();
+  if (init.timeUnixNano) r.timeUnixNano = init.timeUnixNano;
+  if (init.scope) r.scope = init.scope;
+  if (init.index) r.index = init.index;
+  if (init.location) r.location = init.location;
+  if (init.sizeHint !== undefined) r.sizeHint = init.sizeHint;
+  return r;
 }
 
 /**
@@ -145,15 +148,7 @@ const UNREAD_RRPAIR: PropertyDescriptor = {
  * has (rrpairField answers them without parsing); the JSON and `known` must not change after.
  */
 export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, unknown>>, init: Partial<Omit<RRRecord, 'rrpair'>> = {}): RRRecord {
-  const r = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
-  r.resource = init.resource ?? {};
-  r.attributes = init.attributes ?? {};
-  r.observedNs = init.observedNs ?? nowNs();
-  if (init.timeUnixNano) r.timeUnixNano = init.timeUnixNano;
-  if (init.scope) r.scope = init.scope;
-  if (init.index) r.index = init.index;
-  if (init.location) r.location = init.location;
-  if (init.sizeHint !== undefined) r.sizeHint = init.sizeHint;
+  const r = withInit(Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord, init);
   rrpairJson.set(r, { rrpair: UNREAD, json, known, forgotten: false });
   return r;
 }
@@ -168,10 +163,6 @@ export function rrpairField(r: RRRecord, key: string): unknown {
 /** Whether the record's RRPair has not been parsed from its JSON yet. */
 export function rrpairUnread(r: RRRecord): boolean {
   return rrpairJson.get(r)?.rrpair === UNREAD;
-}
-
-export function setRRPairJson(r: RRRecord, json: Buffer): void {
-  rrpairJson.set(r, { rrpair: r.rrpair, json, forgotten: false });
 }
 
 /** The record's RRPair JSON as it arrived, when it is still true. */
