@@ -133,7 +133,7 @@ class Reader {
 
   /** Read the fields of a message ending at `end`, nested `depth` deep; `field` handles known ones and returns false for unknown. */
   message(end: number, depth: number, field: (no: number, wt: number, end: number, depth: number) => boolean): void {
-    if (depth > this.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${this.maxDepth} levels`, 'too_deep');
+    this.enter(depth);
     while (this.pos < end) {
       const tag = this.varint32(end);
       const no = tag >>> 3;
@@ -141,6 +141,16 @@ class Reader {
       if (no === 0) throw new WireError('protobuf: invalid field number 0', 'malformed');
       if (!field(no, wt, end, depth)) this.skip(wt, end);
     }
+    this.leave(end);
+  }
+
+  /** Throws when a message is nested deeper than maxDepth. */
+  enter(depth: number): void {
+    if (depth > this.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${this.maxDepth} levels`, 'too_deep');
+  }
+
+  /** Throws unless the last field read ends exactly at its message's end. */
+  leave(end: number): void {
     if (this.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
   }
 
@@ -332,7 +342,7 @@ function plain(r: Reader, end: number, depth: number, valueDepth: number): unkno
         r.skip(wt, end);
     }
   }
-  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
+  r.leave(end);
   if (str !== undefined) return str;
   if (bool !== undefined) return bool;
   if (int !== undefined) return int;
@@ -522,16 +532,8 @@ function jsonAny(r: Reader, end: number, depth: number, valueDepth: number, span
         r.skip(wt, end);
     }
   }
-  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
+  r.leave(end);
   if (!set) out.ascii('null');
-}
-
-function enter(r: Reader, depth: number): void {
-  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
-}
-
-function leave(r: Reader, end: number): void {
-  if (r.pos !== end) throw new WireError('protobuf: a field runs past the end of its message', 'malformed');
 }
 
 /** The end of the next `values = 1` entry of an ArrayValue or KeyValueList ending at `end` (other fields skipped); -1 at its end. */
@@ -551,24 +553,24 @@ function nextValue(r: Reader, end: number): number {
 
 /** ArrayValue { repeated AnyValue values = 1 } */
 function jsonArray(r: Reader, end: number, depth: number, valueDepth: number): void {
-  enter(r, depth);
+  r.enter(depth);
   out.byte(0x5b);
   for (let e = nextValue(r, end), first = true; e >= 0; e = nextValue(r, end), first = false) {
     if (!first) out.byte(0x2c);
     jsonAny(r, e, depth + 1, valueDepth + 1, undefined);
   }
-  leave(r, end);
+  r.leave(end);
   out.byte(0x5d);
 }
 
 /** KeyValueList { repeated KeyValue values = 1 }, KeyValue { string key = 1; AnyValue value = 2 } */
 function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, spans: Int32Array | undefined): void {
-  enter(r, depth);
+  r.enter(depth);
   out.byte(0x7b);
   const keysFrom = out.nkeys;
   for (let kvEnd = nextValue(r, end), first = true; kvEnd >= 0; kvEnd = nextValue(r, end), first = false) {
     if (!first) out.byte(0x2c);
-    enter(r, depth + 1);
+    r.enter(depth + 1);
     let keyAt = -1;
     let valued = false;
     while (r.pos < kvEnd) {
@@ -597,7 +599,7 @@ function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, s
         if (spans) span(spans, keyAt, vStart);
       } else r.skip(t & 7, kvEnd);
     }
-    leave(r, kvEnd);
+    r.leave(kvEnd);
     if (keyAt < 0) throw new NotJson();
     if (!valued) {
       const vStart = out.pos;
@@ -605,7 +607,7 @@ function jsonObject(r: Reader, end: number, depth: number, valueDepth: number, s
       if (spans) span(spans, keyAt, vStart);
     }
   }
-  leave(r, end);
+  r.leave(end);
   out.nkeys = keysFrom;
   out.byte(0x7d);
 }
