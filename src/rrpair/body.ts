@@ -101,10 +101,20 @@ const SIZED_GUNZIP_MAX = 256 * 1024;
  * zlib's defaults, so a failure (which can depend on the chunk size: too_large is checked
  * between chunks) is decided exactly as before. A success gives the same bytes with any chunk size.
  */
+/** How a base64 gzip body starts: 1f 8b 08 (gzip, deflate method). */
+export const GZIP_BASE64_PREFIX = 'H4sI';
+
+/**
+ * The uncompressed size a gzip member's trailer states (ISIZE, the size mod 2^32); undefined when
+ * the bytes are too short to be a member (10-byte header, empty deflate data, 8-byte trailer).
+ */
+export function gzipTrailerSize(raw: Buffer): number | undefined {
+  return raw.length < 18 ? undefined : raw.readUInt32LE(raw.length - 4);
+}
+
 function gunzipSized(raw: Buffer, maxBytes: number): Buffer | undefined {
-  if (raw.length < 18) return undefined;
-  const size = raw.readUInt32LE(raw.length - 4);
-  if (size === 0 || size >= SIZED_GUNZIP_MAX || (maxBytes > 0 && size > maxBytes)) return undefined;
+  const size = gzipTrailerSize(raw);
+  if (size === undefined || size === 0 || size >= SIZED_GUNZIP_MAX || (maxBytes > 0 && size > maxBytes)) return undefined;
   try {
     return gunzipSync(raw, maxBytes > 0 ? { maxOutputLength: maxBytes, chunkSize: Math.max(64, size + 64) } : { chunkSize: Math.max(64, size + 64) });
   } catch {

@@ -1,5 +1,5 @@
 import { crc32, gunzipSync } from 'node:zlib';
-import { base64Size, isBase64 } from './body.js';
+import { base64Size, GZIP_BASE64_PREFIX, gzipTrailerSize, isBase64 } from './body.js';
 
 /*
  * Gunzip the gzip bodies of a whole batch in one zlib call. A synchronous gunzip costs about as
@@ -23,9 +23,6 @@ interface BodyPart {
   bodyBase64?: unknown;
 }
 
-// 1f 8b 08 (gzip, deflate method) in base64
-const GZIP_B64 = 'H4sI';
-const GZIP_MIN = 18; // 10-byte header, empty deflate data, 8-byte trailer
 /**
  * What the pieces of one batch may come to: they are all held until the batch is done, where one
  * body at a time holds one; larger bodies (and the rest of a batch past this) go one by one.
@@ -37,19 +34,20 @@ export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<o
   const owners: BodyPart[] = [];
   const b64s: string[] = [];
   const raws: Buffer[] = [];
+  const sizes: number[] = [];
   let total = 0;
   for (const part of parts) {
     const b64 = part.bodyBase64;
-    if (typeof b64 !== 'string' || !b64.startsWith(GZIP_B64)) continue;
+    if (typeof b64 !== 'string' || !b64.startsWith(GZIP_BASE64_PREFIX)) continue;
     if (maxBytes > 0 && base64Size(b64) > maxBytes) continue;
     if (!isBase64(b64)) continue;
     const raw = Buffer.from(b64, 'base64');
-    if (raw.length < GZIP_MIN) continue;
-    const size = raw.readUInt32LE(raw.length - 4);
-    if ((maxBytes > 0 && size > maxBytes) || total + size > MAX_TOTAL) continue;
+    const size = gzipTrailerSize(raw);
+    if (size === undefined || (maxBytes > 0 && size > maxBytes) || total + size > MAX_TOTAL) continue;
     owners.push(part);
     b64s.push(b64);
     raws.push(raw);
+    sizes.push(size);
     total += size;
   }
   if (raws.length < 2) return found;
@@ -64,7 +62,7 @@ export function gunzipBodies(parts: Iterable<BodyPart>, maxBytes: number): Map<o
   let at = 0;
   for (let i = 0; i < raws.length; i++) {
     const raw = raws[i]!;
-    const size = raw.readUInt32LE(raw.length - 4);
+    const size = sizes[i]!;
     const bytes = out.subarray(at, at + size);
     if (crc32(bytes) !== raw.readUInt32LE(raw.length - 8)) {
       found.clear();

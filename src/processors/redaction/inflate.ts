@@ -1,4 +1,4 @@
-import { decodeBody } from '../../rrpair/body.js';
+import { decodeBody, GZIP_BASE64_PREFIX } from '../../rrpair/body.js';
 import type { InflatedBody } from '../../rrpair/token-inflate.js';
 import { WorkerPool } from '../../helpers/worker-pool.js';
 
@@ -34,8 +34,6 @@ interface InflateOutput {
   transfer: ArrayBuffer[];
 }
 
-// 1f 8b 08 (gzip, deflate method) in base64: what decodeBody gunzips
-const GZIP_B64 = 'H4sI';
 // 10-byte header, empty deflate data, 8-byte trailer: 18 bytes in 24 base64 characters
 const GZIP_MIN_B64 = 24;
 
@@ -73,7 +71,7 @@ function gzipParts(rrpairs: Iterable<unknown>): BodyPart[] {
     if (!http || typeof http !== 'object') continue;
     for (const part of [http.req, http.res]) {
       const b64 = (part as BodyPart | null | undefined)?.bodyBase64;
-      if (typeof b64 === 'string' && b64.length >= GZIP_MIN_B64 && b64.startsWith(GZIP_B64)) out.push(part as BodyPart);
+      if (typeof b64 === 'string' && b64.length >= GZIP_MIN_B64 && b64.startsWith(GZIP_BASE64_PREFIX)) out.push(part as BodyPart);
     }
   }
   return out;
