@@ -1,5 +1,8 @@
+import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/logger.js';
+import { noopMetrics } from '../../src/core/telemetry.js';
 import { factory, type RedactionProcessor } from '../../src/processors/redaction/index.js';
 import { BodyInflater } from '../../src/processors/redaction/inflate.js';
 import { Redactor } from '../../src/processors/redaction/redactor.js';
@@ -78,6 +81,22 @@ describe('BodyInflater (gzip bodies of a batch gunzipped in a worker thread)', (
     const made = await Promise.all([{}, { gunzip_thread: true }, { gunzip_thread: true, workers: 1 }].map((c) => makeProcessor(factory, { secret: 'k', ...c })));
     expect(made.map((m) => (m.proc as unknown as { inflater?: object }).inflater !== undefined)).toEqual([false, true, false]);
     await Promise.all(made.map((m) => (m.proc as RedactionProcessor).shutdown()));
+  });
+
+  it('says at start that gunzip_thread is not used when workers redact', async () => {
+    const lines: string[] = [];
+    const logTo = new PassThrough();
+    logTo.on('data', (d: Buffer) => lines.push(d.toString('utf8')));
+    const make = async (raw: object) => {
+      const proc = (await factory.create({ id: 'redaction', kind: 'processor', config: configOf(factory, { secret: 'k', ...raw }), logger: createLogger('warn', logTo), metrics: noopMetrics(), pipeline: 'test', configDir: process.cwd() }, { consume: async () => {} })) as RedactionProcessor;
+      await proc.shutdown();
+    };
+    await make({ workers: 1 });
+    await make({ gunzip_thread: true });
+    expect(lines.join('')).not.toContain('gunzip_thread');
+    await make({ gunzip_thread: true, workers: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(lines.join('')).toContain('gunzip_thread is not used with workers');
   });
 
   it('with gunzip_thread the processor gives the same records, attributes and counts as Redactor.redact one record at a time (real samples, odd gzip bodies)', async () => {

@@ -110,8 +110,10 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     }
     this.redactor = new Redactor({ ...c, secret });
     const size = poolSize(c.workers);
-    if (size > 0) this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
-    else if (c.gunzip_thread) {
+    if (size > 0) {
+      this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
+      if (c.gunzip_thread) s.logger.warn('redaction: gunzip_thread is not used with workers (the workers gunzip the bodies they redact)');
+    } else if (c.gunzip_thread) {
       this.inflater = new BodyInflater(c.max_body_size, INFLATE_AHEAD, `redaction ${s.id} gunzip`, (err) =>
         s.logger.warn({ err }, 'redaction: no worker thread to gunzip bodies in; gunzipping them on the event loop'));
     }
@@ -257,7 +259,7 @@ const schema = obj({
   oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
   keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
   summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
-  gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. Not used with workers.'),
+  gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. Not used with workers (a warning at start says so).'),
   workers: withDefault(raw<number | 'auto'>({
     anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
     description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and every core is used; 0 redacts on the event loop, auto one per core. Batches keep their order and are acknowledged once the next stage accepted them.',
