@@ -153,6 +153,32 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
   return r;
 }
 
+/**
+ * The record with its RRPair replaced by this JSON, unread (as newRecordFromJson makes it): for an
+ * RRPair changed elsewhere (a worker thread) and handed back as text. The other fields are the
+ * record's own, shared.
+ */
+export function withRRPairJson(r: RRRecord, json: Buffer): RRRecord {
+  const copy = withInit(Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord, r);
+  rrpairJson.set(copy, { rrpair: UNREAD, json, forgotten: false });
+  return copy;
+}
+
+/**
+ * A shallow copy of the record with these fields set: the RRPair is shared, as a spread shares it,
+ * and so is its JSON while that is still true (a spread would lose it, and an exporter would have
+ * to stringify the RRPair again).
+ */
+export function withFields(r: RRRecord, fields: Partial<Omit<RRRecord, 'rrpair'>>): RRRecord {
+  const j = rrpairJson.get(r);
+  if (j === undefined || (j.rrpair !== UNREAD && j.rrpair !== r.rrpair)) return { ...r, ...fields };
+  const copy = (j.rrpair === UNREAD ? Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) : { rrpair: j.rrpair }) as RRRecord;
+  for (const k of Object.keys(r)) if (k !== 'rrpair') (copy as unknown as Record<string, unknown>)[k] = r[k as keyof RRRecord];
+  Object.assign(copy, fields);
+  rrpairJson.set(copy, { rrpair: j.rrpair, json: j.json, ...(j.rrpair === UNREAD && j.known ? { known: j.known } : {}), forgotten: j.forgotten });
+  return copy;
+}
+
 /** One top-level field of the record's RRPair, without parsing an unread RRPair when its value is known. */
 export function rrpairField(r: RRRecord, key: string): unknown {
   const k = rrpairJson.get(r)?.known;

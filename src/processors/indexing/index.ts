@@ -1,6 +1,6 @@
 import type { Component, Consumer, CreateSettings, ProcessorFactory } from '../../core/component.js';
 import { bytes, obj, stringMap, type Config } from '../../config/fragments.js';
-import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
+import { withFields, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { buildIndexDoc } from '../../rrpair/derive.js';
 import { INDEX_FIELDS, type IndexDoc } from '../../rrpair/index-doc.js';
 import { valueAt } from '../../rrpair/path.js';
@@ -36,7 +36,7 @@ export class IndexingProcessor implements Component, Consumer {
         const v = scalar(valueAt(r, path, this.s.config.max_body_size));
         if (v !== undefined) doc[name] = v;
       }
-      return { ...r, index: doc };
+      return withFields(r, { index: doc });
     } catch (err) {
       this.failures.inc({ reason: (err as Error).name || 'Error' });
       this.s.logger.warn({ err, uuid: typeof r.rrpair?.uuid === 'string' ? r.rrpair.uuid : undefined }, 'indexing: could not derive the index document; passing the record on without one');
