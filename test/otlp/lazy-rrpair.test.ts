@@ -4,7 +4,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { cloneRecord, forgetRRPairJson, newRecord, rrpairField, rrpairJsonOf, rrpairUnread, type Attrs, type RRRecord } from '../../src/core/record.js';
+import { cloneRecord, forgetRRPairJson, newRecord, rrpairField, rrpairJsonOf, rrpairUnread, withFields, withRRPairJson, type Attrs, type RRRecord } from '../../src/core/record.js';
 import { Telemetry } from '../../src/core/telemetry.js';
 import { createFileExporter, type FileExporterConfig } from '../../src/exporters/file/index.js';
 import { SegmentQueue } from '../../src/extensions/file_storage/segment-queue.js';
@@ -175,6 +175,54 @@ describe('otlp: a record read from a protobuf kvlist body has its RRPair parsed 
     expect(r2!.rrpair.service).toBe('changed');
     expect(rrpairField(r2!, 'service')).toBe('changed');
     expect(rrpairJsonOf(r3!)?.toString()).toBe(JSON.stringify(reference(bytes)[2]!.rrpair));
+  });
+});
+
+describe('copies that keep the RRPair JSON (withFields, withRRPairJson)', () => {
+  it('withFields keeps the JSON of an unread or unchanged record, and never of a changed one', () => {
+    const bytes = forwarderRequest(undefined, 4);
+    const [unread, read, changed, forgotten] = decoded(bytes);
+    const want = reference(bytes).map((r) => r.rrpair);
+
+    const a = withFields(unread!, { index: { service: 'svc' } });
+    expect(rrpairUnread(a)).toBe(true);
+    expect(rrpairJsonOf(a)).toBe(rrpairJsonOf(unread!));
+    expect(rrpairField(a, 'service')).toBe('svc');
+    expect([a.index, unread!.index]).toEqual([{ service: 'svc' }, undefined]);
+    expect([a.resource, a.attributes, a.observedNs]).toEqual([unread!.resource, unread!.attributes, unread!.observedNs]);
+    expect(a.rrpair).toEqual(want[0]);
+    expect(rrpairUnread(unread!)).toBe(true);
+
+    const rr = read!.rrpair;
+    const b = withFields(read!, { location: 'file:///x' });
+    expect(b.rrpair).toBe(rr); // shared, as a spread shares it
+    expect(rrpairJsonOf(b)).toBe(rrpairJsonOf(read!));
+    expect(b.location).toBe('file:///x');
+
+    forgetRRPairJson([changed!]);
+    changed!.rrpair.service = 'changed';
+    const c = withFields(changed!, { location: 'file:///y' });
+    expect(rrpairJsonOf(c)).toBeUndefined();
+    expect(c.rrpair.service).toBe('changed');
+
+    // Forgotten while unread: the copy too drops the JSON once its RRPair is read (and may change).
+    forgetRRPairJson([forgotten!]);
+    const d = withFields(forgotten!, {});
+    expect(rrpairJsonOf(d)).toBeDefined();
+    d.rrpair.service = 'changed';
+    expect(rrpairJsonOf(d)).toBeUndefined();
+  });
+
+  it('withRRPairJson gives the record a new RRPair, unread, and keeps its other fields', () => {
+    const [r] = decoded(forwarderRequest(undefined, 1));
+    const other = { msgType: 'rrpair', ts: '2025-01-01T00:00:00Z', service: 'other', note: 'é ✓ 😀' };
+    const json = Buffer.from(JSON.stringify(other));
+    const n = withRRPairJson(r!, json);
+    expect(rrpairUnread(n)).toBe(true);
+    expect(rrpairJsonOf(n)).toBe(json);
+    expect([n.resource, n.attributes, n.observedNs]).toEqual([r!.resource, r!.attributes, r!.observedNs]);
+    expect(n.rrpair).toEqual(other);
+    expect(rrpairJsonOf(n)).toBe(json); // read and unchanged: still its JSON
   });
 });
 
