@@ -7,6 +7,7 @@
 //   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
 //   default  the same through redaction + indexing + batch → gzip file (the default processing)
 //   pool     default with the redaction in 2 worker threads (`redaction: { workers: 2 }`)
+//   pool1    the same with 1 worker thread (`redaction: { workers: 1 }`)
 //   gunzip   default with the gzip bodies gunzipped in a helper thread (`redaction: { gunzip_thread: true }`)
 // Sends pre-encoded ExportLogsServiceRequests built from the shared samples (~5.6 KB RRPairs,
 // most response bodies gzip) over keep-alive connections, stops the daemon with SIGTERM (which
@@ -83,14 +84,15 @@ for (let i = 0; i < distinct; i++) {
 const bytesPerReq = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
 
 function config(dir, kind, ports) {
-  const processing = kind === 'default' || kind === 'pool' || kind === 'gunzip';
+  const processing = kind === 'default' || kind.startsWith('pool') || kind === 'gunzip';
+  const workers = kind === 'pool1' ? 1 : 2;
   return `
 receivers:
   otlp:
     protocols:
       http: { endpoint: "127.0.0.1:${ports.http}" }
 processors:
-${processing ? `  redaction: { secret: bench${kind === 'pool' ? ', workers: 2' : kind === 'gunzip' ? ', gunzip_thread: true' : ''} }\n  indexing: {}\n` : ''}  batch: ${process.env.BENCH_OTLP_BATCH ?? '{}'}
+${processing ? `  redaction: { secret: bench${kind.startsWith('pool') ? `, workers: ${workers}` : kind === 'gunzip' ? ', gunzip_thread: true' : ''} }\n  indexing: {}\n` : ''}  batch: ${process.env.BENCH_OTLP_BATCH ?? '{}'}
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
@@ -219,7 +221,7 @@ async function loadCase(kind, asImage = false) {
   rmSync(d.dir, { recursive: true, force: true });
   const sent = nReq * PER_REQ;
   const cpu = after.cpu - before.cpu;
-  const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file', gunzip: 'OTLP protobuf → redaction (gunzip_thread) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
+  const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file', pool1: 'OTLP protobuf → redaction (1 worker) + indexing + batch → gzip file', gunzip: 'OTLP protobuf → redaction (gunzip_thread) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
   if (lines !== sent) console.error(`LOSS in ${name}: sent ${sent}, written ${lines}`);
   return {
     case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs${asImage ? '; as in the image' : ''})`,

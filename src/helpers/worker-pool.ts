@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RetryableError, ShutdownError } from '../core/errors.js';
+import { usableCpus } from './usable-cpus.js';
 
 /**
  * A small pool of worker threads running one module's pure batch function, so CPU-heavy
@@ -45,9 +45,15 @@ interface Slot {
   jobs: Map<number, Job>;
 }
 
-/** `workers: auto` is one worker per core. */
-export function poolSize(workers: number | 'auto'): number {
-  return workers === 'auto' ? availableParallelism() : workers;
+/** The most workers `auto` starts, so a big node without a CPU limit does not get a heap per core. */
+export const AUTO_MAX_WORKERS = 8;
+
+/**
+ * `workers: auto` is one worker per CPU the process may use (usableCpus) but one, left to the
+ * event loop, and at most AUTO_MAX_WORKERS: none on one CPU, where crossing threads only adds work.
+ */
+export function poolSize(workers: number | 'auto', cpus = usableCpus()): number {
+  return workers === 'auto' ? Math.max(0, Math.min(AUTO_MAX_WORKERS, cpus - 1)) : workers;
 }
 
 /** The URL a worker can import: a TypeScript module under src/ (tests) maps to its compiled twin under dist/. */

@@ -1,6 +1,7 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BackpressureError, RetryableError } from '../../src/core/errors.js';
-import { newRecord, type RecordBatch } from '../../src/core/record.js';
+import { newRecord, rrpairJsonOf, rrpairUnread, withRRPairJson, type RecordBatch } from '../../src/core/record.js';
+import { poolSize } from '../../src/helpers/worker-pool.js';
 import { factory, type RedactionProcessor } from '../../src/processors/redaction/index.js';
 import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
@@ -35,7 +36,7 @@ describe('redaction with workers', () => {
   it('gives the same records, attributes and counts as inline redaction over the samples and malformed input', async () => {
     const odd = [{}, { http: null }, { http: { req: { headers: 'h', uri: 5 }, res: { headers: { A: [1, null, 'a@b.io'] } } } }, { signature: 7, tokenList: [null, 'Bearer abcdefgh'], tags: { t: 'jane@example.com' } }, { http: { req: { headers: { 'Content-Type': ['text/plain'] }, bodyBase64: '%%%not base64' } } }] as unknown as RRPair[];
     const input = () => [...samples, ...odd].map((s) => rec(structuredClone(s), { sizeHint: 100 }));
-    const inline = await redaction();
+    const inline = await redaction({ workers: 0 });
     const pooled = await redaction({ workers: 2 });
     expect(pooled.proc.pool!.size).toBe(2);
     await inline.proc.consume([...input(), { rrpair: null } as never], {});
@@ -98,12 +99,40 @@ describe('redaction with workers', () => {
     await expect(proc.consume(tagged(9, 1), {})).rejects.toBeInstanceOf(RetryableError);
   });
 
-  it('takes workers: auto (one per core) and refuses a negative count', async () => {
-    const { proc } = await redaction({ workers: 'auto' });
-    expect(proc.pool!.size).toBeGreaterThanOrEqual(1);
-    const inline = await redaction({ workers: 0 });
-    expect(inline.proc.pool).toBeUndefined();
+  it('defaults to workers: auto, started with the first batch; 0 and gunzip_thread redact inline; a negative count is refused', async () => {
+    const { proc, sink } = await redaction();
+    expect(proc.pool?.size ?? 0).toBe(poolSize('auto'));
+    if (proc.pool) {
+      await proc.start();
+      expect(proc.pool.threads).toHaveLength(0); // none yet: a daemon that has not redacted stays as small as without them
+      await proc.consume(tagged(0, 5), {});
+      expect(proc.pool.threads).toHaveLength(1);
+      expect(sink.records.every((r) => r.rrpair.dlpModified)).toBe(true);
+    }
+    const explicit = await redaction({ workers: 1 });
+    await explicit.proc.start();
+    expect(explicit.proc.pool!.threads).toHaveLength(1); // a number starts them at once, so a broken build fails the start
+    expect((await redaction({ workers: 0 })).proc.pool).toBeUndefined();
+    expect((await redaction({ gunzip_thread: true })).proc.pool).toBeUndefined();
     await expect(redaction({ workers: -1 })).rejects.toThrow(/workers/);
+  });
+
+  it('sends the JSON a record arrived with and hands on the JSON the worker wrote, so no RRPair is parsed or stringified on the event loop', async () => {
+    const { proc, sink } = await redaction({ workers: 1 });
+    const arrived = samples.slice(0, 20).map((s) => withRRPairJson(rec({}), Buffer.from(JSON.stringify(s))));
+    const parse = vi.spyOn(JSON, 'parse');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      await proc.consume(arrived, {});
+      expect([parse.mock.calls.length, stringify.mock.calls.length]).toEqual([0, 0]);
+    } finally {
+      parse.mockRestore();
+      stringify.mockRestore();
+    }
+    expect(sink.records.map(rrpairUnread)).toEqual(arrived.map(() => true));
+    const inline = await redaction({ workers: 0 });
+    await inline.proc.consume(samples.slice(0, 20).map((s) => rec(structuredClone(s))), {});
+    expect(sink.records.map((r) => rrpairJsonOf(r)!.toString())).toEqual(inline.sink.records.map((r) => JSON.stringify(r.rrpair)));
   });
 
   it('redacts a record whose RRPair is not JSON (a BigInt) on the event loop instead of dropping it', async () => {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { TBoolean } from '@sinclair/typebox';
 import type { Component, Consumer, CreateSettings, InputProtector, ProcessorFactory } from '../../core/component.js';
 import { bool, bytes, list, obj, oneOf, raw, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
-import type { Context, RecordBatch, RRRecord } from '../../core/record.js';
+import { rrpairJsonOf, withRRPairJson, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
+import { JsonPacker, packed, type JsonPack } from '../../helpers/json-pack.js';
 import { InOrder } from '../../helpers/worker-pool-order.js';
 import { poolSize, WorkerPool } from '../../helpers/worker-pool.js';
 import type { RRPair } from '../../rrpair/types.js';
@@ -57,32 +58,38 @@ function redactOne(redactor: Redactor, rr: unknown, c: RedactionConfig, inflated
   }
 }
 
-/** A pool batch: RRPairs as JSON text (null: skip); back comes the new text, or null when unchanged. */
-interface PoolBatch { lines: (string | null)[] }
-interface PoolResult { lines: (string | null)[]; outcomes: (Outcome | null)[] }
+/** A pool batch: the RRPairs' JSON packed (a skipped record has an empty span). */
+type PoolBatch = JsonPack;
+/** Back come the redacted RRPairs' JSON packed (an empty span: unchanged or skipped) and what was found. */
+interface PoolResult { pack: JsonPack; outcomes: (Outcome | null)[] }
 
 /**
- * The batch function a pool worker runs (worker-pool.ts loads it by this module's path). JSON text
- * is the cheapest way across threads measured (bench/RESULTS.md, issue 13 round 5), and a record
- * redaction did not change comes back as null, so the main thread keeps its object unparsed.
+ * The batch function a pool worker runs (worker-pool.ts loads it by this module's path). The
+ * RRPairs cross as JSON packed in one transferred buffer each way (see JsonPacker): the main
+ * thread sends the JSON a record arrived with, unparsed, and gets back JSON it can hand to the
+ * exporter as it is; a record redaction did not change comes back empty and is kept as it was.
  */
-export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => PoolResult {
+export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => PoolResult & { transfer: ArrayBuffer[] } {
   const redactor = new Redactor(c);
-  return ({ lines }) => {
-    const out: PoolResult = { lines: [], outcomes: [] };
-    for (const line of lines) {
-      if (line === null) {
-        out.lines.push(null);
-        out.outcomes.push(null);
+  return (batch) => {
+    const n = batch.ends.length;
+    const outcomes: (Outcome | null)[] = new Array(n).fill(null);
+    const out = new JsonPacker(n, batch.bytes.length + 1024 * n);
+    for (let i = 0; i < n; i++) {
+      const json = packed(batch, i);
+      if (json.length === 0) {
+        out.skip();
         continue;
       }
-      const rr: unknown = JSON.parse(line);
+      const rr: unknown = JSON.parse(json.toString('utf8'));
       const o = redactOne(redactor, rr, c);
-      const text = o.error ? null : JSON.stringify(rr);
-      out.lines.push(text === line ? null : text);
-      out.outcomes.push(o);
+      outcomes[i] = o;
+      const text = o.error ? undefined : JSON.stringify(rr);
+      if (text === undefined || (text.length === json.length && json.equals(Buffer.from(text)))) out.skip();
+      else out.addString(text);
     }
-    return out;
+    const { pack, transfer } = out.finish();
+    return { pack, outcomes, transfer };
   };
 }
 
@@ -109,7 +116,8 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
       s.logger.warn('redaction: no secret configured; using a random one, so masked values correlate only within this process run');
     }
     this.redactor = new Redactor({ ...c, secret });
-    const size = poolSize(c.workers);
+    // gunzip_thread asks for redaction on the event loop, so `auto` then starts no workers.
+    const size = c.workers === 'auto' && c.gunzip_thread ? 0 : poolSize(c.workers);
     if (size > 0) {
       this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
       if (c.gunzip_thread) s.logger.warn('redaction: gunzip_thread is not used with workers (the workers gunzip the bodies they redact)');
@@ -121,8 +129,13 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     this.bodyCounter = s.metrics.counter('redaction_bodies_replaced', 'Bodies replaced whole without being parsed (invalid base64, over max_body_size), by reason.', ['reason']);
   }
 
+  /**
+   * An explicit `workers: N` starts its workers now, so a worker that cannot load fails the start;
+   * `auto` (the default) starts them with the first batch, so a daemon that has not redacted yet
+   * starts as fast and stays as small as without them.
+   */
   async start(): Promise<void> {
-    await this.pool?.start();
+    if (this.s.config.workers !== 'auto') await this.pool?.start();
   }
 
   /** Lets the batches in flight finish (their downstream too), then stops the workers. */
@@ -177,22 +190,28 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
    */
   private consumeInPool(pool: WorkerPool, batch: RecordBatch, ctx: Context): Promise<void> {
     const early: (Outcome | undefined)[] = [];
-    const lines = batch.map((r, i) => {
+    const packer = new JsonPacker(batch.length, batch.length * 8192);
+    batch.forEach((r, i) => {
+      const arrived = rrpairJsonOf(r);
+      if (arrived) return packer.addBytes(arrived);
       try {
         const text = JSON.stringify(r.rrpair) as string | undefined;
-        if (text !== undefined) return text;
+        if (text !== undefined) return packer.addString(text);
       } catch {
         // not JSON (a BigInt, a cycle): redacted here instead
       }
       early[i] = redactOne(this.redactor, r.rrpair, this.s.config);
-      return null;
+      packer.skip();
     });
-    const work = pool.run<PoolResult>({ lines } satisfies PoolBatch).then(
-      (res) => this.keep(batch, batch.map((r, i) => {
-        const text = res.lines[i];
-        if (text != null) r.rrpair = JSON.parse(text) as RRPair;
-        return early[i] ?? res.outcomes[i]!;
-      })),
+    const { pack, transfer } = packer.finish();
+    const work = pool.run<PoolResult>(pack satisfies PoolBatch, transfer).then(
+      (res) => {
+        const records = batch.map((r, i) => {
+          const json = early[i] ? undefined : packed(res.pack, i);
+          return json?.length ? withRRPairJson(r, json) : r;
+        });
+        return this.keep(records, records.map((_, i) => early[i] ?? res.outcomes[i]!));
+      },
       (err: unknown) => {
         this.s.logger.warn({ err }, 'redaction: a worker failed a batch; refused for retry');
         throw err;
@@ -259,11 +278,11 @@ const schema = obj({
   oversize_body: oneOf(['mask', 'drop'], 'mask', 'A body over max_body_size is replaced whole by a mask, or removed.'),
   keep_auth_scheme: bool(true, 'Keep "Bearer " / "Basic " in front of a redacted credential.'),
   summary_attribute: str('', 'When set, a record attribute of this name gets a JSON list of what was redacted (paths and categories, never values).'),
-  gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. Not used with workers (a warning at start says so).'),
+  gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. With workers: auto it keeps redaction on the event loop (auto then starts no workers); with an explicit workers: N it is not used (a warning at start says so).'),
   workers: withDefault(raw<number | 'auto'>({
     anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
-    description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and every core is used; 0 redacts on the event loop, auto one per core. Batches keep their order and are acknowledged once the next stage accepted them.',
-  }), 0),
+    description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and a second core is used; 0 redacts on the event loop. auto: one per CPU the process may use (its cgroup CPU limit counts) but one, at most 8, started with the first batch; none on 1 CPU or with gunzip_thread. Same output either way; batches keep their order and are acknowledged once the next stage accepted them.',
+  }), 'auto'),
 });
 
 /** The processor's config; the Redactor takes the same object (RedactorOptions is this type). */
