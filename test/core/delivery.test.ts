@@ -125,7 +125,7 @@ describe('batch processor', () => {
   it('acknowledges a sender only once its records were accepted downstream, and passes refusals back', async () => {
     const accepted: number[] = [];
     let refuse = true;
-    const p = new BatchProcessor({ send_batch_size: 4, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 30, max_in_flight: 2, flush_when_idle: 0 }, {
+    const p = new BatchProcessor({ send_batch_size: 4, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 30, max_in_flight: 2, flush_when_idle: 0, flush_when_senders_wait: false }, {
       async consume(b) {
         if (refuse) throw new RetryableError('downstream full');
         accepted.push(b.length);
@@ -146,7 +146,7 @@ describe('batch processor', () => {
 
   it('splits by send_batch_max_size and flushes by bytes', async () => {
     const sizes: number[] = [];
-    const p = new BatchProcessor({ send_batch_size: 10, send_batch_max_size: 10, send_batch_bytes: 200, timeout: 1000, max_in_flight: 4, flush_when_idle: 0 }, {
+    const p = new BatchProcessor({ send_batch_size: 10, send_batch_max_size: 10, send_batch_bytes: 200, timeout: 1000, max_in_flight: 4, flush_when_idle: 0, flush_when_senders_wait: false }, {
       async consume(b) {
         sizes.push(b.length);
       },
@@ -164,7 +164,7 @@ describe('batch processor', () => {
     vi.useFakeTimers();
     try {
       const sent: number[] = [];
-      const p = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 3_600_000, max_in_flight: 4, flush_when_idle: 20 }, {
+      const p = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 3_600_000, max_in_flight: 4, flush_when_idle: 20, flush_when_senders_wait: false }, {
         async consume(b) {
           sent.push(b.length);
         },
@@ -181,7 +181,7 @@ describe('batch processor', () => {
       expect(sent).toEqual([5]);
       expect(acked.sort()).toEqual(['a', 'b']);
       // Off (the default, as OTel): the partial batch waits for timeout.
-      const q = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 1000, max_in_flight: 4, flush_when_idle: 0 }, {
+      const q = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 1000, max_in_flight: 4, flush_when_idle: 0, flush_when_senders_wait: false }, {
         async consume(batch) {
           sent.push(batch.length);
         },
@@ -191,6 +191,61 @@ describe('batch processor', () => {
       expect(sent).toEqual([5]);
       await vi.advanceTimersByTimeAsync(1);
       expect(sent).toEqual([5, 4]);
+      await Promise.all([p.shutdown(), q.shutdown()]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('flush_when_senders_wait sends a batch at once when every sender seen lately waits on it; fewer wait out timeout; the memory is 8 batches', async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: number[] = [];
+      let refuse = false;
+      const make = (on: boolean) => new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 1000, max_in_flight: 4, flush_when_idle: 0, flush_when_senders_wait: on }, {
+        async consume(b) {
+          if (refuse) throw new RetryableError('downstream full');
+          sent.push(b.length);
+        },
+      });
+      /** `senders` requests of 3 records, 5 ms apart; how long after the first the last was acknowledged (or refused). */
+      const round = async (p: BatchProcessor, senders: number) => {
+        const start = Date.now();
+        let last = 0;
+        let settled = 0;
+        const settle = () => {
+          last = Date.now();
+          settled++;
+        };
+        for (let i = 0; i < senders; i++) {
+          void p.consume(recs(3), {}).then(settle, settle);
+          await vi.advanceTimersByTimeAsync(5);
+        }
+        while (settled < senders) await vi.advanceTimersByTimeAsync(1);
+        return last - start;
+      };
+      const p = make(true);
+      // Nothing to go by yet: the first batch waits out timeout.
+      expect(await round(p, 4)).toBe(1000);
+      // The same 4 senders again: the 4th request completes the batch, which goes at once.
+      expect(await round(p, 4)).toBe(15);
+      expect(sent).toEqual([12, 12]);
+      // A refused batch settles its senders too: they are not counted as waiting ever after.
+      refuse = true;
+      expect(await round(p, 4)).toBe(15);
+      refuse = false;
+      expect(await round(p, 4)).toBe(15);
+      // Only 3 of the 4 come: a 4th could still join, so the batch waits out timeout ...
+      expect(await round(p, 3)).toBe(1000);
+      // (the batch after the last of 4 still saw those 4 open while they were being sent)
+      for (let i = 0; i < 8; i++) expect(await round(p, 3)).toBe(1000);
+      // ... until 4 open at once is older than the last 8 batches.
+      expect(await round(p, 3)).toBe(10);
+      expect(sent.slice(-3)).toEqual([9, 9, 9]);
+      // Off: every partial batch waits out timeout, as OTel's does.
+      const q = make(false);
+      expect(await round(q, 4)).toBe(1000);
+      expect(await round(q, 4)).toBe(1000);
       await Promise.all([p.shutdown(), q.shutdown()]);
     } finally {
       vi.useRealTimers();

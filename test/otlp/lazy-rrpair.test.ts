@@ -184,11 +184,12 @@ describe('copies that keep the RRPair JSON (withFields, withRRPairJson)', () => 
     const [unread, read, changed, forgotten] = decoded(bytes);
     const want = reference(bytes).map((r) => r.rrpair);
 
-    const a = withFields(unread!, { index: { service: 'svc' } });
+    const doc = { service: 'svc' } as unknown as RRRecord['index'];
+    const a = withFields(unread!, { index: doc });
     expect(rrpairUnread(a)).toBe(true);
     expect(rrpairJsonOf(a)).toBe(rrpairJsonOf(unread!));
     expect(rrpairField(a, 'service')).toBe('svc');
-    expect([a.index, unread!.index]).toEqual([{ service: 'svc' }, undefined]);
+    expect([a.index, unread!.index]).toEqual([doc, undefined]);
     expect([a.resource, a.attributes, a.observedNs]).toEqual([unread!.resource, unread!.attributes, unread!.observedNs]);
     expect(a.rrpair).toEqual(want[0]);
     expect(rrpairUnread(unread!)).toBe(true);
@@ -238,7 +239,7 @@ service: { pipelines: { logs: { receivers: [file], exporters: [file] } } }`;
     const t = new Telemetry({ processMetrics: false });
     const file = createFileExporter({ id: 'file', kind: 'exporter', config, logger: silentLogger(), metrics: t.forComponent('file', 'exporter'), configDir: '.' });
     await file.start(testHost(join(dir, 'state')));
-    const batch = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 20, max_in_flight: 4, flush_when_idle: 0 }, file);
+    const batch = new BatchProcessor({ send_batch_size: 8192, send_batch_max_size: 0, send_batch_bytes: 0, timeout: 20, max_in_flight: 4, flush_when_idle: 0, flush_when_senders_wait: false }, file);
 
     const sent: RRRecord[] = [];
     for (const service of ['a', 'b']) {

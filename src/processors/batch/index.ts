@@ -1,8 +1,11 @@
 import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
-import { bytes, duration, int, obj, type Config } from '../../config/fragments.js';
+import { bool, bytes, duration, int, obj, type Config } from '../../config/fragments.js';
 import { ShutdownError } from '../../core/errors.js';
 import { itemSize } from '../../core/metric.js';
 import type { Context } from '../../core/record.js';
+
+/** Batches whose peak of waiting senders flush_when_senders_wait remembers. */
+const RECENT_BATCHES = 8;
 
 /** One consume() call waiting for all the batches its records went into. */
 interface Ticket {
@@ -27,6 +30,13 @@ export class BatchProcessor implements Component, AnyConsumer {
   private readonly slotWaiters: (() => void)[] = [];
   private readonly flushes = new Set<Promise<void>>();
   private stopped = false;
+  /** consume() calls not yet settled: waiting in the pending batch, or in one being sent. */
+  private open = 0;
+  /** The most calls open at once since the last flush. */
+  private openPeak = 0;
+  /** openPeak of the last RECENT_BATCHES batches: how many senders wait at once lately. */
+  private readonly peaks = new Uint32Array(RECENT_BATCHES);
+  private peakAt = 0;
 
   constructor(private readonly cfg: BatchConfig, private readonly next: AnyConsumer) {}
 
@@ -35,8 +45,10 @@ export class BatchProcessor implements Component, AnyConsumer {
   consume(batch: Item[], ctx: Context): Promise<void> {
     if (this.stopped) return Promise.reject(new ShutdownError('batch processor is shutting down'));
     if (batch.length === 0) return Promise.resolve();
+    if (++this.open > this.openPeak) this.openPeak = this.open;
+    const settled = () => void this.open--;
     return new Promise<void>((resolve, reject) => {
-      const ticket: Ticket = { parts: 0, settled: false, resolve, reject };
+      const ticket: Ticket = { parts: 0, settled: false, resolve: () => (settled(), resolve()), reject: (err) => (settled(), reject(err)) };
       let i = 0;
       while (i < batch.length) {
         const room = this.cfg.send_batch_max_size > 0 ? this.cfg.send_batch_max_size - this.pending.length : batch.length - i;
@@ -53,6 +65,7 @@ export class BatchProcessor implements Component, AnyConsumer {
         }
         if (this.full()) this.flush(ctx);
       }
+      if (this.pending.length > 0 && this.everySenderWaits()) this.flush(ctx);
       if (this.pending.length > 0 && !this.timer) {
         this.timer = setTimeout(() => this.flush({}), this.cfg.timeout);
       }
@@ -69,6 +82,18 @@ export class BatchProcessor implements Component, AnyConsumer {
     return this.cfg.send_batch_bytes > 0 && this.pendingBytes >= this.cfg.send_batch_bytes;
   }
 
+  /**
+   * flush_when_senders_wait: the pending batch holds as many waiting consume() calls as were ever
+   * open at once over the recent batches, so every sender seen lately is waiting for this batch
+   * to be acknowledged and nothing more is coming; waiting out `timeout` would only stall them.
+   */
+  private everySenderWaits(): boolean {
+    if (!this.cfg.flush_when_senders_wait) return false;
+    let recent = 0;
+    for (const p of this.peaks) if (p > recent) recent = p;
+    return recent > 0 && this.pendingTickets.length >= recent;
+  }
+
   private flush(ctx: Context): void {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -79,6 +104,9 @@ export class BatchProcessor implements Component, AnyConsumer {
       this.idleTimer = undefined;
     }
     if (this.pending.length === 0) return;
+    this.peaks[this.peakAt] = this.openPeak;
+    this.peakAt = (this.peakAt + 1) % RECENT_BATCHES;
+    this.openPeak = this.open;
     const records = this.pending;
     const tickets = this.pendingTickets;
     this.pending = [];
@@ -126,6 +154,7 @@ const schema = obj({
   send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
   timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
   max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
+  flush_when_senders_wait: bool(true, 'rrpipe: also send a non-empty batch at once when it holds a record of every sender seen lately (as many waiting requests as were open at once over the last 8 batches): those senders wait for this batch to be acknowledged, so nothing more would come before timeout. Changes when a batch goes, not what it holds, unless a new sender would have joined it; false waits out timeout as OTel does.'),
   flush_when_idle: duration('0s', 'rrpipe: also send a non-empty batch once no record has arrived for this long (0: off, as OTel). For senders that wait for acknowledgement.'),
 });
 
