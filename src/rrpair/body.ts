@@ -122,6 +122,12 @@ function gunzipSized(raw: Buffer, maxBytes: number): Buffer | undefined {
   }
 }
 
+/** The inflated bytes of a body, for the bodyBase64 string they were inflated from. */
+export interface InflatedBody {
+  b64: string;
+  bytes: Buffer;
+}
+
 /** Compress again as it came and base64-encode. */
 export function encodeBody(bytes: Buffer, encoding: BodyEncoding): string {
   switch (encoding) {
