@@ -50,11 +50,32 @@ export async function startProcess(cmd: string, args: string[], ready: RegExp, e
   return Object.assign(child, { banner: ready.exec(out)![0] });
 }
 
-const groups = new Set<ChildProcess>();
-// A test file that ends without its afterAll (a crash, a timeout) still takes its servers with it.
-process.once('exit', () => {
-  for (const c of groups) signalGroup(c, 'SIGKILL');
-});
+/*
+ * The servers die with the process that started them (vitest's fork of a test file) however it
+ * ends: exit (a crash, a timeout, no afterAll), SIGINT (Ctrl-C reaches the whole foreground group),
+ * SIGTERM (vitest stopping its fork), SIGHUP, or its parent gone (a CI job's SIGTERM to vitest
+ * alone: the fork is not signalled, its IPC channel closes). Kept on globalThis so that the handlers
+ * are installed once per process however many times this module is evaluated in it.
+ */
+const KEY = Symbol.for('rrpipe.test.serverGroups');
+const groups: Set<ChildProcess> = ((globalThis as Record<symbol, Set<ChildProcess> | undefined>)[KEY] ??= installCleanup(new Set()));
+
+function installCleanup(set: Set<ChildProcess>): Set<ChildProcess> {
+  const killAll = () => {
+    for (const c of set) signalGroup(c, 'SIGKILL');
+  };
+  process.once('exit', killAll);
+  process.once('disconnect', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      // Another listener (vitest's own, a test's) decides what the signal does; alone, ours is
+      // gone (once), so the re-raised signal ends the process as if no handler had been installed.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+  return set;
+}
 
 /** Signal the process group a started server leads (the server and whatever it launched). */
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
