@@ -5,7 +5,7 @@
  * TypeScript), starts a dummy server and is signalled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(() => {
   for (const c of owners) c.kill('SIGKILL');
   for (const pid of started) if (alive(pid)) process.kill(-pid, 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -79,6 +80,13 @@ describe('test servers when the process that started them is signalled or loses 
     expect(await r.ended).toEqual({ code: 3, signal: null });
     expect(r.out()).toContain('own handler');
     await gone(r.pids);
+  });
+
+  it('SIGTERM: postgres, which pg_ctl leaves outside the process, is shut down too', async () => {
+    const r = await runAndEnd('SIGTERM', `const pg = await a.startPostgres();\nconsole.log('dir ' + pg.dir + '\\npids ' + pg.postmaster);`);
+    expect((await r.ended).signal).toBe('SIGTERM');
+    await gone(r.pids);
+    rmSync(/^dir (.+)$/m.exec(r.out())![1]!, { recursive: true, force: true });
   });
 
   it('parent gone (its IPC channel closed, as for a vitest fork whose vitest was killed): the servers are killed', async () => {
