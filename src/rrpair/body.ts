@@ -94,13 +94,6 @@ export function decodeBody(b64: string, headers: Headers | undefined, maxBytes: 
 /** The largest output buffer gunzipSized sizes from a gzip trailer (a trailer can lie). */
 const SIZED_GUNZIP_MAX = 256 * 1024;
 
-/**
- * gunzip into one output buffer sized from the gzip trailer's ISIZE (the uncompressed size)
- * instead of zlib's 16 KiB chunks: a fifth less CPU on bodies of a few KB. Undefined when the
- * trailer gives no usable size or the body fails to gunzip: the caller then gunzips with
- * zlib's defaults, so a failure (which can depend on the chunk size: too_large is checked
- * between chunks) is decided exactly as before. A success gives the same bytes with any chunk size.
- */
 /** How a base64 gzip body starts: 1f 8b 08 (gzip, deflate method). */
 export const GZIP_BASE64_PREFIX = 'H4sI';
 
@@ -112,6 +105,13 @@ export function gzipTrailerSize(raw: Buffer): number | undefined {
   return raw.length < 18 ? undefined : raw.readUInt32LE(raw.length - 4);
 }
 
+/**
+ * gunzip into one output buffer sized from the gzip trailer's ISIZE (the uncompressed size)
+ * instead of zlib's 16 KiB chunks: a fifth less CPU on bodies of a few KB. Undefined when the
+ * trailer gives no usable size or the body fails to gunzip: the caller then gunzips with
+ * zlib's defaults, so a failure (which can depend on the chunk size: too_large is checked
+ * between chunks) is decided exactly as before. A success gives the same bytes with any chunk size.
+ */
 function gunzipSized(raw: Buffer, maxBytes: number): Buffer | undefined {
   const size = gzipTrailerSize(raw);
   if (size === undefined || size === 0 || size >= SIZED_GUNZIP_MAX || (maxBytes > 0 && size > maxBytes)) return undefined;
@@ -120,6 +120,12 @@ function gunzipSized(raw: Buffer, maxBytes: number): Buffer | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The inflated bytes of a body, for the bodyBase64 string they were inflated from. */
+export interface InflatedBody {
+  b64: string;
+  bytes: Buffer;
 }
 
 /** Compress again as it came and base64-encode. */

@@ -1,6 +1,5 @@
-import { bodyKind, contentTypeOf, decodeBody, utf8OrUndefined } from './body.js';
+import { bodyKind, contentTypeOf, decodeBody, utf8OrUndefined, type InflatedBody } from './body.js';
 import { jsonPathStep } from './path.js';
-import type { InflatedBody } from './token-inflate.js';
 import { dateFormat, decodeJwt, PATTERNS, type TokenEntry } from './token-values.js';
 import type { Headers, RRPair } from './types.js';
 

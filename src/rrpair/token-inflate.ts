@@ -1,5 +1,5 @@
 import { crc32, gunzipSync } from 'node:zlib';
-import { base64Size, GZIP_BASE64_PREFIX, gzipTrailerSize, isBase64 } from './body.js';
+import { base64Size, GZIP_BASE64_PREFIX, gzipTrailerSize, isBase64, type InflatedBody } from './body.js';
 
 /*
  * Gunzip the gzip bodies of a whole batch in one zlib call. A synchronous gunzip costs about as
@@ -12,12 +12,6 @@ import { base64Size, GZIP_BASE64_PREFIX, gzipTrailerSize, isBase64 } from './bod
  * not match (a body with trailing bytes or several members, a corrupt one), nothing is returned and
  * every body is decoded on its own as before, so the answers are decodeBody's.
  */
-
-/** The inflated bytes of a body, for the bodyBase64 string they were inflated from. */
-export interface InflatedBody {
-  b64: string;
-  bytes: Buffer;
-}
 
 interface BodyPart {
   bodyBase64?: unknown;

@@ -5,5 +5,5 @@
 export * from './token-values.js';
 export { mapFields } from './token-fields.js';
 export * from './token-find.js';
-export { gunzipBodies, type InflatedBody } from './token-inflate.js';
+export { gunzipBodies } from './token-inflate.js';
 export * from './token-render.js';

@@ -7,7 +7,7 @@ import type { Host } from '../../src/core/component.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { newRecord, type RecordBatch } from '../../src/core/record.js';
 import { Telemetry } from '../../src/core/telemetry.js';
-import { createFileExporter, type FileExporterConfig } from '../../src/exporters/file/index.js';
+import { createFileExporter, jsonLines, LineSizeHint, type FileExporterConfig } from '../../src/exporters/file/index.js';
 import { testRegistry } from '../support/capture.js';
 import { tmp } from '../support/tmp.js';
 
@@ -114,6 +114,51 @@ describe('file exporter: lines and paths', () => {
       for (const [k, lines] of want) expect(got.get(k)).toEqual(lines);
     });
   }
+
+  it('two exporters in one process, one with 100 KB lines and one with 60-byte lines, each write exactly their own lines', async () => {
+    const dir = tmp();
+    const t = new Telemetry({ processMetrics: false });
+    const exporters = await Promise.all(
+      ['big', 'small'].map(async (name) => {
+        const config = await fileConfig(join(dir, `${name}/out.jsonl`));
+        const e = createFileExporter({ id: 'file', kind: 'exporter', config, logger: silentLogger(), metrics: t.forComponent(name, 'exporter'), configDir: '.' });
+        await e.start(host(join(dir, `state-${name}`)));
+        return e;
+      }),
+    );
+    const [big, small] = exporters as [(typeof exporters)[0], (typeof exporters)[0]];
+    const rec = (name: string, i: number, note: string) => newRecord({ uuid: `${name}-${i}`, ts: '2025-03-18T00:00:00Z', note });
+    const sent = { big: [] as RecordBatch[], small: [] as RecordBatch[] };
+    for (let round = 0; round < 4; round++) {
+      const b = Array.from({ length: 3 }, (_, i) => rec('big', round * 3 + i, 'ü'.repeat(50_000 + i)));
+      const s = Array.from({ length: 40 }, (_, i) => rec('small', round * 40 + i, 'x'.repeat(i % 3)));
+      sent.big.push(b);
+      sent.small.push(s);
+      // Alternating, so each batch follows one of the other exporter's.
+      await small.consume(s, {});
+      await big.consume(b, {});
+    }
+    await Promise.all(exporters.map((e) => e.shutdown(AbortSignal.timeout(10_000))));
+
+    for (const name of ['big', 'small'] as const) {
+      const files = filesUnder(join(dir, name));
+      expect(files.size).toBe(1);
+      expect([...files.values()][0]).toEqual(sent[name].flat().map((r) => JSON.stringify(r.rrpair)));
+    }
+  });
+
+  it('a raw_jsonl line-size hint is changed only by the batches encoded with it', () => {
+    const big = new LineSizeHint();
+    const small = new LineSizeHint();
+    const bigs = [newRecord({ uuid: 'b', note: 'y'.repeat(100_000) })];
+    const smalls = [newRecord({ uuid: 's' })];
+    expect(jsonLines(smalls, small).toString()).toBe(JSON.stringify(smalls[0]!.rrpair) + '\n');
+    const smallHint = small.bytes;
+    expect(smallHint).toBe(Buffer.byteLength(JSON.stringify(smalls[0]!.rrpair)) + 1);
+    expect(jsonLines(bigs, big).toString()).toBe(JSON.stringify(bigs[0]!.rrpair) + '\n');
+    expect(big.bytes).toBeGreaterThan(100_000);
+    expect(small.bytes).toBe(smallHint);
+  });
 
   it('writes a line far longer in UTF-8 than in characters whole, after short lines (layout otel, raw_jsonl)', async () => {
     const dir = tmp();

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bigtableEmulator, pgBin } from './backend.js';
 import { freePort } from './net.js';
@@ -19,8 +19,9 @@ export type Started = ChildProcess & { banner: string };
 export async function startProcess(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<Started> {
   // Its own process group: emulators are often a launcher script whose JVM would outlive a signal sent to the script alone.
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  groups.add(child);
-  child.once('exit', () => groups.delete(child));
+  const kill = () => signalGroup(child, 'SIGKILL');
+  killers.add(kill);
+  child.once('exit', () => killers.delete(kill));
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -50,11 +51,33 @@ export async function startProcess(cmd: string, args: string[], ready: RegExp, e
   return Object.assign(child, { banner: ready.exec(out)![0] });
 }
 
-const groups = new Set<ChildProcess>();
-// A test file that ends without its afterAll (a crash, a timeout) still takes its servers with it.
-process.once('exit', () => {
-  for (const c of groups) signalGroup(c, 'SIGKILL');
-});
+/*
+ * The servers die with the process that started them (vitest's fork of a test file) however it
+ * ends: exit (a crash, a timeout, no afterAll), SIGINT (Ctrl-C reaches the whole foreground group),
+ * SIGTERM (vitest stopping its fork), SIGHUP, or its parent gone (a CI job's SIGTERM to vitest
+ * alone: the fork is not signalled, its IPC channel closes). One synchronous kill per running
+ * server, kept on globalThis so that the handlers are installed once per process however many
+ * times this module is evaluated in it.
+ */
+const KEY = Symbol.for('rrpipe.test.serverKillers');
+const killers: Set<() => void> = ((globalThis as Record<symbol, Set<() => void> | undefined>)[KEY] ??= installCleanup(new Set()));
+
+function installCleanup(set: Set<() => void>): Set<() => void> {
+  const killAll = () => {
+    for (const kill of set) kill();
+  };
+  process.once('exit', killAll);
+  process.once('disconnect', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      // Another listener (vitest's own, a test's) decides what the signal does; alone, ours is
+      // gone (once), so the re-raised signal ends the process as if no handler had been installed.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+  return set;
+}
 
 /** Signal the process group a started server leads (the server and whatever it launched). */
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
@@ -182,7 +205,7 @@ function run(cmd: string, args: string[]): Promise<void> {
  * A throwaway PostgreSQL cluster (Debian package postgresql): initdb with trust auth for `user`,
  * pg_ctl start on 127.0.0.1. PostgreSQL refuses to run as root, so as root it runs as nobody.
  */
-export async function startPostgres(opts: { user?: string } = {}): Promise<{ port: number; user: string; stop(): Promise<void> }> {
+export async function startPostgres(opts: { user?: string } = {}): Promise<{ port: number; user: string; dir: string; postmaster: number; stop(): Promise<void> }> {
   const t = tmpDir('rrpipe-pg-');
   const isRoot = process.getuid?.() === 0;
   const as = (cmd: string, args: string[]): [string, string[]] => (isRoot ? ['runuser', ['-u', 'nobody', '--', cmd, ...args]] : [cmd, args]);
@@ -196,9 +219,22 @@ export async function startPostgres(opts: { user?: string } = {}): Promise<{ por
   const port = await freePort();
   await run(...as(pgBin('initdb'), ['-D', data, '-A', 'trust', '-U', user, '--no-sync']));
   await run(...as(pgBin('pg_ctl'), ['-D', data, '-w', '-l', join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']));
+  // pg_ctl leaves the postmaster in a session of its own, not a child of ours. SIGQUIT is pg_ctl's
+  // immediate shutdown: the postmaster takes down its backends, which a group signal would miss
+  // (each has a process group of its own).
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const kill = () => {
+    try {
+      process.kill(postmaster, 'SIGQUIT');
+    } catch {
+      // already gone
+    }
+  };
+  killers.add(kill);
   return {
-    port, user,
+    port, user, dir: t.dir, postmaster,
     async stop() {
+      killers.delete(kill);
       await run(...as(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])).catch(() => undefined);
       t.cleanup();
     },

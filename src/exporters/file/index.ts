@@ -12,22 +12,27 @@ import { BufferPool } from '../../helpers/buffer-pool.js';
 /** rrpipe's rotation defaults (layout rrpipe), when the config has no rotation block. */
 const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_000, max_days: 0, max_backups: 0, localtime: false };
 
-function encode(records: RRRecord[], format: string): Buffer {
-  return format === 'raw_jsonl' ? jsonLines(records) : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
+function encode(records: RRRecord[], format: string, hint: LineSizeHint): Buffer {
+  return format === 'raw_jsonl' ? jsonLines(records, hint) : Buffer.from(JSON.stringify(recordsToOtlpJson(records)) + '\n');
 }
 
 /** Encoded raw_jsonl batches, reused once written (see BufferPool). */
 const lineBuffers = new BufferPool();
 
-/** Bytes per stringified line in the last batch, to size the next batch's buffer. */
-let stringifiedLineBytes = 2048;
+/**
+ * Bytes per stringified line in a writer's last batch, to size its next batch's buffer: one per
+ * writer, so exporters with very different records do not size each other's buffers.
+ */
+export class LineSizeHint {
+  bytes = 2048;
+}
 
 /**
  * One RRPair JSON line per record, each written straight into the buffer: the JSON a record
  * arrived with when it is still true (copied), else the RRPair stringified and written at once,
  * so each string dies young instead of a batch of them living until all are measured.
  */
-function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
+export function jsonLines(records: RRRecord[], hint: LineSizeHint, pool?: BufferPool): Buffer {
   const known = records.map((r) => rrpairJsonOf(r));
   let size = 0;
   let unknown = 0;
@@ -36,7 +41,7 @@ function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
     else unknown++;
   }
   const take = (n: number) => (pool ? pool.take(n) : Buffer.allocUnsafeSlow(n));
-  let out = take(size + unknown * stringifiedLineBytes);
+  let out = take(size + unknown * hint.bytes);
   let at = 0;
   /** Room for n more bytes: a larger buffer with what was written, the smaller one given back. */
   const room = (n: number) => {
@@ -70,7 +75,7 @@ function jsonLines(records: RRRecord[], pool?: BufferPool): Buffer {
     }
     out[at++] = 0x0a;
   }
-  if (unknown > 0) stringifiedLineBytes = Math.ceil(stringified / unknown);
+  if (unknown > 0) hint.bytes = Math.ceil(stringified / unknown);
   return out.subarray(0, at);
 }
 
@@ -83,6 +88,7 @@ class OtelFileWriter {
   private readonly file: OtelFile;
   private timer?: NodeJS.Timeout;
   private readonly format: string;
+  private readonly lineSize = new LineSizeHint();
 
   constructor(private readonly s: CreateSettings<FileExporterConfig>) {
     const c = s.config;
@@ -106,7 +112,7 @@ class OtelFileWriter {
   }
 
   push(batch: RecordBatch): Promise<void> {
-    return this.file.write(encode(batch, this.format), this.s.config.flush_interval === 0);
+    return this.file.write(encode(batch, this.format, this.lineSize), this.s.config.flush_interval === 0);
   }
 
   async shutdown(): Promise<void> {
@@ -129,6 +135,7 @@ class FileWriter {
   private readonly finishing = new Set<Promise<unknown>>();
 
   private readonly rotation: typeof RRPIPE_ROTATION;
+  private readonly lineSize = new LineSizeHint();
 
   constructor(private readonly s: CreateSettings<FileExporterConfig>) {
     const c = s.config;
@@ -163,14 +170,14 @@ class FileWriter {
     const f = this.open.get(path) ?? (await this.openFile(path));
     const format = c.format ?? 'raw_jsonl';
     if (format === 'raw_jsonl') {
-      const data = jsonLines(records, lineBuffers);
+      const data = jsonLines(records, this.lineSize, lineBuffers);
       try {
         await f.write(data, records.length);
       } finally {
         // Written (or failed): PartFile keeps no reference to the bytes.
         lineBuffers.give(Buffer.from(data.buffer, 0, data.buffer.byteLength));
       }
-    } else await f.write(encode(records, format), records.length);
+    } else await f.write(encode(records, format, this.lineSize), records.length);
     if (c.flush_interval === 0) await f.sync();
     if (this.rotation.max_megabytes > 0 && f.size >= this.rotation.max_megabytes * 1024 * 1024) this.finish(path, f);
   }

@@ -10,7 +10,7 @@ import type { RRPair } from '../../rrpair/types.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
 import { compileLinear } from '../../helpers/linear-regex.js';
-import type { InflatedBody } from '../../rrpair/token-inflate.js';
+import type { InflatedBody } from '../../rrpair/body.js';
 import { BodyInflater } from './inflate.js';
 
 /**

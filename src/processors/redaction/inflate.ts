@@ -1,5 +1,4 @@
-import { decodeBody, GZIP_BASE64_PREFIX } from '../../rrpair/body.js';
-import type { InflatedBody } from '../../rrpair/token-inflate.js';
+import { decodeBody, GZIP_BASE64_PREFIX, type InflatedBody } from '../../rrpair/body.js';
 import { WorkerPool } from '../../helpers/worker-pool.js';
 
 /*

@@ -1,5 +1,4 @@
-import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined } from '../../rrpair/body.js';
-import type { InflatedBody } from '../../rrpair/token-inflate.js';
+import { base64MayBeText, isBase64, looksLikeText, utf8OrUndefined, type InflatedBody } from '../../rrpair/body.js';
 import type { Action, Finding, Redactor, ValueRule } from './redactor.js';
 import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { InflatedBody } from '../../rrpair/token-inflate.js';
+import type { InflatedBody } from '../../rrpair/body.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { DETECTORS, DETECTOR_NAMES, sensitiveKeyCategory, type Detector } from './detectors.js';
 import { DETECTOR_BIT } from './prefilter.js';
