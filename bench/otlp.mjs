@@ -5,9 +5,11 @@
 //            `node bin/rrpipe.js` as is, and as the container image runs it (the Dockerfile's
 //            NODE_OPTIONS and MALLOC_CONF, jemalloc preloaded when libjemalloc2 is installed here)
 //   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
-//   default  the same through redaction + indexing + batch → gzip file (the default processing)
+//   default  the same through redaction + indexing + batch → gzip file (the default processing;
+//            redaction's workers: auto, one worker on 2 CPUs)
 //   pool     default with the redaction in 2 worker threads (`redaction: { workers: 2 }`)
 //   pool1    the same with 1 worker thread (`redaction: { workers: 1 }`)
+//   inline   the same with redaction on the event loop (`redaction: { workers: 0 }`)
 //   gunzip   default with the gzip bodies gunzipped in a helper thread (`redaction: { gunzip_thread: true }`)
 // Sends pre-encoded ExportLogsServiceRequests built from the shared samples (~5.6 KB RRPairs,
 // most response bodies gzip) over keep-alive connections, stops the daemon with SIGTERM (which
@@ -35,7 +37,7 @@ const { newRecord } = await import(join(root, 'dist/core/record.js'));
 const TOTAL = Number(process.argv[2] ?? process.env.BENCH_RECORDS ?? 100_000);
 const PER_REQ = Number(process.argv[3] ?? 500);
 const CONC = Number(process.argv[4] ?? 4);
-const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default,pool').split(',');
+const CASES = (process.env.BENCH_OTLP_CASES ?? 'startup,plain,default,inline,pool').split(',');
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 const samples = sampleLines().map((l) => JSON.parse(l));
@@ -84,15 +86,15 @@ for (let i = 0; i < distinct; i++) {
 const bytesPerReq = bodies.reduce((a, b) => a + b.length, 0) / bodies.length;
 
 function config(dir, kind, ports) {
-  const processing = kind === 'default' || kind.startsWith('pool') || kind === 'gunzip';
-  const workers = kind === 'pool1' ? 1 : 2;
+  const processing = kind === 'default' || kind === 'inline' || kind.startsWith('pool') || kind === 'gunzip';
+  const workers = { pool1: 1, pool: 2, inline: 0 }[kind];
   return `
 receivers:
   otlp:
     protocols:
       http: { endpoint: "127.0.0.1:${ports.http}" }
 processors:
-${processing ? `  redaction: { secret: bench${kind.startsWith('pool') ? `, workers: ${workers}` : kind === 'gunzip' ? ', gunzip_thread: true' : ''} }\n  indexing: {}\n` : ''}  batch: ${process.env.BENCH_OTLP_BATCH ?? '{}'}
+${processing ? `  redaction: { secret: bench${workers !== undefined ? `, workers: ${workers}` : kind === 'gunzip' ? ', gunzip_thread: true' : ''} }\n  indexing: {}\n` : ''}  batch: ${process.env.BENCH_OTLP_BATCH ?? '{}'}
 exporters:
   file:
     path: ${dir}/out/{service}.jsonl
@@ -221,7 +223,7 @@ async function loadCase(kind, asImage = false) {
   rmSync(d.dir, { recursive: true, force: true });
   const sent = nReq * PER_REQ;
   const cpu = after.cpu - before.cpu;
-  const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file', pool1: 'OTLP protobuf → redaction (1 worker) + indexing + batch → gzip file', gunzip: 'OTLP protobuf → redaction (gunzip_thread) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
+  const name = { default: 'OTLP protobuf → redaction + indexing + batch → gzip file', pool: 'OTLP protobuf → redaction (2 workers) + indexing + batch → gzip file', pool1: 'OTLP protobuf → redaction (1 worker) + indexing + batch → gzip file', inline: 'OTLP protobuf → redaction (on the event loop) + indexing + batch → gzip file', gunzip: 'OTLP protobuf → redaction (gunzip_thread) + indexing + batch → gzip file' }[kind] ?? 'OTLP protobuf → batch → file';
   if (lines !== sent) console.error(`LOSS in ${name}: sent ${sent}, written ${lines}`);
   return {
     case: `${name} (${PER_REQ}/request, ${CONC} in flight, tmpfs${asImage ? '; as in the image' : ''})`,
