@@ -6,7 +6,7 @@
 //            NODE_OPTIONS and MALLOC_CONF, jemalloc preloaded when libjemalloc2 is installed here)
 //   plain    OTLP/HTTP protobuf, 500 records a request, 4 in flight → batch → file on tmpfs
 //   default  the same through redaction + indexing + batch → gzip file (the default processing;
-//            redaction's workers: auto, one worker on 2 CPUs)
+//            redaction's workers: auto, 2 workers on 2 CPUs)
 //   pool     default with the redaction in 2 worker threads (`redaction: { workers: 2 }`)
 //   pool1    the same with 1 worker thread (`redaction: { workers: 1 }`)
 //   inline   the same with redaction on the event loop (`redaction: { workers: 0 }`)

@@ -49,11 +49,12 @@ interface Slot {
 export const AUTO_MAX_WORKERS = 8;
 
 /**
- * `workers: auto` is one worker per CPU the process may use (usableCpus) but one, left to the
- * event loop, and at most AUTO_MAX_WORKERS: none on one CPU, where crossing threads only adds work.
+ * `workers: auto` is one worker per CPU the process may use (usableCpus), at most AUTO_MAX_WORKERS,
+ * and none on one CPU, where crossing threads only adds work. Measured on 2 CPUs (bench/RESULTS.md,
+ * issue 13 round 8) 2 workers beat 1 by 12%: the event loop takes little once redaction left it.
  */
 export function poolSize(workers: number | 'auto', cpus = usableCpus()): number {
-  return workers === 'auto' ? Math.max(0, Math.min(AUTO_MAX_WORKERS, cpus - 1)) : workers;
+  return workers === 'auto' ? (cpus < 2 ? 0 : Math.min(AUTO_MAX_WORKERS, cpus)) : workers;
 }
 
 /** The URL a worker can import: a TypeScript module under src/ (tests) maps to its compiled twin under dist/. */

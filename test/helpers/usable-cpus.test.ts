@@ -28,8 +28,8 @@ describe('usable CPUs', () => {
     expect(usableCpus(cgroup({}))).toBe(availableParallelism());
   });
 
-  it('workers: auto is one per usable CPU but one, at most 8; a number is taken as it is', () => {
-    expect([1, 2, 3, 9, 10, 64].map((cpus) => poolSize('auto', cpus))).toEqual([0, 1, 2, 8, 8, 8]);
+  it('workers: auto is one per usable CPU, none on 1, at most 8; a number is taken as it is', () => {
+    expect([1, 2, 3, 8, 9, 64].map((cpus) => poolSize('auto', cpus))).toEqual([0, 2, 3, 8, 8, 8]);
     expect(poolSize(3, 1)).toBe(3);
     expect(poolSize(0, 16)).toBe(0);
   });

@@ -281,7 +281,7 @@ const schema = obj({
   gunzip_thread: bool(false, 'rrpipe: gunzip the gzip bodies of each batch in one helper thread before redacting it on the event loop (same bytes, same limits; a body it cannot gunzip is decoded on the event loop as before). Less event-loop CPU, a little more CPU in all and a larger peak RSS: it pays where a core is free. With workers: auto it keeps redaction on the event loop (auto then starts no workers); with an explicit workers: N it is not used (a warning at start says so).'),
   workers: withDefault(raw<number | 'auto'>({
     anyOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
-    description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and a second core is used; 0 redacts on the event loop. auto: one per CPU the process may use (its cgroup CPU limit counts) but one, at most 8, started with the first batch; none on 1 CPU or with gunzip_thread. Same output either way; batches keep their order and are acknowledged once the next stage accepted them.',
+    description: 'rrpipe: worker threads that redact, so receiving never waits on redaction and every core is used; 0 redacts on the event loop. auto: one per CPU the process may use (its cgroup CPU limit counts), at most 8, started with the first batch; none on 1 CPU or with gunzip_thread. Same output either way; batches keep their order and are acknowledged once the next stage accepted them.',
   }), 'auto'),
 });
 
