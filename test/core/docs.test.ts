@@ -105,7 +105,7 @@ describe('rrpipe components', () => {
   it('prints each factory\'s own stability', async () => {
     const factories = (await builtinRegistry()).list();
     const r = await runCli(['components', '--json']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const listed = JSON.parse(r.stdout) as { kind: string; type: string; stability: string }[];
     expect(listed.map((c) => `${c.kind}/${c.type}=${c.stability}`).sort()).toEqual(factories.map((f) => `${f.kind}/${f.type}=${f.stability}`).sort());
     const table = await runCli(['components']);
