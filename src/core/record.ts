@@ -70,12 +70,7 @@ function withInit(r: RRRecord, init: Partial<Omit<RRRecord, 'rrpair'>>): RRRecor
 export function cloneRecord(r: RRRecord): RRRecord {
   const j = rrpairJson.get(r);
   if (j === undefined || j.rrpair !== UNREAD) return structuredClone(r);
-  const rest: Record<string, unknown> = {};
-  for (const k of Object.keys(r)) if (k !== 'rrpair') rest[k] = r[k as keyof RRRecord];
-  const copy = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
-  Object.assign(copy, structuredClone(rest));
-  rrpairJson.set(copy, { rrpair: UNREAD, json: j.json, known: j.known, forgotten: false });
-  return copy;
+  return Object.assign(unreadShell({ rrpair: UNREAD, json: j.json, known: j.known, forgotten: false }), structuredClone(fieldsOf(r)));
 }
 
 /** Approximate size in bytes; uses the receiver's hint when there is one. */
@@ -115,6 +110,20 @@ interface RRPairJson {
 
 const rrpairJson = new WeakMap<RRRecord, RRPairJson>();
 
+/** A record holding only its RRPair JSON, unread; the caller adds the other fields. */
+function unreadShell(j: RRPairJson): RRRecord {
+  const r = Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord;
+  rrpairJson.set(r, j);
+  return r;
+}
+
+/** A record's fields other than its RRPair (read as own keys, so an unread RRPair stays unread). */
+function fieldsOf(r: RRRecord): Partial<RRRecord> {
+  const fields: Record<string, unknown> = {};
+  for (const k of Object.keys(r)) if (k !== 'rrpair') fields[k] = r[k as keyof RRRecord];
+  return fields;
+}
+
 function settle(r: RRRecord, rrpair: RRPair): void {
   Object.defineProperty(r, 'rrpair', { value: rrpair, writable: true, enumerable: true, configurable: true });
 }
@@ -148,9 +157,7 @@ const UNREAD_RRPAIR: PropertyDescriptor = {
  * has (rrpairField answers them without parsing); the JSON and `known` must not change after.
  */
 export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, unknown>>, init: Partial<Omit<RRRecord, 'rrpair'>> = {}): RRRecord {
-  const r = withInit(Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord, init);
-  rrpairJson.set(r, { rrpair: UNREAD, json, known, forgotten: false });
-  return r;
+  return withInit(unreadShell({ rrpair: UNREAD, json, known, forgotten: false }), init);
 }
 
 /**
@@ -159,9 +166,7 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
  * record's own, shared.
  */
 export function withRRPairJson(r: RRRecord, json: Buffer): RRRecord {
-  const copy = withInit(Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) as RRRecord, r);
-  rrpairJson.set(copy, { rrpair: UNREAD, json, forgotten: false });
-  return copy;
+  return Object.assign(unreadShell({ rrpair: UNREAD, json, forgotten: false }), fieldsOf(r));
 }
 
 /**
@@ -172,10 +177,9 @@ export function withRRPairJson(r: RRRecord, json: Buffer): RRRecord {
 export function withFields(r: RRRecord, fields: Partial<Omit<RRRecord, 'rrpair'>>): RRRecord {
   const j = rrpairJson.get(r);
   if (j === undefined || (j.rrpair !== UNREAD && j.rrpair !== r.rrpair)) return { ...r, ...fields };
-  const copy = (j.rrpair === UNREAD ? Object.defineProperty({}, 'rrpair', UNREAD_RRPAIR) : { rrpair: j.rrpair }) as RRRecord;
-  for (const k of Object.keys(r)) if (k !== 'rrpair') (copy as unknown as Record<string, unknown>)[k] = r[k as keyof RRRecord];
-  Object.assign(copy, fields);
-  rrpairJson.set(copy, { rrpair: j.rrpair, json: j.json, ...(j.rrpair === UNREAD && j.known ? { known: j.known } : {}), forgotten: j.forgotten });
+  if (j.rrpair === UNREAD) return Object.assign(unreadShell({ rrpair: UNREAD, json: j.json, known: j.known, forgotten: j.forgotten }), fieldsOf(r), fields);
+  const copy = Object.assign({ rrpair: j.rrpair } as RRRecord, fieldsOf(r), fields);
+  rrpairJson.set(copy, { rrpair: j.rrpair, json: j.json, forgotten: false });
   return copy;
 }
 
