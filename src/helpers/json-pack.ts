@@ -27,9 +27,18 @@ export class JsonPacker {
   }
 
   addString(s: string): void {
-    const len = Buffer.byteLength(s);
-    this.room(len);
-    this.end(this.at + this.buf.write(s, this.at));
+    this.room(s.length);
+    let n = this.buf.write(s, this.at);
+    // A UTF-8 write stops short of the end only with fewer than 4 bytes left (a character takes at
+    // most 4), so the string is measured only then, not every time.
+    if (this.buf.length - this.at - n < 4) {
+      const len = Buffer.byteLength(s);
+      if (n < len) {
+        this.room(len);
+        n = this.buf.write(s, this.at);
+      }
+    }
+    this.end(this.at + n);
   }
 
   skip(): void {

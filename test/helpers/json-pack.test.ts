@@ -4,7 +4,7 @@ import { JsonPacker, packed, type JsonPack } from '../../src/helpers/json-pack.j
 
 describe('JsonPacker', () => {
   it('packs bytes, strings and left-out texts end to end, grows past its size hint, and crosses a thread boundary as two transferred buffers', async () => {
-    const texts = ['{"a":1}', null, JSON.stringify({ s: 'é ✓ 😀 \u2028', n: [1, 2, 3] }), 'x'.repeat(5000), null, '{}'];
+    const texts = ['{"a":1}', null, JSON.stringify({ s: 'é ✓ 😀 \u2028', n: [1, 2, 3] }), 'x'.repeat(5000), null, '{}', JSON.stringify('😀'.repeat(600)), JSON.stringify('é'.repeat(3000))];
     const p = new JsonPacker(texts.length, 16);
     texts.forEach((t, i) => {
       if (t === null) p.skip();
@@ -19,6 +19,14 @@ describe('JsonPacker', () => {
     const other = await got;
     port1.close();
     expect(texts.map((_, i) => packed(other, i).toString('utf8'))).toEqual(texts.map((t) => t ?? ''));
+  });
+
+  it('writes a string whole when its UTF-8 is longer than the room its length asked for', () => {
+    for (const text of [JSON.stringify('😀'.repeat(600)), JSON.stringify('é'.repeat(3000)), JSON.stringify(`${'x'.repeat(1020)}😀`)]) {
+      const p = new JsonPacker(1, 0);
+      p.addString(text);
+      expect(packed(p.finish().pack, 0).toString('utf8')).toBe(text);
+    }
   });
 
   it('refuses to finish with fewer texts than it was made for', () => {

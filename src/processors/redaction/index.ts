@@ -81,11 +81,12 @@ export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => Poo
         out.skip();
         continue;
       }
-      const rr: unknown = JSON.parse(json.toString('utf8'));
+      const line = json.toString('utf8');
+      const rr: unknown = JSON.parse(line);
       const o = redactOne(redactor, rr, c);
       outcomes[i] = o;
       const text = o.error ? undefined : JSON.stringify(rr);
-      if (text === undefined || (text.length === json.length && json.equals(Buffer.from(text)))) out.skip();
+      if (text === undefined || text === line) out.skip();
       else out.addString(text);
     }
     const { pack, transfer } = out.finish();
