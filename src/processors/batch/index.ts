@@ -154,7 +154,7 @@ const schema = obj({
   send_batch_bytes: bytes(0, 'Send a batch once its records add up to this size (0: off).'),
   timeout: duration('200ms', 'Send a non-empty batch after this long, full or not.'),
   max_in_flight: int(4, 'Batches handed downstream at once; more wait (backpressure).', { minimum: 1 }),
-  flush_when_senders_wait: bool(true, 'rrpipe: also send a non-empty batch at once when it holds a record of every sender seen lately (as many waiting requests as were open at once over the last 8 batches): those senders wait for this batch to be acknowledged, so nothing more would come before timeout. Changes when a batch goes, not what it holds, unless a new sender would have joined it; false waits out timeout as OTel does.'),
+  flush_when_senders_wait: bool(true, 'rrpipe: also send a non-empty batch at once when it holds a record of every sender seen lately (as many waiting requests as were open at once over the last 8 batches): those senders wait for this batch to be acknowledged, so nothing more would come from them before timeout. A lone sender that waits for each acknowledgement and sends often gets a batch per request (the README says when batches differ from those of OTel); false waits out timeout as OTel does.'),
   flush_when_idle: duration('0s', 'rrpipe: also send a non-empty batch once no record has arrived for this long (0: off, as OTel). For senders that wait for acknowledgement.'),
 });
 
