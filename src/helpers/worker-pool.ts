@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RetryableError, ShutdownError } from '../core/errors.js';
+import { threadMemory, type HeapReport } from '../core/thread-memory.js';
 import { usableCpus } from './usable-cpus.js';
 
 /**
@@ -13,7 +14,8 @@ import { usableCpus } from './usable-cpus.js';
  * workerData and is never logged or put in an error. A batch fails with a RetryableError when its
  * worker throws for the whole batch, crashes or exits; a crashed worker is replaced on the next
  * batch. Results come back in completion order: `InOrder` (worker-pool-order.ts) restores the
- * submission order where a pipeline needs it.
+ * submission order where a pipeline needs it. Each worker's heap, as it reports it with every
+ * answer, is kept in core/thread-memory.ts while the worker lives, so memory_limiter counts it.
  */
 export interface WorkerPoolOptions {
   /** File URL (or path) of the module the workers load; a `.ts` module under src/ runs as its build under dist/. */
@@ -33,6 +35,7 @@ interface Reply {
   id: number;
   result?: unknown;
   error?: string;
+  heap?: HeapReport;
 }
 
 interface Job {
@@ -142,13 +145,14 @@ export class WorkerPool {
   private spawn(i: number): Slot {
     const worker = new Worker(this.entry, {
       workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
-      name: `${this.o.name}-${i}`,
+      name: this.threadName(i),
       ...(this.o.resourceLimits ? { resourceLimits: this.o.resourceLimits } : {}),
     });
     // An idle worker does not keep the process alive (one with a batch in flight does).
     worker.unref();
     const slot: Slot = { worker, jobs: new Map() };
-    worker.on('message', (m: Reply | { ready: true }) => {
+    worker.on('message', (m: Reply | { ready: true; heap?: HeapReport }) => {
+      if (m.heap && this.slots[i] === slot) threadMemory.report(slot, this.threadName(i), m.heap);
       if ('ready' in m) return;
       const job = slot.jobs.get(m.id);
       if (!job) return;
@@ -161,6 +165,10 @@ export class WorkerPool {
     worker.on('exit', (code) => this.crashed(i, slot, `exited with code ${code}`));
     this.slots[i] = slot;
     return slot;
+  }
+
+  private threadName(i: number): string {
+    return `${this.o.name}-${i}`;
   }
 
   private ready(slot: Slot): Promise<void> {
@@ -190,6 +198,7 @@ export class WorkerPool {
 
   private fail(i: number, slot: Slot, err: Error): void {
     if (this.slots[i] === slot) this.slots[i] = undefined;
+    threadMemory.forget(slot);
     const jobs = [...slot.jobs.values()];
     slot.jobs.clear();
     for (const j of jobs) j.reject(err);

@@ -2,8 +2,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 
+// What batches asked to keep (retainMb): it stays on this worker's heap until the worker stops.
+const kept = [];
+
 export function echo(init) {
   return (input) => {
+    if (input.retainMb) kept.push(Array.from({ length: input.retainMb * 131072 }, (_, i) => i + 0.5));
     // Uneven batch costs: a batch busy for spinMs finishes after the ones sent behind it.
     if (input.spinMs) for (const end = Date.now() + input.spinMs; Date.now() < end;);
     // Crash once: the first worker to get this batch dies mid-batch; the marker file makes the retry pass.

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError, ShutdownError } from '../../src/core/errors.js';
+import { threadMemory } from '../../src/core/thread-memory.js';
 import { InOrder } from '../../src/helpers/worker-pool-order.js';
 import { WorkerPool } from '../../src/helpers/worker-pool.js';
 import { requireBuild, tmpDir } from '../support/index.js';
@@ -75,6 +76,37 @@ describe('WorkerPool', () => {
     await closed;
     expect((await Promise.all(inFlight)).map((r) => r.id)).toEqual([1, 2, 3]);
     expect(p.threads).toEqual([]);
+  });
+});
+
+describe('WorkerPool heap reports (what memory_limiter counts of the workers)', () => {
+  const MiB = 1024 * 1024;
+  const ours = () => threadMemory.threads().filter((t) => t.name.startsWith('test-'));
+
+  it('each worker reports its heap once started and after every batch; a worker that stops is forgotten', async () => {
+    const p = pool(2);
+    await p.start();
+    expect(ours().map((t) => t.name).sort()).toEqual(['test-0', 'test-1']);
+    for (const t of ours()) expect(t.heapLimit).toBeGreaterThan(t.heapUsed);
+    const before = threadMemory.used();
+    // one batch keeps 48 MiB on whichever worker runs it
+    const { thread } = await p.run<Echo>({ id: 1, retainMb: 48 });
+    const grown = threadMemory.used() - before;
+    expect(grown).toBeGreaterThan(40 * MiB);
+    const fat = p.threads.findIndex((w) => w.threadId === thread);
+    expect(ours().find((t) => t.name === `test-${fat}`)!.heapUsed).toBeGreaterThan(48 * MiB);
+
+    // a crash forgets that worker's heap; its replacement reports its own
+    const t = tmpDir();
+    try {
+      await p.run({ id: 2, crashOnce: join(t.dir, 'crashed'), spinMs: 1 }).catch(() => undefined);
+    } finally {
+      t.cleanup();
+    }
+    expect(p.crashes).toBe(1);
+    expect(ours()).toHaveLength(1);
+    await p.close();
+    expect(ours()).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { QueryTimeoutError, type QueryableStore } from '../../src/core/query.js'
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import { createQueryApi } from '../../src/extensions/query_api/index.js';
 import { SqlWorker } from '../../src/exporters/embedded/sql-worker.js';
+import { threadMemory } from '../../src/core/thread-memory.js';
 import type { Host } from '../../src/core/component.js';
 import type { ComponentMetrics } from '../../src/core/telemetry.js';
 import { RrpipeProcess } from '../support/proc.js';
@@ -104,9 +105,16 @@ describe('the query deadline', () => {
     // Never ends on its own: a recursive CTE calling REGEXP for every row.
     const forever = w.all(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c WHERE CAST(x AS TEXT) REGEXP 'z' LIMIT 1`, [], AbortSignal.timeout(300));
     await expect(forever).rejects.toThrow();
+    // the stopped worker's heap is forgotten (memory_limiter counts only live threads)
+    const queryThreads = () => threadMemory.threads().filter((h) => h.name === 'embedded-store-query');
+    expect(queryThreads()).toEqual([]);
     const rows = await w.all('SELECT count(*) AS n FROM rrpairs', []);
     expect(rows[0]!.n).toBe(5);
+    // the new worker reported its heap with its answer
+    expect(queryThreads()).toHaveLength(1);
+    expect(queryThreads()[0]!.heapUsed).toBeGreaterThan(0);
     await w.close();
+    expect(queryThreads()).toEqual([]);
     // The store's own query path goes through its worker too.
     expect((await store.query({ limit: 10 })).hits.length).toBe(5);
     await store.close();

@@ -1,18 +1,25 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { QueryTimeoutError } from '../../core/query.js';
+import { threadMemory, type HeapReport } from '../../core/thread-memory.js';
 
 const require = createRequire(import.meta.url);
 
 /*
  * The worker's code is a string so that it runs the same from src (tests) and dist: it only opens
  * its own read-only connection and runs the statements it is sent, with REGEXP matched by RE2JS
- * (linear time). Building the SQL and reading the rows stays in store.ts.
+ * (linear time). Building the SQL and reading the rows stays in store.ts. Each answer carries the
+ * worker's heap (core/thread-memory.ts, which memory_limiter counts).
  */
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const { RE2JS } = require(workerData.re2);
+const { getHeapStatistics } = require('node:v8');
+const heap = () => {
+  const h = getHeapStatistics();
+  return { heapUsed: h.used_heap_size, external: h.external_memory, heapLimit: h.heap_size_limit };
+};
 const db = new Database(workerData.path, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const cache = new Map();
@@ -28,9 +35,10 @@ db.function('regexp', { deterministic: true }, (p, v) => {
 parentPort.on('message', ({ id, sql, args, one }) => {
   try {
     const st = db.prepare(sql);
-    parentPort.postMessage({ id, rows: one ? st.get(...args) : st.all(...args) });
+    const rows = one ? st.get(...args) : st.all(...args);
+    parentPort.postMessage({ id, rows, heap: heap() });
   } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+    parentPort.postMessage({ id, error: String((err && err.message) || err), heap: heap() });
   }
 });
 `;
@@ -90,7 +98,8 @@ export class SqlWorker {
       workerData: { path: this.path, sqlite: require.resolve('better-sqlite3'), re2: require.resolve('re2js') },
     });
     w.unref();
-    w.on('message', (m: { id: number; rows?: unknown; error?: string }) => {
+    w.on('message', (m: { id: number; rows?: unknown; error?: string; heap?: HeapReport }) => {
+      if (m.heap && this.worker === w) threadMemory.report(w, 'embedded-store-query', m.heap);
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -107,6 +116,7 @@ export class SqlWorker {
   private kill(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    threadMemory.forget(w);
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(err);

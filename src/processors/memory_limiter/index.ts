@@ -4,15 +4,18 @@ import { getHeapStatistics } from 'node:v8';
 import type { AnyConsumer, Component, Item, ProcessorFactory } from '../../core/component.js';
 import { duration, int, obj, type Config } from '../../config/fragments.js';
 import { BackpressureError } from '../../core/errors.js';
+import { threadMemory, type ThreadHeap } from '../../core/thread-memory.js';
 import type { Context } from '../../core/record.js';
 import type { ComponentMetrics } from '../../core/telemetry.js';
 
 /** What the limiter measures; injectable for tests. */
 export interface MemoryProbe {
-  /** Bytes in use: the JS heap plus off-heap buffers. */
+  /** Bytes in use: the JS heaps (the event loop's and its worker threads') plus off-heap buffers. */
   used(): number;
-  /** Bytes the JS heap may not exceed (V8's limit), and what of it is in use. */
+  /** Bytes the event loop's JS heap may not exceed (V8's limit), and what of it is in use. */
   heap(): { used: number; limit: number };
+  /** Worker threads' heaps, each with its own V8 limit (none when absent). */
+  threads?(): ThreadHeap[];
   /** Total memory available to the process (cgroup limit when there is one). */
   total(): number;
 }
@@ -20,12 +23,13 @@ export interface MemoryProbe {
 export const processProbe: MemoryProbe = {
   used: () => {
     const m = process.memoryUsage();
-    return m.heapUsed + m.external;
+    return m.heapUsed + m.external + threadMemory.used();
   },
   heap: () => {
     const h = getHeapStatistics();
     return { used: h.used_heap_size, limit: h.heap_size_limit };
   },
+  threads: () => threadMemory.threads(),
   total: () => cgroupLimit() ?? totalmem(),
 };
 
@@ -50,7 +54,9 @@ const HEAP_GUARD = 0.85;
  * while memory use is above the soft limit (limit - spike), as the OTel Collector's
  * memory_limiter does; above the hard limit it also asks for a garbage collection when the
  * runtime allows it (--expose-gc). Independently of the config, it refuses once the JS heap
- * passes 85% of V8's heap limit, so the process never runs into "heap out of memory".
+ * (the event loop's, or a worker thread's) passes 85% of its V8 heap limit, so the process never
+ * runs into "heap out of memory". Worker threads' heaps (redaction's pool) count as they reported
+ * them last (core/thread-memory.ts).
  */
 export class MemoryLimiter implements Component, AnyConsumer {
   private timer?: NodeJS.Timeout;
@@ -104,15 +110,20 @@ export class MemoryLimiter implements Component, AnyConsumer {
       }
     }
     const heapHigh = heap.used > heap.limit * HEAP_GUARD;
+    // threads() lists the fullest heap first
+    const thread = this.probe.threads?.()[0];
+    const threadHigh = thread !== undefined && thread.heapUsed > thread.heapLimit * HEAP_GUARD;
     const was = this.refusing;
-    this.refusing = used > this.soft || heapHigh;
+    this.refusing = used > this.soft || heapHigh || threadHigh;
     const mib = (n: number) => Math.round(n / 1048576);
     this.why = heapHigh
       ? `JS heap at ${mib(heap.used)} MiB of its ${mib(heap.limit)} MiB limit`
-      : `memory in use ${mib(used)} MiB is above the soft limit ${mib(this.soft)} MiB`;
+      : threadHigh
+        ? `JS heap of worker thread ${thread.name} at ${mib(thread.heapUsed)} MiB of its ${mib(thread.heapLimit)} MiB limit`
+        : `memory in use ${mib(used)} MiB is above the soft limit ${mib(this.soft)} MiB`;
     if (this.refusing !== was) {
       this.refusedCtr.set(this.refusing ? 1 : 0);
-      if (this.refusing) this.logger?.warn({ used_mib: mib(used), soft_limit_mib: mib(this.soft), hard_limit_mib: mib(this.hard), heap_used_mib: mib(heap.used) }, 'memory limiter: refusing data');
+      if (this.refusing) this.logger?.warn({ used_mib: mib(used), soft_limit_mib: mib(this.soft), hard_limit_mib: mib(this.hard), heap_used_mib: mib(heap.used), reason: this.why }, 'memory limiter: refusing data');
       else this.logger?.info({ used_mib: mib(used) }, 'memory limiter: accepting data again');
     }
   }
@@ -132,7 +143,7 @@ export class MemoryLimiter implements Component, AnyConsumer {
 
 const schema = obj({
   check_interval: duration('1s', 'How often memory use is measured.'),
-  limit_mib: int(0, 'Hard limit in MiB of memory in use (JS heap + buffers). 0: use limit_percentage.', { minimum: 0 }),
+  limit_mib: int(0, 'Hard limit in MiB of memory in use (JS heaps, worker threads\' too, + buffers). 0: use limit_percentage.', { minimum: 0 }),
   spike_limit_mib: int(0, 'Headroom below limit_mib: data is refused above limit_mib - spike_limit_mib. 0: 20% of the limit.', { minimum: 0 }),
   limit_percentage: int(0, 'Hard limit as a percentage of the memory available (the cgroup limit in a container). Used when limit_mib is 0.', { minimum: 0, maximum: 100 }),
   spike_limit_percentage: int(0, 'Headroom as a percentage of the memory available. 0: 20% of the limit.', { minimum: 0, maximum: 100 }),
