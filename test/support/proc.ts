@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { dieWithTestProcess } from './servers.js';
 import { waitFor } from './wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -32,6 +33,7 @@ export class RrpipeProcess {
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
     checkedBuild ||= (requireBuild(), true);
     this.child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    dieWithTestProcess(this.child);
     let buf = '';
     this.child.stdout!.setEncoding('utf8');
     this.child.stderr!.setEncoding('utf8');

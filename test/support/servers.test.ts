@@ -24,7 +24,14 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const c of owners) c.kill('SIGKILL');
-  for (const pid of started) if (alive(pid)) process.kill(-pid, 'SIGKILL');
+  for (const pid of started) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(-pid, 'SIGKILL'); // a server leads its own group
+    } catch {
+      process.kill(pid, 'SIGKILL'); // a plain child does not
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -87,6 +94,15 @@ describe('test servers when the process that started them is signalled or loses 
     expect((await r.ended).signal).toBe('SIGTERM');
     await gone(r.pids);
     rmSync(/^dir (.+)$/m.exec(r.out())![1]!, { recursive: true, force: true });
+  });
+
+  it('a child that is not a server (rrpipe under test) dies with the process too: SIGTERM and parent gone', async () => {
+    const child = `const { spawn } = await import('node:child_process');\nconst c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });\na.dieWithTestProcess(c);\nconsole.log('pids ' + c.pid);`;
+    const term = await runAndEnd('SIGTERM', child);
+    expect((await term.ended).signal).toBe('SIGTERM');
+    await gone(term.pids);
+    const orphaned = await runAndEnd('disconnect', child);
+    await gone(orphaned.pids);
   });
 
   it('parent gone (its IPC channel closed, as for a vitest fork whose vitest was killed): the servers are killed', async () => {

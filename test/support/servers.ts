@@ -79,6 +79,18 @@ function installCleanup(set: Set<() => void>): Set<() => void> {
   return set;
 }
 
+/**
+ * A child that is not one of our servers (rrpipe under test, RrpipeProcess) dies with this process
+ * the same ways. It shares our process group, so Ctrl-C reaches it anyway; SIGKILL to it alone.
+ */
+export function dieWithTestProcess(child: ChildProcess): void {
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  killers.add(kill);
+  child.once('exit', () => killers.delete(kill));
+}
+
 /** Signal the process group a started server leads (the server and whatever it launched). */
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
   try {
