@@ -29,6 +29,8 @@ export class Sink {
   mode: SinkMode = { kind: 'ok' };
   /** uuids answered as permanent per-record failures (207). */
   rejectUuid?: (uuid: string) => boolean;
+  /** Sees every record line delivered (and acknowledged by this sink). */
+  onLine?: (line: string) => void;
   requests = 0;
   private server?: Server;
   private hung = new Set<ServerResponse>();
@@ -76,7 +78,10 @@ export class Sink {
         lines.forEach((l, index) => {
           const uuid = (JSON.parse(l) as { uuid: string }).uuid;
           if (this.rejectUuid?.(uuid)) failures.push({ index, reason: 'mapper_parsing_exception: field [uuid] rejected', retryable: false });
-          else this.seen.set(uuid, (this.seen.get(uuid) ?? 0) + 1);
+          else {
+            this.seen.set(uuid, (this.seen.get(uuid) ?? 0) + 1);
+            this.onLine?.(l);
+          }
         });
         if (failures.length) res.writeHead(207, { 'content-type': 'application/json' }).end(JSON.stringify({ failures }));
         else res.writeHead(200).end('ok');
@@ -269,7 +274,13 @@ export class Feeder {
   private stopped = false;
   private loop?: Promise<void>;
 
-  constructor(private readonly port: () => number, private readonly batchSize = 20, private readonly pauseMs = 5) {}
+  /**
+   * `first`: the number of the first record (senders side by side take ranges of their own);
+   * `authorization`: a request header every record carries (a credential redaction must remove).
+   */
+  constructor(private readonly port: () => number, private readonly batchSize = 20, private readonly pauseMs = 5, private readonly o: { first?: number; authorization?: string } = {}) {
+    this.next = o.first ?? 0;
+  }
 
   start(limit = Infinity): void {
     this.loop = this.run(limit);
@@ -278,7 +289,7 @@ export class Feeder {
   private async run(limit: number): Promise<void> {
     while (!this.stopped && this.next < limit) {
       const nums = Array.from({ length: Math.min(this.batchSize, limit - this.next) }, (_, i) => this.next + i);
-      const body = nums.map((n) => JSON.stringify(rrpair(n))).join('\n') + '\n';
+      const body = nums.map((n) => JSON.stringify(this.record(n))).join('\n') + '\n';
       for (;;) {
         if (this.stopped) return;
         const port = this.port();
@@ -303,6 +314,12 @@ export class Feeder {
       this.next += nums.length;
       if (this.pauseMs) await sleep(this.pauseMs);
     }
+  }
+
+  private record(n: number): Record<string, unknown> {
+    const rr = rrpair(n);
+    if (this.o.authorization) (rr.http as { req: { headers: Record<string, string[]> } }).req.headers.Authorization = [this.o.authorization];
+    return rr;
   }
 
   async stop(): Promise<void> {
