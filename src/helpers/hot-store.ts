@@ -1,5 +1,5 @@
 import type { Component, Consumer } from '../core/component.js';
-import type { QueryFilter, QueryHit, QueryOptions, QueryPage, QueryableStore } from '../core/query.js';
+import type { AggregateSpec, QueryFilter, QueryHit, QueryOptions, QueryPage, QueryableStore, SortSpec } from '../core/query.js';
 import type { IndexDoc } from '../rrpair/index-doc.js';
 import { compileLinear, type LinearRegex } from './linear-regex.js';
 
@@ -119,6 +119,8 @@ export function queryable(component: Component & Consumer, store: QueryableStore
     consume: (batch, ctx) => component.consume(batch, ctx),
     query: (filter, opts) => store.query(filter, opts),
     ...(store.get ? { get: (id: string, opts?: QueryOptions) => store.get!(id, opts) } : {}),
+    ...(store.aggregate ? { aggregate: (filter: QueryFilter, spec: AggregateSpec, opts?: QueryOptions) => store.aggregate!(filter, spec, opts) } : {}),
+    ...(store.sortedPage ? { sortedPage: (filter: QueryFilter, sort: SortSpec, opts?: QueryOptions) => store.sortedPage!(filter, sort, opts) } : {}),
   };
 }
 

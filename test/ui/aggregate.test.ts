@@ -4,9 +4,14 @@ import type { AggregateSpec, Aggregates, QueryFilter, QueryableStore } from '../
 import { EmbeddedStore } from '../../src/exporters/embedded/store.js';
 import type { SearchExporter } from '../../src/exporters/internal/searchengine/index.js';
 import { aggregate, aggregateByScan, SORT_FIELDS, sortedPage } from '../../src/extensions/query_api/ui/scan.js';
+import { queryable } from '../../src/helpers/hot-store.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { startSearchEngineFake, testHost, tmpDir, type Flavor, type SearchEngineFake } from '../support/index.js';
+import { KustoConnectionStringBuilder } from 'azure-kusto-data';
+import { silentLogger } from '../../src/core/logger.js';
+import { validateAgainst } from '../../src/config/validate-schema.js';
+import { AdxStore, factory as adxFactory, type AdxExporterConfig } from '../../src/exporters/azuredataexplorer/index.js';
+import { FakeKusto, startSearchEngineFake, testHost, tmpDir, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { exporterFromYaml, genRRPairs, loadSamples, toRecords } from '../shortterm/support.js';
 
 // Store-side aggregation (SQL GROUP BY in the embedded store, search aggregations in the engines)
@@ -128,3 +133,49 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
     };
   });
 }
+
+suite('azuredataexplorer (Kusto wire fake: summarize count(), countif() by bin and by group; a replayed batch counted once)', async () => {
+  const kusto = new FakeKusto();
+  await kusto.start();
+  const c = { cluster_uri: kusto.uri, ingest_uri: kusto.uri, ingestion_type: 'managed', use_azure_auth: true };
+  const problems = validateAgainst(adxFactory.schema, c);
+  if (problems.length) throw new Error(JSON.stringify(problems));
+  const store = new AdxStore(c as unknown as AdxExporterConfig, silentLogger(), (uri) => KustoConnectionStringBuilder.withTokenProvider(uri, async () => 'fake-token'));
+  await store.start();
+  const records = toRecords(rrs);
+  for (let i = 0; i < records.length; i += 200) await store.push(records.slice(i, i + 200));
+  await store.push(records.slice(0, 150)); // ingested twice: Kusto keeps both rows, the store counts each id once
+  return {
+    store,
+    close: async () => {
+      await store.shutdown();
+      await kusto.stop();
+    },
+  };
+});
+
+describe('queryable(): the exporter component a store is wrapped in', () => {
+  const component = { start: async () => {}, shutdown: async () => {}, consume: async () => {} };
+  const page = async () => ({ hits: [] });
+  it("hands the store's aggregate and sortedPage on, with their arguments and answers", async () => {
+    const seen: unknown[] = [];
+    const counted: Aggregates = { total: 7, truncated: false };
+    const c = queryable(component, {
+      query: page,
+      aggregate: async (f, spec, o) => (seen.push(['aggregate', f, spec, o]), counted),
+      sortedPage: async (f, sort, o) => (seen.push(['sortedPage', f, sort, o]), { rows: [], total: 3 }),
+    });
+    const signal = AbortSignal.timeout(1000);
+    expect(await c.aggregate!({ service: 'a' }, { groups: true }, { signal })).toBe(counted);
+    expect(await c.sortedPage!({ service: 'b' }, { field: 'status', desc: true, offset: 5, limit: 9 }, { signal })).toEqual({ rows: [], total: 3 });
+    expect(seen).toEqual([
+      ['aggregate', { service: 'a' }, { groups: true }, { signal }],
+      ['sortedPage', { service: 'b' }, { field: 'status', desc: true, offset: 5, limit: 9 }, { signal }],
+    ]);
+  });
+  it('has neither when the store has neither, so the explorer scans', async () => {
+    const c = queryable(component, { query: page });
+    expect('aggregate' in c || 'sortedPage' in c).toBe(false);
+    expect((await aggregate(c, {}, { groups: true }, { timeoutMs: 1000, maxDocs: 10 })).native).toBe(false);
+  });
+});

@@ -7,7 +7,7 @@ import { azureCredential } from '../../helpers/azure-credential.js';
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
-import type { QueryFilter, QueryHit, QueryPage, QueryableStore } from '../../core/query.js';
+import { emptyAggregates, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { compileFilter, pageOf, queryable, tooLargeReason } from '../../helpers/hot-store.js';
@@ -58,41 +58,81 @@ function docOfRow(row: Record<string, unknown>): IndexDoc {
   return doc as IndexDoc;
 }
 
-/** The KQL `rrpipe query` runs; values travel as query parameters, never spliced into the text. */
-export function buildQuery(table: string, f: ReturnType<typeof compileFilter>): { kql: string; params: Record<string, string> } {
-  const params: Record<string, string> = {};
-  const decl: string[] = [];
-  const where: string[] = [];
-  const p = (name: string, type: string, value: string) => {
-    params[name] = value;
-    decl.push(`${name}:${type}`);
-  };
-  const flt = f.filter;
-  if (f.startTs) { p('p_start', 'datetime', f.startTs); where.push('ts >= p_start'); }
-  if (f.endTs) { p('p_end', 'datetime', f.endTs); where.push('ts < p_end'); }
-  for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) {
-    if (flt[k] !== undefined) { p(`p_${k}`, 'string', flt[k]!); where.push(`${k} == p_${k}`); }
+/**
+ * A datetime query parameter's value: a KQL datetime literal (values of types other than string
+ * and long travel as literals: learn.microsoft.com/kusto/api/netfx/request-properties), cut to
+ * the 100 ns ticks a datetime holds.
+ */
+export function datetimeLiteral(ts: string): string {
+  return `datetime(${ts.replace(/(\.\d{7})\d+/, '$1')})`;
+}
+
+/** Query parameters, declared with their types; values never spliced into the KQL text. */
+class KqlParams {
+  readonly values: Record<string, string> = {};
+  private readonly decl: string[] = [];
+  add(name: string, type: string, value: string): void {
+    this.values[name] = value;
+    this.decl.push(`${name}:${type}`);
   }
-  if (flt.protocol !== undefined) { p('p_protocol', 'string', flt.protocol); where.push('l7protocol == p_protocol'); }
-  if (flt.method) { p('p_method', 'string', flt.method); where.push('command matches regex p_method'); }
-  if (flt.status) { p('p_status', 'string', flt.status); where.push('status matches regex p_status'); }
-  if (flt.endpoint) { p('p_endpoint', 'string', flt.endpoint); where.push('location matches regex p_endpoint'); }
+  declaration(): string[] {
+    return this.decl.length ? [`declare query_parameters(${this.decl.join(', ')});`] : [];
+  }
+}
+
+/** The filter's `where` lines, and the deduplication every answer starts from. */
+function matching(table: string, f: ReturnType<typeof compileFilter>, p: KqlParams): string[] {
+  const where: string[] = [];
+  const flt = f.filter;
+  if (f.startTs) { p.add('p_start', 'datetime', datetimeLiteral(f.startTs)); where.push('ts >= p_start'); }
+  if (f.endTs) { p.add('p_end', 'datetime', datetimeLiteral(f.endTs)); where.push('ts < p_end'); }
+  for (const k of ['cluster', 'namespace', 'service', 'direction'] as const) {
+    if (flt[k] !== undefined) { p.add(`p_${k}`, 'string', flt[k]!); where.push(`${k} == p_${k}`); }
+  }
+  if (flt.protocol !== undefined) { p.add('p_protocol', 'string', flt.protocol); where.push('l7protocol == p_protocol'); }
+  if (flt.method) { p.add('p_method', 'string', flt.method); where.push('command matches regex p_method'); }
+  if (flt.status) { p.add('p_status', 'string', flt.status); where.push('status matches regex p_status'); }
+  if (flt.endpoint) { p.add('p_endpoint', 'string', flt.endpoint); where.push('location matches regex p_endpoint'); }
   if (f.after) {
-    p('p_after_ts', 'string', f.after.ts);
-    p('p_after_id', 'string', f.after.id);
+    p.add('p_after_ts', 'string', f.after.ts);
+    p.add('p_after_id', 'string', f.after.id);
     where.push('(ts_text > p_after_ts or (ts_text == p_after_ts and id > p_after_id))');
   }
-  const lines = [
-    ...(decl.length ? [`declare query_parameters(${decl.join(', ')});`] : []),
+  return [
     quoteName(table),
     ...where.map((w) => `| where ${w}`),
     // A batch ingested twice (a retry after a lost answer) holds the same ids: keep one row per id.
     '| summarize arg_max(ingestion_time(), *) by id',
-    '| project-away max_ingestion_time',
-    '| order by ts_text asc, id asc',
-    `| take ${f.limit + 1}`,
   ];
-  return { kql: lines.join('\n'), params };
+}
+
+/** The KQL `rrpipe query` runs; values travel as query parameters, never spliced into the text. */
+export function buildQuery(table: string, f: ReturnType<typeof compileFilter>): { kql: string; params: Record<string, string> } {
+  const p = new KqlParams();
+  const body = matching(table, f, p);
+  const lines = [...p.declaration(), ...body, '| project-away max_ingestion_time', '| order by ts_text asc, id asc', `| take ${f.limit + 1}`];
+  return { kql: lines.join('\n'), params: p.values };
+}
+
+/**
+ * isErrorStatus (core/query.ts) in KQL: an HTTP code of 500 or more, or a status name other than
+ * ok/success in any case; empty is no error.
+ */
+const IS_ERROR = "| extend err = iff(status matches regex @'^[0-9]+$', todouble(status) >= 500, isnotempty(status) and not(status =~ 'ok' or status =~ 'success'))";
+/** What aggregate() asks for, by what it counts: calls and errors per histogram bucket or per group. */
+const BY_BUCKET = '| summarize calls = count(), errors = countif(err) by b = tolong(floor((ts - p_hstart) / 1ms / p_step, 1))';
+const BY_GROUP = '| summarize calls = count(), errors = countif(err) by service, direction, host, l7protocol';
+
+/** The KQL of aggregate(): one query per kind of count asked for, each over the deduplicated matches. */
+export function buildAggregate(table: string, f: ReturnType<typeof compileFilter>, kind: 'histogram' | 'groups' | 'count', h?: NonNullable<AggregateSpec['histogram']>): { kql: string; params: Record<string, string> } {
+  const p = new KqlParams();
+  const body = matching(table, f, p);
+  if (kind === 'histogram') {
+    p.add('p_hstart', 'datetime', datetimeLiteral(new Date(h!.start).toISOString()));
+    p.add('p_step', 'long', String(h!.stepMs));
+  }
+  const tail = kind === 'count' ? ['| count'] : [IS_ERROR, kind === 'histogram' ? BY_BUCKET : BY_GROUP];
+  return { kql: [...p.declaration(), ...body, ...tail].join('\n'), params: p.values };
 }
 
 export class AdxStore implements QueryableStore {
@@ -184,6 +224,43 @@ export class AdxStore implements QueryableStore {
       hits.push(rr ? { doc, rrpair: rr } : { doc });
     }
     return pageOf(hits, f.limit, hits.length > f.limit);
+  }
+
+  /**
+   * Counts computed by Kusto (`summarize … by`) over the matches deduplicated by id, as query()
+   * returns them: histogram buckets as the scan's bucketOf cuts them (before the start in the
+   * first, past the end in the last), errors by isErrorStatus's rule. Regex filters are Kusto's
+   * `matches regex` (RE2), as the embedded store's are RE2.
+   */
+  async aggregate(filter: QueryFilter, spec: AggregateSpec): Promise<Aggregates> {
+    const f = compileFilter(filter);
+    const out = emptyAggregates(spec);
+    const rows = async (q: { kql: string; params: Record<string, string> }) => {
+      const props = new (kustoData().ClientRequestProperties)();
+      for (const [k, v] of Object.entries(q.params)) props.setParameter(k, v);
+      const res = await this.query_.execute(this.cfg.db_name, q.kql, props);
+      return (res.primaryResults[0] ? [...res.primaryResults[0].rows()] : []).map((r) => r.toJSON<Record<string, unknown>>());
+    };
+    const table = this.cfg.logs_table_name;
+    await Promise.all([
+      spec.histogram && rows(buildAggregate(table, f, 'histogram', spec.histogram)).then((rs) => {
+        const h = spec.histogram!;
+        for (const r of rs) {
+          const i = Math.min(h.buckets - 1, Math.max(0, Number(r.b)));
+          out.histogram!.counts[i]! += Number(r.calls);
+          out.histogram!.errors[i]! += Number(r.errors);
+        }
+        out.total = out.histogram!.counts.reduce((a, b) => a + b, 0);
+      }),
+      spec.groups && rows(buildAggregate(table, f, 'groups')).then((rs) => {
+        out.groups = rs.map((r) => ({ service: String(r.service ?? ''), direction: String(r.direction ?? ''), host: String(r.host ?? ''), l7protocol: String(r.l7protocol ?? ''), calls: Number(r.calls), errors: Number(r.errors) }));
+        out.total = out.groups.reduce((a, g) => a + g.calls, 0);
+      }),
+      !spec.histogram && !spec.groups && rows(buildAggregate(table, f, 'count')).then((rs) => {
+        out.total = Number(rs[0]?.Count ?? 0);
+      }),
+    ]);
+    return out;
   }
 
   async get(id: string): Promise<RRPair | undefined> {

@@ -220,17 +220,43 @@ export class FakeKusto {
     const tm = /^\['([^']+)'\]$/.exec(lines.shift() ?? '');
     const t = tm ? this.tables.get(tm[1]!) : undefined;
     if (!t) return this.fail(res, 400, 'unknown table');
+    // Parameter values are literals of their declared type: a string as it is, a long's digits,
+    // a datetime as datetime(…) (learn.microsoft.com/kusto/api/netfx/request-properties).
+    for (const [n, type] of declared) {
+      const v = params[n]!;
+      if (type === 'long' && !/^-?\d+$/.test(v)) return this.fail(res, 400, `parameter ${n}: '${v}' is not a long literal`);
+      if (type === 'datetime' && !(/^datetime\((.+)\)$/.test(v) && Number.isFinite(Date.parse(/^datetime\((.+)\)$/.exec(v)![1]!)))) return this.fail(res, 400, `parameter ${n}: '${v}' is not a datetime literal`);
+    }
     const P = (n: string) => {
       if (!declared.has(n)) throw new Error(`undeclared ${n}`);
-      return params[n]!;
+      const v = params[n]!;
+      return declared.get(n) === 'datetime' ? /^datetime\((.+)\)$/.exec(v)![1]! : v;
     };
+    // A datetime as Kusto holds it (100 ns ticks), as text that sorts as the instants do.
+    const instant = (ts: string) => `${ts.slice(0, 19)}.${(/^\.(\d{1,7})/.exec(ts.slice(19))?.[1] ?? '').padEnd(7, '0')}`;
     let rows = [...t.rows];
+    let cols: [string, string][] = t.columns;
     const str = (r: Record<string, unknown>, c: string) => String(r[c] ?? '');
+    // summarize … by keys: count() and countif(err) per distinct key, the keys' columns first
+    const summarize = (keys: [string, string][], keyOf: (r: Record<string, unknown>) => unknown[]) => {
+      const groups = new Map<string, Record<string, unknown>>();
+      for (const r of rows) {
+        const k = keyOf(r);
+        const id = JSON.stringify(k);
+        let g = groups.get(id);
+        if (!g) groups.set(id, (g = { ...Object.fromEntries(keys.map(([c], i) => [c, k[i]])), calls: 0, errors: 0 }));
+        (g.calls as number)++;
+        if (r.err === true) (g.errors as number)++;
+      }
+      rows = [...groups.values()];
+      cols = [...keys, ['calls', 'long'], ['errors', 'long']];
+    };
     for (const line of lines) {
       let m: RegExpExecArray | null;
       if ((m = /^\| where ts (>=|<) (p_start|p_end)$/.exec(line))) {
         const v = P(m[2]!);
-        rows = rows.filter((r) => (m![1] === '>=' ? str(r, 'ts_text') >= v : str(r, 'ts_text') < v));
+        const bound = instant(v);
+        rows = rows.filter((r) => (m![1] === '>=' ? instant(str(r, 'ts_text')) >= bound : instant(str(r, 'ts_text')) < bound));
       } else if ((m = /^\| where (cluster|namespace|service|direction|l7protocol) == (p_\w+)$/.exec(line))) {
         const v = P(m[2]!);
         rows = rows.filter((r) => str(r, m![1]!) === v);
@@ -255,13 +281,31 @@ export class FakeKusto {
         // arg_max's extra column: the fake never adds it
       } else if (line === '| order by ts_text asc, id asc') {
         rows.sort((a, b) => (str(a, 'ts_text') < str(b, 'ts_text') ? -1 : str(a, 'ts_text') > str(b, 'ts_text') ? 1 : str(a, 'id') < str(b, 'id') ? -1 : str(a, 'id') > str(b, 'id') ? 1 : 0));
+      } else if (line === "| extend err = iff(status matches regex @'^[0-9]+$', todouble(status) >= 500, isnotempty(status) and not(status =~ 'ok' or status =~ 'success'))") {
+        // iff(a, b, c); `=~` equals ignoring case; todouble of a digit string is its value
+        rows = rows.map((r) => {
+          const st = str(r, 'status');
+          return { ...r, err: /^[0-9]+$/.test(st) ? Number(st) >= 500 : st !== '' && !(st.toLowerCase() === 'ok' || st.toLowerCase() === 'success') };
+        });
+        cols = [...cols, ['err', 'bool']];
+      } else if (line === '| summarize calls = count(), errors = countif(err) by b = tolong(floor((ts - p_hstart) / 1ms / p_step, 1))') {
+        // datetime keeps 100 ns ticks; a timespan divided by 1ms is a real; floor(x, 1) rounds down
+        const start = Date.parse(P('p_hstart'));
+        const step = Number(P('p_step'));
+        if (!(Number.isFinite(start) && Number.isInteger(step) && step > 0)) return this.fail(res, 400, 'bad p_hstart or p_step');
+        const sinceStart = (ts: string) => Date.parse(`${ts.slice(0, 19)}Z`) - start + Number((/^\.(\d{1,7})/.exec(ts.slice(19))?.[1] ?? '').padEnd(7, '0')) / 10_000;
+        summarize([['b', 'long']], (r) => [Math.floor(sinceStart(str(r, 'ts_text')) / step)]);
+      } else if (line === '| summarize calls = count(), errors = countif(err) by service, direction, host, l7protocol') {
+        summarize([['service', 'string'], ['direction', 'string'], ['host', 'string'], ['l7protocol', 'string']], (r) => [str(r, 'service'), str(r, 'direction'), str(r, 'host'), str(r, 'l7protocol')]);
+      } else if (line === '| count') {
+        rows = [{ Count: rows.length }];
+        cols = [['Count', 'long']];
       } else if ((m = /^\| take (\d+)$/.exec(line))) {
         rows = rows.slice(0, Number(m[1]));
       } else {
         return this.fail(res, 400, `KQL not implemented by the fake: ${line}`);
       }
     }
-    const cols = t.columns;
     const frames = [
       { FrameType: 'DataSetHeader', IsProgressive: false, Version: 'v2.0' },
       { FrameType: 'DataTable', TableId: 0, TableKind: 'PrimaryResult', TableName: 'PrimaryResult', Columns: cols.map(([ColumnName, ColumnType]) => ({ ColumnName, ColumnType })), Rows: rows.map((r) => cols.map(([c]) => r[c] ?? null)) },
