@@ -13,7 +13,7 @@ import { usableCpus } from './usable-cpus.js';
  * then gets every batch sent to that worker. `init` may hold secrets: it goes to the workers as
  * workerData and is never logged or put in an error. A batch fails with a RetryableError when its
  * worker throws for the whole batch, crashes or exits; a crashed worker is replaced on the next
- * batch. Results come back in completion order: `InOrder` (worker-pool-order.ts) restores the
+ * batch, and isolateFailures (below) finds what in such a batch fails by itself. Results come back in completion order: `InOrder` (worker-pool-order.ts) restores the
  * submission order where a pipeline needs it. Each worker's heap, as it reports it with every
  * answer, is kept in core/thread-memory.ts while the worker lives, so memory_limiter counts it.
  */
@@ -81,9 +81,11 @@ export class WorkerPool {
   private readonly entry: URL;
   /** Every batch sent and not yet settled, so that close() can wait for them. */
   private readonly running = new Set<Promise<unknown>>();
+  /** Workers started by runAlone, each for one batch. */
+  private readonly alone = new Set<Slot>();
   private seq = 0;
   private closing = false;
-  /** Workers lost to a crash or an exit (each is replaced on the next batch). */
+  /** Workers lost to a crash or an exit with a batch in hand (a pool worker is replaced on the next batch). */
   crashes = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
@@ -130,29 +132,72 @@ export class WorkerPool {
     return p;
   }
 
+  /**
+   * Runs one batch in a worker of its own, started for it and stopped after it, so that what it
+   * does (throw, exit, crash) touches no other batch: isolateFailures' second try.
+   */
+  async runAlone<R>(input: unknown, transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.closing) throw new ShutdownError(`worker pool ${this.o.name} is shutting down`);
+    const slot = this.newSlot(`${this.o.name}-alone`);
+    const p = new Promise<R>((resolve, reject) => slot.jobs.set(0, { resolve: resolve as (v: unknown) => void, reject }));
+    const done = p.then(() => undefined, () => undefined);
+    this.running.add(done);
+    this.alone.add(slot);
+    try {
+      slot.worker.ref();
+      slot.worker.postMessage({ id: 0, input }, transfer);
+      return await p;
+    } finally {
+      this.alone.delete(slot);
+      this.running.delete(done);
+      threadMemory.forget(slot);
+      await slot.worker.terminate();
+    }
+  }
+
   /** Waits for the batches in flight (they drain), then stops the workers. */
   async close(deadline?: AbortSignal): Promise<void> {
     this.closing = true;
     const aborted = deadline ? new Promise<void>((r) => (deadline.aborted ? r() : deadline.addEventListener('abort', () => r(), { once: true }))) : new Promise<void>(() => {});
     await Promise.race([Promise.all(this.running), aborted]);
-    await Promise.all(this.slots.map(async (s, i) => {
-      if (!s) return;
-      this.fail(i, s, new ShutdownError(`worker pool ${this.o.name} stopped before the batch finished`));
-      await s.worker.terminate();
-    }));
+    const stopped = () => new ShutdownError(`worker pool ${this.o.name} stopped before the batch finished`);
+    await Promise.all([
+      ...this.slots.map(async (s, i) => {
+        if (!s) return;
+        this.fail(i, s, stopped());
+        await s.worker.terminate();
+      }),
+      ...[...this.alone].map(async (s) => {
+        for (const j of s.jobs.values()) j.reject(stopped());
+        s.jobs.clear();
+        await s.worker.terminate();
+      }),
+    ]);
   }
 
   private spawn(i: number): Slot {
+    const slot = this.newSlot(this.threadName(i), () => this.slots[i] === slot);
+    slot.worker.on('error', (err) => this.crashed(i, slot, `crashed: ${err.message}`));
+    slot.worker.on('exit', (code) => this.crashed(i, slot, `exited with code ${code}`));
+    this.slots[i] = slot;
+    return slot;
+  }
+
+  /**
+   * A worker and its answers. One started for runAlone has no place in `slots`: its crash fails
+   * its one batch here. `live` says whether the slot still counts (a replaced one reports no heap).
+   */
+  private newSlot(name: string, live?: () => boolean): Slot {
     const worker = new Worker(this.entry, {
       workerData: { module: this.module.href, factory: this.o.factory, init: this.o.init },
-      name: this.threadName(i),
+      name,
       ...(this.o.resourceLimits ? { resourceLimits: this.o.resourceLimits } : {}),
     });
     // An idle worker does not keep the process alive (one with a batch in flight does).
     worker.unref();
     const slot: Slot = { worker, jobs: new Map() };
     worker.on('message', (m: Reply | { ready: true; heap?: HeapReport }) => {
-      if (m.heap && this.slots[i] === slot) threadMemory.report(slot, this.threadName(i), m.heap);
+      if (m.heap && (live ? live() : this.alone.has(slot))) threadMemory.report(slot, name, m.heap);
       if ('ready' in m) return;
       const job = slot.jobs.get(m.id);
       if (!job) return;
@@ -161,9 +206,16 @@ export class WorkerPool {
       if (m.error !== undefined) job.reject(new RetryableError(`worker pool ${this.o.name}: the batch failed in a worker: ${m.error}`));
       else job.resolve(m.result);
     });
-    worker.on('error', (err) => this.crashed(i, slot, `crashed: ${err.message}`));
-    worker.on('exit', (code) => this.crashed(i, slot, `exited with code ${code}`));
-    this.slots[i] = slot;
+    if (!live) {
+      const lost = (how: string) => {
+        if (slot.jobs.size === 0) return; // stopped after its batch
+        this.crashes++;
+        for (const j of slot.jobs.values()) j.reject(new RetryableError(`worker pool ${this.o.name}: a worker ${how}`));
+        slot.jobs.clear();
+      };
+      worker.on('error', (err) => lost(`crashed: ${err.message}`));
+      worker.on('exit', (code) => lost(`exited with code ${code}`));
+    }
     return slot;
   }
 
@@ -203,5 +255,27 @@ export class WorkerPool {
     slot.jobs.clear();
     for (const j of jobs) j.reject(err);
     void slot.worker.terminate();
+  }
+}
+
+/**
+ * Runs a batch that failed in a shared worker (its batch function threw, or the worker died and
+ * took every batch it held with it) again alone in a worker of its own, then in halves while it
+ * still fails, so that only items that fail alone are given up (`giveUp`), and every other item
+ * of the batch gets its answer: a record that can never succeed costs at most 2·log2(n) tries,
+ * one at a time, and is never retried forever. A ShutdownError ends it (the batch is refused for
+ * retry as a whole).
+ */
+export async function isolateFailures<T, R>(items: T[], runAlone: (items: T[]) => Promise<R[]>, giveUp: (item: T, err: Error) => R): Promise<R[]> {
+  try {
+    return await runAlone(items);
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (err instanceof ShutdownError) throw err;
+    if (items.length === 1) return [giveUp(items[0]!, err)];
+    const mid = items.length >> 1;
+    const head = await isolateFailures(items.slice(0, mid), runAlone, giveUp);
+    const tail = await isolateFailures(items.slice(mid), runAlone, giveUp);
+    return [...head, ...tail];
   }
 }

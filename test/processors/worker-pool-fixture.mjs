@@ -16,6 +16,11 @@ export function echo(init) {
       process.exit(3);
     }
     if (input.fail) throw new Error(input.fail);
+    // Items: a list answered item by item; one marked `poison` kills its worker every time.
+    if (input.items) {
+      if (input.items.some((it) => it.poison)) process.exit(4);
+      return input.items.map((it) => ({ n: it.n, thread: threadId }));
+    }
     return { id: input.id, tag: init.tag, thread: threadId };
   };
 }

@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError, ShutdownError } from '../../src/core/errors.js';
 import { threadMemory } from '../../src/core/thread-memory.js';
 import { InOrder } from '../../src/helpers/worker-pool-order.js';
-import { WorkerPool } from '../../src/helpers/worker-pool.js';
+import { isolateFailures, WorkerPool } from '../../src/helpers/worker-pool.js';
 import { requireBuild, tmpDir } from '../support/index.js';
 
 const FIXTURE = pathToFileURL(join(import.meta.dirname, 'worker-pool-fixture.mjs'));
@@ -107,6 +107,51 @@ describe('WorkerPool heap reports (what memory_limiter counts of the workers)', 
     expect(ours()).toHaveLength(1);
     await p.close();
     expect(ours()).toEqual([]);
+  });
+});
+
+describe('isolateFailures: a batch a worker failed, run again alone and in halves', () => {
+  type Item = { n: number; poison?: boolean };
+  type Answer = { n: number; thread?: number; gaveUp?: string };
+  const alone = (p: WorkerPool) => (items: Item[]) => p.runAlone<Answer[]>({ items });
+  const giveUp = (it: Item, err: Error): Answer => ({ n: it.n, gaveUp: err.message });
+
+  it('gives up only the item that kills a worker by itself; every other item is answered, each try in a worker of its own', async () => {
+    const p = pool(1);
+    await p.start();
+    const items: Item[] = Array.from({ length: 16 }, (_, n) => ({ n, ...(n === 11 ? { poison: true } : {}) }));
+    const shared = await p.run({ items }).catch((e: unknown) => e);
+    expect(shared).toBeInstanceOf(RetryableError);
+    const poolThread = p.threads[0]?.threadId;
+    const answers = await isolateFailures(items, alone(p), giveUp);
+    expect(answers.map((a) => a.n)).toEqual(items.map((it) => it.n));
+    expect(answers.filter((a) => a.gaveUp).map((a) => a.n)).toEqual([11]);
+    expect(answers.find((a) => a.gaveUp)!.gaveUp).toMatch(/exited with code 4/);
+    // 16 → 8 → 4 → 2 → 1: the poisoned half fails at each level (5 tries), and the item alone
+    expect(p.crashes).toBe(1 + 5);
+    // the other answers came from workers of their own, not from the pool's worker
+    expect(answers.filter((a) => !a.gaveUp).every((a) => a.thread !== undefined && a.thread !== poolThread)).toBe(true);
+    expect(threadMemory.threads().filter((t) => t.name === 'test-alone')).toEqual([]);
+  });
+
+  it('a batch that failed only because it shared a worker with a poisoned one is answered whole on its first try alone', async () => {
+    const p = pool(1);
+    await p.start();
+    const innocent: Item[] = [{ n: 1 }, { n: 2 }, { n: 3 }];
+    // both batches queue on the one worker; the poisoned one kills it and the innocent one with it
+    const [a, b] = await Promise.all([p.run({ items: [{ n: 0, poison: true }] }).catch((e: unknown) => e), p.run({ items: innocent }).catch((e: unknown) => e)]);
+    expect(a).toBeInstanceOf(RetryableError);
+    expect(b).toBeInstanceOf(RetryableError);
+    const crashes = p.crashes;
+    expect(await isolateFailures(innocent, alone(p), giveUp)).toEqual(innocent.map((it) => ({ n: it.n, thread: expect.any(Number) })));
+    expect(p.crashes).toBe(crashes);
+  });
+
+  it('stops at shutdown: the batch is refused whole (ShutdownError), nothing given up', async () => {
+    const p = pool(1);
+    await p.start();
+    await p.close();
+    await expect(isolateFailures([{ n: 1 }], alone(p), giveUp)).rejects.toBeInstanceOf(ShutdownError);
   });
 });
 

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { TBoolean } from '@sinclair/typebox';
 import type { Component, Consumer, CreateSettings, InputProtector, ProcessorFactory } from '../../core/component.js';
 import { bool, bytes, list, obj, oneOf, raw, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
+import { ShutdownError } from '../../core/errors.js';
 import { rrpairJsonOf, withRRPairJson, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { JsonPacker, packed, type JsonPack } from '../../helpers/json-pack.js';
 import { InOrder } from '../../helpers/worker-pool-order.js';
-import { poolSize, WorkerPool } from '../../helpers/worker-pool.js';
+import { isolateFailures, poolSize, WorkerPool } from '../../helpers/worker-pool.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
@@ -120,6 +121,10 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     // gunzip_thread asks for redaction on the event loop, so `auto` then starts no workers.
     const size = c.workers === 'auto' && c.gunzip_thread ? 0 : poolSize(c.workers);
     if (size > 0) {
+      // No resourceLimits: a worker that reaches its heap limit can take the whole process down
+      // (measured on Node 20: a JSON.parse past a 48 MiB maxOldGenerationSizeMb was V8's fatal
+      // out-of-memory, not the worker's end), so the heaps keep V8's default limit and
+      // memory_limiter refuses data before a worker's heap nears it.
       this.pool = new WorkerPool({ module: import.meta.url, factory: 'poolBatchRedactor', init: { ...c, secret }, size, name: `redaction ${s.id}` });
       if (c.gunzip_thread) s.logger.warn('redaction: gunzip_thread is not used with workers (the workers gunzip the bodies they redact)');
     } else if (c.gunzip_thread) {
@@ -187,9 +192,35 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
 
   /**
    * Redacts in the pool and hands batches on in the order they came; resolves once the next stage
-   * accepted this batch. A failed worker refuses the whole batch retryably, so nothing is lost.
+   * accepted this batch. A batch a worker failed (its batch function threw, or the worker died) is redacted
+   * again alone and in halves (isolateFailures): only a record that fails alone is dropped and
+   * counted, as inline redaction drops one it cannot redact; at shutdown the batch is refused
+   * retryably, nothing of it lost.
    */
   private consumeInPool(pool: WorkerPool, batch: RecordBatch, ctx: Context): Promise<void> {
+    const work = this.redactIn(batch, (input, transfer) => pool.run<PoolResult>(input, transfer))
+      .catch(async (err: unknown) => {
+        if (err instanceof ShutdownError) throw err;
+        this.s.logger.warn({ err }, 'redaction: a worker failed a batch; redacting it again in a worker of its own, in halves while it fails, to find the records that cannot be redacted');
+        const one = await isolateFailures(
+          batch,
+          async (rs) => {
+            const done = await this.redactIn(rs, (input, transfer) => pool.runAlone<PoolResult>(input, transfer));
+            return done.records.map((r, i) => ({ record: r, outcome: done.outcomes[i]! }));
+          },
+          (r, err) => ({ record: r, outcome: { error: new Error(`a redaction worker failed on this record alone: ${err.message}`) } }),
+        );
+        return { records: one.map((o) => o.record), outcomes: one.map((o) => o.outcome) };
+      })
+      .then(({ records, outcomes }) => this.keep(records, outcomes));
+    return this.track(this.order.run(work, (out) => (out.length ? this.next.consume(out, ctx) : Promise.resolve())));
+  }
+
+  /**
+   * Sends records to a worker (`send`) as packed JSON and gives each back with what the worker
+   * found: the worker's JSON when it changed the RRPair (withRRPairJson, unread), else as it was.
+   */
+  private async redactIn(batch: RecordBatch, send: (input: PoolBatch, transfer: ArrayBuffer[]) => Promise<PoolResult>): Promise<{ records: RRRecord[]; outcomes: Outcome[] }> {
     const early: (Outcome | undefined)[] = [];
     const packer = new JsonPacker(batch.length, batch.length * 8192);
     batch.forEach((r, i) => {
@@ -205,20 +236,12 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
       packer.skip();
     });
     const { pack, transfer } = packer.finish();
-    const work = pool.run<PoolResult>(pack satisfies PoolBatch, transfer).then(
-      (res) => {
-        const records = batch.map((r, i) => {
-          const json = early[i] ? undefined : packed(res.pack, i);
-          return json?.length ? withRRPairJson(r, json) : r;
-        });
-        return this.keep(records, records.map((_, i) => early[i] ?? res.outcomes[i]!));
-      },
-      (err: unknown) => {
-        this.s.logger.warn({ err }, 'redaction: a worker failed a batch; refused for retry');
-        throw err;
-      },
-    );
-    return this.track(this.order.run(work, (out) => (out.length ? this.next.consume(out, ctx) : Promise.resolve())));
+    const res = await send(pack, transfer);
+    const records = batch.map((r, i) => {
+      const json = early[i] ? undefined : packed(res.pack, i);
+      return json?.length ? withRRPairJson(r, json) : r;
+    });
+    return { records, outcomes: records.map((_, i) => early[i] ?? res.outcomes[i]!) };
   }
 
   /** Counts what redaction found and returns the records to pass on (fails closed: one that could not be redacted is dropped). */
