@@ -258,24 +258,50 @@ export class WorkerPool {
   }
 }
 
+/** How isolateFailures tells a record that fails by itself from workers that fail for everything. */
+export interface Isolation<T, R> {
+  /** Runs items in a worker started for them alone (WorkerPool.runAlone); one answer per item. */
+  runAlone(items: T[]): Promise<R[]>;
+  /** The answer for an item that failed by itself. */
+  giveUp(item: T, err: Error): R;
+  /**
+   * Runs something known to succeed (a minimal item) alone; it is asked before an item is given
+   * up when nothing of the batch succeeded alone yet, so that a worker that cannot start or fails
+   * on everything refuses the batch (retryably) instead of giving every item up.
+   */
+  probe(): Promise<unknown>;
+}
+
 /**
  * Runs a batch that failed in a shared worker (its batch function threw, or the worker died and
  * took every batch it held with it) again alone in a worker of its own, then in halves while it
- * still fails, so that only items that fail alone are given up (`giveUp`), and every other item
- * of the batch gets its answer: a record that can never succeed costs at most 2·log2(n) tries,
- * one at a time, and is never retried forever. A ShutdownError ends it (the batch is refused for
- * retry as a whole).
+ * still fails, one try at a time, so that only items that fail by themselves are given up and
+ * every other item gets its answer: a record that can never succeed costs at most 2·log2(n) + 1
+ * tries and is never retried forever. When nothing succeeds alone, not even the probe, the workers
+ * are at fault, not the items: the error is thrown and the batch is refused whole (so is it at
+ * shutdown, a ShutdownError).
  */
-export async function isolateFailures<T, R>(items: T[], runAlone: (items: T[]) => Promise<R[]>, giveUp: (item: T, err: Error) => R): Promise<R[]> {
-  try {
-    return await runAlone(items);
-  } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    if (err instanceof ShutdownError) throw err;
-    if (items.length === 1) return [giveUp(items[0]!, err)];
-    const mid = items.length >> 1;
-    const head = await isolateFailures(items.slice(0, mid), runAlone, giveUp);
-    const tail = await isolateFailures(items.slice(mid), runAlone, giveUp);
-    return [...head, ...tail];
-  }
+export async function isolateFailures<T, R>(items: T[], how: Isolation<T, R>): Promise<R[]> {
+  let worked = false;
+  const run = async (part: T[]): Promise<R[]> => {
+    try {
+      const answers = await how.runAlone(part);
+      worked = true;
+      return answers;
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (err instanceof ShutdownError) throw err;
+      if (part.length > 1) {
+        const mid = part.length >> 1;
+        const head = await run(part.slice(0, mid));
+        return [...head, ...(await run(part.slice(mid)))];
+      }
+      if (!worked) {
+        await how.probe(); // throws when the workers fail whatever they are given
+        worked = true;
+      }
+      return [how.giveUp(part[0]!, err)];
+    }
+  };
+  return run(items);
 }

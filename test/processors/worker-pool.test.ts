@@ -113,8 +113,11 @@ describe('WorkerPool heap reports (what memory_limiter counts of the workers)', 
 describe('isolateFailures: a batch a worker failed, run again alone and in halves', () => {
   type Item = { n: number; poison?: boolean };
   type Answer = { n: number; thread?: number; gaveUp?: string };
-  const alone = (p: WorkerPool) => (items: Item[]) => p.runAlone<Answer[]>({ items });
-  const giveUp = (it: Item, err: Error): Answer => ({ n: it.n, gaveUp: err.message });
+  const how = (p: WorkerPool) => ({
+    runAlone: (items: Item[]) => p.runAlone<Answer[]>({ items }),
+    giveUp: (it: Item, err: Error): Answer => ({ n: it.n, gaveUp: err.message }),
+    probe: () => p.runAlone<Answer[]>({ items: [{ n: -1 }] }),
+  });
 
   it('gives up only the item that kills a worker by itself; every other item is answered, each try in a worker of its own', async () => {
     const p = pool(1);
@@ -123,11 +126,12 @@ describe('isolateFailures: a batch a worker failed, run again alone and in halve
     const shared = await p.run({ items }).catch((e: unknown) => e);
     expect(shared).toBeInstanceOf(RetryableError);
     const poolThread = p.threads[0]?.threadId;
-    const answers = await isolateFailures(items, alone(p), giveUp);
+    const answers = await isolateFailures(items, how(p));
     expect(answers.map((a) => a.n)).toEqual(items.map((it) => it.n));
     expect(answers.filter((a) => a.gaveUp).map((a) => a.n)).toEqual([11]);
     expect(answers.find((a) => a.gaveUp)!.gaveUp).toMatch(/exited with code 4/);
-    // 16 → 8 → 4 → 2 → 1: the poisoned half fails at each level (5 tries), and the item alone
+    // 16 → 8 → 4 → 2 → 1: the poisoned half fails at each level (5 tries), and the item alone;
+    // the half without it had succeeded, so no probe was needed
     expect(p.crashes).toBe(1 + 5);
     // the other answers came from workers of their own, not from the pool's worker
     expect(answers.filter((a) => !a.gaveUp).every((a) => a.thread !== undefined && a.thread !== poolThread)).toBe(true);
@@ -143,15 +147,33 @@ describe('isolateFailures: a batch a worker failed, run again alone and in halve
     expect(a).toBeInstanceOf(RetryableError);
     expect(b).toBeInstanceOf(RetryableError);
     const crashes = p.crashes;
-    expect(await isolateFailures(innocent, alone(p), giveUp)).toEqual(innocent.map((it) => ({ n: it.n, thread: expect.any(Number) })));
+    expect(await isolateFailures(innocent, how(p))).toEqual(innocent.map((it) => ({ n: it.n, thread: expect.any(Number) })));
     expect(p.crashes).toBe(crashes);
+  });
+
+  it('a lone poisoned item is given up only once a probe shows the workers work', async () => {
+    const p = pool(1);
+    await p.start();
+    let probes = 0;
+    const answers = await isolateFailures([{ n: 5, poison: true }], { ...how(p), probe: () => (probes++, how(p).probe()) });
+    expect(answers).toEqual([{ n: 5, gaveUp: expect.stringMatching(/exited with code 4/) }]);
+    expect(probes).toBe(1);
+  });
+
+  it('workers that fail whatever they get (a module that cannot load) refuse the batch whole: nothing given up', async () => {
+    const p = new WorkerPool({ module: FIXTURE, factory: 'broken', init: {}, size: 1, name: 'test' });
+    pools.push(p);
+    const items: Item[] = [{ n: 1 }, { n: 2 }, { n: 3 }];
+    const err = await isolateFailures(items, how(p)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/this batch module cannot start/);
   });
 
   it('stops at shutdown: the batch is refused whole (ShutdownError), nothing given up', async () => {
     const p = pool(1);
     await p.start();
     await p.close();
-    await expect(isolateFailures([{ n: 1 }], alone(p), giveUp)).rejects.toBeInstanceOf(ShutdownError);
+    await expect(isolateFailures([{ n: 1 }], how(p))).rejects.toBeInstanceOf(ShutdownError);
   });
 });
 

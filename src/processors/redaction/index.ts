@@ -3,7 +3,7 @@ import type { TBoolean } from '@sinclair/typebox';
 import type { Component, Consumer, CreateSettings, InputProtector, ProcessorFactory } from '../../core/component.js';
 import { bool, bytes, list, obj, oneOf, raw, secret, str, strings, withDefault, type Config, type Defaulted } from '../../config/fragments.js';
 import { ShutdownError } from '../../core/errors.js';
-import { rrpairJsonOf, withRRPairJson, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
+import { newRecord, rrpairJsonOf, withRRPairJson, type Context, type RecordBatch, type RRRecord } from '../../core/record.js';
 import { JsonPacker, packed, type JsonPack } from '../../helpers/json-pack.js';
 import { InOrder } from '../../helpers/worker-pool-order.js';
 import { isolateFailures, poolSize, WorkerPool } from '../../helpers/worker-pool.js';
@@ -202,14 +202,15 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
       .catch(async (err: unknown) => {
         if (err instanceof ShutdownError) throw err;
         this.s.logger.warn({ err }, 'redaction: a worker failed a batch; redacting it again in a worker of its own, in halves while it fails, to find the records that cannot be redacted');
-        const one = await isolateFailures(
-          batch,
-          async (rs) => {
-            const done = await this.redactIn(rs, (input, transfer) => pool.runAlone<PoolResult>(input, transfer));
+        const alone = (rs: RecordBatch) => this.redactIn(rs, (input, transfer) => pool.runAlone<PoolResult>(input, transfer));
+        const one = await isolateFailures<RRRecord, { record: RRRecord; outcome: Outcome }>(batch, {
+          runAlone: async (rs) => {
+            const done = await alone(rs);
             return done.records.map((r, i) => ({ record: r, outcome: done.outcomes[i]! }));
           },
-          (r, err) => ({ record: r, outcome: { error: new Error(`a redaction worker failed on this record alone: ${err.message}`) } }),
-        );
+          giveUp: (r, err) => ({ record: r, outcome: { error: new Error(`a redaction worker failed on this record alone: ${err.message}`) } }),
+          probe: () => alone([newRecord({ msgType: 'rrpair', http: { req: { headers: { Authorization: ['Bearer probe-0123456789abcdef'] } } } } as RRPair)]),
+        });
         return { records: one.map((o) => o.record), outcomes: one.map((o) => o.outcome) };
       })
       .then(({ records, outcomes }) => this.keep(records, outcomes));
