@@ -152,7 +152,7 @@ suite('azuredataexplorer (Kusto wire fake: summarize count(), countif() by bin a
       await kusto.stop();
     },
   };
-});
+}, true);
 
 describe('queryable(): the exporter component a store is wrapped in', () => {
   const component = { start: async () => {}, shutdown: async () => {}, consume: async () => {} };

@@ -7,7 +7,7 @@ import { azureCredential } from '../../helpers/azure-credential.js';
 import type { ExporterFactory, CreateSettings } from '../../core/component.js';
 import { bool, bytes, duration, exporterHelperProperties, obj, oneOf, secret, str, type Config } from '../../config/fragments.js';
 import { PartialFailureError, PermanentError, RetryableError, type ItemFailure } from '../../core/errors.js';
-import { emptyAggregates, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore } from '../../core/query.js';
+import { emptyAggregates, SORT_FIELDS, type AggregateSpec, type Aggregates, type QueryFilter, type QueryHit, type QueryPage, type QueryableStore, type SortField, type SortSpec, type SortedPage } from '../../core/query.js';
 import type { RecordBatch } from '../../core/record.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { compileFilter, pageOf, queryable, tooLargeReason } from '../../helpers/hot-store.js';
@@ -123,6 +123,35 @@ const IS_ERROR = "| extend err = iff(status matches regex @'^[0-9]+$', todouble(
 const BY_BUCKET = '| summarize calls = count(), errors = countif(err) by b = tolong(floor((ts - p_hstart) / 1ms / p_step, 1))';
 const BY_GROUP = '| summarize calls = count(), errors = countif(err) by service, direction, host, l7protocol';
 
+/** The most rows one sorted page returns. */
+const MAX_SORTED_ROWS = 10_000;
+
+/**
+ * What sortedPage() orders by, per field, as the scan compares (core/query.ts sortedPageByScan):
+ * a missing number as 0, ts by its exact text (nanoseconds).
+ */
+const SORT_KEY: Record<SortField, string> = {
+  ts: 'ts_text', service: 'service', direction: 'direction', command: 'command', location: 'location', status: 'status',
+  duration: 'coalesce(duration, 0.0)', req_size: 'coalesce(req_size, long(0))', res_size: 'coalesce(res_size, long(0))',
+};
+
+/** The KQL of sortedPage(): the deduplicated matches ordered by the field (ties by ts, id), rows offset+1 .. offset+limit. */
+export function buildSortedPage(table: string, f: ReturnType<typeof compileFilter>, sort: SortSpec): { kql: string; params: Record<string, string> } {
+  if (!(SORT_FIELDS as readonly string[]).includes(sort.field)) throw new Error(`cannot sort by ${sort.field}`);
+  const p = new KqlParams();
+  const body = matching(table, f, p);
+  const offset = Math.max(0, Math.floor(sort.offset));
+  p.add('p_first', 'long', String(offset));
+  p.add('p_last', 'long', String(offset + Math.min(Math.max(0, Math.floor(sort.limit)), MAX_SORTED_ROWS)));
+  const tail = [
+    '| project-away max_ingestion_time',
+    `| order by ${SORT_KEY[sort.field]} ${sort.desc ? 'desc' : 'asc'}, ts_text asc, id asc`,
+    '| extend rn = row_number()',
+    '| where rn > p_first and rn <= p_last',
+  ];
+  return { kql: [...p.declaration(), ...body, ...tail].join('\n'), params: p.values };
+}
+
 /** The KQL of aggregate(): one query per kind of count asked for, each over the deduplicated matches. */
 export function buildAggregate(table: string, f: ReturnType<typeof compileFilter>, kind: 'histogram' | 'groups' | 'count', h?: NonNullable<AggregateSpec['histogram']>): { kql: string; params: Record<string, string> } {
   const p = new KqlParams();
@@ -235,12 +264,7 @@ export class AdxStore implements QueryableStore {
   async aggregate(filter: QueryFilter, spec: AggregateSpec): Promise<Aggregates> {
     const f = compileFilter(filter);
     const out = emptyAggregates(spec);
-    const rows = async (q: { kql: string; params: Record<string, string> }) => {
-      const props = new (kustoData().ClientRequestProperties)();
-      for (const [k, v] of Object.entries(q.params)) props.setParameter(k, v);
-      const res = await this.query_.execute(this.cfg.db_name, q.kql, props);
-      return (res.primaryResults[0] ? [...res.primaryResults[0].rows()] : []).map((r) => r.toJSON<Record<string, unknown>>());
-    };
+    const rows = (q: { kql: string; params: Record<string, string> }) => this.rows(q);
     const table = this.cfg.logs_table_name;
     await Promise.all([
       spec.histogram && rows(buildAggregate(table, f, 'histogram', spec.histogram)).then((rs) => {
@@ -261,6 +285,22 @@ export class AdxStore implements QueryableStore {
       }),
     ]);
     return out;
+  }
+
+  /** A page of the matches ordered by Kusto (`order by`, then `row_number()`), and how many match. */
+  async sortedPage(filter: QueryFilter, sort: SortSpec): Promise<SortedPage> {
+    const f = compileFilter(filter);
+    const table = this.cfg.logs_table_name;
+    const [rows, count] = await Promise.all([this.rows(buildSortedPage(table, f, sort)), this.rows(buildAggregate(table, f, 'count'))]);
+    return { rows: rows.map(docOfRow), total: Number(count[0]?.Count ?? 0) };
+  }
+
+  /** Runs one query with its parameters; its primary result's rows as objects. */
+  private async rows(q: { kql: string; params: Record<string, string> }): Promise<Record<string, unknown>[]> {
+    const props = new (kustoData().ClientRequestProperties)();
+    for (const [k, v] of Object.entries(q.params)) props.setParameter(k, v);
+    const res = await this.query_.execute(this.cfg.db_name, q.kql, props);
+    return (res.primaryResults[0] ? [...res.primaryResults[0].rows()] : []).map((r) => r.toJSON<Record<string, unknown>>());
   }
 
   async get(id: string): Promise<RRPair | undefined> {

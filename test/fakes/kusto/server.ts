@@ -297,6 +297,21 @@ export class FakeKusto {
         summarize([['b', 'long']], (r) => [Math.floor(sinceStart(str(r, 'ts_text')) / step)]);
       } else if (line === '| summarize calls = count(), errors = countif(err) by service, direction, host, l7protocol') {
         summarize([['service', 'string'], ['direction', 'string'], ['host', 'string'], ['l7protocol', 'string']], (r) => [str(r, 'service'), str(r, 'direction'), str(r, 'host'), str(r, 'l7protocol')]);
+      } else if ((m = /^\| order by (ts_text|service|direction|command|location|status|coalesce\((duration), 0\.0\)|coalesce\((req_size|res_size), long\(0\)\)) (asc|desc), ts_text asc, id asc$/.exec(line))) {
+        // strings compare ordinally; coalesce(x, 0) makes a missing number 0
+        const num = m[2] ?? m[3];
+        const col = num ?? m[1]!;
+        const dir = m[4] === 'desc' ? -1 : 1;
+        const key = (r: Record<string, unknown>) => (num ? Number(r[col] ?? 0) : str(r, col));
+        const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+        rows.sort((a, b) => dir * cmp(key(a), key(b)) || cmp(str(a, 'ts_text'), str(b, 'ts_text')) || cmp(str(a, 'id'), str(b, 'id')));
+      } else if (line === '| extend rn = row_number()') {
+        rows = rows.map((r, i) => ({ ...r, rn: i + 1 }));
+        cols = [...cols, ['rn', 'long']];
+      } else if (line === '| where rn > p_first and rn <= p_last') {
+        const first = Number(P('p_first'));
+        const last = Number(P('p_last'));
+        rows = rows.filter((r) => (r.rn as number) > first && (r.rn as number) <= last);
       } else if (line === '| count') {
         rows = [{ Count: rows.length }];
         cols = [['Count', 'long']];
