@@ -163,10 +163,17 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
 /**
  * The record with its RRPair replaced by this JSON, unread (as newRecordFromJson makes it): for an
  * RRPair changed elsewhere (a worker thread) and handed back as text. The other fields are the
- * record's own, shared.
+ * record's own, shared. With `changed`, the top-level keys whose values the change touched, the
+ * record's other known top-level values (rrpairField) are kept; without it, none is.
  */
-export function withRRPairJson(r: RRRecord, json: Buffer): RRRecord {
-  return Object.assign(unreadShell({ rrpair: UNREAD, json, forgotten: false }), fieldsOf(r));
+export function withRRPairJson(r: RRRecord, json: Buffer, changed?: readonly string[]): RRRecord {
+  const had = changed ? rrpairJson.get(r)?.known : undefined;
+  let known: Record<string, unknown> | undefined;
+  if (had !== undefined) {
+    known = { ...had };
+    for (const k of changed!) delete known[k];
+  }
+  return Object.assign(unreadShell({ rrpair: UNREAD, json, ...(known ? { known } : {}), forgotten: false }), fieldsOf(r));
 }
 
 /**

@@ -150,6 +150,8 @@ export function logRecordToRecord(
 const KEY = Object.fromEntries(BODY_KEYS.map((k, i) => [k, i])) as Record<(typeof BODY_KEYS)[number], number>;
 /** BODY_KEYS up to here are the ones a record knows without parsing (rrpairField): the identity fields, ts, direction, l7protocol. */
 const KNOWN_KEYS = KEY.l7protocol + 1;
+/** The only top-level keys a record read from OTLP knows without parsing (rrpairField). */
+export const KNOWN_RRPAIR_KEYS: readonly string[] = BODY_KEYS.slice(0, KNOWN_KEYS);
 const RRPAIR_JSON = Buffer.from('"rrpair"');
 /** A value known to be an object or array: not decoded for `known`. */
 const OBJECT = Symbol('object');

@@ -225,6 +225,23 @@ describe('copies that keep the RRPair JSON (withFields, withRRPairJson)', () => 
     expect(n.rrpair).toEqual(other);
     expect(rrpairJsonOf(n)).toBe(json); // read and unchanged: still its JSON
   });
+
+  it('withRRPairJson keeps the values known without parsing only when told which top-level values changed, and not those', () => {
+    const [r] = decoded(forwarderRequest(undefined, 1));
+    const was = structuredClone(decoded(forwarderRequest(undefined, 1))[0]!.rrpair);
+    const edited = { ...was, service: 'renamed', dlpModified: true };
+    const json = Buffer.from(JSON.stringify(edited));
+    const kept = withRRPairJson(r!, json, ['service', 'dlpModified']);
+    // answered from what the record knew, without parsing
+    expect([rrpairField(kept, 'namespace'), rrpairField(kept, 'l7protocol'), rrpairField(kept, 'ts')]).toEqual([was.namespace, was.l7protocol, was.ts]);
+    expect(rrpairUnread(kept)).toBe(true);
+    // a changed value is read from the new JSON
+    expect(rrpairField(kept, 'service')).toBe('renamed');
+    expect(rrpairUnread(kept)).toBe(false);
+    // without `changed`, nothing is taken as known: the new JSON answers
+    const bare = withRRPairJson(decoded(forwarderRequest(undefined, 1))[0]!, Buffer.from(JSON.stringify({ ...was, namespace: 'other' })));
+    expect(rrpairField(bare, 'namespace')).toBe('other');
+  });
 });
 
 describe('batch → file (layout rrpipe) behind the otlp mapping', () => {

@@ -1,10 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BackpressureError, RetryableError } from '../../src/core/errors.js';
-import { newRecord, rrpairJsonOf, rrpairUnread, withRRPairJson, type RecordBatch } from '../../src/core/record.js';
+import { newRecord, rrpairField, rrpairJsonOf, rrpairUnread, withRRPairJson, type RecordBatch } from '../../src/core/record.js';
 import { poolSize } from '../../src/helpers/worker-pool.js';
 import { factory, type RedactionProcessor } from '../../src/processors/redaction/index.js';
-import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
-import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
+import { logsRequestToRecords, recordsToOtlpJson } from '../../src/rrpair/otlp.js';
+import { decodeLogsRequest, encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
 import type { RRPair } from '../../src/rrpair/types.js';
 import { post } from '../otlp/client.js';
 import { startService } from '../otlp/harness.js';
@@ -135,6 +135,20 @@ describe('redaction with workers', () => {
     const inline = await redaction({ workers: 0 });
     await inline.proc.consume(samples.slice(0, 20).map((s) => rec(structuredClone(s))), {});
     expect(sink.records.map((r) => rrpairJsonOf(r)!.toString())).toEqual(inline.sink.records.map((r) => JSON.stringify(r.rrpair)));
+  });
+
+  it('a record read from OTLP protobuf keeps what it knew without parsing (identity fields, ts, protocol) through the workers', async () => {
+    const { proc, sink } = await redaction({ workers: 1 });
+    const request = () => encodeLogsRequest(recordsToOtlpJson(samples.map((rr) => newRecord(structuredClone(rr), { resource: { cluster: 'c1' }, attributes: { service: 'svc', namespace: 'ns' } }))));
+    const decode = () => logsRequestToRecords(decodeLogsRequest(request()), { nonRRPair: 'keep' }).records;
+    await proc.consume(decode(), {});
+    const changed = sink.records.filter((r) => rrpairJsonOf(r) && !rrpairJsonOf(decode()[sink.records.indexOf(r)]!)!.equals(rrpairJsonOf(r)!));
+    expect(changed.length).toBeGreaterThan(10);
+    const keys = ['cluster', 'namespace', 'service', 'ts', 'direction', 'l7protocol'];
+    const answers = changed.map((r) => keys.map((k) => rrpairField(r, k)));
+    expect(changed.every(rrpairUnread)).toBe(true); // answered without parsing
+    expect(answers).toEqual(changed.map((r) => keys.map((k) => (r.rrpair as Record<string, unknown>)[k])));
+    expect(answers.every(([cluster, ns, service]) => cluster === 'c1' && ns === 'ns' && service === 'svc')).toBe(true);
   });
 
   it('redacts a record whose RRPair is not JSON (a BigInt) on the event loop instead of dropping it', async () => {

@@ -7,6 +7,7 @@ import { newRecord, rrpairJsonOf, withRRPairJson, type Context, type RecordBatch
 import { JsonPacker, packed, type JsonPack } from '../../helpers/json-pack.js';
 import { InOrder } from '../../helpers/worker-pool-order.js';
 import { isolateFailures, poolSize, WorkerPool } from '../../helpers/worker-pool.js';
+import { KNOWN_RRPAIR_KEYS } from '../../rrpair/otlp.js';
 import type { RRPair } from '../../rrpair/types.js';
 import { DETECTOR_NAMES, type DetectorName } from './detectors.js';
 import { Redactor, type Action } from './redactor.js';
@@ -61,8 +62,24 @@ function redactOne(redactor: Redactor, rr: unknown, c: RedactionConfig, inflated
 
 /** A pool batch: the RRPairs' JSON packed (a skipped record has an empty span). */
 type PoolBatch = JsonPack;
-/** Back come the redacted RRPairs' JSON packed (an empty span: unchanged or skipped) and what was found. */
-interface PoolResult { pack: JsonPack; outcomes: (Outcome | null)[] }
+/**
+ * Back come the redacted RRPairs' JSON packed (an empty span: unchanged or skipped), what was
+ * found, and for each changed RRPair those of KNOWN_RRPAIR_KEYS whose value changed (null: none),
+ * so that the values a record knows without parsing (rrpairField) stay known for the others.
+ */
+interface PoolResult { pack: JsonPack; outcomes: (Outcome | null)[]; changedKnown: (string[] | null)[] }
+
+/** The values of KNOWN_RRPAIR_KEYS, read before redacting (an object's by reference). */
+function knownValues(rr: unknown): unknown[] | undefined {
+  return rr && typeof rr === 'object' ? KNOWN_RRPAIR_KEYS.map((k) => (rr as Record<string, unknown>)[k]) : undefined;
+}
+
+/** Those of KNOWN_RRPAIR_KEYS whose value is no longer `before`'s; null when none. */
+function changedKnownKeys(before: unknown[] | undefined, rr: unknown): string[] | null {
+  if (!before) return null;
+  const out = KNOWN_RRPAIR_KEYS.filter((k, i) => (rr as Record<string, unknown>)[k] !== before[i]);
+  return out.length ? out : null;
+}
 
 /**
  * The batch function a pool worker runs (worker-pool.ts loads it by this module's path). The
@@ -75,6 +92,7 @@ export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => Poo
   return (batch) => {
     const n = batch.ends.length;
     const outcomes: (Outcome | null)[] = new Array(n).fill(null);
+    const changedKnown: (string[] | null)[] = new Array(n).fill(null);
     const out = new JsonPacker(n, batch.bytes.length + 1024 * n);
     for (let i = 0; i < n; i++) {
       const json = packed(batch, i);
@@ -84,14 +102,18 @@ export function poolBatchRedactor(c: RedactionConfig): (batch: PoolBatch) => Poo
       }
       const line = json.toString('utf8');
       const rr: unknown = JSON.parse(line);
+      const before = knownValues(rr);
       const o = redactOne(redactor, rr, c);
       outcomes[i] = o;
       const text = o.error ? undefined : JSON.stringify(rr);
       if (text === undefined || text === line) out.skip();
-      else out.addString(text);
+      else {
+        out.addString(text);
+        changedKnown[i] = changedKnownKeys(before, rr);
+      }
     }
     const { pack, transfer } = out.finish();
-    return { pack, outcomes, transfer };
+    return { pack, outcomes, changedKnown, transfer };
   };
 }
 
@@ -240,7 +262,7 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
     const res = await send(pack, transfer);
     const records = batch.map((r, i) => {
       const json = early[i] ? undefined : packed(res.pack, i);
-      return json?.length ? withRRPairJson(r, json) : r;
+      return json?.length ? withRRPairJson(r, json, res.changedKnown[i] ?? []) : r;
     });
     return { records, outcomes: records.map((_, i) => early[i] ?? res.outcomes[i]!) };
   }
