@@ -13,9 +13,10 @@ import { usableCpus } from './usable-cpus.js';
  * then gets every batch sent to that worker. `init` may hold secrets: it goes to the workers as
  * workerData and is never logged or put in an error. A batch fails with a RetryableError when its
  * worker throws for the whole batch, crashes or exits; a crashed worker is replaced on the next
- * batch, and isolateFailures (below) finds what in such a batch fails by itself. Results come back in completion order: `InOrder` (worker-pool-order.ts) restores the
- * submission order where a pipeline needs it. Each worker's heap, as it reports it with every
- * answer, is kept in core/thread-memory.ts while the worker lives, so memory_limiter counts it.
+ * batch, and isolateFailures (below) finds what in such a batch fails by itself. Results come
+ * back in completion order: `InOrder` (worker-pool-order.ts) restores the submission order where
+ * a pipeline needs it. Each worker's heap, as it reports it with every answer, is kept in
+ * core/thread-memory.ts while the worker lives, so memory_limiter counts it.
  */
 export interface WorkerPoolOptions {
   /** File URL (or path) of the module the workers load; a `.ts` module under src/ runs as its build under dist/. */

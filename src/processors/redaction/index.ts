@@ -214,10 +214,10 @@ export class RedactionProcessor implements Component, Consumer, InputProtector {
 
   /**
    * Redacts in the pool and hands batches on in the order they came; resolves once the next stage
-   * accepted this batch. A batch a worker failed (its batch function threw, or the worker died) is redacted
-   * again alone and in halves (isolateFailures): only a record that fails alone is dropped and
-   * counted, as inline redaction drops one it cannot redact; at shutdown the batch is refused
-   * retryably, nothing of it lost.
+   * accepted this batch. A batch a worker failed (its batch function threw, or the worker died)
+   * is redacted again alone and in halves (isolateFailures): only a record that fails alone is
+   * dropped and counted, as inline redaction drops one it cannot redact; at shutdown, or when the
+   * workers fail on everything, the batch is refused retryably, nothing of it lost.
    */
   private consumeInPool(pool: WorkerPool, batch: RecordBatch, ctx: Context): Promise<void> {
     const work = this.redactIn(batch, (input, transfer) => pool.run<PoolResult>(input, transfer))
