@@ -8,6 +8,7 @@ import { applyRetention, PartFile, recoverPartFiles } from './part-file.js';
 import { PathTemplate } from './path-template.js';
 import { OtelFile } from './otel-file.js';
 import { BufferPool } from '../../helpers/buffer-pool.js';
+import { ByteWriter } from '../../helpers/byte-writer.js';
 
 /** rrpipe's rotation defaults (layout rrpipe), when the config has no rotation block. */
 const RRPIPE_ROTATION = { max_megabytes: 100, interval: 3_600_000, max_idle: 5_000, max_days: 0, max_backups: 0, localtime: false };
@@ -40,43 +41,16 @@ export function jsonLines(records: RRRecord[], hint: LineSizeHint, pool?: Buffer
     if (j) size += j.length + 1;
     else unknown++;
   }
-  const take = (n: number) => (pool ? pool.take(n) : Buffer.allocUnsafeSlow(n));
-  let out = take(size + unknown * hint.bytes);
-  let at = 0;
-  /** Room for n more bytes: a larger buffer with what was written, the smaller one given back. */
-  const room = (n: number) => {
-    if (at + n <= out.length) return;
-    const bigger = take(Math.max(at + n, out.length * 2));
-    out.copy(bigger, 0, 0, at);
-    pool?.give(out);
-    out = bigger;
-  };
+  const out = pool ? new ByteWriter(size + unknown * hint.bytes, (n) => pool.take(n), (b) => pool.give(b)) : new ByteWriter(size + unknown * hint.bytes);
   let stringified = 0;
   for (let i = 0; i < records.length; i++) {
     const j = known[i];
-    if (j) {
-      room(j.length + 1);
-      at += j.copy(out, at);
-    } else {
-      const l = JSON.stringify(records[i]!.rrpair);
-      room(l.length + 1);
-      let n = out.write(l, at);
-      // A UTF-8 write stops short of the end only with fewer than 4 bytes left (a character takes at most 4).
-      if (out.length - at - n < 4) {
-        const len = Buffer.byteLength(l);
-        if (n < len) {
-          room(len + 1);
-          n = out.write(l, at);
-        }
-      }
-      at += n;
-      stringified += n + 1;
-      room(1);
-    }
-    out[at++] = 0x0a;
+    if (j) out.bytes(j);
+    else stringified += out.string(JSON.stringify(records[i]!.rrpair)) + 1;
+    out.byte(0x0a);
   }
   if (unknown > 0) hint.bytes = Math.ceil(stringified / unknown);
-  return out.subarray(0, at);
+  return out.written();
 }
 
 function absolute(p: string): string {
