@@ -167,12 +167,8 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
  * record's other known top-level values (rrpairField) are kept; without it, none is.
  */
 export function withRRPairJson(r: RRRecord, json: Buffer, changed?: readonly string[]): RRRecord {
-  const had = changed ? rrpairJson.get(r)?.known : undefined;
-  let known: Record<string, unknown> | undefined;
-  if (had !== undefined) {
-    known = { ...had };
-    for (const k of changed!) delete known[k];
-  }
+  const had = rrpairJson.get(r)?.known;
+  const known = changed && had ? Object.fromEntries(Object.entries(had).filter(([k]) => !changed.includes(k))) : undefined;
   return Object.assign(unreadShell({ rrpair: UNREAD, json, ...(known ? { known } : {}), forgotten: false }), fieldsOf(r));
 }
 

@@ -9,9 +9,8 @@ import { getHeapStatistics } from 'node:v8';
  * figure is at most one batch old) and forgets it when the thread stops; memory_limiter adds what
  * is reported to what it measures itself.
  */
-export interface ThreadHeap {
-  /** Thread name, shown when the limiter says why it refuses (e.g. `redaction/redaction-0`). */
-  name: string;
+/** What a worker thread measures of itself, to send with its answers. */
+export interface HeapReport {
   /** Bytes of the thread's JS heap in use. */
   heapUsed: number;
   /** Bytes of off-heap memory (Buffers, ArrayBuffers) the thread's isolate holds. */
@@ -20,11 +19,9 @@ export interface ThreadHeap {
   heapLimit: number;
 }
 
-/** What a worker thread measures of itself, to send with its answers. */
-export interface HeapReport {
-  heapUsed: number;
-  external: number;
-  heapLimit: number;
+export interface ThreadHeap extends HeapReport {
+  /** Thread name, shown when the limiter says why it refuses (e.g. `redaction redaction-0`). */
+  name: string;
 }
 
 /** The calling thread's own isolate, measured (about a microsecond). */

@@ -49,6 +49,13 @@ interface Slot {
   jobs: Map<number, Job>;
 }
 
+/** Fails every batch a worker holds (its jobs are cleared first, so none is failed twice). */
+function rejectAll(slot: Slot, err: Error): void {
+  const jobs = [...slot.jobs.values()];
+  slot.jobs.clear();
+  for (const j of jobs) j.reject(err);
+}
+
 /** The most workers `auto` starts, so a big node without a CPU limit does not get a heap per core. */
 export const AUTO_MAX_WORKERS = 8;
 
@@ -169,8 +176,7 @@ export class WorkerPool {
         await s.worker.terminate();
       }),
       ...[...this.alone].map(async (s) => {
-        for (const j of s.jobs.values()) j.reject(stopped());
-        s.jobs.clear();
+        rejectAll(s, stopped());
         await s.worker.terminate();
       }),
     ]);
@@ -211,8 +217,7 @@ export class WorkerPool {
       const lost = (how: string) => {
         if (slot.jobs.size === 0) return; // stopped after its batch
         this.crashes++;
-        for (const j of slot.jobs.values()) j.reject(new RetryableError(`worker pool ${this.o.name}: a worker ${how}`));
-        slot.jobs.clear();
+        rejectAll(slot, new RetryableError(`worker pool ${this.o.name}: a worker ${how}`));
       };
       worker.on('error', (err) => lost(`crashed: ${err.message}`));
       worker.on('exit', (code) => lost(`exited with code ${code}`));
@@ -252,9 +257,7 @@ export class WorkerPool {
   private fail(i: number, slot: Slot, err: Error): void {
     if (this.slots[i] === slot) this.slots[i] = undefined;
     threadMemory.forget(slot);
-    const jobs = [...slot.jobs.values()];
-    slot.jobs.clear();
-    for (const j of jobs) j.reject(err);
+    rejectAll(slot, err);
     void slot.worker.terminate();
   }
 }

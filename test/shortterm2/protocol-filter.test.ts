@@ -1,13 +1,9 @@
-import { KustoConnectionStringBuilder } from 'azure-kusto-data';
-import { silentLogger } from '../../src/core/logger.js';
-import { AdxStore, factory as adxFactory } from '../../src/exporters/azuredataexplorer/index.js';
 import { factory as bigtableFactory } from '../../src/exporters/bigtable/index.js';
 import { factory as dynamoFactory } from '../../src/exporters/awsdynamodb/index.js';
 import { factory as redisFactory } from '../../src/exporters/redis/index.js';
-import { validateAgainst } from '../../src/config/validate-schema.js';
 import { bigtableEmulator, FakeKusto, missing, startBigtable, startDynalite, startRedis } from '../support/index.js';
 import { fast, protocolFilterSuite, type Backend } from './protocol-suite.js';
-import { build, chunks, sendAndDrain } from './support.js';
+import { adxStoreOn, build, chunks, sendAndDrain } from './support.js';
 
 // The protocol filter in redis, bigtable, awsdynamodb and azuredataexplorer (test/shortterm2/protocol-suite.ts).
 const backends: Backend[] = [
@@ -42,11 +38,7 @@ const backends: Backend[] = [
     async open() {
       const kusto = new FakeKusto();
       await kusto.start();
-      const c = { cluster_uri: kusto.uri, ingest_uri: kusto.uri, ingestion_type: 'managed', use_azure_auth: true };
-      const problems = validateAgainst(adxFactory.schema, c);
-      if (problems.length) throw new Error(JSON.stringify(problems));
-      const store = new AdxStore(c as never, silentLogger(), (uri) => KustoConnectionStringBuilder.withTokenProvider(uri, async () => 'fake-token'));
-      await store.start();
+      const store = await adxStoreOn(kusto);
       return {
         store,
         write: async (recs) => { for (const b of chunks(recs, 100)) await store.push(b); },

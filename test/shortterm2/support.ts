@@ -8,7 +8,9 @@ import { noopMetrics } from '../../src/core/telemetry.js';
 import type { QueryFilter, QueryHit, QueryableStore } from '../../src/core/query.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { allSamples, readDeadLetters, testHost, tmp } from '../support/index.js';
+import { KustoConnectionStringBuilder } from 'azure-kusto-data';
+import { AdxStore, factory as adxFactory, type AdxExporterConfig } from '../../src/exporters/azuredataexplorer/index.js';
+import { allSamples, readDeadLetters, testHost, tmp, type FakeKusto } from '../support/index.js';
 
 /** The real RRPairs, as records. */
 export function sampleRecords(): RRRecord[] {
@@ -174,4 +176,14 @@ export class FlakyProxy {
     this.dropAll();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** An azuredataexplorer store on a Kusto wire fake (managed ingestion, a fixed token), started. */
+export async function adxStoreOn(kusto: FakeKusto): Promise<AdxStore> {
+  const c = { cluster_uri: kusto.uri, ingest_uri: kusto.uri, ingestion_type: 'managed', use_azure_auth: true };
+  const problems = validateAgainst(adxFactory.schema, c);
+  if (problems.length) throw new Error(JSON.stringify(problems));
+  const store = new AdxStore(c as unknown as AdxExporterConfig, silentLogger(), (uri) => KustoConnectionStringBuilder.withTokenProvider(uri, async () => 'fake-token'));
+  await store.start();
+  return store;
 }

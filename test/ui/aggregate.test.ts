@@ -7,12 +7,9 @@ import { aggregate, aggregateByScan, SORT_FIELDS, sortedPage } from '../../src/e
 import { queryable } from '../../src/helpers/hot-store.js';
 import { indexDocOf } from '../../src/rrpair/derive.js';
 import type { RRPair } from '../../src/rrpair/types.js';
-import { KustoConnectionStringBuilder } from 'azure-kusto-data';
-import { silentLogger } from '../../src/core/logger.js';
-import { validateAgainst } from '../../src/config/validate-schema.js';
-import { AdxStore, factory as adxFactory, type AdxExporterConfig } from '../../src/exporters/azuredataexplorer/index.js';
 import { FakeKusto, startSearchEngineFake, testHost, tmpDir, type Flavor, type SearchEngineFake } from '../support/index.js';
 import { exporterFromYaml, genRRPairs, loadSamples, toRecords } from '../shortterm/support.js';
+import { adxStoreOn } from '../shortterm2/support.js';
 
 // Store-side aggregation (SQL GROUP BY in the embedded store, search aggregations in the engines)
 // gives exactly what folding every matching document gives (the generic fallback); so do the
@@ -137,11 +134,7 @@ for (const flavor of ['opensearch', 'elasticsearch'] as Flavor[]) {
 suite('azuredataexplorer (Kusto wire fake: summarize count(), countif() by bin and by group; a replayed batch counted once)', async () => {
   const kusto = new FakeKusto();
   await kusto.start();
-  const c = { cluster_uri: kusto.uri, ingest_uri: kusto.uri, ingestion_type: 'managed', use_azure_auth: true };
-  const problems = validateAgainst(adxFactory.schema, c);
-  if (problems.length) throw new Error(JSON.stringify(problems));
-  const store = new AdxStore(c as unknown as AdxExporterConfig, silentLogger(), (uri) => KustoConnectionStringBuilder.withTokenProvider(uri, async () => 'fake-token'));
-  await store.start();
+  const store = await adxStoreOn(kusto);
   const records = toRecords(rrs);
   for (let i = 0; i < records.length; i += 200) await store.push(records.slice(i, i + 200));
   await store.push(records.slice(0, 150)); // ingested twice: Kusto keeps both rows, the store counts each id once

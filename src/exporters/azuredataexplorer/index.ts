@@ -58,6 +58,11 @@ function docOfRow(row: Record<string, unknown>): IndexDoc {
   return doc as IndexDoc;
 }
 
+/** The RRPair a row holds (the dynamic column comes as JSON text or as the object). */
+function rrpairOfRow(o: Record<string, unknown>): RRPair | undefined {
+  return typeof o.rrpair === 'string' ? (JSON.parse(o.rrpair) as RRPair) : (o.rrpair as RRPair | undefined);
+}
+
 /**
  * A datetime query parameter's value: a KQL datetime literal (values of types other than string
  * and long travel as literals: learn.microsoft.com/kusto/api/netfx/request-properties), cut to
@@ -240,14 +245,9 @@ export class AdxStore implements QueryableStore {
 
   async query(filter: QueryFilter): Promise<QueryPage> {
     const f = compileFilter(filter);
-    const { kql, params } = buildQuery(this.cfg.logs_table_name, f);
-    const props = new (kustoData().ClientRequestProperties)();
-    for (const [k, v] of Object.entries(params)) props.setParameter(k, v);
-    const res = await this.query_.execute(this.cfg.db_name, kql, props);
     const hits: QueryHit[] = [];
-    for (const row of res.primaryResults[0]?.rows() ?? []) {
-      const o = row.toJSON<Record<string, unknown>>();
-      const rr = typeof o.rrpair === 'string' ? (JSON.parse(o.rrpair) as RRPair) : (o.rrpair as RRPair | undefined);
+    for (const o of await this.rows(buildQuery(this.cfg.logs_table_name, f))) {
+      const rr = rrpairOfRow(o);
       const doc = docOfRow(o);
       if (!f.matches(doc)) continue; // the regex dialects differ (RE2 vs JS): JS has the last word
       hits.push(rr ? { doc, rrpair: rr } : { doc });
@@ -264,10 +264,9 @@ export class AdxStore implements QueryableStore {
   async aggregate(filter: QueryFilter, spec: AggregateSpec): Promise<Aggregates> {
     const f = compileFilter(filter);
     const out = emptyAggregates(spec);
-    const rows = (q: { kql: string; params: Record<string, string> }) => this.rows(q);
     const table = this.cfg.logs_table_name;
     await Promise.all([
-      spec.histogram && rows(buildAggregate(table, f, 'histogram', spec.histogram)).then((rs) => {
+      spec.histogram && this.rows(buildAggregate(table, f, 'histogram', spec.histogram)).then((rs) => {
         const h = spec.histogram!;
         for (const r of rs) {
           const i = Math.min(h.buckets - 1, Math.max(0, Number(r.b)));
@@ -276,11 +275,11 @@ export class AdxStore implements QueryableStore {
         }
         out.total = out.histogram!.counts.reduce((a, b) => a + b, 0);
       }),
-      spec.groups && rows(buildAggregate(table, f, 'groups')).then((rs) => {
+      spec.groups && this.rows(buildAggregate(table, f, 'groups')).then((rs) => {
         out.groups = rs.map((r) => ({ service: String(r.service ?? ''), direction: String(r.direction ?? ''), host: String(r.host ?? ''), l7protocol: String(r.l7protocol ?? ''), calls: Number(r.calls), errors: Number(r.errors) }));
         out.total = out.groups.reduce((a, g) => a + g.calls, 0);
       }),
-      !spec.histogram && !spec.groups && rows(buildAggregate(table, f, 'count')).then((rs) => {
+      !spec.histogram && !spec.groups && this.rows(buildAggregate(table, f, 'count')).then((rs) => {
         out.total = Number(rs[0]?.Count ?? 0);
       }),
     ]);
@@ -304,14 +303,8 @@ export class AdxStore implements QueryableStore {
   }
 
   async get(id: string): Promise<RRPair | undefined> {
-    const props = new (kustoData().ClientRequestProperties)();
-    props.setParameter('p_id', id);
-    const res = await this.query_.execute(this.cfg.db_name, `declare query_parameters(p_id:string);\n${quoteName(this.cfg.logs_table_name)}\n| where id == p_id\n| take 1`, props);
-    for (const row of res.primaryResults[0]?.rows() ?? []) {
-      const o = row.toJSON<Record<string, unknown>>();
-      return typeof o.rrpair === 'string' ? (JSON.parse(o.rrpair) as RRPair) : (o.rrpair as RRPair);
-    }
-    return undefined;
+    const [o] = await this.rows({ kql: `declare query_parameters(p_id:string);\n${quoteName(this.cfg.logs_table_name)}\n| where id == p_id\n| take 1`, params: { p_id: id } });
+    return o ? rrpairOfRow(o) : undefined;
   }
 }
 
