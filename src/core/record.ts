@@ -168,7 +168,8 @@ export function newRecordFromJson(json: Buffer, known: Readonly<Record<string, u
  */
 export function withRRPairJson(r: RRRecord, json: Buffer, changed?: readonly string[]): RRRecord {
   const had = rrpairJson.get(r)?.known;
-  const known = changed && had ? Object.fromEntries(Object.entries(had).filter(([k]) => !changed.includes(k))) : undefined;
+  // `known` is never changed once made, so a record the change left alone shares it
+  const known = !changed || !had ? undefined : changed.length === 0 ? had : Object.fromEntries(Object.entries(had).filter(([k]) => !changed.includes(k)));
   return Object.assign(unreadShell({ rrpair: UNREAD, json, ...(known ? { known } : {}), forgotten: false }), fieldsOf(r));
 }
 

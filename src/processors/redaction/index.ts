@@ -76,9 +76,9 @@ function knownValues(rr: unknown): unknown[] | undefined {
 
 /** Those of KNOWN_RRPAIR_KEYS whose value is no longer `before`'s; null when none. */
 function changedKnownKeys(before: unknown[] | undefined, rr: unknown): string[] | null {
-  if (!before) return null;
-  const out = KNOWN_RRPAIR_KEYS.filter((k, i) => (rr as Record<string, unknown>)[k] !== before[i]);
-  return out.length ? out : null;
+  let out: string[] | null = null;
+  if (before) for (let i = 0; i < KNOWN_RRPAIR_KEYS.length; i++) if ((rr as Record<string, unknown>)[KNOWN_RRPAIR_KEYS[i]!] !== before[i]) (out ??= []).push(KNOWN_RRPAIR_KEYS[i]!);
+  return out;
 }
 
 /**
