@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from '../support/net.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../../src/components.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -495,6 +496,30 @@ describe('auth and index modes', () => {
       await fake.close();
     }
   });
+
+  for (const flavor of ['elasticsearch', 'opensearch'] as Flavor[]) {
+    it(`${flavor}: a server that refuses connections (not up yet) is retried, not dead-lettered; the batch lands once it is up`, async () => {
+      const port = await freePort(); // nothing listens there: ECONNREFUSED
+      const yaml = `exporters:\n  ${flavor}:\n    endpoint: http://127.0.0.1:${port}\n    index_management: { enabled: false }\n    mapping: { mode: rrpipe }\n    dead_letter: { path: ${t.dir}/dlq-down-${flavor} }\n    sending_queue: { enabled: false }\n    retry_on_failure: { initial_interval: 10ms, max_interval: 50ms, max_elapsed_time: 60s, randomization_factor: 0 }\n`;
+      const { exp, telemetry } = await makeExporter(yaml, flavor, t.dir);
+      await exp.start(testHost(t.dir));
+      let done = false;
+      const sent = exp.consume(toRecords(genRRPairs(5, NOW, H, 61)), {}).finally(() => (done = true));
+      // two refused attempts, or (unfixed) the batch given up after the first
+      while (!done && (await telemetry.total('failed', { component: flavor })) < 10) await new Promise((r) => setImmediate(r));
+      expect(await telemetry.total('dead_lettered', { component: flavor })).toBe(0);
+      expect(await telemetry.total('failed', { component: flavor })).toBeGreaterThanOrEqual(10);
+      const fake = await startSearchEngineFake({ flavor, port });
+      try {
+        await sent;
+        await exp.shutdown(AbortSignal.timeout(5000));
+        expect(fake.docs('rrpipe-rrpairs-*').length).toBe(5);
+        expect(await telemetry.total('dead_lettered', { component: flavor })).toBe(0);
+      } finally {
+        await fake.close();
+      }
+    });
+  }
 
   it('the fake refuses what it does not implement, loudly', async () => {
     const fake = await startSearchEngineFake({ flavor: 'opensearch' });

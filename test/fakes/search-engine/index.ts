@@ -39,6 +39,8 @@ export interface FakeOptions {
   bulkHook?: (item: { action: string; index: string; id?: string; source: Record<string, unknown> }) => BulkItemVerdict | undefined;
   /** As http.max_content_length: a larger request body is answered 413 with no body, as both engines do. */
   maxContentLength?: number;
+  /** Listen on this port (default: any free one). */
+  port?: number;
 }
 
 interface Mapping {
@@ -100,7 +102,7 @@ export class SearchEngineFake {
   async start(): Promise<string> {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     this.server = this.opts.tls ? createHttpsServer({ key: this.opts.tls.key, cert: this.opts.tls.cert }, handler) : createServer(handler);
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.server!.listen(this.opts.port ?? 0, '127.0.0.1', () => r()));
     this.url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     return this.url;
   }

@@ -43,7 +43,8 @@ export function errorType(err: unknown): string {
 export function classify(err: unknown, what: string): Error {
   const s = statusOf(err);
   const msg = `${what}: ${errorType(err)}`;
-  if (s === undefined) return new RetryableError(msg, { cause: err }); // connection errors, timeouts
+  // No answer: a connection error or timeout (the Elasticsearch client reports its status as 0)
+  if (s === undefined || s === 0) return new RetryableError(msg, { cause: err });
   if (s === 408 || s === 429 || s >= 500) return new RetryableError(`${msg} (HTTP ${s})`, { cause: err });
   return new PermanentError(`${msg} (HTTP ${s})`, { cause: err });
 }
