@@ -11,20 +11,34 @@ export function parseTime(s: string, now = Date.now()): Date {
   const t = s.trim();
   if (t === 'now') return new Date(now);
   const rel = /^([+-])(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(t);
-  if (rel) return new Date(now + (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * UNITS[rel[3]!]!);
-  if (/^\d{10,}$/.test(t)) return new Date(Number(t));
-  if (/^\d{4}-\d\d-\d\d/.test(t)) {
+  if (rel) return within(s, now + (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * UNITS[rel[3]!]!);
+  if (/^\d{10,}$/.test(t)) return within(s, Number(t));
+  const day = /^(\d{4})-(\d\d)-(\d\d)/.exec(t);
+  if (day && realDay(Number(day[1]), Number(day[2]), Number(day[3]))) {
     const ms = Date.parse(t);
-    if (!Number.isNaN(ms)) return new Date(ms);
+    if (!Number.isNaN(ms)) return within(s, ms);
   }
   throw new Error(`invalid time "${s}" (expected now, -1h / -30m / -7d, RFC 3339, or epoch milliseconds)`);
+}
+
+/** The largest distance from the epoch a Date holds (ECMAScript's time value range). */
+const MAX_TIME_MS = 8.64e15;
+
+function within(s: string, ms: number): Date {
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new Error(`time "${s}" is out of range (dates run from 271821 BC to 275760 AD)`);
+  return new Date(ms);
+}
+
+/** Date.parse takes 2021-02-30 as March 2: a day past its month's end is refused instead. */
+function realDay(year: number, month: number, day: number): boolean {
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 /** The query parameters `rrpipe query` and GET /api/v1/rrpairs share. */
 export const FILTER_PARAMS = ['start', 'end', 'cluster', 'namespace', 'service', 'direction', 'protocol', 'method', 'status', 'endpoint', 'limit', 'after'] as const;
 
 /** Build a QueryFilter from string parameters; throws an Error naming the bad parameter. */
-export function filterFromParams(p: Partial<Record<string, string | undefined>>, opts: { now?: number; maxLimit?: number } = {}): QueryFilter {
+export function filterFromParams(p: Partial<Record<string, string | undefined>>, opts: { now?: number; maxLimit?: number; minLimit?: number } = {}): QueryFilter {
   const f: QueryFilter = {};
   const now = opts.now ?? Date.now();
   if (p.start) f.start = parseTime(p.start, now);
@@ -46,6 +60,7 @@ export function filterFromParams(p: Partial<Record<string, string | undefined>>,
     if (!/^\d+$/.test(p.limit)) throw new Error(`invalid limit "${p.limit}" (expected a whole number)`);
     const n = Number(p.limit);
     if (opts.maxLimit !== undefined && n > opts.maxLimit) throw new Error(`limit ${n} is above the maximum ${opts.maxLimit}`);
+    if (opts.minLimit !== undefined && n < opts.minLimit) throw new Error(`limit ${n} is below the minimum ${opts.minLimit}`);
     f.limit = n;
   }
   if (p.after) f.after = p.after;

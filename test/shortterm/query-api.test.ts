@@ -66,6 +66,10 @@ describe('the daemon serves GET /api/v1/rrpairs from a running short-term store'
       ['status=(', /invalid status regex/],
       ['limit=100000', /above the maximum 500/],
       ['start=yesterday', /invalid time/],
+      ['start=-99999999999999999999d', /out of range/],
+      ['start=99999999999999999999', /out of range/],
+      ['start=2021-02-30T00:00:00Z', /invalid time/],
+      ['limit=0', /below the minimum 1/],
       ['colour=blue', /unknown parameter "colour"/],
       ['after=!!!', /invalid paging token/],
     ] as const) {

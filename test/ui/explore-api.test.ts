@@ -59,7 +59,7 @@ describe('the explorer endpoints of query_api', () => {
   });
 
   it('refuses bad parameters and regexes that cannot run in linear time with a 400', async () => {
-    for (const q of ['bogus=1', 'buckets=abc', 'status=(a)%5C1', 'start=yesterday']) {
+    for (const q of ['bogus=1', 'buckets=abc', 'buckets=0', 'limit=0', 'status=(a)%5C1', 'start=yesterday', 'start=2021-02-30']) {
       const r = await get(`/api/v1/explore/histogram?${q}`);
       expect(r.status, q).toBe(400);
       expect(((await r.json()) as { error: string }).error.length).toBeGreaterThan(5);

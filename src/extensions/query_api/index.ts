@@ -83,7 +83,7 @@ export function createQueryApi(config: QueryApiConfig, onListening?: (port: numb
       }
       let filter;
       try {
-        filter = filterFromParams({ start: config.default_start, ...params }, { maxLimit: config.max_limit });
+        filter = filterFromParams({ start: config.default_start, ...params }, { maxLimit: config.max_limit, minLimit: 1 });
       } catch (err) {
         return send(res, 400, { error: (err as Error).message });
       }

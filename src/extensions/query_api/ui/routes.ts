@@ -95,16 +95,16 @@ function parse(url: URL, ctx: ExploreContext, extra: readonly string[]): { filte
   const now = Date.now();
   let f: QueryFilter;
   try {
-    f = filterFromParams({ start: ctx.defaultStart, end: 'now', ...params }, { now, maxLimit: ctx.maxLimit });
+    f = filterFromParams({ start: ctx.defaultStart, end: 'now', ...params }, { now, maxLimit: ctx.maxLimit, minLimit: 1 });
   } catch (err) {
     throw new BadRequest((err as Error).message);
   }
   return { filter: f as QueryFilter & { start: Date; end: Date }, params };
 }
 
-function intParam(v: string | undefined, def: number, name: string, max: number): number {
+function intParam(v: string | undefined, def: number, name: string, max: number, min = 0): number {
   if (v === undefined || v === '') return def;
-  if (!/^\d+$/.test(v) || Number(v) > max) throw new BadRequest(`invalid ${name} "${v}" (a whole number up to ${max})`);
+  if (!/^\d+$/.test(v) || Number(v) > max || Number(v) < min) throw new BadRequest(`invalid ${name} "${v}" (a whole number from ${min} to ${max})`);
   return Number(v);
 }
 
@@ -135,7 +135,7 @@ export async function handleExplore(url: URL, res: ServerResponse, ctx: ExploreC
   try {
     if (what === 'histogram') {
       const { filter, params } = parse(url, ctx, EXTRA.histogram!);
-      return ctx.send(res, 200, await histogram(ctx.store, filter, intParam(params.buckets, 60, 'buckets', 1000), so));
+      return ctx.send(res, 200, await histogram(ctx.store, filter, intParam(params.buckets, 60, 'buckets', 1000, 1), so));
     }
     if (what === 'servicemap') {
       const { filter } = parse(url, ctx, EXTRA.servicemap!);
