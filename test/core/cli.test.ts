@@ -74,6 +74,30 @@ service:
     expect(r.stdout).not.toMatch(/first-token-value|second-token-value/);
   });
 
+  it('print-config masks the password of every URL (user kept) and leaves switches named like secrets readable', async () => {
+    const dir = tmp();
+    const f = join(dir, 'c.yaml');
+    writeFileSync(f, `receivers:
+  file: { include: ["/in/*.jsonl"] }
+processors:
+  redaction: { secret: "\${env:RSECRET}", detectors: { private_key: true, aws_access_key: false } }
+exporters:
+  redis: { endpoint: "redis://:\${env:REDISPW}@127.0.0.1:6379" }
+  otlphttp: { endpoint: "http://ingest:p@ss:word@127.0.0.1:4318/v1" }
+service:
+  pipelines:
+    logs: { receivers: [file], processors: [redaction], exporters: [redis, otlphttp] }
+`);
+    const r = await runCli(['print-config', '-c', f, '--json'], { REDISPW: 'redis-pw-9f3', RSECRET: 'redaction-secret-77' });
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = JSON.parse(r.stdout);
+    expect(cfg.exporters.redis.endpoint).toBe('redis://:[REDACTED]@127.0.0.1:6379');
+    expect(cfg.exporters.otlphttp.endpoint).toBe('http://ingest:[REDACTED]@127.0.0.1:4318/v1');
+    expect(cfg.processors.redaction.detectors).toMatchObject({ private_key: true, aws_access_key: false });
+    expect(cfg.processors.redaction.secret).toBe('[REDACTED]');
+    expect(r.stdout).not.toMatch(/redis-pw-9f3|redaction-secret-77|p@ss|word@/);
+  });
+
   it('an unknown command says so and exits 2', async () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(2);

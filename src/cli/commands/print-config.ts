@@ -23,14 +23,26 @@ export function maskResolved(cfg: ResolvedConfig): unknown {
   return maskSecrets(doc);
 }
 
-/** A copy with every value under a secret-looking key replaced by "[REDACTED]". */
+/**
+ * A copy with every value under a secret-looking key replaced by "[REDACTED]" (a switch such as
+ * `detectors.private_key: true` is not a secret and stays readable), and the password of every
+ * URL (`redis://:pw@host`, `http://user:pw@host`) masked wherever it appears.
+ */
 export function maskSecrets(v: unknown, key = ''): unknown {
   if (Array.isArray(v)) return v.map((x) => maskSecrets(x, key));
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x, k)]));
   }
+  if (typeof v === 'boolean') return v;
   if (key && SECRET_KEY.test(key) && !NOT_SECRET.test(key) && v !== '' && v !== null && v !== undefined) return '[REDACTED]';
-  return v;
+  return typeof v === 'string' ? maskUrlPassword(v) : v;
+}
+
+/** `scheme://user:password@` anywhere in a value: the password replaced, the user kept. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#]*@/gi;
+
+export function maskUrlPassword(s: string): string {
+  return s.includes('@') ? s.replace(URL_PASSWORD, '$1:[REDACTED]@') : s;
 }
 
 export const printConfig: CliCommand = {
