@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type FuncKeywordDefinition, type ValidateFunctio
 import addFormatsModule from 'ajv-formats';
 import type { ConfigSchema } from '../core/component.js';
 import { nullBlocksToEmpty } from './annotations.js';
+import { parseHostPort } from '../helpers/net.js';
 import { parseBytes, parseDuration } from './units.js';
 
 // ajv-formats is CommonJS with a default export.
@@ -32,7 +33,36 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUn
 addFormats(ajv);
 ajv.addKeyword(unitKeyword('x-duration', parseDuration));
 ajv.addKeyword(unitKeyword('x-bytes', parseBytes));
-for (const keyword of ['x-secret', 'x-path', 'x-address']) ajv.addKeyword({ keyword, schemaType: 'boolean' });
+for (const keyword of ['x-secret', 'x-path']) ajv.addKeyword({ keyword, schemaType: 'boolean' });
+ajv.addKeyword({
+  keyword: 'x-address',
+  schemaType: 'boolean',
+  errors: true,
+  validate: function validateAddress(_schema: unknown, data: unknown): boolean {
+    const problem = typeof data === 'string' && data !== '' ? addressProblem(data) : undefined;
+    if (problem) (validateAddress as unknown as { errors?: Partial<ErrorObject>[] }).errors = [{ keyword: 'x-address', message: problem, params: {} }];
+    return problem === undefined;
+  },
+});
+
+/**
+ * Why an address would fail when the component starts: a URL that does not parse (a port past
+ * 65535, a broken host) or a host:port whose port is not a port. The value is never echoed: a
+ * URL may carry a password.
+ */
+export function addressProblem(s: string): string | undefined {
+  if (s.includes('://')) {
+    try {
+      new URL(s);
+      return undefined;
+    } catch {
+      return 'is not a valid URL (scheme://host[:port][/path], port at most 65535)';
+    }
+  }
+  const hp = parseHostPort(s, 0);
+  if (!hp || hp.port > 65535) return 'is not a valid address (host:port, [v6]:port, host or :port, port at most 65535)';
+  return undefined;
+}
 
 const cache = new WeakMap<ConfigSchema, ValidateFunction>();
 

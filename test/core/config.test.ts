@@ -87,6 +87,59 @@ service:
     expect(errs).toContain('configs/test.yaml:7:16: exporters.debug: "verbosity" must be one of "basic", "normal", "detailed"');
   });
 
+  it('an address or URL that would fail when the component starts, without echoing it (it may hold a password)', async () => {
+    const yaml = `receivers:
+  otlp:
+    protocols:
+      http: { endpoint: "localhost:notaport" }
+      grpc: { endpoint: "localhost:99999" }
+exporters:
+  otlphttp: { endpoint: "http://u:pw-71@[bad" }
+  elasticsearch: { endpoints: ["http://127.0.0.1:9200", "http://127.0.0.1:99999999"] }
+  redis: { endpoint: "redis://127.0.0.1:6379x" }
+service:
+  pipelines:
+    logs: { receivers: [otlp], exporters: [otlphttp, elasticsearch, redis] }
+`;
+    const errs = await errorsOf(yaml);
+    expect([...errs].sort()).toEqual([
+      'configs/test.yaml:4:25: receivers.otlp: "protocols.http.endpoint" is not a valid address (host:port, [v6]:port, host or :port, port at most 65535)',
+      'configs/test.yaml:5:25: receivers.otlp: "protocols.grpc.endpoint" is not a valid address (host:port, [v6]:port, host or :port, port at most 65535)',
+      'configs/test.yaml:7:25: exporters.otlphttp: "endpoint" is not a valid URL (scheme://host[:port][/path], port at most 65535)',
+      'configs/test.yaml:8:57: exporters.elasticsearch: "endpoints.1" is not a valid URL (scheme://host[:port][/path], port at most 65535)',
+      'configs/test.yaml:9:22: exporters.redis: "endpoint" is not a valid URL (scheme://host[:port][/path], port at most 65535)',
+    ]);
+    expect(errs.join('\n')).not.toContain('pw-71');
+    // every form a listener or a client takes still passes
+    const ok = `receivers:
+  otlp:
+    protocols:
+      http: { endpoint: "[::1]:4318" }
+      grpc: { endpoint: ":4317" }
+exporters:
+  otlphttp: { endpoint: "https://ingest.example.com/otlp" }
+  otlp: { endpoint: "collector:4317" }
+  elasticsearch: { endpoints: ["http://es-1:9200", "https://user:p%40ss@es-2"] }
+  redis: { endpoint: "rediss://:pw@cache.example.com:6380" }
+service:
+  pipelines:
+    logs: { receivers: [otlp], exporters: [otlphttp, otlp, elasticsearch, redis] }
+`;
+    expect(await errorsOf(ok)).toEqual([]);
+  });
+
+  it('an unset ${env:X} in a list of addresses is an error, as in a single address', async () => {
+    const yaml = `receivers:
+  file: { include: [a] }
+exporters:
+  elasticsearch: { endpoints: ["\${env:ES_ENDPOINT}"] }
+service:
+  pipelines:
+    logs: { receivers: [file], exporters: [elasticsearch] }
+`;
+    expect((await errorsOf(yaml))[0]).toMatch(/^configs\/test\.yaml:4:32: exporters\.elasticsearch: environment variable ES_ENDPOINT is not set; .* names an address/);
+  });
+
   it('a missing required key', async () => {
     const errs = await errorsOf(`receivers:
   file:

@@ -1,7 +1,7 @@
 /** The config of the opensearch and elasticsearch exporters (one schema, two flavors) and the settings resolved from it. */
 import type { ConnectionOptions } from 'node:tls';
 import { PermanentError } from '../../../core/errors.js';
-import { address, bool, bytes, duration, exporterHelperProperties, int, obj, oneOf, secret, str, strings, tlsClient, type Config } from '../../../config/fragments.js';
+import { address, bool, bytes, duration, exporterHelperProperties, int, list, obj, oneOf, secret, str, tlsClient, type Config } from '../../../config/fragments.js';
 import { clientTlsOptions } from '../../../helpers/tls.js';
 
 export type Flavor = 'opensearch' | 'elasticsearch';
@@ -15,7 +15,7 @@ export function ss4oIndex(dataset: string, namespace: string): string {
 function properties(flavor: Flavor) {
   return {
     endpoint: address(undefined, 'URL of the cluster, e.g. https://search-x.eu-west-1.es.amazonaws.com (or use endpoints).'),
-    endpoints: strings(undefined, 'URLs of cluster nodes (the OTel Collector elasticsearch exporter key).'),
+    endpoints: list(address(), undefined, 'URLs of cluster nodes (the OTel Collector elasticsearch exporter key).'),
     index: str(undefined, `Index name, prefix of the daily indices, or data stream name. Default: ${flavor === 'opensearch' ? 'ss4o_logs-<dataset>-<namespace> (ss4o_logs-default-namespace) with mapping.mode ss4o, logs-generic-default with otel' : 'logs-generic-default with mapping.mode otel'} (as the OTel ${flavor} exporter), rrpipe-rrpairs with mapping.mode rrpipe.`),
     logs_index: str(undefined, 'Alias of index (the OTel Collector exporter key): documents go to exactly this index.'),
     index_mode: oneOf(['daily', 'data_stream', 'fixed'], undefined, 'daily: <index>-YYYY.MM.DD by event time; data_stream: a data stream; fixed: one index. Default daily (rrpipe) or fixed (otel).'),
