@@ -58,6 +58,12 @@ describe('the explorer endpoints of query_api', () => {
     }
   });
 
+  it('the scheme name is case-insensitive (RFC 7235), the token is not', async () => {
+    const as = (authorization: string) => fetch(`${base}/api/v1/explore/histogram?${W}`, { headers: { authorization } });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect((await as(`${scheme} ${TOKEN}`)).status, scheme).toBe(200);
+    for (const bad of [`Bearer ${TOKEN.toUpperCase()}x`, `Basic ${TOKEN}`, `Bearer${TOKEN}`, TOKEN, `Bearer  ${TOKEN}`]) expect((await as(bad)).status, bad).toBe(401);
+  });
+
   it('refuses bad parameters and regexes that cannot run in linear time with a 400', async () => {
     for (const q of ['bogus=1', 'buckets=abc', 'buckets=0', 'limit=0', 'status=(a)%5C1', 'start=yesterday', 'start=2021-02-30']) {
       const r = await get(`/api/v1/explore/histogram?${q}`);

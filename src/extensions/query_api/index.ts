@@ -14,10 +14,16 @@ import { EXPLORE_PREFIX, handleExplore, isUiPath, serveUi } from './ui/routes.js
 
 const PREFIX = '/api/v1/rrpairs';
 
-/** Constant-time comparison of the Authorization header with the expected bearer token. */
+/**
+ * Constant-time comparison of the Authorization header's credentials with the bearer token; the
+ * scheme name is case-insensitive (RFC 7235 section 2.1: `bearer x` is `Bearer x`).
+ */
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const got = Buffer.from(header ?? '');
-  const want = Buffer.from(`Bearer ${token}`);
+  const h = header ?? '';
+  const sp = h.indexOf(' ');
+  if (sp < 0 || h.slice(0, sp).toLowerCase() !== 'bearer') return false;
+  const got = Buffer.from(h.slice(sp + 1));
+  const want = Buffer.from(token);
   return got.length === want.length && timingSafeEqual(got, want);
 }
 const EXTRA_PARAMS = new Set(['full']);
