@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Component, Consumer, CreateSettings, Host, Item } from '../core/component.js';
 import { errorMessage, isRetryable, PartialFailureError, PermanentError, ShutdownError } from '../core/errors.js';
@@ -62,7 +63,11 @@ class HelperExporter implements Component, Consumer {
   /** Aborted when the shutdown deadline passes: sleeps end, in-flight pushes are abandoned. */
   private readonly stopController = new AbortController();
 
-  constructor(private readonly s: CreateSettings<ExporterHelperConfig>, private readonly target: PushTarget) {}
+  constructor(private readonly s: CreateSettings<ExporterHelperConfig>, private readonly target: PushTarget) {
+    // Every batch waiting out a backoff listens on this signal (each removes its listener when it
+    // wakes); without a sending queue there is one per batch in flight, which is not a leak.
+    setMaxListeners(0, this.stopController.signal);
+  }
 
   async start(host: Host): Promise<void> {
     const c = this.s.config;

@@ -99,6 +99,36 @@ describe('exporter helper', () => {
     expect(text).toMatch(/rrpipe_queue_size\{[^}]*component="x"[^}]*\} 0/);
   });
 
+  it('many batches waiting out their backoff at once (no sending queue) warn of no listener leak', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      let up = false;
+      let failures = 0;
+      let allFailed!: () => void;
+      const everyBatchFailed = new Promise<void>((r) => (allFailed = r));
+      const { exp, t } = make({
+        push: async () => {
+          if (up) return;
+          if (++failures === 40) allFailed();
+          throw new RetryableError('down');
+        },
+      });
+      await exp.start(host());
+      const sends = Array.from({ length: 40 }, () => exp.consume(recs(1), {}));
+      await everyBatchFailed; // 40 batches at once, each in a backoff sleep on the exporter's stop signal
+      up = true;
+      await Promise.all(sends);
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(await t.total('sent')).toBe(40);
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      await exp.shutdown(AbortSignal.timeout(1000));
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('fetch connection failures are retryable, validation errors are not', () => {
     const fetchFailed = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     expect(isRetryable(fetchFailed)).toBe(true);
