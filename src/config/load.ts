@@ -93,7 +93,8 @@ export async function loadConfig(files: string[], opts: LoadOptions): Promise<Re
   const at = (path: (string | number)[], key = false) => positionOf(positions, path, key);
 
   for (const p of validateAgainst(topLevelSchema, value)) {
-    issues.push({ pos: at(p.path, p.atKey), where: sectionName(p.path), message: p.message });
+    // a problem of the whole document (an empty file: no service) is placed at the top of the first file
+    issues.push({ pos: at(p.path, p.atKey) ?? (p.path.length === 0 ? { file: sources[0]!.file, line: 1, col: 1 } : undefined), where: sectionName(p.path), message: p.message });
   }
   resolvePaths(topLevelSchema, value);
 
@@ -173,7 +174,11 @@ function checkUnsetEnv(unset: UnsetRef[], components: ResolvedConfig['components
         where: sectionName(u.path),
         message: `environment variable ${u.name} is not set; \${${u.ref}} names ${secret ? 'a secret' : 'an address'}, which must not silently be empty (set it, or write a default: \${env:${u.name}:-…})`,
       });
-    } else warnings.push(`environment variable ${u.name} is not set; \${${u.ref}} expands to an empty string`);
+    } else {
+      warnings.push(`environment variable ${u.name} is not set; \${${u.ref}} expands to an empty string`);
+      // a value refused for being empty ("must NOT have fewer than 1 characters") says why
+      for (const i of issues) if (i.pos && i.pos.file === now.file && i.pos.line === now.line && i.pos.col === now.col) i.message += ` (\${${u.ref}} is not set)`;
+    }
   }
 }
 

@@ -140,6 +140,19 @@ service:
     expect((await errorsOf(yaml))[0]).toMatch(/^configs\/test\.yaml:4:32: exporters\.elasticsearch: environment variable ES_ENDPOINT is not set; .* names an address/);
   });
 
+  it('an empty file names itself; a value refused for being empty names the unset ${env:X} it came from', async () => {
+    expect(await errorsOf('', {}, 'configs/empty.yaml')).toEqual(['configs/empty.yaml:1:1: missing required key "service"']);
+    const yaml = `receivers:
+  file: { include: [a] }
+exporters:
+  awss3: { s3uploader: { region: eu-west-1, s3_bucket: "\${env:BUCKET}" } }
+service:
+  pipelines:
+    logs: { receivers: [file], exporters: [awss3] }
+`;
+    expect(await errorsOf(yaml)).toEqual(['configs/test.yaml:4:56: exporters.awss3: "s3uploader.s3_bucket" must NOT have fewer than 1 characters (${env:BUCKET} is not set)']);
+  });
+
   it('a missing required key', async () => {
     const errs = await errorsOf(`receivers:
   file:
