@@ -1,6 +1,97 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { LineSplitter } from '../../src/receivers/file/lines.js';
 import { jsonSyntaxError, MalformedRecordError, nestedDeeperThan, parseRRPairLine } from '../../src/rrpair/json.js';
 import { jsonTooDeep, MAX_DEPTH } from '../../src/rrpair/otlp.js';
+import { Service } from '../../src/service/service.js';
+import { sinks, testRegistry } from '../support/capture.js';
+import { generate } from '../support/samples.js';
+import { tmp } from '../support/tmp.js';
+
+/**
+ * Bad input to the file receiver (a bad-input probe): lines that are JSON but not RRPairs, nested
+ * too deep, not JSON with a credential in them, or not UTF-8 are dead-lettered with a reason that
+ * quotes nothing of the line, counted and logged; the good lines around them are delivered.
+ */
+
+async function run(dir: string) {
+  const logs: string[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { for (const l of String(c).split('\n')) if (l) logs.push(l); cb(); } }));
+  const s = new Service({
+    files: ['t.yaml'],
+    texts: { 't.yaml': `
+receivers:
+  file: { include: ["${dir}/in/*"], follow: false }
+exporters:
+  capture: { label: badinput }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [capture] }
+` },
+    registry: await testRegistry(),
+    logger,
+    oneShot: true,
+  });
+  sinks.delete('badinput');
+  await s.start();
+  await s.receiversDone();
+  const counts = {
+    received: await s.telemetry.total('received', { component: 'file', kind: 'receiver' }),
+    accepted: await s.telemetry.total('accepted', { component: 'file', kind: 'receiver' }),
+    deadLettered: await s.telemetry.total('dead_lettered', { component: 'file' }),
+  };
+  await s.shutdown();
+  const dlDir = join(dir, 'state', 'dead_letter');
+  const dlText = readdirSync(dlDir).map((f) => readFileSync(join(dlDir, f), 'utf8')).join('');
+  const dead = dlText.trim().split('\n').map((l) => JSON.parse(l) as { reason: string; source?: string });
+  return { counts, dead, dlText, logs, delivered: sinks.get('badinput') ?? [] };
+}
+
+const DEPTH = 100_000;
+
+describe('file receiver: bad input is dead-lettered with a reason that quotes nothing of it', () => {
+  it('a JSON object that is not an RRPair, a line nested 100,000 deep, a credential in broken JSON, invalid UTF-8: each refused, the good lines delivered', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const good = generate(5).map((r) => JSON.stringify(r));
+    const notRRPair = '{"hello":"not an rrpair","password":"FILEPWD1"}';
+    const deep = `{"msgType":"rrpair","ts":"2025-03-18T00:00:00Z","http":{"req":{"body":${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}}}}`;
+    const leak = '{"msgType":"rrpair","api_key": LOGLEAK_sk_live_0123456789}';
+    // A whole RRPair but for one byte that is not UTF-8 (0xff) in a string.
+    const badUtf8 = Buffer.from(good[0]!.replace('"service":"', '"service":"\u0001'), 'utf8');
+    badUtf8[badUtf8.indexOf(1)] = 0xff;
+    const file = Buffer.concat([
+      Buffer.from([good[0], notRRPair, good[1], deep, good[2], leak, good[3]].join('\n') + '\n'),
+      badUtf8,
+      Buffer.from('\n' + good[4] + '\n'),
+    ]);
+    writeFileSync(join(dir, 'in', 'a.jsonl'), file);
+    const r = await run(dir);
+
+    // Soft: each refusal is reported on its own when it fails.
+    expect.soft(r.delivered.map((x) => x.rrpair.uuid)).toEqual(generate(5).map((x) => x.uuid));
+    expect.soft(r.counts.deadLettered).toBe(4);
+    expect.soft(r.counts.received).toBe(r.counts.accepted + r.counts.deadLettered);
+    const bySource = Object.fromEntries(r.dead.map((d) => [d.source, d.reason]));
+    const src = (n: number) => `${join(dir, 'in', 'a.jsonl')}:${n}`;
+    expect.soft(bySource[src(2)]).toMatch(/^malformed line: not an RRPair/);
+    expect.soft(bySource[src(4)]).toBe(`malformed line: value nested deeper than ${MAX_DEPTH} levels`);
+    expect.soft(bySource[src(6)]).toBe(`malformed line: invalid JSON at byte ${leak.indexOf('LOGLEAK')}: unexpected character`);
+    expect.soft(bySource[src(8)]).toBe('malformed line: not valid UTF-8');
+    // Neither the logs nor the dead-letter file (a hash only: no pipeline redacts) hold the credentials.
+    for (const secret of ['LOGLEAK', 'FILEPWD1']) {
+      expect.soft(r.dlText).not.toContain(secret);
+      expect.soft(r.logs.join('\n')).not.toContain(secret);
+    }
+    const refused = r.logs.map((l) => JSON.parse(l) as { msg: string; line?: number; reason?: string }).filter((l) => l.msg === 'refused a line');
+    expect.soft(refused.map((l) => l.line)).toEqual([2, 4, 6, 8]);
+  }, 60_000);
+});
 
 describe('parseRRPairLine', () => {
   it('refuses what is not an RRPair by the otlp receiver\'s test, and values nested deeper than its limit', () => {
@@ -44,5 +135,27 @@ describe('parseRRPairLine', () => {
       expect(jsonSyntaxError(text), text).toBe(want);
       expect(() => parseRRPairLine(text)).toThrow(new MalformedRecordError(want));
     }
+  });
+});
+
+describe('LineSplitter: UTF-8', () => {
+  const lines = (chunks: Buffer[]) => {
+    const s = new LineSplitter(0, 0, 1 << 20);
+    const out = chunks.flatMap((c) => s.push(c));
+    const rest = s.rest();
+    return [...out, ...(rest ? [rest] : [])].map((l) => ('invalidUtf8' in l ? `BAD ${l.number}` : 'text' in l ? l.text : 'OVER'));
+  };
+
+  it('marks lines that are not valid UTF-8, wherever the chunks are cut, and only those', () => {
+    const bytes = Buffer.concat([Buffer.from('héllo\n€uro\n'), Buffer.from([0x61, 0xc3, 0x28, 0x0a]), Buffer.from('日本\n'), Buffer.from([0xed, 0xa0, 0x80, 0x0a]), Buffer.from('ok\nlast €')]);
+    const want = ['héllo', '€uro', 'BAD 3', '日本', 'BAD 5', 'ok', 'last €'];
+    expect(lines([bytes])).toEqual(want);
+    // Cut at every byte, and into single bytes: a character split between chunks is no error.
+    for (let cut = 1; cut < bytes.length; cut++) expect(lines([bytes.subarray(0, cut), bytes.subarray(cut)]), `cut at ${cut}`).toEqual(want);
+    expect(lines([...bytes].map((b) => Buffer.from([b])))).toEqual(want);
+  });
+
+  it('an unterminated last line that is not UTF-8 is marked too', () => {
+    expect(lines([Buffer.from('ok\n'), Buffer.from([0x7b, 0xff, 0x7d])])).toEqual(['ok', 'BAD 2']);
   });
 });

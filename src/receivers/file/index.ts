@@ -12,7 +12,7 @@ import { newRecord, type Attrs, type RecordBatch } from '../../core/record.js';
 import { DeadLetter } from '../../helpers/dead-letter.js';
 import { sleep } from '../../helpers/backoff.js';
 import { MalformedRecordError, parseRRPairLine } from '../../rrpair/json.js';
-import { LineSplitter, type Line, type OversizedLine } from './lines.js';
+import { LineSplitter, type InvalidUtf8Line, type Line, type OversizedLine } from './lines.js';
 import { CheckpointStore, type Checkpoint, type FileState } from './state.js';
 
 const FINGERPRINT_BYTES = 1024;
@@ -144,7 +144,7 @@ export class FileReceiver implements FiniteReceiver {
     let batch: RecordBatch = [];
     let batchEnd = { offset: state.offset, line: state.line };
     const skipUntil = compressed ? state.offset : 0;
-    const take = async (lines: (Line | OversizedLine)[]) => {
+    const take = async (lines: (Line | OversizedLine | InvalidUtf8Line)[]) => {
       for (const l of lines) {
         if (l.end <= skipUntil) continue;
         this.toRecord(l, state.path, batch);
@@ -210,9 +210,13 @@ export class FileReceiver implements FiniteReceiver {
     }
   }
 
-  private toRecord(l: Line | OversizedLine, path: string, batch: RecordBatch): void {
+  private toRecord(l: Line | OversizedLine | InvalidUtf8Line, path: string, batch: RecordBatch): void {
     if ('oversized' in l) {
       this.rejectLine(l.head, `line longer than max_line_size (${this.s.config.max_line_size} bytes)`, path, l.number);
+      return;
+    }
+    if ('invalidUtf8' in l) {
+      this.rejectLine(l.text, 'malformed line: not valid UTF-8', path, l.number);
       return;
     }
     if (l.text.trim() === '') return;

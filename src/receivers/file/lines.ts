@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /** One line of a file, with the byte offset just past its newline (where reading resumes). */
 export interface Line {
   text: string;
@@ -10,6 +12,15 @@ export interface Line {
 export interface OversizedLine {
   oversized: true;
   head: string;
+  end: number;
+  number: number;
+}
+
+/** A line whose bytes are not valid UTF-8: refused, never decoded with U+FFFD in place of its bad bytes unnoticed. */
+export interface InvalidUtf8Line {
+  invalidUtf8: true;
+  /** The line decoded with U+FFFD for its bad bytes (what a dead letter can keep of it). */
+  text: string;
   end: number;
   number: number;
 }
@@ -31,13 +42,20 @@ export class LineSplitter {
     this.lineNo = startLine;
   }
 
-  /** Feed a chunk; returns the complete lines it finished. */
-  push(chunk: Buffer): (Line | OversizedLine)[] {
-    const out: (Line | OversizedLine)[] = [];
+  /**
+   * Feed a chunk; returns the complete lines it finished. Every line is checked to be UTF-8: the
+   * lines that lie wholly in the chunk with one isUtf8 over them all (each alone only when that
+   * fails), a line begun in an earlier chunk on its own.
+   */
+  push(chunk: Buffer): (Line | OversizedLine | InvalidUtf8Line)[] {
+    const out: (Line | OversizedLine | InvalidUtf8Line)[] = [];
     let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
+    let nl = chunk.indexOf(10);
+    // Newlines never sit inside a UTF-8 sequence: the bytes up to the last one are valid iff each line is.
+    const from = nl >= 0 && (this.carryLen > 0 || this.skipping) ? nl + 1 : 0;
+    const last = nl >= 0 ? chunk.lastIndexOf(10) : -1;
+    const allValid = from >= last || isUtf8(chunk.subarray(from, last));
+    for (; nl >= 0; nl = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, nl);
       this.pos += nl - start + 1;
       this.lineNo++;
@@ -47,9 +65,10 @@ export class LineSplitter {
         this.skippedHead = '';
       } else if (this.carryLen + piece.length > this.maxLine) {
         out.push({ oversized: true, head: Buffer.concat([...this.carry, piece]).subarray(0, 1024).toString('utf8'), end: this.pos, number: this.lineNo });
+      } else if (this.carryLen) {
+        out.push(lineOf(Buffer.concat([...this.carry, piece]), false, this.pos, this.lineNo));
       } else {
-        const buf = this.carryLen ? Buffer.concat([...this.carry, piece]) : piece;
-        out.push({ text: stripCR(buf.toString('utf8')), end: this.pos, number: this.lineNo });
+        out.push(lineOf(piece, allValid, this.pos, this.lineNo));
       }
       this.carry = [];
       this.carryLen = 0;
@@ -71,10 +90,10 @@ export class LineSplitter {
     return out;
   }
 
-  /** Bytes after the last newline, as text, and where they end. */
-  rest(): { text: string; end: number; number: number } | undefined {
+  /** Bytes after the last newline, as a line, and where they end. */
+  rest(): Line | InvalidUtf8Line | undefined {
     if (this.carryLen === 0) return undefined;
-    return { text: stripCR(Buffer.concat(this.carry).toString('utf8')), end: this.pos, number: this.lineNo + 1 };
+    return lineOf(Buffer.concat(this.carry), false, this.pos, this.lineNo + 1);
   }
 
   /** An over-long line still without its newline (at the end of a finished file, it is refused). */
@@ -87,6 +106,12 @@ export class LineSplitter {
   get committedEnd(): number {
     return this.pos - this.carryLen;
   }
+}
+
+/** The line of these bytes; `valid` when they are known to be UTF-8 already. */
+function lineOf(buf: Buffer, valid: boolean, end: number, number: number): Line | InvalidUtf8Line {
+  const text = stripCR(buf.toString('utf8'));
+  return valid || isUtf8(buf) ? { text, end, number } : { invalidUtf8: true, text, end, number };
 }
 
 function stripCR(s: string): string {
