@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LineSplitter } from '../../src/receivers/file/lines.js';
 import { jsonSyntaxError, MalformedRecordError, nestedDeeperThan, parseRRPairLine } from '../../src/rrpair/json.js';
 import { jsonTooDeep, MAX_DEPTH } from '../../src/rrpair/otlp.js';
@@ -10,6 +10,7 @@ import { Service } from '../../src/service/service.js';
 import { sinks, testRegistry } from '../support/capture.js';
 import { generate } from '../support/samples.js';
 import { tmp } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Bad input to the file receiver (a bad-input probe): lines that are JSON but not RRPairs, nested
@@ -158,4 +159,66 @@ describe('LineSplitter: UTF-8', () => {
   it('an unterminated last line that is not UTF-8 is marked too', () => {
     expect(lines([Buffer.from('ok\n'), Buffer.from([0x7b, 0xff, 0x7d])])).toEqual(['ok', 'BAD 2']);
   });
+});
+
+describe('file receiver following a file: refused lines logged at most 20 a minute, a stuck unterminated line reported', () => {
+  it('past 20 refused lines in a minute, their number is logged when the minute ends and the next minute logs lines again; an incomplete last line unchanged for a minute is logged and counted once', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const file = join(dir, 'in', 'a.jsonl');
+    const logs: { msg: string; refused_not_logged?: number; line?: number; bytes?: number }[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { for (const l of String(c).split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } }));
+    const bad = (from: number, n: number) => Array.from({ length: n }, (_, i) => `not json ${from + i}`).join('\n') + '\n';
+    writeFileSync(file, JSON.stringify(generate(1)[0]) + '\n' + bad(0, 25));
+    const s = new Service({
+      files: ['t.yaml'],
+      texts: { 't.yaml': `
+receivers:
+  file: { include: ["${dir}/in/*"], follow: true, poll_interval: 20ms }
+exporters:
+  capture: { label: follow-bad }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [capture] }
+` },
+      registry: await testRegistry(),
+      logger,
+    });
+    sinks.delete('follow-bad');
+    const dead = () => s.telemetry.total('dead_lettered', { component: 'file' });
+    const held = async () => (await s.telemetry.registry.getSingleMetric('rrpipe_file_incomplete_lines_held_total')?.get())?.values.reduce((a, v) => a + v.value, 0) ?? 0;
+    const refusedLogged = () => logs.filter((l) => l.msg === 'refused a line').length;
+    try {
+      await s.start();
+      await waitFor(async () => (await dead()) === 25, { what: '25 refused lines' });
+      expect(sinks.get('follow-bad')).toHaveLength(1);
+      expect(refusedLogged()).toBe(20);
+      expect(logs.filter((l) => /^more refused lines/.test(l.msg))).toHaveLength(1);
+
+      // A minute later: how many went unlogged, then new refused lines are logged again.
+      vi.setSystemTime(Date.now() + 61_000);
+      appendFileSync(file, bad(25, 2) + 'half a line, its writer gone');
+      await waitFor(async () => (await dead()) === 27, { what: '27 refused lines' });
+      await waitFor(() => refusedLogged() === 22, { what: 'the 2 new refused lines logged' });
+      expect(logs.filter((l) => l.refused_not_logged !== undefined).map((l) => l.refused_not_logged)).toEqual([5]);
+
+      // The unterminated last line, unchanged for a minute: logged and counted once, still held.
+      expect(await held()).toBe(0);
+      vi.setSystemTime(Date.now() + 61_000);
+      await waitFor(async () => (await held()) === 1, { what: 'the held line counted' });
+      const report = logs.filter((l) => /incomplete line/.test(l.msg));
+      expect(report).toHaveLength(1);
+      expect(report[0]).toMatchObject({ line: 29, bytes: 'half a line, its writer gone'.length });
+      // Its newline comes: it is read (here, refused) like any line.
+      appendFileSync(file, '\n');
+      await waitFor(async () => (await dead()) === 28, { what: 'the completed line refused' });
+      expect(await held()).toBe(1);
+    } finally {
+      await s.shutdown();
+      vi.useRealTimers();
+    }
+  }, 60_000);
 });

@@ -13,10 +13,14 @@ import { DeadLetter } from '../../helpers/dead-letter.js';
 import { sleep } from '../../helpers/backoff.js';
 import { MalformedRecordError, parseRRPairLine } from '../../rrpair/json.js';
 import { LineSplitter, type InvalidUtf8Line, type Line, type OversizedLine } from './lines.js';
+import { RefusalLog } from './refusal-log.js';
 import { CheckpointStore, type Checkpoint, type FileState } from './state.js';
 
 const FINGERPRINT_BYTES = 1024;
-const MAX_LOGGED_MALFORMED = 20;
+/** Refused lines logged one by one per minute; beyond, only how many (RefusalLog). */
+const MAX_LOGGED_REFUSED_PER_MINUTE = 20;
+/** A followed file's unterminated last line that is not a whole JSON object, unchanged this long, is logged and counted (once). */
+const HELD_TAIL_REPORT_MS = 60_000;
 /** Records handed to the pipeline and not yet acknowledged: room for the default batch (8,192) twice. */
 const MAX_IN_FLIGHT_RECORDS = 16_384;
 
@@ -44,7 +48,10 @@ export class FileReceiver implements FiniteReceiver {
   private doneResolve!: () => void;
   private readonly donePromise = new Promise<void>((r) => (this.doneResolve = r));
   private firstPoll = true;
-  private malformedLogged = 0;
+  private readonly refusals: RefusalLog;
+  /** The unterminated last line held back in a followed file: where it ends, since when, whether reported. */
+  private readonly heldTails = new WeakMap<FileState, { end: number; since: number; reported: boolean }>();
+  private readonly heldTailCounter;
   private readonly deadLettering: Promise<void>[] = [];
   private readonly inFlight: InFlight[] = [];
   private inFlightRecords = 0;
@@ -54,6 +61,8 @@ export class FileReceiver implements FiniteReceiver {
   constructor(private readonly s: CreateSettings<FileReceiverConfig>, private readonly next: Consumer) {
     this.log = s.logger;
     this.m = s.metrics;
+    this.refusals = new RefusalLog(this.log, () => this.dl.destination, MAX_LOGGED_REFUSED_PER_MINUTE);
+    this.heldTailCounter = s.metrics.counter('file_incomplete_lines_held', `Unterminated last lines of followed files that are not a whole JSON object and stayed so for ${HELD_TAIL_REPORT_MS / 1000} s (each also logged once; held until a newline comes).`);
   }
 
   async start(host: Host): Promise<void> {
@@ -89,6 +98,7 @@ export class FileReceiver implements FiniteReceiver {
         }
       }
       if (!this.stopping) this.forgetVanished(seen);
+      this.refusals.flush();
       this.firstPoll = false;
       if (!c.follow) break;
       try {
@@ -98,6 +108,7 @@ export class FileReceiver implements FiniteReceiver {
       }
     }
     this.store.save(this.cp);
+    this.refusals.flush(true);
     this.doneResolve();
   }
 
@@ -195,7 +206,9 @@ export class FileReceiver implements FiniteReceiver {
     if (rest && rest.end > skipUntil && (compressed || !c.follow || isWholeJson(rest.text))) {
       this.toRecord(rest, state.path, batch);
       batchEnd = { offset: rest.end, line: rest.number };
-    }
+      this.heldTails.delete(state);
+    } else if (rest && !compressed) this.heldTail(state, rest.end, rest.end - split.committedEnd, rest.number);
+    else this.heldTails.delete(state);
     // An over-long last line with no newline in a finished file is refused like any over-long line.
     const over = split.oversizedRest();
     if (over && over.end > skipUntil && (compressed || !c.follow)) {
@@ -233,11 +246,26 @@ export class FileReceiver implements FiniteReceiver {
   private rejectLine(text: string, reason: string, path: string, line: number): void {
     this.m.received(1);
     this.deadLettering.push(this.dl.raw(text, reason, `${path}:${line}`));
-    if (this.malformedLogged++ < MAX_LOGGED_MALFORMED) {
-      this.log.warn({ file: path, line, reason, dead_letter: this.dl.destination }, 'refused a line');
-    } else if (this.malformedLogged === MAX_LOGGED_MALFORMED + 1) {
-      this.log.warn('more refused lines; no longer logging each (see rrpipe_records_dead_lettered_total)');
+    this.refusals.refused({ file: path, line, reason });
+  }
+
+  /**
+   * A followed file ends with a line that has no newline and is not a whole JSON object: a writer
+   * may still be finishing it, so it is held. When it stays the same for HELD_TAIL_REPORT_MS, it
+   * is logged and counted once (it may be a writer that died mid-line); it is still read when its
+   * newline comes, or refused then if it is not an RRPair.
+   */
+  private heldTail(state: FileState, end: number, bytes: number, line: number): void {
+    const now = Date.now();
+    const h = this.heldTails.get(state);
+    if (!h || h.end !== end) {
+      this.heldTails.set(state, { end, since: now, reported: false });
+      return;
     }
+    if (h.reported || now - h.since < HELD_TAIL_REPORT_MS) return;
+    h.reported = true;
+    this.heldTailCounter.inc();
+    this.log.warn({ file: state.path, line, bytes, held_for_ms: now - h.since }, 'the file ends with an incomplete line (no newline, not a whole JSON object) that has not changed; holding it until a newline is written');
   }
 
   /**
