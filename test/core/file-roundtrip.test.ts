@@ -215,6 +215,74 @@ service:
     expect(new Set(uuids)).toEqual(new Set(recs.slice(0, 7).map((r) => r.uuid)));
   });
 
+  it('a file replaced in place with the same first KiB (same inode) is read from the start, not from the old offset', async () => {
+    const dir = tmp();
+    const recs = generate(80);
+    const yaml = `
+receivers:
+  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
+exporters:
+  capture: { label: replaced }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [capture] }
+`;
+    const { mkdirSync, statSync } = await import('node:fs');
+    mkdirSync(join(dir, 'in'));
+    const file = join(dir, 'in/a.jsonl');
+    const line = (i: number) => JSON.stringify(recs[i]) + '\n';
+    writeFileSync(file, Array.from({ length: 30 }, (_, i) => line(i)).join(''));
+    const ino = statSync(file).ino;
+    let s = await start(yaml);
+    await waitFor(() => sinks.get('replaced')?.length === 30);
+    await s.shutdown();
+    running.pop();
+    sinks.clear();
+    // While stopped: the same inode gets other content that starts with the same record, longer
+    // than the old offset, the old offset inside one of its lines.
+    const again = [0, ...Array.from({ length: 45 }, (_, i) => 31 + i)];
+    const oldOffset = statSync(file).size;
+    const text = again.map(line).join('');
+    writeFileSync(file, text);
+    expect(statSync(file).ino).toBe(ino);
+    expect([text[oldOffset - 1], text[oldOffset]]).not.toContain('\n'); // the old offset is inside a line
+    s = await start(yaml);
+    await waitFor(() => sinks.get('replaced')?.length === again.length);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sinks.get('replaced')!.map((r) => r.rrpair.uuid)).toEqual(again.map((i) => recs[i]!.uuid));
+  });
+
+  it('a last line delivered without its newline, completed while stopped, is followed on, not read again', async () => {
+    const dir = tmp();
+    const recs = generate(10);
+    const yaml = `
+receivers:
+  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
+exporters:
+  capture: { label: tail }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [capture] }
+`;
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'in'));
+    const file = join(dir, 'in/a.jsonl');
+    writeFileSync(file, JSON.stringify(recs[0]) + '\n' + JSON.stringify(recs[1])); // whole JSON, no newline yet
+    let s = await start(yaml);
+    await waitFor(() => sinks.get('tail')?.length === 2);
+    await s.shutdown();
+    running.pop();
+    appendFileSync(file, '\n' + JSON.stringify(recs[2]) + '\n');
+    s = await start(yaml);
+    await waitFor(() => sinks.get('tail')?.length === 3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sinks.get('tail')!.map((r) => r.rrpair.uuid)).toEqual(recs.slice(0, 3).map((r) => r.uuid));
+  });
+
   it('a malformed line is dead-lettered with file and line, the rest of the file flows on', async () => {
     const dir = tmp();
     const recs = generate(5);

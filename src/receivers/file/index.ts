@@ -51,6 +51,8 @@ export class FileReceiver implements FiniteReceiver {
   private readonly refusals: RefusalLog;
   /** The unterminated last line held back in a followed file: where it ends, since when, whether reported. */
   private readonly heldTails = new WeakMap<FileState, { end: number; since: number; reported: boolean }>();
+  /** States whose saved offset was checked against the file (see readFile). */
+  private readonly offsetChecked = new WeakSet<FileState>();
   private readonly heldTailCounter;
   private readonly deadLettering: Promise<void>[] = [];
   private readonly inFlight: InFlight[] = [];
@@ -143,6 +145,17 @@ export class FileReceiver implements FiniteReceiver {
       state.offset = 0;
       state.line = 0;
     }
+    // An inode reused by a file that starts with the same first KiB (a re-exported raw.jsonl starts
+    // with the same record) passes the fingerprint; the saved offset then falls anywhere in it. What
+    // was delivered ended at a newline, or was a last line without one that a newline may follow
+    // now, so a good offset has a newline just before or at it (checked once a state in this
+    // process: a saved offset from before a restart).
+    if (state.offset > 0 && st.size > state.offset && !this.offsetChecked.has(state) && !(await newlineAround(path, state.offset))) {
+      this.log.warn({ file: path, offset: state.offset }, 'file was replaced (its saved offset is not at the end of a line); reading it from the start');
+      state.offset = 0;
+      state.line = 0;
+    }
+    this.offsetChecked.add(state);
     if (st.size > state.offset) await this.readStream(state, createReadStream(path, { start: state.offset }), false);
     return key;
   }
@@ -386,6 +399,18 @@ function isWholeJson(s: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Whether the byte before offset, or the one at it, is a newline. */
+async function newlineAround(path: string, offset: number): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, offset - 1);
+    return (bytesRead >= 1 && b[0] === 0x0a) || (bytesRead === 2 && b[1] === 0x0a);
+  } finally {
+    await fh.close();
   }
 }
 
