@@ -65,7 +65,7 @@ describe('file receiver: no silent loss', () => {
     const r = await run(dir, `, max_line_size: ${max}`);
     expect(r.delivered).toHaveLength(3);
     expect(r.counts.deadLettered).toBe(1);
-    expect(r.dead[0]!.reason).toMatch(/longer than max_line_size/);
+    expect(r.dead[0]!.reason).toBe(`line longer than max_line_size (${max} bytes): ${'{"msgType":"rrpair","x":"'.length + 3 * max} bytes, of which the entry keeps the first 1024`);
     expect(r.dead[0]!.source).toBe(`${dir}/in/a.jsonl:4`);
     expect(r.logs.some((l) => l.file === join(dir, 'in', 'a.jsonl') && /refused a line/.test(String(l.msg)))).toBe(true);
     expect(r.counts.received).toBe(r.counts.accepted + r.counts.deadLettered);
@@ -92,6 +92,18 @@ describe('file receiver: no silent loss', () => {
     expect(r.delivered).toHaveLength(0);
     expect(r.counts.deadLettered).toBe(1);
     expect(r.dead[0]!.source).toBe(`${join(dir, 'in', 'zeros.jsonl.gz')}:1`);
+    expect(r.dead[0]!.reason).toMatch(/: 4194304 bytes, of which the entry keeps the first \d+$/);
+  });
+
+  it('an over-long line with its newline, longer than a read chunk, is refused with its whole length; the lines around it flow', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const good = generate(2).map((r) => JSON.stringify(r));
+    const long = '{"msgType":"rrpair","x":"' + 'y'.repeat(300_000) + '"}';
+    writeFileSync(join(dir, 'in', 'a.jsonl'), [good[0], long, good[1]].join('\n') + '\n');
+    const r = await run(dir, ', max_line_size: 100KiB');
+    expect(r.delivered.map((x) => x.rrpair.uuid)).toEqual(generate(2).map((x) => x.uuid));
+    expect(r.dead.map((d) => [d.reason, d.source])).toEqual([[`line longer than max_line_size (102400 bytes): ${long.length} bytes, of which the entry keeps the first 1024`, `${dir}/in/a.jsonl:2`]]);
   });
 
   // Bad input from a probe: each kind refused with a reason that quotes nothing of the line.

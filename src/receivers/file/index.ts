@@ -238,7 +238,7 @@ export class FileReceiver implements FiniteReceiver {
 
   private toRecord(l: Line | OversizedLine | InvalidUtf8Line, path: string, batch: RecordBatch): void {
     if ('oversized' in l) {
-      this.rejectLine(l.head, `line longer than max_line_size (${this.s.config.max_line_size} bytes)`, path, l.number);
+      this.rejectLine(l.head, `line longer than max_line_size (${this.s.config.max_line_size} bytes): ${l.bytes} bytes, of which the entry keeps the first ${Buffer.byteLength(l.head)}`, path, l.number);
       return;
     }
     if ('invalidUtf8' in l) {

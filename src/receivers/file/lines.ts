@@ -11,7 +11,10 @@ export interface Line {
 /** Lines longer than the limit are cut off and reported, never held whole. */
 export interface OversizedLine {
   oversized: true;
+  /** The first KiB of the line, all that is kept of it. */
   head: string;
+  /** The line's length in bytes, without its newline. */
+  bytes: number;
   end: number;
   number: number;
 }
@@ -36,10 +39,13 @@ export class LineSplitter {
   private skippedHead = '';
   private pos: number;
   private lineNo: number;
+  /** Offset of the first byte of the line being read. */
+  private lineStart: number;
 
   constructor(startOffset: number, startLine: number, private readonly maxLine: number) {
     this.pos = startOffset;
     this.lineNo = startLine;
+    this.lineStart = startOffset;
   }
 
   /**
@@ -60,11 +66,11 @@ export class LineSplitter {
       this.pos += nl - start + 1;
       this.lineNo++;
       if (this.skipping) {
-        out.push({ oversized: true, head: this.skippedHead, end: this.pos, number: this.lineNo });
+        out.push({ oversized: true, head: this.skippedHead, bytes: this.pos - 1 - this.lineStart, end: this.pos, number: this.lineNo });
         this.skipping = false;
         this.skippedHead = '';
       } else if (this.carryLen + piece.length > this.maxLine) {
-        out.push({ oversized: true, head: Buffer.concat([...this.carry, piece]).subarray(0, 1024).toString('utf8'), end: this.pos, number: this.lineNo });
+        out.push({ oversized: true, head: Buffer.concat([...this.carry, piece]).subarray(0, 1024).toString('utf8'), bytes: this.pos - 1 - this.lineStart, end: this.pos, number: this.lineNo });
       } else if (this.carryLen) {
         out.push(lineOf(Buffer.concat([...this.carry, piece]), false, this.pos, this.lineNo));
       } else {
@@ -73,6 +79,7 @@ export class LineSplitter {
       this.carry = [];
       this.carryLen = 0;
       start = nl + 1;
+      this.lineStart = this.pos;
     }
     if (start < chunk.length) {
       const tail = chunk.subarray(start);
@@ -99,7 +106,7 @@ export class LineSplitter {
   /** An over-long line still without its newline (at the end of a finished file, it is refused). */
   oversizedRest(): OversizedLine | undefined {
     if (!this.skipping) return undefined;
-    return { oversized: true, head: this.skippedHead, end: this.pos, number: this.lineNo + 1 };
+    return { oversized: true, head: this.skippedHead, bytes: this.pos - this.lineStart, end: this.pos, number: this.lineNo + 1 };
   }
 
   /** Offset of the first byte not yet part of a complete line. */
