@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isUtf8 } from 'node:buffer';
+import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip, inflate, type ZlibOptions } from 'node:zlib';
 import type { Logger } from 'pino';
@@ -10,7 +11,7 @@ import { AuthError, type ServerAuthenticator } from '../../helpers/auth.js';
 import type { ServerTls } from '../../helpers/tls.js';
 import { OtlpDecodeError, statusMessage, type PartialSuccess } from '../../rrpair/otlp-proto.js';
 import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } from './ingest.js';
-import { admissionRefusal, type Admission } from './admission.js';
+import { admissionRefusal, type Admission, type AdmissionTicket } from './admission.js';
 import { logsCodec, type SignalCodec } from './signals.js';
 import { BufferPool } from '../../helpers/buffer-pool.js';
 
@@ -27,6 +28,8 @@ const STATUS_CODE = { invalid: 400, unauthenticated: 401, too_large: 413, unsupp
 const RPC_CODE = { invalid: 3, unauthenticated: 16, too_large: 8, unsupported_media_type: 3, backpressure: 8, unavailable: 14 } as const;
 
 class BodyTooLarge extends Error {}
+/** The bytes received so far cannot be admitted while other requests hold the bound. */
+class AdmissionRefused extends Error {}
 
 /** OTLP/HTTP: POST <logs_url_path> (and <metrics_url_path> when it feeds metrics) with application/x-protobuf or application/json, optionally gzip. */
 export class OtlpHttpServer {
@@ -62,15 +65,19 @@ export class OtlpHttpServer {
       this.inflight.add(p);
       void p.finally(() => this.inflight.delete(p));
     };
+    const timeouts = serverTimeouts(this.cfg);
     this.server = this.tls
       ? createHttpsServer({
+          ...timeouts,
           cert: this.tls.cert,
           key: this.tls.key,
           ...(this.tls.clientCa ? { ca: this.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
           ...(this.tls.minVersion ? { minVersion: this.tls.minVersion } : {}),
           ...(this.tls.maxVersion ? { maxVersion: this.tls.maxVersion } : {}),
         }, handler)
-      : createHttpServer(handler);
+      : createHttpServer(timeouts, handler);
+    this.server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     const { host, port } = splitHostPort(this.cfg.endpoint, 4318);
     this.port = (await listen(this.server, host, port)).port;
   }
@@ -90,6 +97,32 @@ export class OtlpHttpServer {
     } finally {
       deadline.removeEventListener('abort', force);
     }
+  }
+
+  /**
+   * A connection-level error before or while a request is read (Node's own answers, plus counting):
+   * a request not read within read_timeout / read_header_timeout gets 408 and is counted as
+   * refused (reason read_timeout); unparsable HTTP 400 / 431 (reason bad_http); a peer that went
+   * away is just closed.
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = err.code ?? '';
+    let answer: string | undefined;
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const c = this.cfg;
+      const msg = `request not read in time (read_timeout ${c.read_timeout} ms, read_header_timeout ${c.read_header_timeout || c.read_timeout} ms)`;
+      this.ingest.refused('http', bad('invalid', 'read_timeout', msg));
+      answer = `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${msg.length + 1}\r\n\r\n${msg}\n`;
+    } else if (code.startsWith('HPE_')) {
+      this.ingest.refused('http', bad('invalid', 'bad_http', `malformed HTTP: ${err.message}`));
+      answer = code === 'HPE_HEADER_OVERFLOW'
+        ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n'
+        : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+    }
+    // As Node does without a listener: answer only when no response has started on this socket.
+    const res = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (answer && socket.writable && !res?.headersSent) socket.write(answer);
+    socket.destroy(err);
   }
 
   private cors(req: IncomingMessage, res: ServerResponse): boolean {
@@ -158,19 +191,20 @@ export class OtlpHttpServer {
     ticket: ReturnType<Admission['ticket']> | undefined, codec: SignalCodec,
   ): Promise<void> {
     const overBound = () => fail(admissionRefusal(this.admission!.limitBytes));
-    const declared = Number(req.headers['content-length']);
-    if (ticket && Number.isFinite(declared) && declared <= this.cfg.max_request_body_size && !ticket.holdUpTo(declared)) return overBound();
     const limit = this.cfg.max_request_body_size;
     let body: Buffer;
     let pooled: Buffer | undefined;
     try {
-      const read = await readBody(req, limit);
+      // The bound is charged the bytes as they arrive, not the declared length: a sender that
+      // declares megabytes and stalls holds only what it sent (and read_timeout cuts it off).
+      const read = await readBody(req, limit, ticket);
       body = read.body;
       if (read.pooled) pooled = body;
       if (ce === 'gzip') body = await gunzipAsync(body, { maxOutputLength: limit });
       else if (ce === 'deflate') body = await inflateAsync(body, { maxOutputLength: limit });
     } catch (err) {
       if (pooled) giveBack(pooled);
+      if (err instanceof AdmissionRefused) return overBound();
       if (err instanceof BodyTooLarge || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         return fail(bad('too_large', 'too_large', `request body larger than max_request_body_size (${limit} bytes${ce && ce !== 'identity' ? ' after decompression' : ''})`));
       }
@@ -242,6 +276,22 @@ export class OtlpHttpServer {
   }
 }
 
+/**
+ * Node's request timers from the confighttp keys: requestTimeout (the whole request) is
+ * read_timeout, headersTimeout read_header_timeout (Node wants it no longer than requestTimeout;
+ * 0 falls back to read_timeout, as in confighttp), keepAliveTimeout idle_timeout (0: read_timeout).
+ * Node checks the timers every connectionsCheckingInterval (30 s by default): a quarter of the
+ * shortest, so a stalled sender is cut off soon after its time is up.
+ */
+function serverTimeouts(c: HttpProtocolConfig): { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number } {
+  const requestTimeout = c.read_timeout;
+  let headersTimeout = c.read_header_timeout || requestTimeout;
+  if (requestTimeout > 0 && headersTimeout > requestTimeout) headersTimeout = requestTimeout;
+  const keepAliveTimeout = c.idle_timeout || requestTimeout;
+  const shortest = Math.min(...[requestTimeout, headersTimeout].filter((t) => t > 0), 20_000);
+  return { requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval: Math.max(10, Math.floor(shortest / 4)) };
+}
+
 /** When answering before the body is read, close the connection so an unread upload cannot linger. */
 function drain(req: IncomingMessage, res: ServerResponse): void {
   if (!req.complete) {
@@ -250,43 +300,51 @@ function drain(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-/** Request bodies of identity-encoded requests, reused: they are dead once decoded (the decoders copy what they keep). */
+/** Request bodies, reused: they are dead once decoded (the decoders copy what they keep). */
 const bodies = new BufferPool();
 
+/** The first buffer a body is read into; it grows (doubling, up to the declared length) as bytes come. */
+const FIRST_BODY_BUFFER = 64 * 1024;
+
 /**
- * The request body. With a content-length, chunks are copied into a pooled buffer as they come
- * (so neither they nor the body outlive the request as garbage) and `pooled` is true: the caller
- * gives the buffer back to `bodies` once nothing reads it.
+ * The request body, copied as it comes into a pooled buffer (so neither the chunks nor the body
+ * outlive the request as garbage); the caller gives it back to `bodies` once nothing reads it
+ * (`pooled`). Each chunk is charged to the admission ticket before it is kept, so a request holds
+ * the bound for the bytes it sent, not for the length it declared; the buffer is at most twice
+ * that (or one the pool already had).
  */
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; pooled: boolean }> {
+function readBody(req: IncomingMessage, limit: number, ticket?: AdmissionTicket): Promise<{ body: Buffer; pooled: boolean }> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge());
-  const into = Number.isInteger(declared) && declared > 0 ? bodies.take(declared) : undefined;
+  const known = Number.isInteger(declared) && declared >= 0;
+  if (known && declared > limit) return Promise.reject(new BodyTooLarge());
+  // With a content-length the parser gives no more than it; chunked bodies stop at the limit.
+  const cap = known ? declared : limit;
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let into: Buffer | undefined;
     let size = 0;
+    const fail = (err: Error) => {
+      req.off('data', onData);
+      if (into) bodies.give(into);
+      into = undefined;
+      reject(err);
+    };
     const onData = (c: Buffer) => {
-      if (into && size + c.length <= declared) {
-        c.copy(into, size);
-        size += c.length;
-        return;
+      const n = size + c.length;
+      if (n > cap) return fail(new BodyTooLarge());
+      if (ticket && !ticket.holdUpTo(n)) return fail(new AdmissionRefused());
+      if (!into || n > into.length) {
+        const b = bodies.take(Math.min(cap, Math.max(n, FIRST_BODY_BUFFER, into ? 2 * into.length : 0)));
+        if (into) {
+          into.copy(b, 0, 0, size);
+          bodies.give(into);
+        }
+        into = b;
       }
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        if (into) bodies.give(into);
-        reject(new BodyTooLarge());
-        return;
-      }
-      if (into && chunks.length === 0) chunks.push(Buffer.from(into.subarray(0, size - c.length)));
-      chunks.push(c);
+      c.copy(into, size);
+      size = n;
     };
     req.on('data', onData);
-    req.once('end', () => {
-      if (into && chunks.length === 0) return resolve({ body: into.subarray(0, size), pooled: true });
-      if (into) bodies.give(into);
-      resolve({ body: Buffer.concat(chunks, size), pooled: false });
-    });
+    req.once('end', () => resolve(into ? { body: into.subarray(0, size), pooled: true } : { body: Buffer.alloc(0), pooled: false }));
     req.once('error', reject);
     req.once('aborted', () => reject(Object.assign(new Error('client aborted'), { code: 'ECONNRESET' })));
   });
