@@ -21,6 +21,16 @@ export class WireError extends Error {
   }
 }
 
+/**
+ * A LogRecord left out of the request because its own contents are bad (a value nested deeper
+ * than MAX_VALUE_DEPTH, a string that is not UTF-8): it stands in the record's place in
+ * `logRecords`, and the mapping rejects it alone (partial success) where the request used to be
+ * refused whole. A class, so that nothing JSON.parse makes can pass for one.
+ */
+export class RejectedLogRecord {
+  constructor(readonly reason: 'too_deep' | 'invalid_utf8', readonly message: string) {}
+}
+
 type Obj = Record<string, unknown>;
 
 const VARINT = 0;
@@ -146,7 +156,7 @@ class Reader {
 
   /** Throws when a message is nested deeper than maxDepth. */
   enter(depth: number): void {
-    if (depth > this.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${this.maxDepth} levels`, 'too_deep');
+    if (depth > this.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${this.maxDepth} levels (an AnyValue deeper than ${MAX_VALUE_DEPTH})`, 'too_deep');
   }
 
   /** Throws unless the last field read ends exactly at its message's end. */
@@ -174,40 +184,6 @@ function push(o: Obj, key: string, v: unknown): void {
   else o[key] = [v];
 }
 
-function anyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth: number): boolean {
-  switch (no) {
-    case 1:
-      expect(wt, LEN);
-      o.stringValue = r.string(end);
-      return true;
-    case 2:
-      expect(wt, VARINT);
-      o.boolValue = r.varint32(end) !== 0;
-      return true;
-    case 3:
-      expect(wt, VARINT);
-      o.intValue = r.int64(end);
-      return true;
-    case 4: {
-      expect(wt, I64);
-      o.doubleValue = r.buf.readDoubleLE(r.fixed(end, 8));
-      return true;
-    }
-    case 5:
-      o.arrayValue = r.sub(wt, end, depth, (a, n, w, e, d) => n === 1 && (push(a, 'values', r.sub(w, e, d, (x, n2, w2, e2, d2) => anyValue(r, x, n2, w2, e2, d2))), true));
-      return true;
-    case 6:
-      o.kvlistValue = r.sub(wt, end, depth, (l, n, w, e, d) => n === 1 && (push(l, 'values', r.sub(w, e, d, (x, n2, w2, e2, d2) => keyAnyValue(r, x, n2, w2, e2, d2))), true));
-      return true;
-    case 7:
-      expect(wt, LEN);
-      o.bytesValue = r.bytes(end);
-      return true;
-    default:
-      return false;
-  }
-}
-
 function keyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth: number): boolean {
   if (no === 1) {
     expect(wt, LEN);
@@ -221,20 +197,6 @@ function keyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth:
   return false;
 }
 
-/** A KeyValue inside an AnyValue read as AnyValues (the fallback for values too deep to read plain). */
-function keyAnyValue(r: Reader, o: Obj, no: number, wt: number, end: number, depth: number): boolean {
-  if (no === 1) {
-    expect(wt, LEN);
-    o.key = r.string(end);
-    return true;
-  }
-  if (no === 2) {
-    o.value = r.sub(wt, end, depth, (x, n, w, e, d) => anyValue(r, x, n, w, e, d));
-    return true;
-  }
-  return false;
-}
-
 /** Deeper than this many AnyValue levels, `fromAnyValue` refuses a value (otlp.ts MAX_DEPTH). */
 const MAX_VALUE_DEPTH = 64;
 
@@ -243,25 +205,24 @@ class TooDeepForPlain extends Error {}
 /**
  * An AnyValue field (a log body or an attribute value) read straight into the plain JSON value
  * `fromAnyValue` would make of it, wrapped as `{ plainValue }` so no AnyValue objects are built.
- * A value nested deeper than fromAnyValue accepts is read again as an AnyValue, so that the
- * mapping refuses it as it always did.
+ * A value nested deeper than fromAnyValue accepts is refused with fromAnyValue's own words (the
+ * limit users see is the same for protobuf and JSON): inside a LogRecord the record alone
+ * (logRecordField), elsewhere (resource, scope) the request.
  */
 function valueField(r: Reader, wt: number, end: number, depth: number): Obj {
   expect(wt, LEN);
-  const start = r.pos;
   try {
     return { plainValue: plain(r, r.len(end), depth + 1, 0) };
   } catch (err) {
     if (!(err instanceof TooDeepForPlain)) throw err;
-    r.pos = start;
-    return r.sub(wt, end, depth, (x, n, w, e, d) => anyValue(r, x, n, w, e, d));
+    throw new WireError(`value nested deeper than ${MAX_VALUE_DEPTH} levels`, 'too_deep');
   }
 }
 
 /** One AnyValue message ending at `end` → its plain value (fromAnyValue's rules: the first set of string, bool, int, double, array, kvlist, bytes; none: null). */
 function plain(r: Reader, end: number, depth: number, valueDepth: number): unknown {
   if (valueDepth > MAX_VALUE_DEPTH) throw new TooDeepForPlain();
-  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
+  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels (an AnyValue deeper than ${MAX_VALUE_DEPTH})`, 'too_deep');
   let str: string | undefined;
   let bool: boolean | undefined;
   let int: number | undefined;
@@ -482,7 +443,7 @@ function jsonBody(r: Reader, end: number, depth: number): JsonBody | undefined {
 /** One AnyValue message ending at `end`, written as JSON. `spans` is filled for the body's own top-level keys only. */
 function jsonAny(r: Reader, end: number, depth: number, valueDepth: number, spans: Int32Array | undefined): void {
   if (valueDepth > MAX_VALUE_DEPTH) throw new NotJson();
-  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels`, 'too_deep');
+  if (depth > r.maxDepth) throw new WireError(`protobuf: messages nested deeper than ${r.maxDepth} levels (an AnyValue deeper than ${MAX_VALUE_DEPTH})`, 'too_deep');
   let set = false;
   while (r.pos < end) {
     const tag = r.varint32(end);
@@ -821,12 +782,33 @@ function scopeLogs(r: Reader, o: Obj, no: number, wt: number, end: number, depth
       o.scope = r.sub(wt, end, depth, (x, n, w, e, d) => scope(r, x, n, w, e, d));
       return true;
     case 2:
-      push(o, 'logRecords', r.sub(wt, end, depth, (x, n, w, e, d) => logRecord(r, x, n, w, e, d)));
+      push(o, 'logRecords', logRecordField(r, wt, end, depth));
       return true;
     case 3:
       return str(r, o, 'schemaUrl', wt, end);
     default:
       return false;
+  }
+}
+
+/**
+ * One LogRecord. Its length is checked against its ScopeLogs first, so a record whose own
+ * contents are refused for depth or UTF-8 is skipped whole (the rest of its bytes unread, never
+ * past its end) and stands as a RejectedLogRecord; malformed framing still refuses the request.
+ */
+function logRecordField(r: Reader, wt: number, end: number, depth: number): Obj | RejectedLogRecord {
+  expect(wt, LEN);
+  const e = r.len(end);
+  const outAt = out.pos;
+  const o: Obj = {};
+  try {
+    r.message(e, depth + 1, (no, w, en, d) => logRecord(r, o, no, w, en, d));
+    return o;
+  } catch (err) {
+    if (!(err instanceof WireError) || err.reason === 'malformed') throw err;
+    r.pos = e;
+    out.pos = outAt; // the JSON written for its body so far is not kept
+    return new RejectedLogRecord(err.reason, err.message);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Attrs, InstrumentationScope, RRRecord } from '../core/record.js';
 import { newRecord, newRecordFromJson } from '../core/record.js';
-import { BODY_KEYS, type JsonBody } from './otlp-wire.js';
+import { BODY_KEYS, RejectedLogRecord, type JsonBody } from './otlp-wire.js';
 import { IDENTITY_FIELDS, isUnset, type RRPair } from './types.js';
 
 /**
@@ -96,7 +96,11 @@ class ResourceAttrs {
   private attrs?: Attrs;
   constructor(private readonly kvs: KeyValue[] | undefined) {}
   copy(): Attrs {
-    return { ...(this.attrs ??= attrsOf(this.kvs)) };
+    return { ...this.read() };
+  }
+  /** Read them now (throws OtlpMappingError where a value nests too deep). */
+  read(): Attrs {
+    return (this.attrs ??= attrsOf(this.kvs));
   }
 }
 
@@ -411,17 +415,33 @@ export interface LogsRequestResult {
   nonRRPair: number;
   /** LogRecords dropped (not RRPairs, with nonRRPair: drop). */
   rejected: number;
+  /** LogRecords refused for their own contents (a value nested too deep; in protobuf, a string not UTF-8). */
+  invalid: number;
+  /** Why the first of them was refused. */
+  invalidReason?: string;
 }
+
+function tooDeep(err: unknown): err is OtlpMappingError {
+  return err instanceof OtlpMappingError && /deeper/.test(err.message);
+}
+
 
 /**
  * An ExportLogsServiceRequest (OTLP/JSON shape, as from JSON.parse or decodeLogsRequest) → records.
- * Throws OtlpMappingError when the document is not an OTLP logs request or a value nests too deep.
+ * Throws OtlpMappingError when the document is not an OTLP logs request or a value outside any
+ * LogRecord (a resource attribute) nests too deep. A LogRecord whose own values nest too deep, or
+ * that the protobuf reader left out (RejectedLogRecord), is counted in `invalid` and the others
+ * are mapped.
  */
 export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPairAction } = {}): LogsRequestResult {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OtlpMappingError('not an OTLP logs request (expected an object)');
   const rls = (doc as { resourceLogs?: unknown }).resourceLogs ?? [];
   if (!Array.isArray(rls)) throw new OtlpMappingError('resourceLogs must be an array');
-  const out: LogsRequestResult = { records: [], nonRRPair: 0, rejected: 0 };
+  const out: LogsRequestResult = { records: [], nonRRPair: 0, rejected: 0, invalid: 0 };
+  const invalid = (reason: string) => {
+    out.invalid++;
+    out.invalidReason ??= reason;
+  };
   for (const rl of rls as { resource?: { attributes?: KeyValue[] }; scopeLogs?: { scope?: unknown; logRecords?: object[] }[] }[]) {
     // Arrays are objects too: {"resourceLogs":[[…]]} would otherwise pass as an empty entry.
     if (typeof rl !== 'object' || rl === null || Array.isArray(rl)) throw new OtlpMappingError('resourceLogs entries must be objects');
@@ -429,22 +449,38 @@ export function logsRequestToRecords(doc: unknown, opts: { nonRRPair?: NonRRPair
     if (resAttrs !== undefined && !Array.isArray(resAttrs)) throw new OtlpMappingError('resource.attributes must be an array');
     const sls = rl.scopeLogs ?? [];
     if (!Array.isArray(sls)) throw new OtlpMappingError('scopeLogs must be an array');
+    // Read once for all its LogRecords, and first: a resource value nesting too deep refuses the request.
+    const resourceOnce = new ResourceAttrs(resAttrs);
+    resourceOnce.read();
     for (const sl of sls) {
       if (typeof sl !== 'object' || sl === null || Array.isArray(sl)) throw new OtlpMappingError('scopeLogs entries must be objects');
       const lrs = sl.logRecords ?? [];
       if (!Array.isArray(lrs)) throw new OtlpMappingError('logRecords must be an array');
       const scope = scopeOf(sl);
-      const resourceOnce = new ResourceAttrs(resAttrs);
       for (const lr of lrs as Parameters<typeof logRecordToRecord>[0][]) {
+        if (lr instanceof RejectedLogRecord) {
+          invalid(lr.message);
+          continue;
+        }
         if (typeof lr !== 'object' || lr === null || Array.isArray(lr)) throw new OtlpMappingError('logRecords entries must be objects');
         if (lr.attributes !== undefined && !Array.isArray(lr.attributes)) throw new OtlpMappingError('attributes must be an array');
-        const rec = logRecordToRecord(lr, resAttrs, scope, resourceOnce);
+        let rec: RRRecord | undefined;
+        let kept: RRRecord | undefined;
+        try {
+          rec = logRecordToRecord(lr, resAttrs, scope, resourceOnce);
+          if (!rec && opts.nonRRPair === 'keep') kept = nonRRPairRecord(lr, resAttrs);
+        } catch (err) {
+          // A value of this record nests too deep (the resource's were read above): it alone is refused.
+          if (!tooDeep(err)) throw err;
+          invalid(err.message);
+          continue;
+        }
         if (rec) {
           out.records.push(rec);
           continue;
         }
         out.nonRRPair++;
-        if (opts.nonRRPair === 'keep') out.records.push(nonRRPairRecord(lr, resAttrs));
+        if (kept) out.records.push(kept);
         else out.rejected++;
       }
     }

@@ -7,7 +7,7 @@ import { decodeLogsResponse, decodeStatusMessage, encodeLogsRequest } from '../.
 import { grpcExport, post } from './client.js';
 import { counterValue, startService, type Running } from './harness.js';
 import { freePort } from '../support/index.js';
-import { deepKvlistRequest, SAMPLES } from './support.js';
+import { deepAnyValue, deepKvlistRequest, pbField, SAMPLES } from './support.js';
 
 const PROTO = { 'content-type': 'application/x-protobuf' };
 const JSONCT = { 'content-type': 'application/json' };
@@ -132,22 +132,88 @@ describe('otlp receiver: bad input gets a clear 4xx / gRPC status, is counted, a
     await stillServes();
   });
 
-  it('a kvlist nested 10,000 deep → 400 / INVALID_ARGUMENT, no stack overflow', async () => {
-    const deep = deepKvlistRequest(10_000);
-    const r = await post(httpPort, '/v1/logs', deep, PROTO);
+  it('a kvlist nested 10,000 deep: in a resource 400 / INVALID_ARGUMENT; in a LogRecord that record rejected alone; no stack overflow', async () => {
+    const deepResource = deepKvlistRequest(10_000, 'resource');
+    const r = await post(httpPort, '/v1/logs', deepResource, PROTO);
     expect(r.status).toBe(400);
-    expect(decodeStatusMessage(r.body)).toMatch(/deeper/);
-    const g = await grpcExport(grpcPort, deep);
+    expect(decodeStatusMessage(r.body)).toBe('value nested deeper than 64 levels');
+    const g = await grpcExport(grpcPort, deepResource);
     expect(g.ok).toBe(false);
     if (!g.ok) expect(g.err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const inRecord = await post(httpPort, '/v1/logs', deepKvlistRequest(10_000), PROTO);
+    expect(inRecord.status).toBe(200);
+    expect(decodeLogsResponse(inRecord.body)).toEqual({ rejectedLogRecords: 1, errorMessage: expect.stringMatching(/value nested deeper than 64 levels/) });
     // the same as OTLP/JSON
-    const body = '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(10_000) + '{"stringValue":"x"}' + '}]}}'.repeat(10_000);
-    const json = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":${body}}]}]}]}`;
-    const rj = await post(httpPort, '/v1/logs', json, JSONCT);
+    const deepJson = '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(10_000) + '{"stringValue":"x"}' + '}]}}'.repeat(10_000);
+    const rj = await post(httpPort, '/v1/logs', `{"resourceLogs":[{"resource":{"attributes":[{"key":"k","value":${deepJson}}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"}}]}]}]}`, JSONCT);
     expect(rj.status).toBe(400);
+    expect(JSON.parse(rj.body.toString())).toMatchObject({ code: 3, message: 'value nested deeper than 64 levels' });
+    const rjRecord = await post(httpPort, '/v1/logs', `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":${deepJson}}]}]}]}`, JSONCT);
+    expect(rjRecord.status).toBe(200);
+    expect(JSON.parse(rjRecord.body.toString())).toMatchObject({ partialSuccess: { rejectedLogRecords: '1', errorMessage: expect.stringMatching(/value nested deeper than 64 levels/) } });
     expect(await refused('http', 'too_deep')).toBe(2);
     expect(await refused('grpc', 'too_deep')).toBe(1);
     await stillServes();
+  });
+
+  describe('one bad LogRecord among good ones is rejected alone (partial success); the good ones are delivered', () => {
+    /** [good, bad, good] with distinct uuids; `bad` changes the middle RRPair. */
+    function mixed(tag: string, bad: (rr: Record<string, unknown>) => void) {
+      const recs = [0, 1, 2].map((i) => {
+        const rr = structuredClone(SAMPLES[0]!) as Record<string, unknown>;
+        rr.uuid = `${tag}-${i}`;
+        if (i === 1) bad(rr);
+        return newRecord(rr as never);
+      });
+      return recordsToOtlpJson(recs);
+    }
+    /**
+     * [good, bad, good] whose middle RRPair has `extra` nested 70 deep (a kvlist of key "k" holding
+     * the next one), built by hand: protobufjs's encoder and newRecord refuse to nest this deep.
+     */
+    function deepMixed(tag: string, enc: 'json' | 'proto'): Buffer | string {
+      const fields = (i: number): [string, string][] => [['msgType', 'rrpair'], ['ts', '2025-01-01T00:00:00Z'], ['l7protocol', 'http'], ['uuid', `${tag}-${i}`]];
+      if (enc === 'json') {
+        let deep: unknown = { stringValue: 'x' };
+        for (let i = 0; i < 70; i++) deep = { kvlistValue: { values: [{ key: 'k', value: deep }] } };
+        const body = (i: number) => ({ kvlistValue: { values: [...fields(i).map(([key, v]) => ({ key, value: { stringValue: v } })), ...(i === 1 ? [{ key: 'extra', value: deep }] : [])] } });
+        return JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [0, 1, 2].map((i) => ({ body: body(i) })) }] }] });
+      }
+      const kv = (key: string, value: Buffer) => pbField(1, Buffer.concat([pbField(1, Buffer.from(key)), pbField(2, value)]));
+      const record = (i: number) => pbField(2, pbField(5, pbField(6, Buffer.concat([
+        ...fields(i).map(([k, v]) => kv(k, pbField(1, Buffer.from(v)))),
+        ...(i === 1 ? [kv('extra', deepAnyValue(70))] : []),
+      ]))));
+      return pbField(1, pbField(2, Buffer.concat([0, 1, 2].map(record))));
+    }
+    const delivered = (tag: string) => svc.sink.records.map((r) => String(r.rrpair.uuid)).filter((u) => u.startsWith(`${tag}-`)).sort();
+    const dropped = () => counterValue(svc.service, 'rrpipe_records_dropped_total', { reason: 'invalid log record' });
+
+    it('a value nested 70 deep: JSON and protobuf (HTTP and gRPC) answer 200 / OK with rejected_log_records 1 and the same message', async () => {
+      const before = await dropped();
+      const rj = await post(httpPort, '/v1/logs', deepMixed('deep-json', 'json'), JSONCT);
+      expect(rj.status).toBe(200);
+      expect(JSON.parse(rj.body.toString())).toEqual({ partialSuccess: { rejectedLogRecords: '1', errorMessage: '1 log record(s) rejected: value nested deeper than 64 levels' } });
+      const rp = await post(httpPort, '/v1/logs', deepMixed('deep-proto', 'proto'), PROTO);
+      expect(rp.status).toBe(200);
+      expect(decodeLogsResponse(rp.body)).toEqual({ rejectedLogRecords: 1, errorMessage: '1 log record(s) rejected: value nested deeper than 64 levels' });
+      const g = await grpcExport(grpcPort, deepMixed('deep-grpc', 'proto') as Buffer);
+      expect(g.ok).toBe(true);
+      if (g.ok) expect(decodeLogsResponse(g.body)).toMatchObject({ rejectedLogRecords: 1 });
+      for (const tag of ['deep-json', 'deep-proto', 'deep-grpc']) expect(delivered(tag)).toEqual([`${tag}-0`, `${tag}-2`]);
+      expect(await dropped()).toBe(before + 3);
+    });
+
+    it('a protobuf string that is not UTF-8 inside one LogRecord: that record rejected, the others delivered', async () => {
+      const before = await dropped();
+      const buf = Buffer.from(encodeLogsRequest(mixed('utf8', (rr) => (rr.service = 'UTF8MARK'))));
+      buf.set([0xc3, 0x28, 0xff, 0xfe], buf.indexOf('UTF8MARK'));
+      const r = await post(httpPort, '/v1/logs', buf, PROTO);
+      expect(r.status).toBe(200);
+      expect(decodeLogsResponse(r.body)).toEqual({ rejectedLogRecords: 1, errorMessage: expect.stringMatching(/^1 log record\(s\) rejected: protobuf: a string field at byte \d+ is not valid UTF-8$/) });
+      expect(delivered('utf8')).toEqual(['utf8-0', 'utf8-2']);
+      expect(await dropped()).toBe(before + 1);
+    });
   });
 
   it('a LogRecord that is not an RRPair is dropped and reported as partial success; the others are delivered', async () => {

@@ -5,6 +5,7 @@ import {
   decodeLogsRequest, decodeLogsResponse, encodeLogsRequest, encodeLogsResponse, encodeStatusWithRetry,
   OtlpDecodeError, retryDelayOfStatus,
 } from '../../src/rrpair/otlp-proto.js';
+import { RejectedLogRecord } from '../../src/rrpair/otlp-wire.js';
 import { deepKvlistRequest, expectedRRPair, SAMPLES } from './support.js';
 
 describe('OTLP protobuf codec', () => {
@@ -39,16 +40,20 @@ describe('OTLP protobuf codec', () => {
     expect(() => decodeLogsRequest(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toThrow(OtlpDecodeError);
   });
 
-  it('refuses a kvlist nested 10,000 deep without recursing', () => {
-    const bytes = deepKvlistRequest(10_000);
+  it('refuses a kvlist nested 10,000 deep without recursing: in a resource the request, in a LogRecord that record alone', () => {
     let err: unknown;
     try {
-      decodeLogsRequest(bytes);
+      decodeLogsRequest(deepKvlistRequest(10_000, 'resource'));
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(OtlpDecodeError);
     expect((err as OtlpDecodeError).reason).toBe('too_deep');
+    expect((err as OtlpDecodeError).message).toBe('value nested deeper than 64 levels');
+    const doc = decodeLogsRequest(deepKvlistRequest(10_000)) as { resourceLogs: { scopeLogs: { logRecords: unknown[] }[] }[] };
+    const lr = doc.resourceLogs[0]!.scopeLogs[0]!.logRecords[0];
+    expect(lr).toBeInstanceOf(RejectedLogRecord);
+    expect(lr).toMatchObject({ reason: 'too_deep', message: 'value nested deeper than 64 levels' });
   });
 
   it('encodes partial success and RetryInfo', () => {

@@ -16,10 +16,10 @@ function varint(n: number): number[] {
 }
 
 /**
- * An ExportLogsServiceRequest whose one log body is a kvlist nested `depth` levels deep, written
- * byte by byte (no encoder would recurse that deep): sizes from the inside out, bytes from the outside in.
+ * An AnyValue that is a kvlist nested `depth` levels deep, written byte by byte (no encoder would
+ * recurse that deep): sizes from the inside out, bytes from the outside in.
  */
-export function deepKvlistRequest(depth: number): Buffer {
+export function deepAnyValue(depth: number): Buffer {
   const inner = [0x0a, 1, 0x78]; // AnyValue.string_value "x"
   const kvLens: number[] = [];
   const listLens: number[] = [];
@@ -33,13 +33,6 @@ export function deepKvlistRequest(depth: number): Buffer {
   }
   const out: number[] = [];
   const wrap = (tag: number, len: number) => out.push(tag, ...varint(len));
-  const logRecord = 1 + varint(any).length + any; // LogRecord: body (5)
-  const scopeLogs = 1 + varint(logRecord).length + logRecord; // ScopeLogs: log_records (2)
-  const resourceLogs = 1 + varint(scopeLogs).length + scopeLogs; // ResourceLogs: scope_logs (2)
-  wrap(0x0a, resourceLogs);
-  wrap(0x12, scopeLogs);
-  wrap(0x12, logRecord);
-  wrap(0x2a, any);
   for (let i = depth - 1; i >= 0; i--) {
     wrap(0x32, listLens[i]!);
     wrap(0x0a, kvLens[i]!);
@@ -49,6 +42,23 @@ export function deepKvlistRequest(depth: number): Buffer {
   }
   out.push(...inner);
   return Buffer.from(out);
+}
+
+/** A length-delimited protobuf field. */
+export function pbField(no: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(no << 3) | 2, ...varint(body.length)]), body]);
+}
+
+/**
+ * An ExportLogsServiceRequest with one LogRecord whose body is a kvlist nested `depth` levels
+ * deep, or (`where: 'resource'`) whose resource has an attribute that deep.
+ */
+export function deepKvlistRequest(depth: number, where: 'body' | 'resource' = 'body'): Buffer {
+  const any = deepAnyValue(depth);
+  const logRecord = where === 'body' ? pbField(5, any) : pbField(5, pbField(1, Buffer.from('x'))); // LogRecord.body
+  const scopeLogs = pbField(2, pbField(2, logRecord)); // ResourceLogs.scope_logs → ScopeLogs.log_records
+  const resource = where === 'resource' ? pbField(1, pbField(1, Buffer.concat([pbField(1, Buffer.from('k')), pbField(2, any)]))) : Buffer.alloc(0);
+  return pbField(1, Buffer.concat([resource, scopeLogs]));
 }
 
 /** What the mapping makes of a sample sent with these attributes: where the sample says "undefined", the attribute wins. */

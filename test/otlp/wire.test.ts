@@ -85,7 +85,7 @@ describe('OTLP protobuf read in one pass (otlp-wire.ts)', () => {
     expect(scopeMine).toEqual(scopeRef);
   });
 
-  it('a value nested deeper than the mapping allows is refused by the mapping, as before (arrays 66 deep pass the wire check)', () => {
+  it('a value nested deeper than the mapping allows is refused with the mapping\'s words, its LogRecord alone (arrays 66 deep pass the message-depth check)', () => {
     // built by hand: protobufjs's encoder refuses to nest this deep
     const varint = (n: number): number[] => {
       const out: number[] = [];
@@ -98,9 +98,15 @@ describe('OTLP protobuf read in one pass (otlp-wire.ts)', () => {
     for (let i = 0; i < 66; i++) any = field(5, field(1, any));
     const kv = (key: string, value: Buffer) => field(1, Buffer.concat([field(1, Buffer.from(key)), field(2, value)]));
     const body = field(6, Buffer.concat([kv('msgType', field(1, Buffer.from('rrpair'))), kv('deep', any)]));
-    const bytes = field(1, field(2, field(2, field(5, body))));
+    const good = field(5, field(6, Buffer.concat([kv('msgType', field(1, Buffer.from('rrpair'))), kv('ts', field(1, Buffer.from('2025-01-01T00:00:00Z')))])));
+    const bytes = field(1, field(2, Buffer.concat([field(2, good), field(2, field(5, body)), field(2, good)])));
     const got = mapped(decodeLogsRequest(bytes));
-    expect(got).toMatchObject({ error: expect.stringMatching(/deeper than 64/) });
+    expect(got).toMatchObject({ invalid: 1, invalidReason: 'value nested deeper than 64 levels', records: [{}, {}] });
+    // the same value as OTLP/JSON is refused in the same words
+    let json: unknown = { stringValue: 'x' };
+    for (let i = 0; i < 66; i++) json = { arrayValue: { values: [json] } };
+    const doc = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { kvlistValue: { values: [{ key: 'msgType', value: { stringValue: 'rrpair' } }, { key: 'deep', value: json }] } } }] }] }] };
+    expect(mapped(doc)).toMatchObject({ invalid: 1, invalidReason: 'value nested deeper than 64 levels', records: [] });
   });
 
   it('on thousands of truncated and corrupted requests: refuses with OtlpDecodeError or agrees with protobufjs, never anything else', () => {
@@ -120,7 +126,13 @@ describe('OTLP protobuf read in one pass (otlp-wire.ts)', () => {
         refused++;
         continue;
       }
-      expect(mapped(mine)).toEqual(mapped(decodeLogsRequestReference(b)));
+      const m = mapped(mine);
+      // A LogRecord refused alone (a string made invalid UTF-8): protobufjs would have replaced the bytes.
+      if ('invalid' in m && m.invalid > 0) {
+        refused++;
+        continue;
+      }
+      expect(m).toEqual(mapped(decodeLogsRequestReference(b)));
       agreed++;
     }
     expect(refused).toBeGreaterThan(0);

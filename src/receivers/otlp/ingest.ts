@@ -59,8 +59,13 @@ export class Ingest {
       this.nonRRPairCounter.inc({ action: this.s.config.non_rrpair }, mapped.nonRRPair);
       if (mapped.rejected > 0) this.s.metrics.dropped(mapped.rejected, 'not an RRPair');
     }
-    let rejected = mapped.rejected;
-    const messages: string[] = rejected ? [`${rejected} log record(s) dropped: body is not an RRPair (non_rrpair: drop)`] : [];
+    if (mapped.invalid > 0) {
+      this.s.metrics.dropped(mapped.invalid, 'invalid log record');
+      this.s.logger.debug({ records: mapped.invalid, err: mapped.invalidReason }, 'otlp: log records rejected');
+    }
+    let rejected = mapped.rejected + mapped.invalid;
+    const messages: string[] = mapped.rejected ? [`${mapped.rejected} log record(s) dropped: body is not an RRPair (non_rrpair: drop)`] : [];
+    if (mapped.invalid) messages.push(`${mapped.invalid} log record(s) rejected: ${mapped.invalidReason}`);
     if (mapped.records.length > 0) {
       try {
         await this.next.consume(mapped.records, ctx);
