@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecord } from '../../src/core/record.js';
 import { recordsToOtlpJson } from '../../src/rrpair/otlp.js';
 import { encodeLogsRequest } from '../../src/rrpair/otlp-proto.js';
-import { grpcExport, post } from './client.js';
+import { grpcExport, post, stalledUpload, type Raw } from './client.js';
 import { counterValue, startService, type Running } from './harness.js';
 import { SAMPLES } from './support.js';
 import { freePort } from '../support/index.js';
@@ -59,5 +59,24 @@ describe('otlp receiver: in-flight request bytes are bounded (admission.request_
     expect((await post(httpPort, '/v1/logs', request('c', 1_500_000), proto)).status).toBe(200);
     const uuids = new Set(svc.sink.records.map((r) => String(r.rrpair.uuid)));
     expect(uuids.size).toBe(svc.sink.records.length);
+  });
+
+  it('uploads that declare the whole bound and stall are charged what they sent: other requests (HTTP and gRPC) still get in', async () => {
+    // Each declares the whole 1 MiB bound, sends 10 bytes and stops; and a chunked one likewise.
+    const raws: Raw[] = [];
+    for (let i = 0; i < 4; i++) raws.push(await stalledUpload(httpPort, 1024 * 1024));
+    raws.push(await stalledUpload(httpPort, 'chunked'));
+    try {
+      const before = svc.sink.records.length;
+      const refusedBefore = await counterValue(svc.service, 'rrpipe_otlp_requests_refused_total', { reason: 'admission_limit' });
+      expect((await post(httpPort, '/v1/logs', request('s', 2000), { 'content-type': 'application/x-protobuf' })).status).toBe(200);
+      expect((await grpcExport(grpcPort, request('t', 2000))).ok).toBe(true);
+      await svc.sink.waitFor(before + 2);
+      expect(await counterValue(svc.service, 'rrpipe_otlp_requests_refused_total', { reason: 'admission_limit' })).toBe(refusedBefore);
+      // Nor were the stalled uploads refused: they are still waiting for their bodies.
+      for (const raw of raws) expect(raw.received()).not.toMatch(/HTTP\/1\.1 [1-9]\d\d (?!Continue)/);
+    } finally {
+      for (const raw of raws) raw.socket.destroy();
+    }
   });
 });
