@@ -7,6 +7,14 @@ import { walkForm } from './walk/url.js';
 
 const KV = /(["']?)([A-Za-z][\w.-]{1,63})\1(\s*[:=]\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s&,;"'<>)[{][^\s&,;"'<>)]*))/g;
 const AUTH_SCHEME = /^(Bearer|Basic|Digest|Token|Negotiate|AWS4-HMAC-SHA256|ApiKey)(\s+)(.+)$/is;
+/** A bare value of KV that is only an auth scheme word: its credential follows it (CREDENTIAL). */
+const SCHEME_WORD = /^(?:Bearer|Basic|Digest|Token|Negotiate|AWS4-HMAC-SHA256|ApiKey)$/i;
+/**
+ * What follows a scheme word in free text, up to where a value in a line of JSON, a form or a
+ * header list would end: a token (`abc.def`, `dXNlcjpw==`, `username="bob"`), then any
+ * `, name=value` parameters (Digest, AWS4-HMAC-SHA256).
+ */
+const CREDENTIAL = /[ \t]+[^\s,;"'<>(){}[\]]+(?:"[^"\r\n]*")?(?:[ \t]*,[ \t]*[\w-]+=(?:"[^"\r\n]*"|[^\s,"'<>(){}[\]]*))*/y;
 const AFTER_REPLACEMENT = /REDACTED-[A-Z0-9_]*-?[0-9a-f]*$/;
 const PERCENT = /%[0-9A-Fa-f]{2}/;
 const FORM = /^[\w.~%+-]+=[^\s&]*(?:&[\w.~%+-]+=[^\s&]*)+$/;
@@ -83,15 +91,7 @@ export class Pass {
     let out = this.depth < MAX_NESTING && s.length >= 8 ? this.decoded(s, path) ?? s : s;
     const scan = kv ? this.r.keyValueScan : 'off';
     if (scan === 'all' ? out.includes('=') || out.includes(':') : scan === 'sensitive' && mayHoldCredentialKey(out, this.r.hasKeyRule)) {
-      out = out.replace(KV, (m, q: string, key: string, sep: string, dq?: string, sq?: string, bare?: string) => {
-        const v = dq ?? sq ?? bare ?? '';
-        if (!v || this.r.keyAllowed(key)) return m;
-        const rule = this.r.keyRule(key);
-        if (!rule || v.startsWith('REDACTED-') || this.r.valueAllowed(v)) return m;
-        const rep = this.hit(sub(path, `.${key}`), rule.category, v, rule.action === 'drop' ? 'mask' : rule.action);
-        const quoted = dq !== undefined ? `"${rep}"` : sq !== undefined ? `'${rep}'` : rep;
-        return `${q}${key}${q}${sep}${quoted}`;
-      });
+      out = this.keyValues(out, path);
     }
     const bits = this.r.detectorBits;
     let maybe = detectorCandidates(out) & this.r.detectorMask;
@@ -105,6 +105,40 @@ export class Pass {
     for (const v of this.r.customValueRules) out = this.detectCustom(out, path, v);
     if (remember && out === s && this.findings.length === before) this.r.rememberClean(s);
     return out;
+  }
+
+  /**
+   * Credentials in `key=value` / `"key": "value"` form, by the key rules. A bare auth scheme word
+   * (`Authorization: Bearer X`) takes its credential with it and is redacted as a header value is
+   * (whole(): the scheme kept with keep_auth_scheme).
+   */
+  private keyValues(s: string, path: Loc): string {
+    let out = '';
+    let last = 0;
+    KV.lastIndex = 0;
+    for (let m = KV.exec(s); m !== null; m = KV.exec(s)) {
+      const [, q, key, sep, dq, sq, bare] = m as unknown as [string, string, string, string, string?, string?, string?];
+      const v = dq ?? sq ?? bare ?? '';
+      if (!v || this.r.keyAllowed(key)) continue;
+      const rule = this.r.keyRule(key);
+      if (!rule || v.startsWith('REDACTED-') || this.r.valueAllowed(v)) continue;
+      const kept = { category: rule.category, action: rule.action === 'drop' ? 'mask' : rule.action } as const;
+      let end = KV.lastIndex;
+      let rep: string;
+      CREDENTIAL.lastIndex = end;
+      const cred = bare !== undefined && SCHEME_WORD.test(bare) ? CREDENTIAL.exec(s) : null;
+      if (cred) {
+        end += cred[0].length;
+        KV.lastIndex = end;
+        rep = this.whole(bare + cred[0], sub(path, `.${key}`), kept) as string;
+      } else {
+        const h = this.hit(sub(path, `.${key}`), kept.category, v, kept.action);
+        rep = dq !== undefined ? `"${h}"` : sq !== undefined ? `'${h}'` : h;
+      }
+      out += `${s.slice(last, m.index)}${q}${key}${q}${sep}${rep}`;
+      last = end;
+    }
+    return last === 0 ? s : out + s.slice(last);
   }
 
   /** The value with what its decoded form held redacted, re-encoded the same way; undefined when it is no encoding or nothing changed. */
@@ -178,7 +212,8 @@ export class Pass {
   /** What replaces a candidate found at offset in s, or undefined when it stays. */
   private replacement(s: string, offset: number, path: Loc, category: string, cand: string, action: Action): string | undefined {
     if (this.r.valueAllowed(cand)) return undefined;
-    // never re-redact inside a replacement already written
+    // never re-redact a replacement already written (`Bearer REDACTED-…`), or inside one
+    if (cand.startsWith('REDACTED-')) return undefined;
     if (AFTER_REPLACEMENT.test(s.slice(Math.max(0, offset - 40), offset))) return undefined;
     return this.hit(path, category, cand, action);
   }
