@@ -3,6 +3,7 @@ import type { Action, Finding, Redactor, ValueRule } from './redactor.js';
 import { detectorCandidates, mayHoldCredentialKey } from './prefilter.js';
 import { walkJson } from './walk/json.js';
 import { at, DROP, sub, type Loc, type Out, type Rule } from './walk/out.js';
+import { sweep } from './walk/sweep.js';
 import { walkForm } from './walk/url.js';
 
 const KV = /(["']?)([A-Za-z][\w.-]{1,63})\1(\s*[:=]\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s&,;"'<>)[{][^\s&,;"'<>)]*))/g;
@@ -73,6 +74,11 @@ export class Pass {
       if (kr) return this.whole(v, path, kr);
     }
     return this.text(v, path);
+  }
+
+  /** A value of a shape the structured walk did not expect, under `key` when it has one: sweep()'s loose reading. */
+  loose(v: unknown, key: string | undefined, path: string): unknown {
+    return sweep(this, v, path, 'loose', key);
   }
 
   /**

@@ -44,9 +44,34 @@ interface KeyRule { re: LinearRegex; category: string; action: Action }
 export interface ValueRule { re: LinearRegex; category: string; action: Action }
 interface PathRule { path: string; category: string; action: Action }
 
-/** Fields that describe the infrastructure, not the traffic: left alone. */
+/**
+ * Fields that describe the infrastructure, not the traffic: left alone while they hold a string,
+ * number or the like (`netinfo` an object); anything else in them is read loosely (an object
+ * under `status` could carry anything).
+ */
 const INFRA = new Set(['msgType', 'resource', 'ts', 'l7protocol', 'duration', 'uuid', 'direction', 'cluster', 'namespace', 'service', 'tech',
-  'network_address', 'netinfo', 'command', 'status', 'http', 'postgres', 'grpc', 'dlpModified', 'dlpRule', 'location', 'tokenList']);
+  'network_address', 'netinfo', 'command', 'status', 'dlpModified', 'dlpRule']);
+/** Fields redact() reads by their format before the sweep: not swept again. */
+const WALKED = new Set(['http', 'postgres', 'grpc', 'location', 'tokenList']);
+
+const always = () => true;
+const isString = (v: unknown) => typeof v === 'string';
+const isScalar = (v: unknown) => typeof v !== 'object';
+/**
+ * The fields of http.req / http.res the structured walk reads or leaves alone, each with the
+ * check that its value has the shape expected; any other field, or one that fails its check, is
+ * read loosely (Pass.loose).
+ */
+const PART_FIELDS = {
+  req: new Map<string, (v: unknown) => boolean>([
+    ['headers', isHeaders], ['url', isString], ['uri', isString], ['queryParams', isHeaders], ['bodyBase64', always], ['trailers', isHeaders],
+    ['method', isScalar], ['version', isScalar], ['host', isScalar], ['contentType', isScalar],
+  ]),
+  res: new Map<string, (v: unknown) => boolean>([
+    ['headers', isHeaders], ['bodyBase64', always], ['trailers', isHeaders],
+    ['statusCode', isScalar], ['statusMessage', isScalar], ['contentType', isScalar], ['version', isScalar],
+  ]),
+};
 
 /** How many HMACs are kept (see Redactor.hmacs). */
 const TOKEN_CACHE_SIZE = 10_000;
@@ -122,34 +147,56 @@ export class Redactor {
   /** @param inflated gzip bodies already gunzipped (gunzipBodiesAsync), by their req/res object; the rest is decoded here. */
   redact(rr: RRPair, inflated?: ReadonlyMap<object, InflatedBody>): RedactResult {
     const p = new Pass(this, inflated);
+    // What the structured walk finds in a shape it does not expect, read loosely once it is done
+    // (so that the values it redacted are scrubbed there too): [holder, field, path].
+    const odd: [Record<string, unknown>, string, string][] = [];
     const http = rr.http;
-    if (http && typeof http === 'object') {
+    if (http && typeof http === 'object' && !Array.isArray(http)) {
       for (const side of ['req', 'res'] as const) {
         const part = http[side];
-        if (!part || typeof part !== 'object' || Array.isArray(part)) continue;
+        if (part === undefined || part === null) continue;
         const base = `http.${side}`;
+        if (typeof part !== 'object' || Array.isArray(part)) {
+          odd.push([http, side, base]);
+          continue;
+        }
         if (isHeaders(part.headers)) walkHeaders(p, part.headers, `${base}.headers`);
         if (side === 'req') {
           for (const f of ['url', 'uri'] as const) if (typeof part[f] === 'string') part[f] = walkUrl(p, part[f] as string, `${base}.${f}`);
           if (isHeaders(part.queryParams)) walkHeaders(p, part.queryParams, `${base}.queryParams`);
         }
         walkBody(p, part, `${base}.body`);
+        if (isHeaders(part.trailers)) walkHeaders(p, part.trailers, `${base}.trailers`);
+        const fields = PART_FIELDS[side];
+        for (const k of Object.keys(part)) {
+          const v = part[k];
+          if (v !== undefined && v !== null && !fields.get(k)?.(v)) odd.push([part, k, `${base}.${k}`]);
+        }
       }
-    }
+      for (const k of Object.keys(http)) if (k !== 'req' && k !== 'res') odd.push([http, k, `http.${k}`]);
+    } else if (http !== undefined && http !== null) odd.push([rr, 'http', 'http']);
     if (typeof rr.location === 'string') rr.location = walkUrl(p, rr.location, 'location');
+    else if (rr.location !== null && typeof rr.location === 'object') odd.push([rr, 'location', 'location']);
     for (const f of ['postgres', 'grpc'] as const) {
       if (rr[f] && typeof rr[f] === 'object') rr[f] = walkJson(p, rr[f], f, [], undefined) as never;
+      else if (typeof rr[f] === 'string') odd.push([rr, f, f]);
     }
     // Token lists hold the originals of values Speedscale replaced: credentials by their location.
     if (rr.tokenList !== undefined) {
       redactTokenList(p, rr.tokenList, 'tokenList');
       rr.tokenList = sweep(p, rr.tokenList, 'tokenList') as never;
     }
+    for (const [holder, k, path] of odd) holder[k] = p.loose(holder[k], k, path);
     // Everything else the capture carries (signature, session, tags …): the values redacted
     // above are scrubbed wherever they recur, base64 values are looked into.
     for (const k of Object.keys(rr)) {
-      if (INFRA.has(k)) continue;
-      rr[k] = sweep(p, rr[k], k);
+      if (WALKED.has(k)) continue;
+      const v = rr[k];
+      if (INFRA.has(k)) {
+        if (v !== null && typeof v === 'object' && (k !== 'netinfo' || Array.isArray(v))) rr[k] = p.loose(v, k, k);
+        continue;
+      }
+      rr[k] = sweep(p, v, k);
     }
     return { findings: p.findings, bodiesReplaced: p.bodiesReplaced };
   }

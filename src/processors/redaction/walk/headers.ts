@@ -2,24 +2,31 @@ import type { Headers } from '../../../rrpair/types.js';
 import type { Pass } from '../pass.js';
 import { DROP, type Out } from './out.js';
 
-/** Headers (and query parameters, which have the same shape): each value by its name. */
+/**
+ * Headers (and query parameters, which have the same shape): each value by its name. A value
+ * that is neither a string nor a list of strings (a number, a nested list, an object) is read
+ * loosely under its name (Pass.loose), keeping its shape.
+ */
 export function walkHeaders(p: Pass, h: Headers, base: string): void {
   for (const name of Object.keys(h)) {
     const vals = h[name];
     if (!Array.isArray(vals)) {
       if (typeof vals === 'string') {
-        const out = header(p, name, vals, `${base}.${name}.0`);
+        const out = headerValue(p, name, vals, `${base}.${name}.0`);
         if (out === DROP) delete h[name];
         else h[name] = [out] as never;
-      }
+      } else if (vals !== null && vals !== undefined) h[name] = p.loose(vals, name, `${base}.${name}`) as never;
       continue;
     }
     // in place; values dropped are removed after the walk
     let dropped = 0;
     for (let i = 0; i < vals.length; i++) {
       const v = vals[i];
-      if (typeof v !== 'string') continue;
-      const r = header(p, name, v, `${base}.${name}.${i}`);
+      if (typeof v !== 'string') {
+        if (v !== null && v !== undefined) vals[i] = p.loose(v, name, `${base}.${name}.${i}`) as never;
+        continue;
+      }
+      const r = headerValue(p, name, v, `${base}.${name}.${i}`);
       if (r === DROP) {
         vals[i] = DROP as never;
         dropped++;
@@ -31,7 +38,8 @@ export function walkHeaders(p: Pass, h: Headers, base: string): void {
   }
 }
 
-function header(p: Pass, name: string, v: string, path: string): Out {
+/** One header value by its name: allowed, cookies, key rules, then the detectors. */
+export function headerValue(p: Pass, name: string, v: string, path: string): Out {
   if (p.r.keyAllowed(name)) return v;
   const cookie = cookieHeader(name);
   if (cookie !== 0 && !p.r.pathRule(path)) return cookies(p, v, path, cookie === SET_COOKIE);
@@ -39,14 +47,14 @@ function header(p: Pass, name: string, v: string, path: string): Out {
 }
 
 const COOKIE = 1;
-const SET_COOKIE = 2;
+export const SET_COOKIE = 2;
 
 /**
  * COOKIE or SET_COOKIE for the names whose toLowerCase() is `cookie` or `set-cookie`, else 0,
  * without a lower-case copy of every name. Lower-casing never shortens a string and only ASCII
  * letters and the Kelvin sign become those ASCII letters, so only these two lengths can match.
  */
-function cookieHeader(name: string): number {
+export function cookieHeader(name: string): number {
   if (name.length === 6) return equalsLower(name, 'cookie') ? COOKIE : 0;
   if (name.length === 10) return equalsLower(name, 'set-cookie') ? SET_COOKIE : 0;
   return 0;

@@ -1,47 +1,60 @@
 import { base64MayBeText, bodyKind, isBase64, looksLikeText, utf8OrUndefined } from '../../../rrpair/body.js';
 import type { Pass } from '../pass.js';
 import { walkBodyText } from './body.js';
-import { DROP, type Rule } from './out.js';
+import { cookieHeader, headerValue, SET_COOKIE } from './headers.js';
+import { DROP, type Out, type Rule } from './out.js';
 
-/** Other fields: strings scrubbed and run through the detectors, base64 text looked into, keys scrubbed. */
-export function sweep(p: Pass, v: unknown, path: string): unknown {
+/**
+ * How sweep reads keys. `plain`: not at all (a token list, whose keys are its structure: `token`,
+ * `UNRECOGNIZED:empty-api-key`). `keyed`: a value under a key named like a credential (the key
+ * rules) is redacted whole. `loose`, for what the structured walk found where it expected
+ * something else (under `http`, a header value, an infrastructure field): as `keyed`, and text of
+ * `Name: value` lines is read as headers, a string naming a credential key in a list as the name
+ * of the value after it (`[name, value]` pairs, flat name/value lists), a `{name, value}` object
+ * as a header.
+ */
+export type Keys = 'plain' | 'keyed' | 'loose';
+
+type Steps = (string | number)[];
+
+/** Other fields: strings scrubbed and run through the detectors, base64 text looked into, keys scrubbed; `key`: the value's own key. */
+export function sweep(p: Pass, v: unknown, path: string, keys: Keys = 'plain', key?: string): unknown {
   // One location function over a shared stack of steps (`path.k.0`), called only when something
   // is found, while the walk is at that node: no path string is built per node.
-  const steps: (string | number)[] = [];
+  const steps: Steps = [];
   const loc = () => (steps.length ? `${path}.${steps.join('.')}` : path);
-  return sweepNode(p, v, loc, steps);
+  return key === undefined ? sweepNode(p, v, loc, steps, keys) : under(p, v, key, loc, steps, keys);
 }
 
-function sweepNode(p: Pass, v: unknown, loc: () => string, steps: (string | number)[]): unknown {
-  if (typeof v === 'string') {
-    if (v.length >= 8 && v.length % 4 === 0 && base64MayBeText(v) && isBase64(v)) {
-      const bytes = Buffer.from(v, 'base64');
-      const t = looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;
-      if (t !== undefined) {
-        const kind = bodyKind(undefined, t);
-        const out = p.scrub(kind === 'json' ? walkBodyText(p, t, 'json', '', loc()) : p.text(t, loc));
-        return out === t ? v : Buffer.from(out, 'utf8').toString('base64');
-      }
-    }
-    return p.scrub(p.text(v, loc));
-  }
+function sweepNode(p: Pass, v: unknown, loc: () => string, steps: Steps, keys: Keys): unknown {
+  if (typeof v === 'string') return keys === 'loose' && mayBeHeaderText(v) ? p.scrub(headerText(p, v, loc)) : sweepString(p, v, loc);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
+      const name = v[i];
       steps.push(i);
-      v[i] = sweepNode(p, v[i], loc, steps);
+      v[i] = sweepNode(p, name, loc, steps, keys);
       steps.pop();
+      // a credential key's name, then its value ([name, value], [n1, v1, n2, v2 …])
+      if (keys === 'loose' && typeof name === 'string' && i + 1 < v.length) {
+        const rule = ruleOf(p, name);
+        if (rule) {
+          steps.push(++i);
+          v[i] = redactUnder(p, v[i], name, rule, loc, keys);
+          steps.pop();
+        }
+      }
     }
     return v;
   }
   if (v && typeof v === 'object') {
     // in place while no key needs scrubbing; a scrubbed key rebuilds the object in key order
     const o = v as Record<string, unknown>;
-    const keys = Object.keys(o);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      if (p.scrub(k) !== k) return rebuild(p, o, keys, i, loc, steps);
+    const ks = Object.keys(o);
+    for (let i = 0; i < ks.length; i++) {
+      const k = ks[i]!;
+      if (p.scrub(k) !== k) return rebuild(p, o, ks, i, loc, steps, keys);
       steps.push(k);
-      o[k] = sweepNode(p, o[k], loc, steps);
+      o[k] = child(p, o, k, loc, steps, keys);
       steps.pop();
     }
     return o;
@@ -49,12 +62,98 @@ function sweepNode(p: Pass, v: unknown, loc: () => string, steps: (string | numb
   return v;
 }
 
-function rebuild(p: Pass, o: Record<string, unknown>, keys: string[], from: number, loc: () => string, steps: (string | number)[]): Record<string, unknown> {
+function sweepString(p: Pass, v: string, loc: () => string): string {
+  if (v.length >= 8 && v.length % 4 === 0 && base64MayBeText(v) && isBase64(v)) {
+    const bytes = Buffer.from(v, 'base64');
+    const t = looksLikeText(bytes) ? utf8OrUndefined(bytes) : undefined;
+    if (t !== undefined) {
+      const kind = bodyKind(undefined, t);
+      const out = p.scrub(kind === 'json' ? walkBodyText(p, t, 'json', '', loc()) : p.text(t, loc));
+      return out === t ? v : Buffer.from(out, 'utf8').toString('base64');
+    }
+  }
+  return p.scrub(p.text(v, loc));
+}
+
+/** o[k], under the key rule of k (or, `loose`, of the header a `{name, value}` object is). */
+function child(p: Pass, o: Record<string, unknown>, k: string, loc: () => string, steps: Steps, keys: Keys): unknown {
+  if (keys === 'plain') return sweepNode(p, o[k], loc, steps, keys);
+  const named = keys === 'loose' && k === 'value' ? o.name ?? o.key : undefined;
+  return under(p, o[k], typeof named === 'string' ? named : k, loc, steps, keys);
+}
+
+/** A value under `key`: redacted whole when the key has a rule, else swept. */
+function under(p: Pass, v: unknown, key: string, loc: () => string, steps: Steps, keys: Keys): unknown {
+  const rule = keys === 'plain' ? undefined : ruleOf(p, key);
+  return rule ? redactUnder(p, v, key, rule, loc, keys) : sweepNode(p, v, loc, steps, keys);
+}
+
+function ruleOf(p: Pass, key: string): Rule | undefined {
+  return p.r.keyAllowed(key) ? undefined : p.r.keyRule(key);
+}
+
+/**
+ * A value under a credential key, whatever its type, redacted as a whole (never dropped: the
+ * sweep keeps the shape it found); a cookie header's string by its cookies, as a header is.
+ */
+function redactUnder(p: Pass, v: unknown, key: string, rule: Rule, loc: () => string, keys: Keys): unknown {
+  const kept = rule.action === 'drop' ? { category: rule.category, action: 'mask' as const } : rule;
+  if (typeof v === 'string') {
+    const out = keys === 'loose' && cookieHeader(key) ? looseHeader(p, key, v, loc()) : p.whole(v, loc, kept);
+    return out === DROP ? '' : out;
+  }
+  const text = typeof v === 'number' || typeof v === 'bigint' ? String(v) : v !== null && typeof v === 'object' ? JSON.stringify(v) : undefined;
+  if (text === undefined) return v;
+  const out = p.whole(text, loc, kept);
+  return out === text ? v : out;
+}
+
+/**
+ * A header value found where headers were not expected: as a header is read, and a Set-Cookie's
+ * attributes through the detectors as well (a well-formed one keeps them readable, but here
+ * `session=…; password=…` is as likely).
+ */
+function looseHeader(p: Pass, name: string, v: string, path: string): Out {
+  const out = headerValue(p, name, v, path);
+  return out !== DROP && cookieHeader(name) === SET_COOKIE ? p.text(out, path) : out;
+}
+
+/** A header line (`Name: value`, the value's spaces around it kept) or an HTTP request or status line. */
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(:[ \t]*)(.*?)([ \t]*)$/;
+const START_LINE = /^(?:HTTP\/\d(?:\.\d)?\s|[A-Z]+ \S+ HTTP\/\d)/;
+
+function mayBeHeaderText(s: string): boolean {
+  const nl = s.indexOf('\n');
+  return HEADER_LINE.test(nl < 0 ? s : s.slice(0, s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl)) || START_LINE.test(s);
+}
+
+/** Text that starts like an HTTP message head: each `Name: value` line as a header, other lines as text, a body after a blank line as a string. */
+function headerText(p: Pass, s: string, loc: () => string): string {
+  const lines = s.split(/(\r?\n)/); // lines at even indexes, each one's end after it
+  for (let i = 0; i < lines.length; i += 2) {
+    const line = lines[i]!;
+    if (line === '' && i > 0) {
+      lines.splice(i + 2, lines.length, sweepString(p, lines.slice(i + 2).join(''), loc));
+      break;
+    }
+    const h = HEADER_LINE.exec(line);
+    if (!h) {
+      lines[i] = p.text(line, loc);
+      continue;
+    }
+    const out = looseHeader(p, h[1]!, h[3]!, `${loc()}.${h[1]}`);
+    if (out === DROP) lines[i] = lines[i + 1] = '';
+    else if (out !== h[3]) lines[i] = h[1]! + h[2]! + out + h[4]!;
+  }
+  return lines.join('');
+}
+
+function rebuild(p: Pass, o: Record<string, unknown>, ks: string[], from: number, loc: () => string, steps: Steps, keys: Keys): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (let i = 0; i < from; i++) out[keys[i]!] = o[keys[i]!];
-  for (let i = from; i < keys.length; i++) {
-    steps.push(keys[i]!);
-    out[p.scrub(keys[i]!)] = sweepNode(p, o[keys[i]!], loc, steps);
+  for (let i = 0; i < from; i++) out[ks[i]!] = o[ks[i]!];
+  for (let i = from; i < ks.length; i++) {
+    steps.push(ks[i]!);
+    out[p.scrub(ks[i]!)] = child(p, o, ks[i]!, loc, steps, keys);
     steps.pop();
   }
   return out;
