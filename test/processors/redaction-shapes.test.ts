@@ -143,3 +143,25 @@ describe('http parts of unexpected shapes are read, not skipped', () => {
   });
 });
 
+
+describe('key rules apply to keys anywhere the sweep goes', () => {
+  it('tags, other top-level fields', () => {
+    const { rr, res } = redacted({ tags: { password: 'UNK1PWD', user: 'bob', nested: { client_secret: 'NESTEDSECRETxyz' } } as never, api_key: 'TOPKEYxyz', session: 'plain' });
+    expect(rr.tags).toEqual({ password: `REDACTED-PASSWORD-${mac('UNK1PWD')}`, user: 'bob', nested: { client_secret: `REDACTED-SECRET-${mac('NESTEDSECRETxyz')}` } });
+    expect(rr.api_key).toBe(`REDACTED-API_KEY-${mac('TOPKEYxyz')}`);
+    expect(rr.session).toBe('plain');
+    expect(res.findings).toEqual([
+      { path: 'tags.password', category: 'PASSWORD' },
+      { path: 'tags.nested.client_secret', category: 'SECRET' },
+      { path: 'api_key', category: 'API_KEY' },
+    ]);
+  });
+
+  it('configured keys and allow.keys count too; token lists keep being read by meaning', () => {
+    const { rr } = redacted({ tags: { tenant: 'acme', password: 'keepme1' } as never }, { keys: ['^tenant$'], allow: { keys: ['^password$'] } });
+    expect(rr.tags).toEqual({ tenant: `REDACTED-CUSTOM-${mac('acme')}`, password: 'keepme1' });
+    const list = { 'URI:/x': { tokens: [{ token: { location: 'http.req.uri', replacementValue: b64('/x') } }] } };
+    const t = redacted({ tokenList: structuredClone(list) });
+    expect(t.rr.tokenList).toEqual(list);
+  });
+});

@@ -188,7 +188,8 @@ export class Redactor {
     }
     for (const [holder, k, path] of odd) holder[k] = p.loose(holder[k], k, path);
     // Everything else the capture carries (signature, session, tags …): the values redacted
-    // above are scrubbed wherever they recur, base64 values are looked into.
+    // above are scrubbed wherever they recur, base64 values are looked into, a value under a key
+    // named like a credential is redacted whole.
     for (const k of Object.keys(rr)) {
       if (WALKED.has(k)) continue;
       const v = rr[k];
@@ -196,7 +197,7 @@ export class Redactor {
         if (v !== null && typeof v === 'object' && (k !== 'netinfo' || Array.isArray(v))) rr[k] = p.loose(v, k, k);
         continue;
       }
-      rr[k] = sweep(p, v, k);
+      rr[k] = sweep(p, v, k, 'keyed', k);
     }
     return { findings: p.findings, bodiesReplaced: p.bodiesReplaced };
   }
