@@ -88,4 +88,17 @@ describe('file exporter, OTel defaults', () => {
   it('a path template (%Y, {service}) without layout: rrpipe is a config error naming the fix', async () => {
     await expect(fileConfig('    path: "out/%Y/{service}.jsonl"')).rejects.toThrow(/layout: rrpipe/);
   });
+
+  it('a key of the other layout is a config error, not silently ignored; unset, each layout keeps its defaults', async () => {
+    await expect(fileConfig('    path: out.jsonl\n    append_extension: false\n    rotation: { max_idle: 1s, interval: 0 }')).rejects.toThrow(
+      /"append_extension" applies to layout rrpipe only[\s\S]*"rotation\.interval" applies to layout rrpipe only[\s\S]*"rotation\.max_idle" applies to layout rrpipe only/,
+    );
+    await expect(fileConfig('    path: out.jsonl\n    layout: rrpipe\n    append: true\n    rotation: { localtime: true }')).rejects.toThrow(
+      /"append" applies to layout otel only[\s\S]*"rotation\.localtime" applies to layout otel only/,
+    );
+    const otel = await fileConfig('    path: out.jsonl\n    append: true\n    rotation: { localtime: true, max_megabytes: 1 }');
+    expect(otel).toMatchObject({ append: true, rotation: { localtime: true } });
+    const rr = await fileConfig('    path: out.jsonl\n    layout: rrpipe\n    rotation: { max_idle: 1s }');
+    expect(rr.rotation).toMatchObject({ max_idle: 1000 });
+  });
 });

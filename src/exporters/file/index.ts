@@ -1,4 +1,4 @@
-import type { Component, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
+import type { Component, ConfigProblem, Consumer, CreateSettings, ExporterFactory, Host } from '../../core/component.js';
 import { bool, duration, int, obj, oneOf, path, exporterHelperProperties, type Config } from '../../config/fragments.js';
 import { createExporter } from '../../helpers/exporter.js';
 import { rrpairJsonOf, type RecordBatch, type RRRecord } from '../../core/record.js';
@@ -69,9 +69,9 @@ class OtelFileWriter {
     this.format = c.format ?? 'json';
     const r = c.rotation;
     this.file = new OtelFile(absolute(c.path), {
-      append: c.append,
+      append: c.append ?? false,
       gzip: c.compression === 'gzip',
-      ...(r ? { rotation: { max_megabytes: r.max_megabytes, max_days: r.max_days, max_backups: r.max_backups ?? 100, localtime: r.localtime } } : {}),
+      ...(r ? { rotation: { max_megabytes: r.max_megabytes, max_days: r.max_days, max_backups: r.max_backups ?? 100, localtime: r.localtime ?? false } } : {}),
       onRotated: (backup, removed) => s.logger.debug({ backup, removed }, 'file rotated'),
     });
   }
@@ -113,9 +113,12 @@ class FileWriter {
 
   constructor(private readonly s: CreateSettings<FileExporterConfig>) {
     const c = s.config;
-    this.rotation = c.rotation ? { ...c.rotation, max_backups: c.rotation.max_backups ?? 0 } : RRPIPE_ROTATION;
+    const r = c.rotation;
+    this.rotation = r
+      ? { ...RRPIPE_ROTATION, max_megabytes: r.max_megabytes, max_days: r.max_days, max_backups: r.max_backups ?? 0, interval: r.interval ?? RRPIPE_ROTATION.interval, max_idle: r.max_idle ?? RRPIPE_ROTATION.max_idle }
+      : RRPIPE_ROTATION;
     let path = absolute(c.path);
-    if (c.compression === 'gzip' && c.append_extension && !path.endsWith('.gz')) path += '.gz';
+    if (c.compression === 'gzip' && (c.append_extension ?? true) && !path.endsWith('.gz')) path += '.gz';
     this.template = new PathTemplate(path);
   }
 
@@ -247,17 +250,17 @@ const schema = obj(
     path: path(undefined, 'layout otel: the file written, exactly (as the OTel file exporter). layout rrpipe: a template with %Y %m %d %H %M %S (event time, UTC) and {service} {namespace} {cluster} {direction} {l7protocol}; files get a time and random suffix.'),
     layout: oneOf(['otel', 'rrpipe'], 'otel', 'otel: the OTel file exporter\'s output (exactly path, lumberjack rotation); rrpipe: rrpipe\'s partitioned part files, renamed when finished.'),
     format: oneOf(['json', 'otlp_json', 'raw_jsonl'], undefined, 'json / otlp_json: one OTLP logs JSON document per line (OTel\'s default, json); raw_jsonl: one RRPair per line. Default: json for layout otel, raw_jsonl for rrpipe.'),
-    append: bool(false, 'layout otel: append to an existing file instead of truncating it at start (OTel\'s append).'),
+    append: bool(undefined, 'layout otel: append to an existing file instead of truncating it at start (OTel\'s append). Default false.'),
     compression: oneOf(['none', 'gzip'], 'none', 'gzip writes each batch as a gzip member (rrpipe only; OTel offers zstd).'),
-    append_extension: bool(true, 'layout rrpipe, with gzip: add .gz to the path when it has none.'),
+    append_extension: bool(undefined, 'layout rrpipe, with gzip: add .gz to the path when it has none. Default true.'),
     flush_interval: duration('1s', 'How often written data is fsynced; 0 fsyncs every batch before acknowledging it.'),
     rotation: obj({
       max_megabytes: int(100, 'Rotate the file at this size (MiB); 0: no size limit.', { minimum: 0 }),
       max_days: int(0, 'Delete rotated files older than this many days; 0: keep.', { minimum: 0 }),
       max_backups: int(undefined, 'Keep at most this many rotated files; 0: all. Default 100 (layout otel, as OTel), 0 (rrpipe).', { minimum: 0 }),
-      localtime: bool(false, 'layout otel: local time instead of UTC in rotated file names.'),
-      interval: duration('1h', 'layout rrpipe: finish a file this long after it was opened; 0: never.'),
-      max_idle: duration('5s', 'layout rrpipe: finish a file when nothing was written to it for this long; 0: never.'),
+      localtime: bool(undefined, 'layout otel: local time instead of UTC in rotated file names. Default false.'),
+      interval: duration(undefined, 'layout rrpipe: finish a file this long after it was opened; 0: never. Default 1h.'),
+      max_idle: duration(undefined, 'layout rrpipe: finish a file when nothing was written to it for this long; 0: never. Default 5s.'),
     }),
     ...helper,
   },
@@ -272,9 +275,18 @@ export const factory: ExporterFactory<FileExporterConfig> = {
   stability: 'beta',
   description: 'Writes OTLP JSON to exactly its path with lumberjack rotation, as the OTel file exporter (layout otel), or raw.jsonl part files with event-time partitions, rotation, gzip and atomic rename (layout rrpipe).',
   schema,
-  validate: (c) =>
-    c.layout === 'otel' && /%[YmdHMS]|\{(service|namespace|cluster|direction|l7protocol)\}/.test(c.path)
-      ? [{ path: ['path'], message: 'path has template tokens (%Y, {service}, …): those need layout: rrpipe (layout otel writes exactly the path, as the OTel file exporter)' }]
-      : [],
+  validate: (c) => {
+    const problems: ConfigProblem[] = [];
+    if (c.layout === 'otel' && /%[YmdHMS]|\{(service|namespace|cluster|direction|l7protocol)\}/.test(c.path)) {
+      problems.push({ path: ['path'], message: 'path has template tokens (%Y, {service}, …): those need layout: rrpipe (layout otel writes exactly the path, as the OTel file exporter)' });
+    }
+    // a key of the other layout would be ignored: said, not silently dropped
+    const other = c.layout === 'otel' ? 'rrpipe' : 'otel';
+    const given: [string[], unknown][] = c.layout === 'otel'
+      ? [[['append_extension'], c.append_extension], [['rotation', 'interval'], c.rotation?.interval], [['rotation', 'max_idle'], c.rotation?.max_idle]]
+      : [[['append'], c.append], [['rotation', 'localtime'], c.rotation?.localtime]];
+    for (const [path, v] of given) if (v !== undefined) problems.push({ path, message: `"${path.join('.')}" applies to layout ${other} only; this exporter has layout ${c.layout}` });
+    return problems;
+  },
   create: (s) => createFileExporter(s),
 };
