@@ -14,7 +14,8 @@ export const run: CliCommand = {
   -c, --config FILE   config file; repeat to merge several (later files win)
   --once              exit once every finite receiver (a file read once, a rehydration) is done
 
-Signals: SIGTERM/SIGINT drain every queue within service.grace_period and exit 0;
+Signals: SIGTERM/SIGINT drain every queue within service.grace_period and exit 0 (also when
+--once is already draining); a second SIGTERM/SIGINT exits 1 at once, without draining.
 SIGHUP re-reads the config (an invalid one is refused and the running one kept).`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', multiple: true }, once: { type: 'boolean' } } });
@@ -34,13 +35,13 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
     }
     releaseYoungGeneration();
     return new Promise<number>((resolveExit) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          console.error(`rrpipe: second ${signal}, exiting without draining`);
-          process.exit(1);
-        }
-        stopping = true;
+      // One drain, whatever starts it: the first signal, or (--once) the finite receivers being
+      // done. Receivers also finish because a signal's drain stopped them; that is not a reason to
+      // skip the drain. Only a second signal from the operator exits without draining.
+      let draining = false;
+      const drain = () => {
+        if (draining) return;
+        draining = true;
         service.shutdown().then(
           () => resolveExit(0),
           (err) => {
@@ -49,10 +50,18 @@ SIGHUP re-reads the config (an invalid one is refused and the running one kept).
           },
         );
       };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        if (++signals > 1) {
+          console.error(`rrpipe: second ${signal}, exiting without draining`);
+          process.exit(1);
+        }
+        drain();
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGHUP', () => void service.reload());
-      if (values.once) service.receiversDone().then(() => stop('done'));
+      if (values.once) service.receiversDone().then(drain);
     });
   },
 };
