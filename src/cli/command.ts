@@ -28,6 +28,29 @@ export function defaultConfigPath(): string {
   return resolve(packageRoot(), 'configs', 'default.yaml');
 }
 
+/**
+ * `--start -1h`, `--offset -15m`: node's parseArgs reads a value that starts with "-" as another
+ * option and refuses it as ambiguous. Join every long option followed by a negative number or
+ * duration into `--name=-1h`, for every command (main() does it before a command parses its
+ * arguments), so no command can forget it. Short options and `--name=value` are left as they are.
+ */
+export function joinNegativeValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = args[i + 1];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (/^--[^=-][^=]*$/.test(a) && v !== undefined && /^-\d/.test(v)) {
+      out.push(`${a}=${v}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }

@@ -1,4 +1,4 @@
-import { UsageError } from './command.js';
+import { joinNegativeValues, UsageError } from './command.js';
 import { loadCommand, loadCommands } from './commands/index.js';
 import { applyUmask } from '../core/umask.js';
 import { holdYoungGeneration } from './young-generation.js';
@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   applyUmask(undefined); // outputs (--out, snapshots, stores) are private; `run` applies service.umask
   try {
-    return await cmd.run(rest);
+    return await cmd.run(joinNegativeValues(rest));
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`rrpipe ${name}: ${(err as Error).message}\n\n${cmd.usage}`);

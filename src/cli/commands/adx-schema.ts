@@ -9,6 +9,8 @@ export const adxSchema: CliCommand = {
   usage: 'rrpipe adx-schema [--table RRPairs] [--mapping rrpair_mapping] [--retention 14d] [--streaming]',
   async run(args) {
     const opt = (name: string, def: string) => {
+      const joined = args.find((a) => a.startsWith(`--${name}=`)); // as main() passes `--retention -1d`
+      if (joined) return joined.slice(name.length + 3);
       const i = args.indexOf(`--${name}`);
       return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : def;
     };

@@ -74,20 +74,6 @@ export async function fullRRPair(store: StoreReader & { archive?: ArchiveFetcher
   throw new Error(`RRPair ${hit.doc.id}: the store does not keep it and it has no archive_uri`);
 }
 
-/** `--start -1h` reads as an option followed by an option; join such values as `--start=-1h`. */
-export function joinNegativeValues(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const v = args[i + 1];
-    if ((a === '--start' || a === '--end') && v !== undefined && /^-\d/.test(v)) {
-      out.push(`${a}=${v}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
 const COLUMNS = ['ts', 'direction', 'service', 'command', 'location', 'status', 'duration', 'id'] as const;
 
 function tableRow(h: QueryHit): string[] {
@@ -117,7 +103,7 @@ export const query: CliCommand = {
 Exit codes: 0 done, 1 an RRPair could not be fetched (raw) or the store failed, 2 bad usage.`,
   async run(args) {
     const { values } = parseArgs({
-      args: joinNegativeValues(args),
+      args,
       options: {
         config: { type: 'string', short: 'c', multiple: true },
         store: { type: 'string' },

@@ -6,7 +6,6 @@ import { buildSnapshot, type SnapshotOptions } from '../../layouts/snapshot.js';
 import { openLocation } from '../../layouts/uri.js';
 import { parseTime } from '../../layouts/window.js';
 import type { CliCommand } from '../command.js';
-import { joinNegativeValues } from './query.js';
 import { snapshotFromStore } from './snapshot-store.js';
 
 export function progressBar(done: number, total: number, extra: string): void {
@@ -41,7 +40,7 @@ export const snapshot: CliCommand = {
   async run(args) {
     const filterOpts = Object.fromEntries(FILTER_FIELDS.map((f) => [f, { type: 'string' as const, multiple: true as const }]));
     const { values } = parseArgs({
-      args: joinNegativeValues(args),
+      args,
       options: { config: { type: 'string', short: 'c', multiple: true }, from: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, layout: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, endpoint: { type: 'string' }, parallel: { type: 'string' }, spill: { type: 'string' }, ...filterOpts },
     });
     const v = values as Record<string, string | string[] | undefined>;
