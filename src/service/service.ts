@@ -51,7 +51,7 @@ export class Service {
     const cfg = await this.load();
     if (!this.opts.logger) this.logger = createLogger(cfg.logLevel, 2, cfg.secrets);
     for (const w of cfg.warnings) this.logger.warn({ config: cfg.files }, w);
-    await this.startMetrics(cfg.metricsAddress);
+    await this.startMetrics(cfg.metricsAddress, metricsFromReader(cfg));
     await this.run(cfg);
     this.idleGc?.start();
     this.logger.info({ config: cfg.files, pipelines: [...cfg.pipelines.keys()] }, 'rrpipe started');
@@ -130,7 +130,7 @@ export class Service {
     return this.graph?.hasFiniteReceivers() ?? false;
   }
 
-  private async startMetrics(address: string | undefined): Promise<void> {
+  private async startMetrics(address: string | undefined, fromReader: boolean): Promise<void> {
     if (!address) return;
     const { host, port } = splitHostPort(address, 8888);
     const server = createServer((req, res) => {
@@ -150,9 +150,24 @@ export class Service {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: metrics are at /metrics\n');
     });
-    const bound = await listen(server, host, port);
+    let bound;
+    try {
+      bound = await listen(server, host, port);
+    } catch (err) {
+      // The listener every process of a config opens, a one-shot `rrpipe rehydrate` next to a
+      // running `rrpipe run` too: say which one it is and how to move it or turn it off.
+      const key = fromReader ? 'service.telemetry.metrics.readers (pull/prometheus host and port)' : 'service.telemetry.metrics.address';
+      throw new Error(`the metrics listener (${key}) cannot listen on ${host}:${port}: ${(err as Error).message}; ` +
+        `set ${key} to a free port (port 0 picks one), or service.telemetry.metrics.level: none to turn it off`, { cause: err });
+    }
     server.unref();
     this.metricsServer = server;
     this.logger.info({ address: `${host}:${bound.port}` }, 'metrics at /metrics');
   }
+}
+
+/** Whether the metrics address comes from a pull/prometheus reader (it wins over metrics.address). */
+function metricsFromReader(cfg: ResolvedConfig): boolean {
+  const readers = (cfg.resolved as { service?: { telemetry?: { metrics?: { readers?: unknown[] } } } }).service?.telemetry?.metrics?.readers;
+  return (readers ?? []).some((r) => !!(r as { pull?: { exporter?: { prometheus?: unknown } } })?.pull?.exporter?.prometheus);
 }
