@@ -24,7 +24,15 @@ export function compileDocFilter(cfg: RecordFilterConfig | undefined): ((doc: Pa
     if (vals && vals.length) tests.push([f, vals.map(globRe)]);
   }
   if (!tests.length) return undefined;
-  return (doc) => tests.every(([f, res]) => res.some((re) => re.test(String(doc[f] ?? ''))));
+  return (doc) => tests.every(([f, res]) => res.some((re) => re.test(valueOf(doc, f))));
+}
+
+/** Identity fields a record leaves unset are "unknown", as the archive's partitions name them (service=unknown). */
+const NAMED_UNKNOWN: ReadonlySet<FilterField> = new Set(['cluster', 'namespace', 'service']);
+
+function valueOf(doc: Partial<Record<FilterField, unknown>>, f: FilterField): string {
+  const v = String(doc[f] ?? '');
+  return v === '' && NAMED_UNKNOWN.has(f) ? 'unknown' : v;
 }
 
 /** Exact service names (no globs), so a native listing can go straight to service= partitions. */

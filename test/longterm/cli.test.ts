@@ -59,6 +59,27 @@ describe('rrpipe snapshot / get / rehydrate / lifecycle on a local directory arc
     expect(ts.every((t, i) => i === 0 || ts[i - 1]! <= t)).toBe(true);
   });
 
+  it('snapshot --service unknown takes the records with no service, which the archive files under service=unknown', async () => {
+    const d = tmp('unknown-svc');
+    const exp = archiveExporter(
+      { id: 'local', kind: 'exporter', config: { timeout: 30_000, sending_queue: { enabled: false, num_consumers: 1, queue_size: 1, sizer: 'requests', block_on_overflow: true }, retry_on_failure: { enabled: false, initial_interval: 1, max_interval: 1, max_elapsed_time: 1, multiplier: 1, randomization_factor: 0 } }, logger: silentLogger(), metrics: noopMetrics(), configDir: '.' },
+      () => new LocalDirStore(d),
+      { spec: { layout: 'native', prefix: '', format: 'raw_jsonl', compression: 'gzip' }, writeManifest: true },
+    );
+    await exp.start(testHost(tmp('data'), { oneShot: true }));
+    const some = pairs.slice(0, 30).map((p, i) => ({ ...structuredClone(p), service: i % 3 === 0 ? 'undefined' : i % 3 === 1 ? '' : 'orders' }));
+    await exp.consume(some.map((p) => newRecord(structuredClone(p))), {});
+    await exp.shutdown(AbortSignal.timeout(5000));
+    expect(readdirSync(d, { recursive: true }).some((f) => String(f).includes('service=unknown'))).toBe(true);
+    const out = join(tmp('snap-unknown'), 'raw.jsonl');
+    const c = capture();
+    const code = await snapshot.run(['--from', d, '--start', '2025-03-17T00:00:00Z', '--end', '2025-03-20T00:00:00Z', '--service', 'unknown', '--out', out]);
+    c.restore();
+    expect(code).toBe(0);
+    const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).uuid).sort();
+    expect(got).toEqual(some.filter((p) => p.service !== 'orders').map((p) => p.uuid).sort());
+  });
+
   it('snapshot --format proxymock writes .metadata/snapshot.json and snapshot-<id>/<host>/<uuid>.json', async () => {
     const out = tmp('pm');
     const c = capture();

@@ -32,7 +32,8 @@ export const snapshot: CliCommand = {
   --layout L           auto (from the manifest), ${LAYOUTS.join(', ')}
   --format F           raw_jsonl (default: one file, ordered by ts, no duplicate uuid) or proxymock (a directory)
   --out PATH           output file (raw_jsonl) or directory (proxymock)
-  --${FILTER_FIELDS.join(', --')} V   filters (repeatable; "*" globs)
+  --${FILTER_FIELDS.join(', --')} V   filters (repeatable; "*" globs); a record with no cluster,
+                       namespace or service has "unknown" there, as the archive's partitions
   --endpoint URL       custom endpoint (S3 API, GCS emulator, Azure blob service)
   --parallel N         objects read at once (default 8)
   --spill N            records held in memory before a sorted run spills to disk (default 200000;
