@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,24 @@ async function start(yaml: string, oneShot = false): Promise<Service> {
   await s.start();
   running.push(s);
   return s;
+}
+
+/** A following file receiver on <tmp>/in/*.jsonl, checkpointed under <tmp>/state, into capture `label`. */
+function following(label: string): { dir: string; yaml: string } {
+  const dir = tmp();
+  mkdirSync(join(dir, 'in'));
+  const yaml = `
+receivers:
+  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
+exporters:
+  capture: { label: ${label} }
+service:
+  data_dir: ${dir}/state
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    logs: { receivers: [file], exporters: [capture] }
+`;
+  return { dir, yaml };
 }
 
 /** Every finished (non-hidden) file under dir, recursively. */
@@ -177,21 +195,8 @@ service:
   });
 
   it('follows appended lines and new files, and resumes from its checkpoint after a restart', async () => {
-    const dir = tmp();
+    const { dir, yaml } = following('follow');
     const recs = generate(60);
-    const yaml = `
-receivers:
-  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
-exporters:
-  capture: { label: follow }
-service:
-  data_dir: ${dir}/state
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    logs: { receivers: [file], exporters: [capture] }
-`;
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(join(dir, 'in'));
     const line = (i: number) => JSON.stringify(recs[i]) + '\n';
     writeFileSync(join(dir, 'in/a.jsonl'), line(0) + line(1));
     let s = await start(yaml);
@@ -216,21 +221,8 @@ service:
   });
 
   it('a file replaced in place with the same first KiB (same inode) is read from the start, not from the old offset', async () => {
-    const dir = tmp();
+    const { dir, yaml } = following('replaced');
     const recs = generate(80);
-    const yaml = `
-receivers:
-  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
-exporters:
-  capture: { label: replaced }
-service:
-  data_dir: ${dir}/state
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    logs: { receivers: [file], exporters: [capture] }
-`;
-    const { mkdirSync, statSync } = await import('node:fs');
-    mkdirSync(join(dir, 'in'));
     const file = join(dir, 'in/a.jsonl');
     const line = (i: number) => JSON.stringify(recs[i]) + '\n';
     writeFileSync(file, Array.from({ length: 30 }, (_, i) => line(i)).join(''));
@@ -255,21 +247,8 @@ service:
   });
 
   it('a last line delivered without its newline, completed while stopped, is followed on, not read again', async () => {
-    const dir = tmp();
+    const { dir, yaml } = following('tail');
     const recs = generate(10);
-    const yaml = `
-receivers:
-  file: { include: ["${dir}/in/*.jsonl"], poll_interval: 20ms }
-exporters:
-  capture: { label: tail }
-service:
-  data_dir: ${dir}/state
-  telemetry: { metrics: { level: none } }
-  pipelines:
-    logs: { receivers: [file], exporters: [capture] }
-`;
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(join(dir, 'in'));
     const file = join(dir, 'in/a.jsonl');
     writeFileSync(file, JSON.stringify(recs[0]) + '\n' + JSON.stringify(recs[1])); // whole JSON, no newline yet
     let s = await start(yaml);
