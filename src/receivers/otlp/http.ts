@@ -14,6 +14,7 @@ import { bad, DEFAULT_RETRY_AFTER_MS, type Failure, type Ingest, type Outcome } 
 import { admissionRefusal, type Admission, type AdmissionTicket } from './admission.js';
 import { logsCodec, type SignalCodec } from './signals.js';
 import { BufferPool } from '../../helpers/buffer-pool.js';
+import { CorruptEncoding, DecodedTooLarge, unsnappy, unsnappyFramed, unzstd } from './decompress.js';
 
 const gunzipAsync = promisify(gunzip) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
 const inflateAsync = promisify(inflate) as (b: Buffer, o: ZlibOptions) => Promise<Buffer>;
@@ -31,10 +32,12 @@ class BodyTooLarge extends Error {}
 /** The bytes received so far cannot be admitted while other requests hold the bound. */
 class AdmissionRefused extends Error {}
 
-/** OTLP/HTTP: POST <logs_url_path> (and <metrics_url_path> when it feeds metrics) with application/x-protobuf or application/json, optionally gzip. */
+/** OTLP/HTTP: POST <logs_url_path> (and <metrics_url_path> when it feeds metrics) with application/x-protobuf or application/json, optionally compressed (compression_algorithms). */
 export class OtlpHttpServer {
   private server?: Server;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** compression_algorithms, "identity" read as "" (no encoding). */
+  private readonly encodings: Set<string>;
   port?: number;
 
   constructor(
@@ -46,7 +49,9 @@ export class OtlpHttpServer {
     private readonly auth: ServerAuthenticator | undefined,
     private readonly admission?: { gate: Admission; limitBytes: number },
     private readonly codecs: SignalCodec[] = [logsCodec(ingest)],
-  ) {}
+  ) {
+    this.encodings = new Set(cfg.compression_algorithms);
+  }
 
   private codecAt(path: string | undefined): SignalCodec | undefined {
     const signal = path === this.cfg.logs_url_path ? 'logs' : path === this.cfg.metrics_url_path ? 'metrics' : undefined;
@@ -174,8 +179,10 @@ export class OtlpHttpServer {
       return fail(bad('unsupported_media_type', 'unsupported_media_type', `unsupported content type "${ctype}": use application/x-protobuf or application/json`));
     }
     const ce = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
-    if (ce !== '' && ce !== 'identity' && ce !== 'gzip' && ce !== 'deflate') {
-      return fail(bad('unsupported_media_type', 'unsupported_encoding', `unsupported content encoding "${ce}": use gzip, deflate or none`));
+    if (!this.encodings.has(ce === 'identity' ? '' : ce)) {
+      const accepted = [...this.encodings].map((e) => e || 'none').join(', ') || 'nothing';
+      const why = ce === '' ? 'a body without content encoding' : `content encoding "${ce}"`;
+      return fail(bad('unsupported_media_type', 'unsupported_encoding', `unsupported ${why}: compression_algorithms accepts ${accepted}${ce === 'lz4' ? ' (rrpipe does not decode lz4)' : ''}`));
     }
     const ticket = this.admission?.gate.ticket();
     try {
@@ -201,11 +208,16 @@ export class OtlpHttpServer {
       body = read.body;
       if (read.pooled) pooled = body;
       if (ce === 'gzip') body = await gunzipAsync(body, { maxOutputLength: limit });
-      else if (ce === 'deflate') body = await inflateAsync(body, { maxOutputLength: limit });
+      // deflate is the zlib format (RFC 1950), as confighttp reads both names with Go's zlib reader.
+      else if (ce === 'deflate' || ce === 'zlib') body = await inflateAsync(body, { maxOutputLength: limit });
+      else if (ce === 'zstd') body = await unzstd(body, limit);
+      else if (ce === 'snappy') body = await unsnappy(body, limit);
+      else if (ce === 'x-snappy-framed') body = await unsnappyFramed(body, limit);
     } catch (err) {
       if (pooled) giveBack(pooled);
       if (err instanceof AdmissionRefused) return overBound();
-      if (err instanceof BodyTooLarge || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      if (err instanceof CorruptEncoding) return fail(bad('invalid', 'bad_compression', `cannot decompress the body (${ce}): ${err.message}`));
+      if (err instanceof BodyTooLarge || err instanceof DecodedTooLarge || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         return fail(bad('too_large', 'too_large', `request body larger than max_request_body_size (${limit} bytes${ce && ce !== 'identity' ? ' after decompression' : ''})`));
       }
       if ((err as { code?: string }).code?.startsWith('Z_')) return fail(bad('invalid', 'bad_compression', `cannot decompress the body (${ce}): ${(err as Error).message}`));
