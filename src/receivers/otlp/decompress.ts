@@ -7,6 +7,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Decompress as ZstdStream } from 'fzstd';
 import snappy from 'snappyjs';
 import xxhash from 'xxhash-wasm';
+import { crc32c } from '../../helpers/crc32c.js';
 
 /** confighttp's default compression_algorithms ("" is a body without Content-Encoding). */
 export const OTEL_COMPRESSION_ALGORITHMS = ['', 'gzip', 'zstd', 'zlib', 'snappy', 'deflate', 'lz4'] as const;
@@ -245,23 +246,6 @@ export async function unsnappyFramed(body: Buffer, limit: number): Promise<Buffe
     if (++chunks % SNAPPY_CHUNKS_PER_TURN === 0) await yieldToLoop();
   }
   return Buffer.concat(out, size);
-}
-
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32C (Castagnoli). */
-export function crc32c(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = CRC32C_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** The framed format's checksum: CRC-32C rotated right by 15 plus 0xa282ead8. */

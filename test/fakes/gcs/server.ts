@@ -8,27 +8,13 @@
  * HMAC key from `addHmacKey`), as one GCS bucket does.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { crc32c } from '../../../src/helpers/crc32c.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleXml, type XmlBackend } from './xml.js';
 import { readBody } from '../listen.js';
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC32C (Castagnoli), as GCS computes it. */
-export function crc32c(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32c };
 
 export function crc32cBase64(buf: Uint8Array): string {
   const b = Buffer.alloc(4);
