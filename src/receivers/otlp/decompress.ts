@@ -9,12 +9,13 @@ import snappy from 'snappyjs';
 import xxhash from 'xxhash-wasm';
 import { crc32c } from '../../helpers/crc32c.js';
 
-/** confighttp's default compression_algorithms ("" is a body without Content-Encoding). */
-export const OTEL_COMPRESSION_ALGORITHMS = ['', 'gzip', 'zstd', 'zlib', 'snappy', 'deflate', 'lz4'] as const;
-/** What this receiver decodes: confighttp's names less lz4 (no maintained LZ4-frame decoder with an output bound), plus the framed snappy of confighttp.framedSnappy. */
+/**
+ * What this receiver decodes ("" is a body without Content-Encoding), and its default
+ * compression_algorithms: confighttp's default list ("", gzip, zstd, zlib, snappy, deflate, lz4)
+ * less lz4 (no maintained LZ4-frame decoder with an output bound), plus the framed snappy that
+ * the Collector's confighttp.framedSnappy gate (beta, on) adds.
+ */
 export const DECODABLE = ['', 'gzip', 'zstd', 'zlib', 'snappy', 'deflate', 'x-snappy-framed'] as const;
-/** The default: confighttp's list (with x-snappy-framed, on in the Collector since its confighttp.framedSnappy gate went beta), less lz4. */
-export const DEFAULT_COMPRESSION_ALGORITHMS: string[] = ['', 'gzip', 'zstd', 'zlib', 'snappy', 'deflate', 'x-snappy-framed'];
 
 /** The decoded body would exceed the limit (answered 413, like a gzip bomb). */
 export class DecodedTooLarge extends Error {}

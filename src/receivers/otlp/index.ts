@@ -7,7 +7,7 @@ import { OtlpHttpServer } from './http.js';
 import { Ingest } from './ingest.js';
 import { Admission } from './admission.js';
 import { logsCodec, metricsCodec, type SignalCodec } from './signals.js';
-import { DECODABLE, DEFAULT_COMPRESSION_ALGORITHMS } from './decompress.js';
+import { DECODABLE } from './decompress.js';
 
 const grpcSchema = obj({
   endpoint: address('localhost:4317', 'host:port to listen on (the Collector\'s default since v0.104: localhost; 0.0.0.0:4317 for all interfaces).'),
@@ -44,7 +44,7 @@ const httpSchema = obj({
     max_age: int(0, 'Seconds a browser may cache a preflight answer.', { minimum: 0 }),
   }, { description: 'CORS for browser clients; off unless allowed_origins is set.' }),
   max_request_body_size: bytes('20MiB', 'Largest request accepted, both as sent and after decompression (413 beyond).'),
-  compression_algorithms: strings(DEFAULT_COMPRESSION_ALGORITHMS, `Content encodings accepted ("" is a body without one; identity counts as ""); any other gets 415. As confighttp's compression_algorithms, less lz4, which rrpipe does not decode. Names: ${DECODABLE.map((d) => `"${d}"`).join(', ')}.`),
+  compression_algorithms: strings([...DECODABLE], `Content encodings accepted ("" is a body without one; identity counts as ""); any other gets 415. As confighttp's compression_algorithms, less lz4, which rrpipe does not decode. Names: ${DECODABLE.map((d) => `"${d}"`).join(', ')}.`),
   read_timeout: duration('1m', 'Time to read a whole request, headers and body; a sender that has not finished by then gets 408 and the connection is closed (counted as refused, reason read_timeout). 0 = no limit. As confighttp\'s read_timeout (whose default is none).'),
   read_header_timeout: duration('1m', 'Time to read the request headers (at most read_timeout); 0 = read_timeout. As confighttp\'s read_header_timeout.'),
   idle_timeout: duration('1m', 'Close a keep-alive connection idle this long between requests; 0 = read_timeout. As confighttp\'s idle_timeout.'),
