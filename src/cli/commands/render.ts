@@ -1,47 +1,14 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../config/units.js';
 import { renderJsonl } from '../../rrpair/render-file.js';
-import { dateFormat, shiftDate } from '../../rrpair/token-values.js';
 import { UsageError, type CliCommand } from '../command.js';
 
 function signedDuration(s: string): number {
   const neg = s.startsWith('-');
   const ms = parseDuration(neg || s.startsWith('+') ? s.slice(1) : s);
   return neg ? -ms : ms;
-}
-
-/**
- * The rendered raw.jsonl with each RRPair's own time (`ts`) moved by the offset its dates and JWTs
- * moved by, so the traffic is dated where --offset, --to-now or --to put it. `renderJsonl` moves
- * only the values inside the RRPair (token entries) and keeps `ts`; with --to-now / --to the offset
- * is the one it chose: to the first RRPair whose ts is a date, the first line here with that ts.
- */
-export function shiftTs(fixedOffsetMs: number, toMs: number | undefined): Transform {
-  let offset = toMs === undefined ? fixedOffsetMs : undefined;
-  let rest = '';
-  const line = (l: string): string => {
-    if (!l.trim()) return l;
-    const rr = JSON.parse(l) as { ts?: unknown };
-    if (typeof rr.ts !== 'string' || Number.isNaN(Date.parse(rr.ts))) return l;
-    offset ??= toMs! - Date.parse(rr.ts);
-    if (offset === 0) return l;
-    const f = dateFormat(rr.ts);
-    rr.ts = f ? shiftDate(rr.ts, f, offset) : new Date(Date.parse(rr.ts) + offset).toISOString();
-    return JSON.stringify(rr);
-  };
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop()!;
-      cb(null, lines.length ? lines.map(line).join('\n') + '\n' : '');
-    },
-    flush(cb) {
-      cb(null, rest ? line(rest) : '');
-    },
-  });
 }
 
 export const render: CliCommand = {
@@ -91,22 +58,24 @@ export const render: CliCommand = {
     }
     const input = inputFile && inputFile !== '-' ? createReadStream(inputFile) : process.stdin;
     const output = values.output && values.output !== '-' ? createWriteStream(values.output) : process.stdout;
-    const shifted = shiftTs(offsetMs, toNowMs);
-    const written = pipeline(shifted, output, { end: output !== process.stdout });
+    const toFile = output !== process.stdout;
+    const written = toFile ? finished(output) : undefined;
     const jwtKey = values['jwt-key'] ?? process.env.RRPIPE_JWT_KEY;
     let res: Awaited<ReturnType<typeof renderJsonl>>;
     try {
-      // An output that fails (a full disk) ends the render instead of leaving it waiting for 'drain'.
-      const outputFailed = written.then(() => new Promise<never>(() => {}));
-      res = await Promise.race([renderJsonl(input, shifted, {
+      const rendering = renderJsonl(input, output, {
         offsetMs, ...(toNowMs !== undefined ? { toNowMs } : {}), ...(jwtKey ? { jwtKey } : {}),
         freshUuids: !!values['fresh-uuids'], ...(values.field ? { field: values.field } : {}),
-      }, (w) => console.error(`warning: ${w}`)), outputFailed]);
-      shifted.end();
-      await written;
+      }, (w) => console.error(`warning: ${w}`));
+      rendering.catch(() => undefined); // settled below; an input failing after the output did is not unhandled
+      // An output that fails (a full disk) ends the render instead of leaving it waiting for 'drain'.
+      res = await (written ? Promise.race([rendering, written.then(() => new Promise<never>(() => {}))]) : rendering);
+      if (toFile) {
+        output.end();
+        await written;
+      }
     } catch (err) {
-      shifted.destroy();
-      written.catch(() => undefined);
+      written?.catch(() => undefined);
       console.error(`rrpipe render: ${(err as Error).message}`);
       return 1;
     }
